@@ -1,0 +1,39 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+# Both create .venv on first use and reinstall only when pyproject.toml or requirements.lock change.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test services-up services-down services-status clean-state
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip check
+	@touch $(STAMP)
+
+services-up: $(STAMP)
+	$(BIN)/streamlytics services up
+
+services-down: $(STAMP)
+	$(BIN)/streamlytics services down
+
+services-status: $(STAMP)
+	$(BIN)/streamlytics services status
+
+run: services-up
+	$(BIN)/streamlytics run
+
+test: services-up
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-state: services-down
+	rm -rf .state

@@ -1,0 +1,89 @@
+"""`streamlytics`: the command line over every stage of the pipeline.
+
+Each stage's command lives beside its code and is registered here; a stage appears in
+``--help`` only once it works.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamlytics import services as svc
+
+app = typer.Typer(
+    help="Streamlytics: analytics engineering for a video-streaming platform's data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+services_app = typer.Typer(help="Local PostgreSQL and MongoDB servers owned by the project.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main() -> None:
+    # dbt reads profiles.yml from here; telemetry off for dbt and Prefect.
+    from streamlytics.config import settings
+
+    os.environ.setdefault("DBT_PROFILES_DIR", str(settings().dbt_profiles_dir))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start the project's PostgreSQL and MongoDB (unless DATABASE_URL / MONGODB_URI are set)."""
+    try:
+        urls = svc.up()
+    except svc.ServiceError as exc:
+        fail(str(exc))
+    for name, url in urls.items():
+        console.print(f"[green]✓[/] {name}: {svc._redact(url)}", highlight=False)
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop exactly the servers `services up` started (external servers are never touched)."""
+    stopped = svc.down()
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Reachability and server version of both services; exit 1 if one is unreachable."""
+    rows = svc.status()
+    table = Table("service", "mode", "url", "reachable", "version", "detail")
+    for s in rows:
+        table.add_row(
+            s.name, s.mode, s.url or "-", "[green]yes[/]" if s.reachable else "[red]no[/]",
+            s.version or "-", s.detail,
+        )
+    console.print(table)
+    if not all(s.reachable for s in rows):
+        raise typer.Exit(1)
+
+
+@services_app.command("env")
+def services_env() -> None:
+    """Print shell exports; use as: eval "$(streamlytics services env)"."""
+    try:
+        print(svc.env_exports())
+    except svc.ServiceError as exc:
+        fail(str(exc))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,45 @@
+"""Every setting the project reads from the environment, read in one place.
+
+Nothing here has side effects at import time: call :func:`settings` to get a snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    state_dir: Path
+    """Generated state owned by the project: database files, pid files, logs (git-ignored)."""
+    data_dir: Path
+    """Default raw data folder (generated on first use)."""
+    reports_dir: Path
+    database_url: str | None
+    """Set by the user to use their own PostgreSQL; None means the project's embedded server."""
+    mongodb_uri: str | None
+    """Set by the user to use their own MongoDB; None means the project's embedded server."""
+    mongodb_db: str
+    dbt_project_dir: Path
+    dbt_profiles_dir: Path
+
+
+def settings() -> Settings:
+    root = Path(os.environ.get("STREAMLYTICS_HOME", PROJECT_ROOT)).resolve()
+    state = Path(os.environ.get("STREAMLYTICS_STATE_DIR", root / ".state")).resolve()
+    return Settings(
+        project_root=root,
+        state_dir=state,
+        data_dir=Path(os.environ.get("STREAMLYTICS_DATA_DIR", root / "data" / "default")).resolve(),
+        reports_dir=Path(os.environ.get("STREAMLYTICS_REPORTS_DIR", root / "reports")).resolve(),
+        database_url=os.environ.get("DATABASE_URL") or None,
+        mongodb_uri=os.environ.get("MONGODB_URI") or None,
+        mongodb_db=os.environ.get("MONGODB_DB", "streamlytics"),
+        dbt_project_dir=root / "dbt_project",
+        dbt_profiles_dir=root,
+    )

@@ -1,0 +1,205 @@
+"""Which PostgreSQL and MongoDB the project talks to, and the lifecycle of its own local ones.
+
+Resolution rule, the same for both services: when the user's variable (``DATABASE_URL`` /
+``MONGODB_URI``) is set, that server is used and nothing is started or stopped; otherwise the
+project's embedded server under the state folder is used.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+
+from streamlytics.config import Settings, settings
+from streamlytics.services.mongo import EmbeddedMongo
+from streamlytics.services.postgres import EmbeddedPostgres, ServiceError
+
+__all__ = [
+    "ServiceError",
+    "ServiceStatus",
+    "database_url",
+    "mongodb_uri",
+    "up",
+    "down",
+    "status",
+    "env_exports",
+    "check_postgres",
+    "check_mongo",
+]
+
+
+def _pg(cfg: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(cfg.state_dir / "postgres")
+
+
+def _mongo(cfg: Settings) -> EmbeddedMongo:
+    return EmbeddedMongo(cfg.state_dir / "mongo")
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    mode: str  # "external" or "embedded"
+    url: str | None
+    reachable: bool
+    version: str | None
+    detail: str = ""
+
+
+def database_url(cfg: Settings | None = None) -> str:
+    """The PostgreSQL URL to use; raises ServiceError if the local server was never started."""
+    cfg = cfg or settings()
+    if cfg.database_url:
+        return cfg.database_url
+    url = _pg(cfg).url()
+    if url is None:
+        raise ServiceError(
+            "No DATABASE_URL is set and the local PostgreSQL has not been started: "
+            "run `streamlytics services up` (or set DATABASE_URL to your own server)."
+        )
+    return url
+
+
+def mongodb_uri(cfg: Settings | None = None) -> str:
+    cfg = cfg or settings()
+    if cfg.mongodb_uri:
+        return cfg.mongodb_uri
+    url = _mongo(cfg).url()
+    if url is None:
+        raise ServiceError(
+            "No MONGODB_URI is set and the local MongoDB server has not been started: "
+            "run `streamlytics services up` (or set MONGODB_URI to your own server)."
+        )
+    return url
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before printing it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def check_postgres(url: str, timeout: int = 5) -> str:
+    """Connect and return the server version; a clear ServiceError when unreachable."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(url, connect_timeout=timeout)
+    except psycopg2.Error as exc:
+        raise ServiceError(
+            f"PostgreSQL at {_redact(url)} is unreachable: {str(exc).strip()}. "
+            "Check DATABASE_URL, or unset it to use the project's own server."
+        ) from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute("show server_version")
+            return str(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def check_mongo(uri: str, timeout_ms: int = 5000) -> str:
+    import pymongo
+
+    try:
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=timeout_ms) as client:
+            client.admin.command("ping")
+            info = client.admin.command("buildInfo")
+            return str(info.get("version", "unknown"))
+    except pymongo.errors.PyMongoError as exc:
+        raise ServiceError(
+            f"MongoDB at {_redact(uri)} is unreachable: {exc}. "
+            "Check MONGODB_URI, or unset it to use the project's own server."
+        ) from exc
+
+
+def up(cfg: Settings | None = None) -> dict[str, str]:
+    """Make both services reachable; start the embedded ones that are needed. Idempotent."""
+    cfg = cfg or settings()
+    urls: dict[str, str] = {}
+    if cfg.database_url:
+        check_postgres(cfg.database_url)
+        urls["postgres"] = cfg.database_url
+    else:
+        urls["postgres"] = _pg(cfg).start()
+    if cfg.mongodb_uri:
+        check_mongo(cfg.mongodb_uri)
+        urls["mongo"] = cfg.mongodb_uri
+    else:
+        urls["mongo"] = _mongo(cfg).start()
+    return urls
+
+
+def down(cfg: Settings | None = None) -> list[str]:
+    """Stop exactly the embedded servers of this state folder; external ones are untouched."""
+    cfg = cfg or settings()
+    stopped = []
+    if not cfg.database_url and _pg(cfg).stop():
+        stopped.append("postgres")
+    if not cfg.mongodb_uri and _mongo(cfg).stop():
+        stopped.append("mongo")
+    return stopped
+
+
+def status(cfg: Settings | None = None) -> list[ServiceStatus]:
+    cfg = cfg or settings()
+    out = []
+    for name, external, embedded, check in (
+        ("postgres", cfg.database_url, _pg(cfg), check_postgres),
+        ("mongo", cfg.mongodb_uri, _mongo(cfg), check_mongo),
+    ):
+        mode = "external" if external else "embedded"
+        url = external or embedded.url()
+        if not external and not embedded.is_running():
+            out.append(ServiceStatus(name, mode, url, False, None, "not running"))
+            continue
+        try:
+            version = check(url)  # type: ignore[operator]
+            out.append(ServiceStatus(name, mode, url and _redact(url), True, version))
+        except ServiceError as exc:
+            out.append(ServiceStatus(name, mode, url and _redact(url), False, None, str(exc)))
+    return out
+
+
+def pg_variables(url: str) -> dict[str, str]:
+    """libpq's PG* variables for a URL: dbt's profile (profiles.yml) and psql read these."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    return {
+        "PGHOST": parts.hostname or "127.0.0.1",
+        "PGPORT": str(parts.port or 5432),
+        "PGUSER": unquote(parts.username or ""),
+        "PGPASSWORD": unquote(parts.password or ""),
+        "PGDATABASE": unquote(parts.path.lstrip("/")) or "postgres",
+    }
+
+
+def service_environment(cfg: Settings | None = None) -> dict[str, str]:
+    """Every variable a tool needs to reach the services in use (URLs, PG*, dbt, Prefect)."""
+    cfg = cfg or settings()
+    db = database_url(cfg)
+    return {
+        "DATABASE_URL": db,
+        **pg_variables(db),
+        "MONGODB_URI": mongodb_uri(cfg),
+        "DBT_PROFILES_DIR": str(cfg.dbt_profiles_dir),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def env_exports(cfg: Settings | None = None) -> str:
+    """Shell lines that point psql, dbt and pymongo at the services in use."""
+    return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in service_environment(cfg).items())
+
+
+def export_to_environ(cfg: Settings | None = None) -> None:
+    """Put the resolved service variables into this process's environment (dbt, GX, children)."""
+    os.environ.update(service_environment(cfg))
