@@ -1,0 +1,73 @@
+"""Shared fixtures: real PostgreSQL and MongoDB servers, one throwaway database per test.
+
+The servers are the ones `streamlytics services up` manages (or DATABASE_URL / MONGODB_URI when
+set). Each test that writes gets its own database, so tests never see each other's rows and can
+run against a developer's server without touching the project's own data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> dict[str, str]:
+    """Both servers reachable (started if they are the project's own)."""
+    from streamlytics import services
+
+    return services.up()
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def pg_url(service_urls: dict[str, str]) -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    import psycopg2
+
+    admin_url = service_urls["postgres"]
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+@pytest.fixture
+def pg_env(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the project (DATABASE_URL, PG* for dbt) at the throwaway database."""
+    from streamlytics.services import pg_variables
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    for key, value in pg_variables(pg_url).items():
+        monkeypatch.setenv(key, value)
+    return pg_url
+
+
+@pytest.fixture
+def mongo_db(service_urls: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(MONGODB_URI, database name) of a new MongoDB database, dropped after the test."""
+    import pymongo
+
+    uri = service_urls["mongo"]
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield uri, name
+    with pymongo.MongoClient(uri) as client:
+        client.drop_database(name)
