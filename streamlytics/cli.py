@@ -87,3 +87,7 @@ def services_env() -> None:
 
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m streamlytics.cli`
+    main()

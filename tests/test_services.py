@@ -1,0 +1,140 @@
+"""`streamlytics services`: the local servers a user relies on, driven through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pymongo
+import psycopg2
+import pytest
+
+from streamlytics.services._process import free_port
+
+CLI = [sys.executable, "-m", "streamlytics.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def processes_using(path: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if str(path) in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def exported(stdout: str) -> dict[str, str]:
+    """Evaluate `services env` output in a real shell and read the variables back."""
+    script = stdout + "\nprintf '%s\\n%s\\n' \"$DATABASE_URL\" \"$MONGODB_URI\""
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    db, mongo = out.splitlines()
+    return {"DATABASE_URL": db, "MONGODB_URI": mongo}
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path):
+    """Environment for a CLI whose embedded servers live in their own state folder."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URI")}
+    env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
+    yield env
+    run_cli("services", "down", env=env)
+    leftovers = processes_using(tmp_path / "state")
+    for proc in leftovers:  # never leave a server behind, even when the test failed
+        proc.kill()
+
+
+def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
+    state = tmp_path / "state"
+    first = run_cli("services", "up", env=isolated_env)
+    assert first.returncode == 0, first.stderr
+
+    env_out = run_cli("services", "env", env=isolated_env)
+    assert env_out.returncode == 0, env_out.stderr
+    urls = exported(env_out.stdout)
+    with psycopg2.connect(urls["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("select 1")
+        assert cur.fetchone() == (1,)
+    with pymongo.MongoClient(urls["MONGODB_URI"]) as client:
+        assert client.admin.command("ping")["ok"] == 1
+        client.svc_test.items.insert_one({"_id": "persisted"})
+
+    again = run_cli("services", "up", env=isolated_env)  # second up is harmless
+    assert again.returncode == 0, again.stderr
+    assert exported(run_cli("services", "env", env=isolated_env).stdout) == urls
+
+    status = run_cli("services", "status", env=isolated_env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "18." in status.stdout  # PostgreSQL server version is reported
+
+    down = run_cli("services", "down", env=isolated_env)
+    assert down.returncode == 0
+    assert "postgres" in down.stdout and "mongo" in down.stdout
+    assert processes_using(state) == []
+    assert run_cli("services", "status", env=isolated_env).returncode == 1
+
+    third = run_cli("services", "up", env=isolated_env)
+    assert third.returncode == 0, third.stderr
+    urls_after = exported(run_cli("services", "env", env=isolated_env).stdout)
+    with pymongo.MongoClient(urls_after["MONGODB_URI"]) as client:
+        assert client.svc_test.items.find_one({"_id": "persisted"}) is not None  # data persisted
+
+
+def test_stale_pids_after_a_crash_are_handled(isolated_env, tmp_path):
+    assert run_cli("services", "up", env=isolated_env).returncode == 0
+    state = tmp_path / "state"
+    victims = processes_using(state)
+    assert victims, "servers should be running"
+    for proc in victims:  # simulate a crash: no clean shutdown, pid files stay behind
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+    assert (state / "postgres" / "data" / "postmaster.pid").exists()
+
+    restarted = run_cli("services", "up", env=isolated_env)
+    assert restarted.returncode == 0, restarted.stderr
+    assert run_cli("services", "status", env=isolated_env).returncode == 0
+
+
+def test_external_urls_are_used_and_nothing_is_started(service_urls, tmp_path):
+    env = dict(os.environ)
+    env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
+    env["DATABASE_URL"] = service_urls["postgres"]
+    env["MONGODB_URI"] = service_urls["mongo"]
+
+    up = run_cli("services", "up", env=env)
+    assert up.returncode == 0, up.stderr
+    assert processes_using(tmp_path / "state") == []
+    assert not (tmp_path / "state" / "postgres").exists()
+    assert exported(run_cli("services", "env", env=env).stdout) == {
+        "DATABASE_URL": service_urls["postgres"],
+        "MONGODB_URI": service_urls["mongo"],
+    }
+    down = run_cli("services", "down", env=env)  # never stops a server it did not start
+    assert "nothing was running" in down.stdout
+    status = run_cli("services", "status", env=env)
+    assert status.returncode == 0 and "external" in status.stdout
+
+
+def test_unreachable_database_url_is_a_clear_error(tmp_path):
+    env = dict(os.environ)
+    env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
+    env["DATABASE_URL"] = f"postgresql://someone:secret@127.0.0.1:{free_port()}/nowhere"
+    res = run_cli("services", "up", env=env)
+    assert res.returncode != 0
+    message = " ".join(res.stderr.split())
+    assert "PostgreSQL at postgresql://someone:***@127.0.0.1" in message
+    assert "unreachable" in message
+    assert "secret" not in res.stderr  # passwords are never printed
+    assert processes_using(tmp_path / "state") == []
