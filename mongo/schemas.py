@@ -1,0 +1,243 @@
+"""Collections of the analytics store, the shape of their documents, and their validators.
+
+Each collection's ``$jsonSchema`` below *is* its documentation: every field carries a
+description. The same schema is given to the server (``create_collection(validator=...)``)
+and checked client-side before publishing, because the embedded nx-27017 stores validators
+but does not enforce them (docs/mongo.md, "Known gaps").
+
+Design choices that the pipelines rely on:
+- Measures are stored additively (``sessions``, ``watch_minutes``, ``completion_pct_sum``) so
+  any roll-up computes an exact session-weighted mean; ``mean_completion_pct`` is there for
+  readers of a single document.
+- Breakdowns are *maps keyed by the dimension value* (``by_device: {"Smart TV": {...}}``),
+  never arrays of subdocuments: nx-27017 silently answers wrong on paths through arrays of
+  subdocuments, while ``$objectToArray`` over a map works on both servers.
+- Dates are BSON dates at midnight UTC (the source has no time of day); months are
+  ``YYYY-MM`` strings used as map keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft4Validator
+
+USER_ANALYTICS = "user_analytics"
+CONTENT_ANALYTICS = "content_analytics"
+PIPELINE_RESULTS = "pipeline_results"
+
+# $jsonSchema building blocks ------------------------------------------------------------
+
+_STR = {"bsonType": "string"}
+_INT = {"bsonType": ["int", "long"]}
+_NUM = {"bsonType": ["double", "int", "long"]}
+_DATE = {"bsonType": "date"}
+
+
+def _f(base: Mapping[str, Any], description: str, *, nullable: bool = False, **extra: Any) -> dict:
+    """One field's schema: its BSON type(s), a description, optional constraints."""
+    types = base["bsonType"]
+    types = list(types) if isinstance(types, list) else [types]
+    if nullable:
+        types.append("null")
+    return {"bsonType": types if len(types) > 1 else types[0], "description": description, **extra}
+
+
+def _metrics(what: str) -> dict:
+    """Additive viewing measures of one slice (a device, a month, a country, ...)."""
+    return {
+        "bsonType": "object",
+        "description": f"viewing measures of {what}",
+        "required": ["sessions", "watch_minutes", "completion_pct_sum", "mean_completion_pct"],
+        "additionalProperties": False,
+        "properties": {
+            "sessions": _f(_INT, "number of viewing sessions", minimum=1),
+            "watch_minutes": _f(_INT, "sum of watch_duration_minutes", minimum=0),
+            "completion_pct_sum": _f(_NUM, "sum of completion_percentage (for exact weighted means)", minimum=0),
+            "mean_completion_pct": _f(_NUM, "completion_pct_sum / sessions", minimum=0, maximum=100),
+        },
+    }
+
+
+def _map_of_metrics(keyed_by: str, key_pattern: str | None = None) -> dict:
+    slice_schema = _metrics(f"one {keyed_by}")
+    schema: dict[str, Any] = {"bsonType": "object", "description": f"measures keyed by {keyed_by}"}
+    if key_pattern:
+        schema["patternProperties"] = {key_pattern: slice_schema}
+        schema["additionalProperties"] = False
+    else:
+        schema["additionalProperties"] = slice_schema
+    return schema
+
+
+def _document(required: list[str], properties: dict[str, Any], description: str) -> dict:
+    return {
+        "$jsonSchema": {
+            "bsonType": "object",
+            "description": description,
+            "required": required,
+            "additionalProperties": False,
+            "properties": properties,
+        }
+    }
+
+
+_ENGAGEMENT = {
+    "sessions": _f(_INT, "viewing sessions in the log (0 for a user who never watched)", minimum=0),
+    "watch_minutes": _f(_INT, "sum of watch_duration_minutes over the sessions", minimum=0),
+    "completion_pct_sum": _f(_NUM, "sum of completion_percentage over the sessions", minimum=0),
+    "mean_completion_pct": _f(_NUM, "mean completion_percentage; null without sessions", nullable=True,
+                              minimum=0, maximum=100),
+    "first_watch_date": _f(_DATE, "earliest watch_date; null without sessions", nullable=True),
+    "last_watch_date": _f(_DATE, "latest watch_date; null without sessions", nullable=True),
+}
+
+USER_ANALYTICS_SCHEMA = _document(
+    required=[
+        "_id", "user_id", "age", "age_band", "country", "plan", "registration_date",
+        "lifetime_watch_hours", *_ENGAGEMENT, "distinct_titles", "active_months",
+        "by_device", "by_quality", "monthly_activity", "content_hash",
+    ],
+    description="one document per user: demographics, plan and viewing engagement",
+    properties={
+        "_id": _f(_STR, "the user_id (documents are keyed on it)"),
+        "user_id": _f(_STR, "platform user id, e.g. U0001", pattern="^U[0-9]+$"),
+        "age": _f(_INT, "age in years", minimum=13, maximum=120),
+        "age_band": _f(_STR, "age band, e.g. 25-34 (see documents.age_band)"),
+        "country": _f(_STR, "country of the account"),
+        "plan": _f(_STR, "subscription plan: Basic, Standard or Premium"),
+        "registration_date": _f(_DATE, "date the account was registered"),
+        "lifetime_watch_hours": _f(_NUM, "lifetime watch hours from the account system (not the log)",
+                                   minimum=0),
+        **_ENGAGEMENT,
+        "distinct_titles": _f(_INT, "distinct content_ids watched", minimum=0),
+        "active_months": _f(_INT, "calendar months with at least one session", minimum=0),
+        "by_device": _map_of_metrics("device_type (e.g. 'Smart TV')"),
+        "by_quality": _map_of_metrics("quality_level (SD, HD, 4K)"),
+        "monthly_activity": _map_of_metrics("watch month, YYYY-MM", "^[0-9]{4}-[0-9]{2}$"),
+        "content_hash": _f(_STR, "sha256 of the document's other fields: unchanged hash, no write"),
+    },
+)
+
+CONTENT_ANALYTICS_SCHEMA = _document(
+    required=[
+        "_id", "content_id", "content_type", "title", "genres", "rating", "production_budget",
+        "views", "release_year", "duration_minutes", "seasons", "episodes", "avg_episode_minutes",
+        *_ENGAGEMENT, "unique_viewers", "by_country", "by_device", "content_hash",
+    ],
+    description="one document per title (movie or series): metadata and viewing performance",
+    properties={
+        "_id": _f(_STR, "the content_id (documents are keyed on it)"),
+        "content_id": _f(_STR, "content id: M### for movies, S### for series"),
+        "content_type": _f(_STR, "movie or series", enum=["movie", "series"]),
+        "title": _f(_STR, "title (not unique across the catalogue)"),
+        "genres": {
+            "bsonType": "array", "description": "genres, in catalogue order (1-3, distinct)",
+            "minItems": 1, "uniqueItems": True, "items": _STR,
+        },
+        "rating": _f(_NUM, "catalogue rating 1.0-5.0", minimum=1, maximum=5),
+        "production_budget": _f(_INT, "production budget, USD", minimum=0),
+        "views": _f(_INT, "catalogue view counter from the export (views_count / total_views)",
+                    minimum=0),
+        "release_year": _f(_INT, "movies: release year; series: null", nullable=True),
+        "duration_minutes": _f(_INT, "movies: running time; series: null", nullable=True),
+        "seasons": _f(_INT, "series: number of seasons; movies: null", nullable=True),
+        "episodes": _f(_INT, "series: episodes over all seasons; movies: null", nullable=True),
+        "avg_episode_minutes": _f(_INT, "series: average episode length; movies: null", nullable=True),
+        **_ENGAGEMENT,
+        "unique_viewers": _f(_INT, "distinct users with a session of this title", minimum=0),
+        "by_country": _map_of_metrics("viewer's country"),
+        "by_device": _map_of_metrics("device_type"),
+        "content_hash": _f(_STR, "sha256 of the document's other fields"),
+    },
+)
+
+PIPELINE_RESULTS_SCHEMA = _document(
+    required=["_id", "source_collection", "description", "stage_count", "row_count", "rows",
+              "content_hash"],
+    description="latest result of each aggregation pipeline, for the report",
+    properties={
+        "_id": _f(_STR, "pipeline name, e.g. engagement_by_demographics"),
+        "source_collection": _f(_STR, "collection the pipeline aggregates"),
+        "description": _f(_STR, "the question the pipeline answers"),
+        "stage_count": _f(_INT, "number of stages in the pipeline", minimum=3),
+        "row_count": _f(_INT, "len(rows)", minimum=0),
+        "rows": {"bsonType": "array", "description": "result rows, in pipeline order",
+                 "items": {"bsonType": "object"}},
+        "content_hash": _f(_STR, "sha256 of the other fields"),
+    },
+)
+
+VALIDATORS: dict[str, dict] = {
+    USER_ANALYTICS: USER_ANALYTICS_SCHEMA,
+    CONTENT_ANALYTICS: CONTENT_ANALYTICS_SCHEMA,
+    PIPELINE_RESULTS: PIPELINE_RESULTS_SCHEMA,
+}
+
+# Client-side validation --------------------------------------------------------------------
+
+_BSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int": (int,),
+    "long": (int,),
+    "double": (float,),
+    "bool": (bool,),
+    "date": (dt.datetime,),
+    "object": (dict,),
+    "array": (list, tuple),
+    "null": (type(None),),
+}
+
+
+def _is_bson_type(value: Any, name: str) -> bool:
+    if name in ("int", "long", "double") and isinstance(value, bool):
+        return False  # bool is an int subclass in Python, not in BSON
+    if name == "int" and isinstance(value, int) and not -(2**31) <= value < 2**31:
+        return False
+    return isinstance(value, _BSON_TYPES[name])
+
+
+def _bson_type(validator: Any, types: Any, instance: Any, schema: Any):  # noqa: ANN202
+    names = types if isinstance(types, list) else [types]
+    if not any(_is_bson_type(instance, n) for n in names):
+        yield jsonschema.ValidationError(f"{instance!r} is not of BSON type {' or '.join(names)}")
+
+
+# MongoDB's $jsonSchema is draft 4 plus the bsonType keyword.
+_MongoValidator = jsonschema.validators.extend(
+    Draft4Validator,
+    validators={"bsonType": _bson_type},
+    type_checker=Draft4Validator.TYPE_CHECKER.redefine(
+        "object", lambda _checker, value: isinstance(value, dict)
+    ),
+)
+
+
+@cache
+def _validator(collection: str) -> Any:
+    return _MongoValidator(VALIDATORS[collection]["$jsonSchema"])
+
+
+class DocumentInvalid(ValueError):
+    """A document breaks its collection's schema; the message names the document and field."""
+
+
+def validation_errors(collection: str, document: Mapping[str, Any]) -> list[str]:
+    """Every way ``document`` breaks ``collection``'s ``$jsonSchema`` (empty list: valid)."""
+    errors = sorted(_validator(collection).iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<document>'}: {e.message}" for e in errors]
+
+
+def validate_document(collection: str, document: Mapping[str, Any]) -> None:
+    """Raise DocumentInvalid naming collection, _id, field and value if the document is invalid."""
+    errors = validation_errors(collection, document)
+    if errors:
+        raise DocumentInvalid(
+            f"{collection} document _id={document.get('_id')!r} breaks the collection schema: "
+            + "; ".join(errors[:5])
+            + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+        )
