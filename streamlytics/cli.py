@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -83,6 +84,43 @@ def services_env() -> None:
         print(svc.env_exports())
     except svc.ServiceError as exc:
         fail(str(exc))
+
+
+@app.command("export-tableau")
+def export_tableau(
+    out: Path = typer.Option(..., "--out", help="Folder for the .hyper files (one per mart)."),
+    schema: str = typer.Option("marts", help="Schema whose every table is exported."),
+) -> None:
+    """Write a Tableau Hyper extract (.hyper) of every mart."""
+    from streamlytics.consumers import tableau
+
+    try:
+        extracts = tableau.export_marts(out, schema=schema)
+    except (svc.ServiceError, tableau.TableauExportError) as exc:
+        fail(str(exc))
+    table = Table("mart", "rows", "columns", "file")
+    for e in extracts:
+        table.add_row(e.mart, f"{e.rows:,}", str(e.columns), str(e.path))
+    console.print(table)
+
+
+@app.command("grant-readonly")
+def grant_readonly(
+    role: str = typer.Option("tableau_reader", help="Login role to create or update."),
+) -> None:
+    """Create the read-only login for live Tableau connections (SELECT on the marts only)."""
+    from streamlytics.consumers import readonly_role
+
+    try:
+        grant = readonly_role.grant_readonly(role=role)
+    except (svc.ServiceError, readonly_role.ReadonlyRoleError) as exc:
+        fail(str(exc))
+    verb = "created" if grant.created else "updated"
+    console.print(f"[green]✓[/] role {grant.role} {verb}: SELECT on schema marts of database {grant.database}")
+    if grant.password_generated:
+        console.print(f"password (shown once, stored nowhere): [bold]{grant.password}[/]", highlight=False)
+    elif grant.password is None:
+        console.print("password unchanged (set TABLEAU_READER_PASSWORD and rerun to change it)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,244 @@
+"""Tableau Hyper extracts of every mart: one ``<mart>.hyper`` file per table of the marts schema.
+
+Rows never pass through Python: PostgreSQL writes each mart as CSV (``COPY ... TO STDOUT``) into a
+temporary file, and Hyper loads that file with its own ``COPY ... FROM``. Memory therefore stays
+flat whatever the mart's size; the cost is one temporary CSV on disk per mart, deleted at once.
+All marts are read in one repeatable-read transaction, so the extracts are one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg2 import sql
+
+HYPER_SCHEMA = "Extract"
+# Hyper files at the default database version hold 64-bit numerics only (precision <= 18);
+# wider or unconstrained numerics become double, which is what Tableau computes in anyway.
+HYPER_MAX_NUMERIC_PRECISION = 18
+
+
+class TableauExportError(RuntimeError):
+    """An extract could not be written; the message names the mart and what to do."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one PostgreSQL column lands in Hyper."""
+
+    name: str
+    pg_type: str
+    hyper_type: str
+    """A Hyper SQL type name understood by tableauhyperapi.SqlType (e.g. ``numeric(10,2)``)."""
+    nullable: bool
+    cast_to_text: bool = False
+    """True for types Hyper has no equivalent for (json, uuid, arrays, ...): exported as text."""
+
+
+@dataclass(frozen=True)
+class MartExtract:
+    mart: str
+    path: Path
+    rows: int
+    columns: int
+
+
+def hyper_type_for(
+    data_type: str,
+    numeric_precision: int | None = None,
+    numeric_scale: int | None = None,
+    character_maximum_length: int | None = None,
+) -> tuple[str, bool]:
+    """The Hyper type for an ``information_schema.columns.data_type``, and whether to cast to text.
+
+    Every type the marts use maps to its exact Hyper counterpart; anything else is exported as
+    text rather than refused, so a new column type never blocks an extract.
+    """
+    exact = {
+        "text": "text",
+        "smallint": "small_int",
+        "integer": "int",
+        "bigint": "big_int",
+        "real": "double",
+        "double precision": "double",
+        "boolean": "bool",
+        "date": "date",
+        "time without time zone": "time",
+        "timestamp without time zone": "timestamp",
+        "timestamp with time zone": "timestamp_tz",
+        "interval": "interval",
+    }
+    if data_type in exact:
+        return exact[data_type], False
+    if data_type == "numeric":
+        if numeric_precision is None or numeric_precision > HYPER_MAX_NUMERIC_PRECISION:
+            return "double", False
+        return f"numeric({numeric_precision},{numeric_scale or 0})", False
+    if data_type == "character varying":
+        return (f"varchar({character_maximum_length})" if character_maximum_length else "text"), False
+    if data_type == "character":
+        return f"char({character_maximum_length or 1})", False
+    return "text", True
+
+
+def _sql_type(hyper_type: str):  # -> tableauhyperapi.SqlType
+    from tableauhyperapi import SqlType
+
+    name, _, args = hyper_type.partition("(")
+    factory = getattr(SqlType, name)
+    if not args:
+        return factory()
+    return factory(*(int(a) for a in args.rstrip(")").split(",")))
+
+
+def list_marts(conn, schema: str = "marts") -> list[str]:
+    """Tables and views of the schema, by name, discovered at run time."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = %s and table_type in ('BASE TABLE', 'VIEW') order by table_name",
+            (schema,),
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def mart_columns(conn, schema: str, table: str) -> list[ColumnSpec]:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select column_name, data_type, numeric_precision, numeric_scale, "
+            "character_maximum_length, is_nullable = 'YES' "
+            "from information_schema.columns where table_schema = %s and table_name = %s "
+            "order by ordinal_position",
+            (schema, table),
+        )
+        specs = []
+        for name, data_type, precision, scale, length, nullable in cur.fetchall():
+            hyper_type, cast = hyper_type_for(data_type, precision, scale, length)
+            specs.append(ColumnSpec(name, data_type, hyper_type, nullable, cast))
+        return specs
+
+
+def _copy_query(schema: str, table: str, columns: list[ColumnSpec]) -> sql.Composed:
+    select_list = sql.SQL(", ").join(
+        sql.SQL("{}::text").format(sql.Identifier(c.name)) if c.cast_to_text else sql.Identifier(c.name)
+        for c in columns
+    )
+    return sql.SQL("copy (select {} from {}.{}) to stdout with (format csv)").format(
+        select_list, sql.Identifier(schema), sql.Identifier(table)
+    )
+
+
+def _table_definition(table: str, columns: list[ColumnSpec]):
+    from tableauhyperapi import Nullability, TableDefinition, TableName
+
+    return TableDefinition(
+        TableName(HYPER_SCHEMA, table),
+        [
+            TableDefinition.Column(
+                c.name, _sql_type(c.hyper_type), Nullability.NULLABLE if c.nullable else Nullability.NOT_NULLABLE
+            )
+            for c in columns
+        ],
+    )
+
+
+def _export_one(conn, hyper, schema: str, table: str, out_dir: Path, scratch: Path) -> MartExtract:
+    from tableauhyperapi import Connection, CreateMode, escape_string_literal
+
+    columns = mart_columns(conn, schema, table)
+    csv_path = scratch / f"{table}.csv"
+    with conn.cursor() as cur, csv_path.open("w", encoding="utf-8", newline="") as fh:
+        cur.copy_expert(_copy_query(schema, table, columns).as_string(conn), fh)
+        pg_rows = cur.rowcount
+    # Written under a temporary name and renamed: a failed export never leaves a half extract.
+    final = out_dir / f"{table}.hyper"
+    partial = out_dir / f".{table}.hyper.partial"
+    definition = _table_definition(table, columns)
+    with Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as hconn:
+        hconn.catalog.create_schema_if_not_exists(HYPER_SCHEMA)
+        hconn.catalog.create_table(definition)
+        # Hyper's CSV reader and PostgreSQL's CSV writer agree: unquoted empty = NULL, "" = ''.
+        hyper_rows = hconn.execute_command(
+            f"COPY {definition.table_name} FROM {escape_string_literal(str(csv_path))} "
+            "WITH (format csv, delimiter ',', NULL '', header false)"
+        )
+    csv_path.unlink()
+    if hyper_rows != pg_rows:
+        partial.unlink(missing_ok=True)
+        raise TableauExportError(
+            f"mart {schema}.{table}: PostgreSQL wrote {pg_rows} rows but Hyper loaded {hyper_rows}; "
+            "the extract was not written."
+        )
+    partial.replace(final)
+    return MartExtract(table, final, hyper_rows, len(columns))
+
+
+def _start_hyper(log_dir: Path):
+    from tableauhyperapi import HyperProcess, Telemetry
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # hyperd writes its log into the working directory unless told otherwise.
+    return HyperProcess(
+        telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": str(log_dir)}
+    )
+
+
+def export_marts(
+    out_dir: Path,
+    database_url: str | None = None,
+    schema: str = "marts",
+    log_dir: Path | None = None,
+) -> list[MartExtract]:
+    """Write ``<out_dir>/<mart>.hyper`` for every table of ``schema``; one consistent snapshot.
+
+    Each file holds one table ``"Extract"."<mart>"`` with the mart's columns, types, nullability
+    and exactly its rows (checked against the count PostgreSQL sent). Raises TableauExportError
+    when the schema holds no table.
+    """
+    import psycopg2
+
+    from streamlytics import services
+    from streamlytics.config import settings
+
+    cfg = settings()
+    url = database_url or services.database_url(cfg)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    conn = psycopg2.connect(url)
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with conn.cursor() as cur:
+            # Timestamps with time zone are written in UTC so Hyper stores the same instant.
+            cur.execute("set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'")
+        marts = list_marts(conn, schema)
+        if not marts:
+            raise TableauExportError(
+                f"schema {schema!r} holds no tables in database {conn.info.dbname!r}: "
+                "build the marts first (`dbt build` / `streamlytics run`)."
+            )
+        with _start_hyper(log_dir or cfg.state_dir / "logs" / "hyper") as hyper, tempfile.TemporaryDirectory(
+            prefix=".csv-", dir=out_dir
+        ) as scratch:
+            return [_export_one(conn, hyper, schema, m, out_dir, Path(scratch)) for m in marts]
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def row_counts(extracts: list[MartExtract]) -> dict[str, int]:
+    """Rows per mart, as run_summary.json reports them."""
+    return {e.mart: e.rows for e in extracts}
+
+
+def read_extract_count(path: Path, log_dir: Path | None = None) -> int:
+    """Rows in the single table of a .hyper file written by :func:`export_marts`."""
+    from tableauhyperapi import Connection, TableName
+
+    from streamlytics.config import settings
+
+    mart = Path(path).stem
+    with _start_hyper(log_dir or settings().state_dir / "logs" / "hyper") as hyper:
+        with Connection(hyper.endpoint, str(path)) as hconn:
+            return int(hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}"))
