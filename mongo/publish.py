@@ -1,0 +1,123 @@
+"""Idempotent publication: make a collection hold exactly a given set of documents.
+
+Every document carries a ``content_hash``. Syncing reads the stored (_id, content_hash) pairs
+once, then sends only what differs:
+
+- an id not stored yet        -> ReplaceOne(upsert=True)            counted as *inserted*
+- an id stored with a new hash -> ReplaceOne(upsert=True)            counted as *updated*
+- an id stored, same hash      -> nothing sent                       counted as *unchanged*
+- a stored id not given        -> DeleteMany({_id: {$in: [...]}})   counted as *removed*
+
+So publishing the same data twice sends nothing the second time (0 inserted / updated /
+removed). Writes go in ordered=False chunks of ``compat.BULK_CHUNK``: nx-27017 serves one
+request at a time and every request must finish well inside the client's timeout. Counts are
+the server's own (upserted / matched / deleted), not the plan's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg2
+import pymongo
+from pymongo import DeleteMany, ReplaceOne
+from pymongo.collection import Collection
+
+from mongo import compat, documents, indexes, schemas
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        """Documents in the collection after the sync."""
+        return self.inserted + self.updated + self.unchanged
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+
+class DuplicateDocumentId(ValueError):
+    """Two documents given for one sync share an _id."""
+
+
+def _stored_hashes(coll: Collection) -> dict[Any, str | None]:
+    return {d["_id"]: d.get("content_hash") for d in coll.find({}, {"content_hash": 1})}
+
+
+def _check_unique_ids(coll_name: str, docs: Sequence[Mapping[str, Any]]) -> None:
+    seen: set[Any] = set()
+    for doc in docs:
+        if doc["_id"] in seen:
+            raise DuplicateDocumentId(f"{coll_name}: two documents share _id={doc['_id']!r}")
+        seen.add(doc["_id"])
+
+
+def sync_collection(
+    coll: Collection,
+    docs: Sequence[Mapping[str, Any]],
+    *,
+    validate: bool = True,
+    chunk_size: int = compat.BULK_CHUNK,
+) -> SyncCounts:
+    """Make ``coll`` hold exactly ``docs`` (each with ``_id`` and ``content_hash``).
+
+    With ``validate``, every document is checked against the collection's schema first and
+    nothing is written if one fails (DocumentInvalid names it).
+    """
+    _check_unique_ids(coll.name, docs)
+    if validate:
+        for doc in docs:
+            schemas.validate_document(coll.name, doc)
+    stored = _stored_hashes(coll)
+    wanted = {d["_id"] for d in docs}
+    to_write = [d for d in docs if stored.get(d["_id"], object()) != d["content_hash"]]
+    to_remove = [i for i in stored if i not in wanted]
+
+    inserted = updated = removed = 0
+    for chunk in compat.chunked(to_write, chunk_size):
+        result = coll.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk],
+                                 ordered=False)
+        inserted += result.upserted_count
+        updated += result.matched_count
+    for chunk in compat.chunked(to_remove, chunk_size):
+        removed += coll.bulk_write([DeleteMany({"_id": {"$in": chunk}})], ordered=False).deleted_count
+    return SyncCounts(inserted=inserted, updated=updated, removed=removed,
+                      unchanged=len(docs) - len(to_write))
+
+
+def publish_documents(
+    db: pymongo.database.Database, collections: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> dict[str, SyncCounts]:
+    """Ensure collections, validators and indexes exist, then sync each collection."""
+    indexes.ensure_all(db)
+    return {name: sync_collection(db[name], docs) for name, docs in collections.items()}
+
+
+def publish(
+    database_url: str,
+    mongodb_uri: str,
+    mongodb_db: str,
+    *,
+    schema: str = documents.DEFAULT_SCHEMA,
+) -> dict[str, SyncCounts]:
+    """Build every document from Postgres ``schema`` and publish it into ``mongodb_db``."""
+    with psycopg2.connect(database_url) as conn:
+        conn.set_session(readonly=True)
+        built = documents.build_all(conn, schema)
+    conn.close()
+    with pymongo.MongoClient(mongodb_uri) as client:
+        return publish_documents(client[mongodb_db], built)
+
+
+def counts_table(counts: Mapping[str, SyncCounts]) -> Iterable[dict[str, Any]]:
+    """Rows for printing: collection, inserted, updated, removed, unchanged, total."""
+    for name, c in counts.items():
+        yield {"collection": name, **c.as_dict()}

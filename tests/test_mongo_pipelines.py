@@ -1,0 +1,107 @@
+"""The four aggregation pipelines answer exactly what the same questions answer in SQL.
+
+Same data on both sides: the Postgres core (tests/mongo_testdata.py) and the documents
+`publish` built from it. The SQL (mongo/sql_questions.py) reads the session rows directly,
+so a wrong document, a wrong pipeline stage or a server's wrong answer all fail here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg2
+import pymongo
+import pytest
+from pymongo.database import Database
+
+from mongo import pipelines, publish, sql_questions
+from mongo.schemas import PIPELINE_RESULTS
+from mongo_testdata import create_core
+
+
+@pytest.fixture
+def published(pg_url: str, mongo_db: tuple[str, str]) -> Iterator[tuple[str, Database]]:
+    """(Postgres URL, Mongo database) holding the same data set, published once."""
+    create_core(pg_url, users=60, sessions=900, seed=23)
+    uri, name = mongo_db
+    publish.publish(pg_url, uri, name)
+    with pymongo.MongoClient(uri) as client:
+        yield pg_url, client[name]
+
+
+def _sql_answer(url: str, name: str) -> list[dict[str, Any]]:
+    with psycopg2.connect(url) as conn:
+        rows = sql_questions.answer(conn, name)
+    conn.close()
+    return rows
+
+
+def assert_same_rows(got: list[dict], want: list[dict]) -> None:
+    """Same rows, same order, same columns; floats equal to 1e-9 relative, the rest exactly."""
+    assert len(got) == len(want), (len(got), len(want))
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert set(g) == set(w), (i, sorted(g), sorted(w))
+        for key, value in w.items():
+            if isinstance(value, float) or isinstance(g[key], float):
+                assert g[key] == pytest.approx(value, rel=1e-9), (i, key, g, w)
+            else:
+                assert g[key] == value, (i, key, g, w)
+                assert type(g[key]) is type(value), (i, key, g, w)
+
+
+@pytest.mark.parametrize("name", list(pipelines.PIPELINES))
+def test_pipeline_equals_the_same_question_in_sql(published: tuple[str, Database], name: str) -> None:
+    url, db = published
+    rows = pipelines.run(db, name)
+    assert rows, f"{name} returned no rows"
+    assert_same_rows(rows, _sql_answer(url, name))
+
+
+def test_each_pipeline_has_at_least_three_stages_and_genres_are_unwound_before_grouping() -> None:
+    for spec in pipelines.PIPELINES.values():
+        assert len(spec.build()) >= 3, spec.name
+    stages = pipelines.content_performance()
+    ops = [next(iter(s)) for s in stages]
+    assert ops.index("$unwind") < ops.index("$group")
+    assert stages[ops.index("$unwind")]["$unwind"] == "$genres"
+
+
+def test_content_performance_counts_a_title_once_per_genre(published: tuple[str, Database]) -> None:
+    url, db = published
+    rows = pipelines.run(db, "content_performance")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*), count(distinct genre) from core.content_genres")
+        pairs, genres = cur.fetchone()
+    conn.close()
+    assert sum(r["titles"] for r in rows) == pairs
+    assert len(rows) == genres
+
+
+@pytest.mark.parametrize("name,filters,keep", [
+    ("engagement_by_demographics", {"country": "Chile"}, lambda r: r["country"] == "Chile"),
+    ("engagement_by_demographics", {"plan": "Premium"}, lambda r: r["plan"] == "Premium"),
+    ("content_performance", {"genre": "Drama"}, lambda r: r["genre"] == "Drama"),
+    ("monthly_viewing_trends", {"since": "2024-03", "until": "2024-05"},
+     lambda r: "2024-03" <= r["month"] <= "2024-05"),
+])
+def test_filtered_pipeline_equals_the_matching_rows_of_the_full_answer(
+    published: tuple[str, Database], name: str, filters: dict, keep: Any
+) -> None:
+    _, db = published
+    expected = [r for r in pipelines.run(db, name) if keep(r)]
+    assert expected
+    assert_same_rows(pipelines.run(db, name, **filters), expected)
+
+
+def test_results_are_saved_for_the_report_and_saving_again_changes_nothing(
+    published: tuple[str, Database],
+) -> None:
+    _, db = published
+    results = pipelines.run_all(db)
+    first = pipelines.save_results(db, results)
+    assert first == publish.SyncCounts(inserted=len(pipelines.PIPELINES))
+    assert pipelines.saved_results(db) == results
+    doc = db[PIPELINE_RESULTS].find_one({"_id": "content_performance"})
+    assert doc["stage_count"] >= 3 and doc["row_count"] == len(results["content_performance"])
+    assert pipelines.save_results(db, pipelines.run_all(db)) == publish.SyncCounts(unchanged=len(results))

@@ -1,0 +1,195 @@
+"""`publish`: documents built from the Postgres core, synced idempotently into MongoDB.
+
+Real servers: a throwaway Postgres database filled by tests/mongo_testdata.py (core-shaped
+tables) and a throwaway MongoDB database. Expected values are recomputed here from the
+session rows in Python, independently of mongo/documents.py's SQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+import psycopg2
+import pymongo
+import pytest
+from pymongo.database import Database
+
+from mongo import compat, publish, schemas
+from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+from mongo_testdata import create_core
+
+
+@pytest.fixture
+def core_url(pg_url: str) -> str:
+    create_core(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def mdb(mongo_db: tuple[str, str]) -> Iterator[Database]:
+    uri, name = mongo_db
+    with pymongo.MongoClient(uri) as client:
+        db = client[name]
+        db.uri = uri  # type: ignore[attr-defined]  # what `publish` connects to
+        yield db
+
+
+def _publish(core_url: str, mdb: Database) -> dict[str, publish.SyncCounts]:
+    return publish.publish(core_url, mdb.uri, mdb.name)  # type: ignore[attr-defined]
+
+
+def _sql(url: str, query: str, args: tuple = ()) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(query, args)
+        rows = cur.fetchall() if cur.description else []
+    conn.close()
+    return rows
+
+
+def _all(mdb: Database, name: str) -> dict[str, dict]:
+    return {d["_id"]: d for d in mdb[name].find()}
+
+
+def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(core_url: str, mdb: Database) -> None:
+    counts = _publish(core_url, mdb)
+    n_users = _sql(core_url, "select count(*) from core.users")[0][0]
+    n_titles = _sql(core_url, "select count(*) from core.content")[0][0]
+    assert counts[USER_ANALYTICS] == publish.SyncCounts(inserted=n_users)
+    assert counts[CONTENT_ANALYTICS] == publish.SyncCounts(inserted=n_titles)
+    users, titles = _all(mdb, USER_ANALYTICS), _all(mdb, CONTENT_ANALYTICS)
+    assert sorted(users) == sorted(r[0] for r in _sql(core_url, "select user_id from core.users"))
+    assert sorted(titles) == sorted(r[0] for r in _sql(core_url, "select content_id from core.content"))
+    assert compat.index_keys(mdb[USER_ANALYTICS])[(("user_id", 1),)] is True
+    assert compat.index_keys(mdb[CONTENT_ANALYTICS])[(("content_id", 1),)] is True
+    for name, docs in ((USER_ANALYTICS, users), (CONTENT_ANALYTICS, titles)):
+        for doc in docs.values():
+            assert schemas.validation_errors(name, doc) == [], doc["_id"]
+
+
+def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, mdb: Database) -> None:
+    _publish(core_url, mdb)
+    sessions = _sql(core_url, "select user_id, content_id, watch_date, watch_duration_minutes, "
+                              "completion_percentage, device_type, quality_level from core.viewing_sessions")
+    users = {r[0]: r for r in _sql(core_url, "select user_id, age, country, subscription_type, "
+                                             "lifetime_watch_hours from core.users")}
+    docs = _all(mdb, USER_ANALYTICS)
+    per_user: dict[str, list[tuple]] = defaultdict(list)
+    for s in sessions:
+        per_user[s[0]].append(s)
+    for user_id, (_, age, country, plan, hours) in users.items():
+        doc, mine = docs[user_id], per_user.get(user_id, [])
+        assert (doc["age"], doc["country"], doc["plan"]) == (age, country, plan)
+        assert doc["lifetime_watch_hours"] == pytest.approx(float(hours))
+        assert doc["sessions"] == len(mine)
+        assert doc["watch_minutes"] == sum(s[3] for s in mine)
+        assert doc["distinct_titles"] == len({s[1] for s in mine})
+        if not mine:
+            assert doc["mean_completion_pct"] is None and doc["first_watch_date"] is None
+            assert doc["by_device"] == doc["monthly_activity"] == {}
+            continue
+        assert doc["mean_completion_pct"] == pytest.approx(sum(float(s[4]) for s in mine) / len(mine))
+        assert doc["first_watch_date"].date() == min(s[2] for s in mine)
+        assert doc["last_watch_date"].date() == max(s[2] for s in mine)
+        for field, index in (("by_device", 5), ("by_quality", 6)):
+            keys = {s[index] for s in mine}
+            assert set(doc[field]) == keys
+            for key in keys:
+                part = [s for s in mine if s[index] == key]
+                assert doc[field][key]["sessions"] == len(part)
+                assert doc[field][key]["watch_minutes"] == sum(s[3] for s in part)
+        months = {s[2].strftime("%Y-%m") for s in mine}
+        assert set(doc["monthly_activity"]) == months and doc["active_months"] == len(months)
+        assert sum(m["sessions"] for m in doc["monthly_activity"].values()) == len(mine)
+    assert any(d["sessions"] == 0 for d in docs.values())  # the data set's user without sessions
+
+
+def test_content_document_has_genres_in_order_and_country_breakdown(core_url: str, mdb: Database) -> None:
+    _publish(core_url, mdb)
+    genres: dict[str, list[str]] = defaultdict(list)
+    for cid, genre in _sql(core_url, "select content_id, genre from core.content_genres "
+                                     "order by content_id, genre_position"):
+        genres[cid].append(genre)
+    rows = _sql(core_url, "select s.content_id, u.country, s.watch_duration_minutes, s.user_id "
+                          "from core.viewing_sessions s join core.users u using (user_id)")
+    docs = _all(mdb, CONTENT_ANALYTICS)
+    for cid, doc in docs.items():
+        assert doc["genres"] == genres[cid]
+        mine = [r for r in rows if r[0] == cid]
+        assert doc["sessions"] == len(mine) and doc["unique_viewers"] == len({r[3] for r in mine})
+        by_country: dict[str, int] = defaultdict(int)
+        for r in mine:
+            by_country[r[1]] += r[2]
+        assert {k: v["watch_minutes"] for k, v in doc["by_country"].items()} == by_country
+    movie = docs["M001"]
+    assert movie["content_type"] == "movie" and movie["seasons"] is None and movie["duration_minutes"]
+    series = docs["S001"]
+    episodes = _sql(core_url, "select sum(episode_count) from core.series_episodes where content_id = 'S001'")
+    assert series["content_type"] == "series" and series["episodes"] == episodes[0][0]
+    assert series["release_year"] is None
+
+
+def test_publishing_twice_changes_nothing(core_url: str, mdb: Database) -> None:
+    _publish(core_url, mdb)
+    before = {n: _all(mdb, n) for n in (USER_ANALYTICS, CONTENT_ANALYTICS)}
+    again = _publish(core_url, mdb)
+    for name, docs in before.items():
+        assert again[name] == publish.SyncCounts(unchanged=len(docs))
+        assert _all(mdb, name) == docs
+
+
+def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(core_url: str, mdb: Database) -> None:
+    _publish(core_url, mdb)
+    old_country = _sql(core_url, "select country from core.users where user_id = 'U0003'")[0][0]
+    new_country = "Peru" if old_country != "Peru" else "Chile"
+    _sql(core_url, "update core.users set subscription_type = 'Premium', country = %s "
+                   "where user_id = 'U0003'", (new_country,))
+    _sql(core_url, "update core.content set rating = 4.9 where content_id = 'M002'")
+    counts = _publish(core_url, mdb)
+
+    assert counts[USER_ANALYTICS] == publish.SyncCounts(updated=1, unchanged=mdb[USER_ANALYTICS].count_documents({}) - 1)
+    user = mdb[USER_ANALYTICS].find_one({"_id": "U0003"})
+    assert (user["plan"], user["country"]) == ("Premium", new_country)
+    # The user's country feeds the by_country breakdown of every title they watched.
+    watched = {r[0] for r in _sql(core_url, "select distinct content_id from core.viewing_sessions "
+                                            "where user_id = 'U0003'")}
+    assert watched
+    assert counts[CONTENT_ANALYTICS].updated == len(watched | {"M002"})
+    assert counts[CONTENT_ANALYTICS].inserted == counts[CONTENT_ANALYTICS].removed == 0
+    assert mdb[CONTENT_ANALYTICS].find_one({"_id": "M002"})["rating"] == 4.9
+    for cid in watched:
+        assert new_country in mdb[CONTENT_ANALYTICS].find_one({"_id": cid})["by_country"]
+
+
+def test_a_deleted_row_is_removed_and_a_new_row_inserted(core_url: str, mdb: Database) -> None:
+    _publish(core_url, mdb)
+    n_users = mdb[USER_ANALYTICS].count_documents({})
+    _sql(core_url, "delete from core.viewing_sessions where user_id = 'U0005'")
+    _sql(core_url, "delete from core.users where user_id = 'U0005'")
+    _sql(core_url, "insert into core.users values ('U9999', 40, 'Chile', 'Basic', '2023-05-05', 10.0)")
+    counts = _publish(core_url, mdb)
+    assert counts[USER_ANALYTICS].removed == 1 and counts[USER_ANALYTICS].inserted == 1
+    assert counts[USER_ANALYTICS].updated == 0
+    assert mdb[USER_ANALYTICS].find_one({"_id": "U0005"}) is None
+    assert mdb[USER_ANALYTICS].find_one({"_id": "U9999"})["sessions"] == 0
+    assert mdb[USER_ANALYTICS].count_documents({}) == n_users
+    assert counts[CONTENT_ANALYTICS].removed == 0
+
+
+def test_an_invalid_document_stops_the_sync_before_any_write(mdb: Database) -> None:
+    coll = mdb[USER_ANALYTICS]
+    with pytest.raises(schemas.DocumentInvalid, match="_id='bad'"):
+        publish.sync_collection(coll, [{"_id": "bad", "content_hash": "x"}])
+    assert coll.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("collection,query", [
+    (USER_ANALYTICS, {"user_id": "U0007"}),
+    (USER_ANALYTICS, {"country": "Chile"}),
+    (CONTENT_ANALYTICS, {"content_id": "S002"}),
+    (CONTENT_ANALYTICS, {"genres": "Drama"}),
+])
+def test_explain_shows_published_lookups_use_an_index(core_url: str, mdb: Database, collection: str,
+                                                      query: dict) -> None:
+    _publish(core_url, mdb)
+    assert compat.winning_plan_uses_index(mdb[collection].find(query).explain())

@@ -1,0 +1,127 @@
+"""Pure logic of the Mongo store: age bands, content hashes, client-side schema checks, chunking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mongo import compat, documents, schemas
+from mongo.publish import DuplicateDocumentId, sync_collection
+
+
+@pytest.mark.parametrize("age,band", [(13, "13-17"), (17, "13-17"), (18, "18-24"), (24, "18-24"),
+                                      (25, "25-34"), (64, "55-64"), (65, "65+"), (120, "65+")])
+def test_age_band_edges(age: int, band: str) -> None:
+    assert documents.age_band(age) == band
+
+
+def test_age_below_the_youngest_band_is_an_error_naming_the_age() -> None:
+    with pytest.raises(ValueError, match="age 12"):
+        documents.age_band(12)
+
+
+def test_content_hash_depends_on_content_not_key_order_or_its_own_field() -> None:
+    a = {"_id": "U1", "x": 1, "m": {"b": 2, "a": 1}, "d": dt.datetime(2024, 1, 1)}
+    b = {"d": dt.datetime(2024, 1, 1), "m": {"a": 1, "b": 2}, "x": 1, "_id": "U1", "content_hash": "old"}
+    assert documents.content_hash(a) == documents.content_hash(b)
+    assert documents.content_hash(a) != documents.content_hash({**a, "x": 2})
+    assert documents.content_hash(a) != documents.content_hash({**a, "d": dt.datetime(2024, 1, 2)})
+    assert documents.content_hash(a) != documents.content_hash({**a, "m": {"a": 1, "b": 3}})
+
+
+def test_metrics_mean_is_null_without_sessions() -> None:
+    assert documents.metrics(0, 0, None)["mean_completion_pct"] is None
+    assert documents.metrics(4, 100, 250)["mean_completion_pct"] == 62.5
+
+
+def _user(**changes: object) -> dict:
+    doc = {
+        "_id": "U0001", "user_id": "U0001", "age": 30, "age_band": "25-34", "country": "Chile",
+        "plan": "Basic", "registration_date": dt.datetime(2023, 1, 2), "lifetime_watch_hours": 12.5,
+        "sessions": 2, "watch_minutes": 100, "completion_pct_sum": 150.0, "mean_completion_pct": 75.0,
+        "first_watch_date": dt.datetime(2024, 1, 1), "last_watch_date": dt.datetime(2024, 2, 1),
+        "distinct_titles": 2, "active_months": 2,
+        "by_device": {"Smart TV": documents.metrics(2, 100, 150.0)},
+        "by_quality": {"4K": documents.metrics(2, 100, 150.0)},
+        "monthly_activity": {"2024-01": documents.metrics(1, 40, 70.0),
+                             "2024-02": documents.metrics(1, 60, 80.0)},
+    }
+    doc.update(changes)
+    return documents.with_hash(doc)
+
+
+def test_a_well_formed_user_document_passes_the_schema() -> None:
+    assert schemas.validation_errors(schemas.USER_ANALYTICS, _user()) == []
+    no_sessions = _user(sessions=0, watch_minutes=0, completion_pct_sum=0.0, mean_completion_pct=None,
+                        first_watch_date=None, last_watch_date=None, by_device={}, by_quality={},
+                        monthly_activity={}, distinct_titles=0, active_months=0)
+    assert schemas.validation_errors(schemas.USER_ANALYTICS, no_sessions) == []
+
+
+@pytest.mark.parametrize("changes,field", [
+    ({"age": "30"}, "age"),
+    ({"age": 7}, "age"),
+    ({"age": True}, "age"),
+    ({"registration_date": "2023-01-02"}, "registration_date"),
+    ({"monthly_activity": {"Jan 2024": documents.metrics(1, 1, 1.0)}}, "monthly_activity"),
+    ({"by_device": {"Mobile": {"sessions": 1}}}, "by_device.Mobile"),
+    ({"unexpected": 1}, "<document>"),
+    ({"mean_completion_pct": 101.0}, "mean_completion_pct"),
+])
+def test_schema_rejects_a_bad_field_and_names_it(changes: dict, field: str) -> None:
+    errors = schemas.validation_errors(schemas.USER_ANALYTICS, _user(**changes))
+    assert errors and any(e.startswith(field) for e in errors), errors
+
+
+def test_missing_required_field_is_reported() -> None:
+    doc = _user()
+    del doc["plan"]
+    with pytest.raises(schemas.DocumentInvalid, match=r"user_analytics document _id='U0001'.*'plan'"):
+        schemas.validate_document(schemas.USER_ANALYTICS, doc)
+
+
+def test_int_schema_distinguishes_32_and_64_bit() -> None:
+    # production_budget may exceed 2**31 (long); age must be a 32-bit int or long too.
+    assert schemas._is_bson_type(2**40, "long") and not schemas._is_bson_type(2**40, "int")
+    assert not schemas._is_bson_type(1.0, "int") and not schemas._is_bson_type(True, "long")
+
+
+def test_sync_refuses_duplicate_ids_before_touching_the_server() -> None:
+    class NoServer:
+        name = "user_analytics"
+
+        def __getattr__(self, item: str) -> object:
+            raise AssertionError(f"the collection was used: {item}")
+
+    docs = [_user(), _user()]
+    with pytest.raises(DuplicateDocumentId, match="U0001"):
+        sync_collection(NoServer(), docs)  # type: ignore[arg-type]
+
+
+def test_sync_refuses_an_invalid_document_before_touching_the_server() -> None:
+    class NoServer:
+        name = "user_analytics"
+
+        def __getattr__(self, item: str) -> object:
+            raise AssertionError(f"the collection was used: {item}")
+
+    with pytest.raises(schemas.DocumentInvalid, match="U0002"):
+        sync_collection(NoServer(), [_user(), _user(_id="U0002", user_id="U0002", age="x")])  # type: ignore[arg-type]
+
+
+def test_chunked_splits_and_rejects_bad_sizes() -> None:
+    assert list(compat.chunked(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    assert list(compat.chunked([], 3)) == []
+    with pytest.raises(ValueError):
+        list(compat.chunked([1], 0))
+
+
+@pytest.mark.parametrize("plan,uses", [
+    ({"queryPlanner": {"winningPlan": {"stage": "FETCH", "inputStage": {"stage": "IXSCAN"}}}}, True),
+    ({"queryPlanner": {"winningPlan": {"stage": "COLLSCAN"}}}, False),
+    ({"queryPlanner": {"winningPlan": [{"detail": "SEARCH u USING INDEX idx_u_user_id (<expr>=?)"}]}}, True),
+    ({"queryPlanner": {"winningPlan": [{"detail": "SCAN u"}]}}, False),
+])
+def test_winning_plan_uses_index_reads_both_servers_explain(plan: dict, uses: bool) -> None:
+    assert compat.winning_plan_uses_index(plan) is uses
