@@ -123,6 +123,87 @@ def grant_readonly(
         console.print("password unchanged (set TABLEAU_READER_PASSWORD and rerun to change it)")
 
 
+@app.command("docs")
+def docs(
+    serve: bool = typer.Option(False, "--serve", help="Serve the dbt docs and GX Data Docs on localhost until Ctrl-C."),
+    port: int = typer.Option(8080, help="Port for --serve."),
+) -> None:
+    """Build the dbt docs as one offline page (reports/dbt_docs/index.html); link the GX Data Docs."""
+    import time
+
+    from streamlytics.consumers import docs_site
+
+    try:
+        site = docs_site.build_docs()
+    except (svc.ServiceError, docs_site.DocsError) as exc:
+        fail(str(exc))
+    console.print(f"[green]✓[/] dbt docs ({len(site.marts)} marts): {site.dbt_index} (opens offline)")
+    console.print(f"GX Data Docs: {site.gx_index or 'not built yet (run the validation stage)'}")
+    if not serve:
+        return
+    try:
+        server = docs_site.serve_docs(site, port=port)
+    except OSError as exc:
+        fail(f"cannot serve on 127.0.0.1:{port}: {exc}; pick another --port")
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    console.print(f"serving on {url}/dbt/" + (f" and {url}/gx/" if site.gx_index else "") + "; Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@app.command("publish")
+def publish(
+    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
+    schema: str = typer.Option("core", help="Postgres schema holding the dbt core tables."),
+    pipelines: bool = typer.Option(True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."),
+) -> None:
+    """Publish one MongoDB document per user and per title (idempotent), then run the pipelines."""
+    from mongo.stage import PublishError, run_publish_stage
+    from streamlytics.config import settings
+
+    try:
+        outcome = run_publish_stage(svc.database_url(), svc.mongodb_uri(), mongo_db or settings().mongodb_db,
+                                    schema=schema, run_pipelines=pipelines)
+    except (svc.ServiceError, PublishError) as exc:
+        fail(str(exc))
+    table = Table("collection", "inserted", "updated", "removed", "unchanged", "documents")
+    counts = dict(outcome.collections)
+    if outcome.results_saved:
+        counts["pipeline_results"] = outcome.results_saved
+    for name, c in counts.items():
+        table.add_row(name, *(f"{n:,}" for n in (c.inserted, c.updated, c.removed, c.unchanged, c.total)))
+    console.print(table)
+    for name, rows in outcome.pipeline_rows.items():
+        console.print(f"[green]✓[/] pipeline {name}: {rows} rows")
+
+
+@app.command("mongo-pipelines")
+def mongo_pipelines(
+    name: str = typer.Option(None, "--name", help="Only this pipeline (default: all four)."),
+    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
+    limit: int = typer.Option(20, help="Rows shown per pipeline."),
+) -> None:
+    """Run the four aggregation pipelines over the published collections and show their rows."""
+    from mongo.stage import PublishError, run_pipelines
+    from streamlytics.config import settings
+
+    try:
+        results = run_pipelines(svc.mongodb_uri(), mongo_db or settings().mongodb_db, name)
+    except (svc.ServiceError, PublishError) as exc:
+        fail(str(exc))
+    for pipeline, rows in results.items():
+        table = Table(*(rows[0] if rows else ["(no rows)"]), title=f"{pipeline} ({len(rows)} rows)")
+        for row in rows[:limit]:
+            table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()))
+        console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 
