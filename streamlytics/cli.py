@@ -123,6 +123,40 @@ def grant_readonly(
         console.print("password unchanged (set TABLEAU_READER_PASSWORD and rerun to change it)")
 
 
+@app.command("docs")
+def docs(
+    serve: bool = typer.Option(False, "--serve", help="Serve the dbt docs and GX Data Docs on localhost until Ctrl-C."),
+    port: int = typer.Option(8080, help="Port for --serve."),
+) -> None:
+    """Build the dbt docs as one offline page (reports/dbt_docs/index.html); link the GX Data Docs."""
+    import time
+
+    from streamlytics.consumers import docs_site
+
+    try:
+        site = docs_site.build_docs()
+    except (svc.ServiceError, docs_site.DocsError) as exc:
+        fail(str(exc))
+    console.print(f"[green]✓[/] dbt docs ({len(site.marts)} marts): {site.dbt_index} (opens offline)")
+    console.print(f"GX Data Docs: {site.gx_index or 'not built yet (run the validation stage)'}")
+    if not serve:
+        return
+    try:
+        server = docs_site.serve_docs(site, port=port)
+    except OSError as exc:
+        fail(f"cannot serve on 127.0.0.1:{port}: {exc}; pick another --port")
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    console.print(f"serving on {url}/dbt/" + (f" and {url}/gx/" if site.gx_index else "") + "; Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @app.command("publish")
 def publish(
     mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
