@@ -86,6 +86,36 @@ def services_env() -> None:
         fail(str(exc))
 
 
+@app.command("generate")
+def generate(
+    out: Path = typer.Option(..., "--out", help="Folder for users.csv, content.json, viewing_sessions.csv."),
+    scale: float = typer.Option(1.0, help="1 = course size (5,000 users, ≈222,785 sessions); users grow linearly."),
+    seed: int = typer.Option(42, help="Same seed and scale give byte-identical files."),
+    dirty_fraction: float = typer.Option(
+        0.0, "--dirty-fraction", help="Share of defect records to inject (0–0.5); also writes manifest.json."
+    ),
+) -> None:
+    """Write a synthetic dataset in the course layout (docs/generator.md)."""
+    import time
+
+    from streamlytics.generate import generate_dataset
+
+    started = time.perf_counter()
+    try:
+        summary = generate_dataset(out, scale=scale, seed=seed, dirty_fraction=dirty_fraction)
+    except (ValueError, OSError) as exc:
+        fail(f"cannot generate into {out}: {exc}")
+    seconds = time.perf_counter() - started
+    table = Table("file", "records")
+    table.add_row("users.csv", f"{summary['users']:,}")
+    table.add_row("content.json", f"{summary['movies']:,} movies + {summary['series']:,} series")
+    table.add_row("viewing_sessions.csv", f"{summary['sessions']:,}")
+    if dirty_fraction > 0:
+        table.add_row("manifest.json", f"{summary['defects']:,} defects")
+    console.print(table)
+    console.print(f"[green]✓[/] {out} (scale {scale:g}, seed {seed}) in {seconds:.2f} s", highlight=False)
+
+
 @app.command("export-tableau")
 def export_tableau(
     out: Path = typer.Option(..., "--out", help="Folder for the .hyper files (one per mart)."),
