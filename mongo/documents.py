@@ -58,14 +58,14 @@ def _num(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def metrics(sessions: int, watch_minutes: int, completion_pct_sum: Any) -> dict[str, Any]:
-    """The measures of one slice; ``mean_completion_pct`` is None without sessions."""
-    total = float(completion_pct_sum or 0)
+def metrics(session_count: int, total_watch_minutes: int | None, sum_completion: Any) -> dict[str, Any]:
+    """The measures of one slice; ``mean_completion_percentage`` is None without sessions."""
+    total = float(sum_completion or 0)
     return {
-        "sessions": int(sessions),
-        "watch_minutes": int(watch_minutes or 0),
-        "completion_pct_sum": total,
-        "mean_completion_pct": total / sessions if sessions else None,
+        "session_count": int(session_count),
+        "total_watch_minutes": int(total_watch_minutes or 0),
+        "sum_completion_percentage": total,
+        "mean_completion_percentage": total / session_count if session_count else None,
     }
 
 
@@ -111,8 +111,8 @@ def _breakdown(
     ``u`` when ``join_users``), e.g. ``s.device_type`` or ``to_char(s.watch_date, 'YYYY-MM')``.
     """
     query = sql.SQL(
-        "select {entity}, {key} as slice, count(*), sum(watch_duration_minutes), "
-        "sum(completion_percentage) from {sessions} s {join} group by 1, 2 order by 1, 2"
+        "select {entity}, {key} as slice, count(*), sum(s.watch_minutes), "
+        "sum(s.completion_percentage) from {sessions} s {join} group by 1, 2 order by 1, 2"
     ).format(
         entity=sql.SQL(entity),
         key=sql.SQL(key),
@@ -129,9 +129,9 @@ def _breakdown(
 def _totals(conn: PgConnection, schema: str, entity: str, distinct: str) -> dict[str, tuple]:
     """{entity id: (sessions, minutes, completion sum, distinct count, first, last, months)}."""
     query = sql.SQL(
-        "select {entity}, count(*), sum(watch_duration_minutes), sum(completion_percentage), "
-        "count(distinct {distinct}), min(watch_date), max(watch_date), "
-        "count(distinct to_char(watch_date, 'YYYY-MM')) "
+        "select {entity}, count(*), sum(s.watch_minutes), sum(s.completion_percentage), "
+        "count(distinct {distinct}), min(s.watch_date), max(s.watch_date), "
+        "count(distinct to_char(s.watch_date, 'YYYY-MM')) "
         "from {sessions} s group by 1"
     ).format(entity=sql.SQL(entity), distinct=sql.SQL(distinct),
              sessions=_table(schema, "viewing_sessions"))
@@ -140,8 +140,11 @@ def _totals(conn: PgConnection, schema: str, entity: str, distinct: str) -> dict
 
 def _engagement(total: tuple | None) -> dict[str, Any]:
     sessions, minutes, completion, _, first, last, _ = total or (0, 0, 0, 0, None, None, 0)
-    m = metrics(sessions, minutes, completion)
-    return {**m, "first_watch_date": _as_datetime(first), "last_watch_date": _as_datetime(last)}
+    return {
+        **metrics(sessions, minutes, completion),
+        "first_watch_date": _as_datetime(first),
+        "last_watch_date": _as_datetime(last),
+    }
 
 
 def user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
@@ -163,12 +166,12 @@ def user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dic
             "age": age,
             "age_band": age_band(age),
             "country": country,
-            "plan": plan,
+            "subscription_type": plan,
             "registration_date": _as_datetime(registered),
             "lifetime_watch_hours": _num(lifetime_hours),
             **_engagement(total),
-            "distinct_titles": total[3] if total else 0,
-            "active_months": total[6] if total else 0,
+            "distinct_content_count": total[3] if total else 0,
+            "active_month_count": total[6] if total else 0,
             "by_device": by_device.get(user_id, {}),
             "by_quality": by_quality.get(user_id, {}),
             "monthly_activity": monthly.get(user_id, {}),
@@ -190,22 +193,20 @@ def content_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[
     """One document per title of ``<schema>.content``, ordered by content_id (shape: schemas.py)."""
     titles = _rows(conn, sql.SQL(
         "select c.content_id, c.content_type, c.title, c.rating, c.production_budget, c.views, "
-        "m.release_year, m.duration_minutes, sd.seasons, "
-        "(select sum(e.episode_count) from {episodes} e where e.content_id = c.content_id), "
-        "sd.avg_episode_duration "
+        "c.content_length_minutes, m.release_year, sd.season_count, sd.episode_total "
         "from {content} c "
         "left join {movies} m on m.content_id = c.content_id "
         "left join {series} sd on sd.content_id = c.content_id "
         "order by c.content_id"
     ).format(content=_table(schema, "content"), movies=_table(schema, "movie_details"),
-             series=_table(schema, "series_details"), episodes=_table(schema, "series_episodes")))
+             series=_table(schema, "series_details")))
     genres = _genres(conn, schema)
     totals = _totals(conn, schema, "s.content_id", "s.user_id")
     by_country = _breakdown(conn, schema, "s.content_id", "u.country", join_users=True)
     by_device = _breakdown(conn, schema, "s.content_id", "s.device_type")
     docs = []
-    for (content_id, content_type, title, rating, budget, views, release_year, duration, seasons,
-         episodes, episode_minutes) in titles:
+    for (content_id, content_type, title, rating, budget, views, length, release_year, seasons,
+         episodes) in titles:
         total = totals.get(content_id)
         docs.append(with_hash({
             "_id": content_id,
@@ -216,13 +217,12 @@ def content_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[
             "rating": _num(rating),
             "production_budget": int(budget),
             "views": int(views),
+            "content_length_minutes": length,
             "release_year": release_year,
-            "duration_minutes": duration,
-            "seasons": seasons,
-            "episodes": None if episodes is None else int(episodes),
-            "avg_episode_minutes": episode_minutes,
+            "season_count": seasons,
+            "episode_total": None if episodes is None else int(episodes),
             **_engagement(total),
-            "unique_viewers": total[3] if total else 0,
+            "viewer_count": total[3] if total else 0,
             "by_country": by_country.get(content_id, {}),
             "by_device": by_device.get(content_id, {}),
         }))

@@ -38,10 +38,15 @@ def _count_if(field: str, value: Any) -> dict:
 
 def _viewing_sums(prefix: str = "$") -> dict[str, dict]:
     return {
-        "sessions": {"$sum": f"{prefix}sessions"},
-        "watch_minutes": {"$sum": f"{prefix}watch_minutes"},
-        "completion_pct_sum": {"$sum": f"{prefix}completion_pct_sum"},
+        "session_count": {"$sum": f"{prefix}session_count"},
+        "total_watch_minutes": {"$sum": f"{prefix}total_watch_minutes"},
+        "sum_completion_percentage": {"$sum": f"{prefix}sum_completion_percentage"},
     }
+
+
+_ACTIVE = {"$sum": {"$cond": [{"$gt": ["$session_count", 0]}, 1, 0]}}
+_WATCH_HOURS = {"$divide": ["$total_watch_minutes", 60]}
+_MEAN_COMPLETION = _ratio("$sum_completion_percentage", "$session_count")
 
 
 def _match(filters: Mapping[str, Any]) -> Pipeline:
@@ -49,40 +54,49 @@ def _match(filters: Mapping[str, Any]) -> Pipeline:
     return [{"$match": given}] if given else []
 
 
-def engagement_by_demographics(country: str | None = None, plan: str | None = None) -> Pipeline:
-    """Per (age band, plan, country): users, activity, sessions, watch time, completion."""
+def _keep(*fields: str, **computed: Any) -> dict:
+    """A $project stage keeping ``fields`` (and computed ones), dropping _id."""
+    return {"$project": {"_id": 0, **{f: 1 for f in fields}, **computed}}
+
+
+def engagement_by_demographics(country: str | None = None,
+                               subscription_type: str | None = None) -> Pipeline:
+    """Per (age band, plan, country): users, activity, sessions, watch time, completion, 4K
+    share and lifetime hours — the columns and grain of marts.rpt_user_analytics."""
     return [
-        *_match({"country": country, "plan": plan}),
-        {"$addFields": {"segment": {"$concat": ["$age_band", "|", "$plan", "|", "$country"]}}},
+        *_match({"country": country, "subscription_type": subscription_type}),
+        {"$addFields": {"segment": {"$concat": ["$age_band", "|", "$subscription_type", "|", "$country"]}}},
         {"$group": {
             "_id": "$segment",
             "age_band": {"$first": "$age_band"},
-            "plan": {"$first": "$plan"},
+            "subscription_type": {"$first": "$subscription_type"},
             "country": {"$first": "$country"},
-            "users": {"$sum": 1},
-            "active_users": {"$sum": {"$cond": [{"$gt": ["$sessions", 0]}, 1, 0]}},
+            "user_count": {"$sum": 1},
+            "active_user_count": _ACTIVE,
             **_viewing_sums(),
+            # A map key path, not a path through an array: safe on nx-27017.
+            "sessions_4k": {"$sum": "$by_quality.4K.session_count"},
             "lifetime_watch_hours": {"$sum": "$lifetime_watch_hours"},
         }},
         {"$addFields": {
-            "sessions_per_user": {"$divide": ["$sessions", "$users"]},
-            "watch_hours_per_user": {"$divide": ["$watch_minutes", {"$multiply": ["$users", 60]}]},
-            "mean_completion_pct": _ratio("$completion_pct_sum", "$sessions"),
-            "avg_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$users"]},
+            "watch_hours": _WATCH_HOURS,
+            "sessions_per_active_user": _ratio("$session_count", "$active_user_count"),
+            "watch_hours_per_active_user": _ratio(_WATCH_HOURS, "$active_user_count"),
+            "mean_completion_percentage": _MEAN_COMPLETION,
+            "share_of_sessions_4k": _ratio("$sessions_4k", "$session_count"),
+            "mean_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$user_count"]},
         }},
-        {"$project": {
-            "_id": 0, "age_band": 1, "plan": 1, "country": 1, "users": 1, "active_users": 1,
-            "sessions": 1, "watch_minutes": 1, "sessions_per_user": 1, "watch_hours_per_user": 1,
-            "mean_completion_pct": 1, "avg_lifetime_watch_hours": 1,
-        }},
-        {"$sort": {"age_band": 1, "plan": 1, "country": 1}},
+        _keep("country", "subscription_type", "age_band", "user_count", "active_user_count",
+              "session_count", "watch_hours", "sessions_per_active_user", "watch_hours_per_active_user",
+              "mean_completion_percentage", "share_of_sessions_4k", "mean_lifetime_watch_hours"),
+        {"$sort": {"age_band": 1, "subscription_type": 1, "country": 1}},
     ]
 
 
 def content_performance(genre: str | None = None, content_type: str | None = None) -> Pipeline:
-    """Per genre (a title counts in each of its genres): titles, sessions, minutes, completion,
-    catalogue views, mean rating, budget per catalogue view. Genres are unwound, never grouped
-    as an array."""
+    """Per genre (a title counts once in each of its genres): titles, sessions, watch time,
+    completion, catalogue views, mean rating, budget per view. Genres are unwound, never
+    grouped as an array."""
     return [
         # Filtering before the unwind lets the multikey genres index pick the titles.
         *_match({"genres": genre, "content_type": content_type}),
@@ -90,84 +104,82 @@ def content_performance(genre: str | None = None, content_type: str | None = Non
         *_match({"genres": genre}),
         {"$group": {
             "_id": "$genres",
-            "titles": {"$sum": 1},
-            "movies": _count_if("$content_type", "movie"),
-            "series": _count_if("$content_type", "series"),
+            "title_count": {"$sum": 1},
+            "movie_count": _count_if("$content_type", "movie"),
+            "series_count": _count_if("$content_type", "series"),
             **_viewing_sums(),
             "views": {"$sum": "$views"},
             "rating_sum": {"$sum": "$rating"},
             "production_budget": {"$sum": "$production_budget"},
         }},
         {"$addFields": {
-            "mean_completion_pct": _ratio("$completion_pct_sum", "$sessions"),
-            "watch_minutes_per_title": {"$divide": ["$watch_minutes", "$titles"]},
-            "mean_rating": {"$divide": ["$rating_sum", "$titles"]},
+            "watch_hours": _WATCH_HOURS,
+            "mean_completion_percentage": _MEAN_COMPLETION,
+            "watch_minutes_per_title": {"$divide": ["$total_watch_minutes", "$title_count"]},
+            "mean_rating": {"$divide": ["$rating_sum", "$title_count"]},
             "budget_per_view": _ratio("$production_budget", "$views"),
         }},
-        {"$project": {
-            "_id": 0, "genre": "$_id", "titles": 1, "movies": 1, "series": 1, "sessions": 1,
-            "watch_minutes": 1, "mean_completion_pct": 1, "watch_minutes_per_title": 1, "views": 1,
-            "mean_rating": 1, "production_budget": 1, "budget_per_view": 1,
-        }},
-        {"$sort": {"watch_minutes": -1, "genre": 1}},
+        _keep("title_count", "movie_count", "series_count", "session_count", "total_watch_minutes",
+              "watch_hours", "mean_completion_percentage", "watch_minutes_per_title", "views",
+              "mean_rating", "production_budget", "budget_per_view", genre="$_id"),
+        {"$sort": {"total_watch_minutes": -1, "genre": 1}},
     ]
 
 
-def geographic_distribution(plan: str | None = None) -> Pipeline:
-    """Per country: users and plan mix, activity, sessions, watch time, completion."""
+def geographic_distribution(subscription_type: str | None = None) -> Pipeline:
+    """Per country: users and plan mix, activity, sessions, watch time, completion (the
+    session-log columns of marts.rpt_geographic, plus plan counts and per-user rates)."""
     return [
-        *_match({"plan": plan}),
+        *_match({"subscription_type": subscription_type}),
         {"$group": {
             "_id": "$country",
-            "users": {"$sum": 1},
-            "active_users": {"$sum": {"$cond": [{"$gt": ["$sessions", 0]}, 1, 0]}},
-            **{f"{p.lower()}_users": _count_if("$plan", p) for p in PLANS},
+            "user_count": {"$sum": 1},
+            "active_user_count": _ACTIVE,
+            **{f"{p.lower()}_user_count": _count_if("$subscription_type", p) for p in PLANS},
             **_viewing_sums(),
             "lifetime_watch_hours": {"$sum": "$lifetime_watch_hours"},
         }},
         {"$addFields": {
-            "premium_share": {"$divide": ["$premium_users", "$users"]},
-            "sessions_per_user": {"$divide": ["$sessions", "$users"]},
-            "watch_hours": {"$divide": ["$watch_minutes", 60]},
-            "watch_hours_per_user": {"$divide": ["$watch_minutes", {"$multiply": ["$users", 60]}]},
-            "mean_completion_pct": _ratio("$completion_pct_sum", "$sessions"),
-            "avg_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$users"]},
+            "premium_share": {"$divide": ["$premium_user_count", "$user_count"]},
+            "watch_hours": _WATCH_HOURS,
+            "sessions_per_active_user": _ratio("$session_count", "$active_user_count"),
+            "watch_hours_per_active_user": _ratio(_WATCH_HOURS, "$active_user_count"),
+            "mean_completion_percentage": _MEAN_COMPLETION,
+            "mean_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$user_count"]},
         }},
-        {"$project": {
-            "_id": 0, "country": "$_id", "users": 1, "active_users": 1,
-            **{f"{p.lower()}_users": 1 for p in PLANS}, "premium_share": 1, "sessions": 1,
-            "watch_minutes": 1, "watch_hours": 1, "sessions_per_user": 1, "watch_hours_per_user": 1,
-            "mean_completion_pct": 1, "avg_lifetime_watch_hours": 1,
-        }},
-        {"$sort": {"sessions": -1, "country": 1}},
+        _keep("user_count", "active_user_count", *(f"{p.lower()}_user_count" for p in PLANS),
+              "premium_share", "session_count", "total_watch_minutes", "watch_hours",
+              "sessions_per_active_user", "watch_hours_per_active_user", "mean_completion_percentage",
+              "mean_lifetime_watch_hours", country="$_id"),
+        {"$sort": {"session_count": -1, "country": 1}},
     ]
 
 
 def monthly_viewing_trends(since: str | None = None, until: str | None = None) -> Pipeline:
-    """Per (month, plan): active users, sessions, watch time, completion — the viewing time
-    series. ``since`` / ``until`` are inclusive ``YYYY-MM`` bounds."""
+    """Per (activity month, plan): active users, sessions, watch time, completion — the viewing
+    time series (summed over plans: marts.rpt_seasonal_by_month). ``since`` / ``until`` are
+    inclusive ``YYYY-MM`` bounds."""
     bounds = {k: v for k, v in (("$gte", since), ("$lte", until)) if v is not None}
     return [
-        {"$project": {"plan": 1, "month": {"$objectToArray": "$monthly_activity"}}},
+        {"$project": {"subscription_type": 1, "month": {"$objectToArray": "$monthly_activity"}}},
         {"$unwind": "$month"},
         *([{"$match": {"month.k": bounds}}] if bounds else []),
         {"$group": {
-            "_id": {"$concat": ["$month.k", "|", "$plan"]},
-            "month": {"$first": "$month.k"},
-            "plan": {"$first": "$plan"},
-            "active_users": {"$sum": 1},
+            "_id": {"$concat": ["$month.k", "|", "$subscription_type"]},
+            "activity_month": {"$first": "$month.k"},
+            "subscription_type": {"$first": "$subscription_type"},
+            "active_user_count": {"$sum": 1},
             **_viewing_sums("$month.v."),
         }},
         {"$addFields": {
-            "watch_hours": {"$divide": ["$watch_minutes", 60]},
-            "sessions_per_active_user": {"$divide": ["$sessions", "$active_users"]},
-            "mean_completion_pct": _ratio("$completion_pct_sum", "$sessions"),
+            "watch_hours": _WATCH_HOURS,
+            "sessions_per_active_user": {"$divide": ["$session_count", "$active_user_count"]},
+            "mean_completion_percentage": _MEAN_COMPLETION,
         }},
-        {"$project": {
-            "_id": 0, "month": 1, "plan": 1, "active_users": 1, "sessions": 1, "watch_minutes": 1,
-            "watch_hours": 1, "sessions_per_active_user": 1, "mean_completion_pct": 1,
-        }},
-        {"$sort": {"month": 1, "plan": 1}},
+        _keep("activity_month", "subscription_type", "active_user_count", "session_count",
+              "total_watch_minutes", "watch_hours", "sessions_per_active_user",
+              "mean_completion_percentage"),
+        {"$sort": {"activity_month": 1, "subscription_type": 1}},
     ]
 
 

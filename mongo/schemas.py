@@ -6,9 +6,11 @@ and checked client-side before publishing, because the embedded nx-27017 stores 
 but does not enforce them (docs/mongo.md, "Known gaps").
 
 Design choices that the pipelines rely on:
-- Measures are stored additively (``sessions``, ``watch_minutes``, ``completion_pct_sum``) so
-  any roll-up computes an exact session-weighted mean; ``mean_completion_pct`` is there for
-  readers of a single document.
+- Field names are the dbt core's and marts' (``subscription_type``, ``session_count``,
+  ``total_watch_minutes``, ``mean_completion_percentage``, ...): one name for one idea.
+- Measures are stored additively (``session_count``, ``total_watch_minutes``,
+  ``sum_completion_percentage``) so any roll-up computes an exact session-weighted mean;
+  ``mean_completion_percentage`` is there for readers of a single document.
 - Breakdowns are *maps keyed by the dimension value* (``by_device: {"Smart TV": {...}}``),
   never arrays of subdocuments: nx-27017 silently answers wrong on paths through arrays of
   subdocuments, while ``$objectToArray`` over a map works on both servers.
@@ -52,13 +54,16 @@ def _metrics(what: str) -> dict:
     return {
         "bsonType": "object",
         "description": f"viewing measures of {what}",
-        "required": ["sessions", "watch_minutes", "completion_pct_sum", "mean_completion_pct"],
+        "required": ["session_count", "total_watch_minutes", "sum_completion_percentage",
+                     "mean_completion_percentage"],
         "additionalProperties": False,
         "properties": {
-            "sessions": _f(_INT, "number of viewing sessions", minimum=1),
-            "watch_minutes": _f(_INT, "sum of watch_duration_minutes", minimum=0),
-            "completion_pct_sum": _f(_NUM, "sum of completion_percentage (for exact weighted means)", minimum=0),
-            "mean_completion_pct": _f(_NUM, "completion_pct_sum / sessions", minimum=0, maximum=100),
+            "session_count": _f(_INT, "number of viewing sessions", minimum=1),
+            "total_watch_minutes": _f(_INT, "sum of watch_minutes", minimum=0),
+            "sum_completion_percentage": _f(_NUM, "sum of completion_percentage (exact weighted means)",
+                                            minimum=0),
+            "mean_completion_percentage": _f(_NUM, "sum_completion_percentage / session_count",
+                                             minimum=0, maximum=100),
         },
     }
 
@@ -87,38 +92,38 @@ def _document(required: list[str], properties: dict[str, Any], description: str)
 
 
 _ENGAGEMENT = {
-    "sessions": _f(_INT, "viewing sessions in the log (0 for a user who never watched)", minimum=0),
-    "watch_minutes": _f(_INT, "sum of watch_duration_minutes over the sessions", minimum=0),
-    "completion_pct_sum": _f(_NUM, "sum of completion_percentage over the sessions", minimum=0),
-    "mean_completion_pct": _f(_NUM, "mean completion_percentage; null without sessions", nullable=True,
-                              minimum=0, maximum=100),
+    "session_count": _f(_INT, "viewing sessions in the log (0 for no sessions)", minimum=0),
+    "total_watch_minutes": _f(_INT, "sum of watch_minutes over the sessions", minimum=0),
+    "sum_completion_percentage": _f(_NUM, "sum of completion_percentage over the sessions", minimum=0),
+    "mean_completion_percentage": _f(_NUM, "mean completion_percentage; null without sessions",
+                                     nullable=True, minimum=0, maximum=100),
     "first_watch_date": _f(_DATE, "earliest watch_date; null without sessions", nullable=True),
     "last_watch_date": _f(_DATE, "latest watch_date; null without sessions", nullable=True),
 }
 
 USER_ANALYTICS_SCHEMA = _document(
     required=[
-        "_id", "user_id", "age", "age_band", "country", "plan", "registration_date",
-        "lifetime_watch_hours", *_ENGAGEMENT, "distinct_titles", "active_months",
+        "_id", "user_id", "age", "age_band", "country", "subscription_type", "registration_date",
+        "lifetime_watch_hours", *_ENGAGEMENT, "distinct_content_count", "active_month_count",
         "by_device", "by_quality", "monthly_activity", "content_hash",
     ],
-    description="one document per user: demographics, plan and viewing engagement",
+    description="one document per user of core.users: demographics, plan and viewing engagement",
     properties={
         "_id": _f(_STR, "the user_id (documents are keyed on it)"),
-        "user_id": _f(_STR, "platform user id, e.g. U0001", pattern="^U[0-9]+$"),
+        "user_id": _f(_STR, "platform user id, e.g. U0001"),
         "age": _f(_INT, "age in years", minimum=13, maximum=120),
-        "age_band": _f(_STR, "age band, e.g. 25-34 (see documents.age_band)"),
+        "age_band": _f(_STR, "age band, e.g. 25-34 (documents.AGE_BANDS, as in marts.rpt_user_analytics)"),
         "country": _f(_STR, "country of the account"),
-        "plan": _f(_STR, "subscription plan: Basic, Standard or Premium"),
+        "subscription_type": _f(_STR, "plan: Basic, Standard or Premium"),
         "registration_date": _f(_DATE, "date the account was registered"),
         "lifetime_watch_hours": _f(_NUM, "lifetime watch hours from the account system (not the log)",
                                    minimum=0),
         **_ENGAGEMENT,
-        "distinct_titles": _f(_INT, "distinct content_ids watched", minimum=0),
-        "active_months": _f(_INT, "calendar months with at least one session", minimum=0),
+        "distinct_content_count": _f(_INT, "distinct titles watched", minimum=0),
+        "active_month_count": _f(_INT, "calendar months with at least one session", minimum=0),
         "by_device": _map_of_metrics("device_type (e.g. 'Smart TV')"),
         "by_quality": _map_of_metrics("quality_level (SD, HD, 4K)"),
-        "monthly_activity": _map_of_metrics("watch month, YYYY-MM", "^[0-9]{4}-[0-9]{2}$"),
+        "monthly_activity": _map_of_metrics("activity month, YYYY-MM", "^[0-9]{4}-[0-9]{2}$"),
         "content_hash": _f(_STR, "sha256 of the document's other fields: unchanged hash, no write"),
     },
 )
@@ -126,10 +131,10 @@ USER_ANALYTICS_SCHEMA = _document(
 CONTENT_ANALYTICS_SCHEMA = _document(
     required=[
         "_id", "content_id", "content_type", "title", "genres", "rating", "production_budget",
-        "views", "release_year", "duration_minutes", "seasons", "episodes", "avg_episode_minutes",
-        *_ENGAGEMENT, "unique_viewers", "by_country", "by_device", "content_hash",
+        "views", "content_length_minutes", "release_year", "season_count", "episode_total",
+        *_ENGAGEMENT, "viewer_count", "by_country", "by_device", "content_hash",
     ],
-    description="one document per title (movie or series): metadata and viewing performance",
+    description="one document per title of core.content (movie or series): metadata and performance",
     properties={
         "_id": _f(_STR, "the content_id (documents are keyed on it)"),
         "content_id": _f(_STR, "content id: M### for movies, S### for series"),
@@ -143,13 +148,12 @@ CONTENT_ANALYTICS_SCHEMA = _document(
         "production_budget": _f(_INT, "production budget, USD", minimum=0),
         "views": _f(_INT, "catalogue view counter from the export (views_count / total_views)",
                     minimum=0),
+        "content_length_minutes": _f(_INT, "movie running time, or a series' average episode length"),
         "release_year": _f(_INT, "movies: release year; series: null", nullable=True),
-        "duration_minutes": _f(_INT, "movies: running time; series: null", nullable=True),
-        "seasons": _f(_INT, "series: number of seasons; movies: null", nullable=True),
-        "episodes": _f(_INT, "series: episodes over all seasons; movies: null", nullable=True),
-        "avg_episode_minutes": _f(_INT, "series: average episode length; movies: null", nullable=True),
+        "season_count": _f(_INT, "series: number of seasons; movies: null", nullable=True),
+        "episode_total": _f(_INT, "series: episodes over all seasons; movies: null", nullable=True),
         **_ENGAGEMENT,
-        "unique_viewers": _f(_INT, "distinct users with a session of this title", minimum=0),
+        "viewer_count": _f(_INT, "distinct users with a session of this title", minimum=0),
         "by_country": _map_of_metrics("viewer's country"),
         "by_device": _map_of_metrics("device_type"),
         "content_hash": _f(_STR, "sha256 of the document's other fields"),

@@ -1,10 +1,13 @@
-"""The four pipeline questions answered in SQL over the Postgres core.
+"""The four pipeline questions answered in SQL: over the Postgres core, and from the marts.
 
-Two users: tests/test_mongo_pipelines.py takes these as the independent oracle each Mongo
-pipeline must equal (same data, another engine, another code path), and
-benchmarks/bench_mongo_vs_postgres.py times them against the pipelines. Columns and row order
-match the pipelines' rows; text sorts use the "C" collation because MongoDB compares strings
-bytewise.
+``CORE`` computes each question from ``core.users`` / ``core.content`` / ``core.content_genres``
+/ ``core.viewing_sessions`` with the same columns, grain and row order as the pipeline. It is
+the independent oracle of tests/test_mongo_pipelines.py (same data, another engine, another
+code path) and the on-the-fly Postgres side of benchmarks/bench_mongo_vs_postgres.py.
+
+``MARTS`` reads the dbt marts that answer the same questions (where one exists), so tests can
+prove the pipelines agree with what the dashboards show. Text sorts use the "C" collation
+because MongoDB compares strings bytewise.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ _USER_TOTALS = """
     user_totals as (
         select
             user_id,
-            count(*) as sessions,
-            sum(watch_duration_minutes) as watch_minutes,
-            sum(completion_percentage) as completion_pct_sum
+            count(*) as session_count,
+            sum(watch_minutes) as total_watch_minutes,
+            sum(completion_percentage) as sum_completion_percentage,
+            count(*) filter (where quality_level = '4K') as sessions_4k
         from {sessions}
         group by user_id
     )"""
@@ -43,17 +47,18 @@ with
         select *, {age_band} as age_band from {users}
     )
 select
-    u.age_band,
-    u.subscription_type as plan,
     u.country,
-    count(*) as users,
-    count(t.user_id) as active_users,
-    coalesce(sum(t.sessions), 0)::bigint as sessions,
-    coalesce(sum(t.watch_minutes), 0)::bigint as watch_minutes,
-    coalesce(sum(t.sessions), 0)::numeric / count(*) as sessions_per_user,
-    coalesce(sum(t.watch_minutes), 0) / (count(*) * 60.0) as watch_hours_per_user,
-    sum(t.completion_pct_sum) / nullif(sum(t.sessions), 0) as mean_completion_pct,
-    avg(u.lifetime_watch_hours) as avg_lifetime_watch_hours
+    u.subscription_type,
+    u.age_band,
+    count(*) as user_count,
+    count(t.user_id) as active_user_count,
+    coalesce(sum(t.session_count), 0)::bigint as session_count,
+    coalesce(sum(t.total_watch_minutes), 0) / 60.0 as watch_hours,
+    sum(t.session_count)::numeric / nullif(count(t.user_id), 0) as sessions_per_active_user,
+    sum(t.total_watch_minutes) / 60.0 / nullif(count(t.user_id), 0) as watch_hours_per_active_user,
+    sum(t.sum_completion_percentage) / nullif(sum(t.session_count), 0) as mean_completion_percentage,
+    sum(t.sessions_4k)::numeric / nullif(sum(t.session_count), 0) as share_of_sessions_4k,
+    avg(u.lifetime_watch_hours) as mean_lifetime_watch_hours
 from users as u
 left join user_totals as t on t.user_id = u.user_id
 group by u.age_band, u.subscription_type, u.country
@@ -65,21 +70,22 @@ with
     content_totals as (
         select
             content_id,
-            count(*) as sessions,
-            sum(watch_duration_minutes) as watch_minutes,
-            sum(completion_percentage) as completion_pct_sum
+            count(*) as session_count,
+            sum(watch_minutes) as total_watch_minutes,
+            sum(completion_percentage) as sum_completion_percentage
         from {sessions}
         group by content_id
     )
 select
     g.genre,
-    count(*) as titles,
-    count(*) filter (where c.content_type = 'movie') as movies,
-    count(*) filter (where c.content_type = 'series') as series,
-    coalesce(sum(t.sessions), 0)::bigint as sessions,
-    coalesce(sum(t.watch_minutes), 0)::bigint as watch_minutes,
-    sum(t.completion_pct_sum) / nullif(sum(t.sessions), 0) as mean_completion_pct,
-    coalesce(sum(t.watch_minutes), 0)::numeric / count(*) as watch_minutes_per_title,
+    count(*) as title_count,
+    count(*) filter (where c.content_type = 'movie') as movie_count,
+    count(*) filter (where c.content_type = 'series') as series_count,
+    coalesce(sum(t.session_count), 0)::bigint as session_count,
+    coalesce(sum(t.total_watch_minutes), 0)::bigint as total_watch_minutes,
+    coalesce(sum(t.total_watch_minutes), 0) / 60.0 as watch_hours,
+    sum(t.sum_completion_percentage) / nullif(sum(t.session_count), 0) as mean_completion_percentage,
+    coalesce(sum(t.total_watch_minutes), 0)::numeric / count(*) as watch_minutes_per_title,
     sum(c.views)::bigint as views,
     avg(c.rating) as mean_rating,
     sum(c.production_budget)::bigint as production_budget,
@@ -88,7 +94,7 @@ from {content_genres} as g
 inner join {content} as c on c.content_id = g.content_id
 left join content_totals as t on t.content_id = g.content_id
 group by g.genre
-order by watch_minutes desc, g.genre collate "C"
+order by total_watch_minutes desc, g.genre collate "C"
 """
 
 GEOGRAPHIC_DISTRIBUTION = """
@@ -96,51 +102,76 @@ with
     {user_totals}
 select
     u.country,
-    count(*) as users,
-    count(t.user_id) as active_users,
-    count(*) filter (where u.subscription_type = 'Basic') as basic_users,
-    count(*) filter (where u.subscription_type = 'Standard') as standard_users,
-    count(*) filter (where u.subscription_type = 'Premium') as premium_users,
+    count(*) as user_count,
+    count(t.user_id) as active_user_count,
+    count(*) filter (where u.subscription_type = 'Basic') as basic_user_count,
+    count(*) filter (where u.subscription_type = 'Standard') as standard_user_count,
+    count(*) filter (where u.subscription_type = 'Premium') as premium_user_count,
     (count(*) filter (where u.subscription_type = 'Premium'))::numeric / count(*) as premium_share,
-    coalesce(sum(t.sessions), 0)::bigint as sessions,
-    coalesce(sum(t.watch_minutes), 0)::bigint as watch_minutes,
-    coalesce(sum(t.watch_minutes), 0) / 60.0 as watch_hours,
-    coalesce(sum(t.sessions), 0)::numeric / count(*) as sessions_per_user,
-    coalesce(sum(t.watch_minutes), 0) / (count(*) * 60.0) as watch_hours_per_user,
-    sum(t.completion_pct_sum) / nullif(sum(t.sessions), 0) as mean_completion_pct,
-    avg(u.lifetime_watch_hours) as avg_lifetime_watch_hours
+    coalesce(sum(t.session_count), 0)::bigint as session_count,
+    coalesce(sum(t.total_watch_minutes), 0)::bigint as total_watch_minutes,
+    coalesce(sum(t.total_watch_minutes), 0) / 60.0 as watch_hours,
+    sum(t.session_count)::numeric / nullif(count(t.user_id), 0) as sessions_per_active_user,
+    sum(t.total_watch_minutes) / 60.0 / nullif(count(t.user_id), 0) as watch_hours_per_active_user,
+    sum(t.sum_completion_percentage) / nullif(sum(t.session_count), 0) as mean_completion_percentage,
+    avg(u.lifetime_watch_hours) as mean_lifetime_watch_hours
 from {users} as u
 left join user_totals as t on t.user_id = u.user_id
 group by u.country
-order by sessions desc, u.country collate "C"
+order by session_count desc, u.country collate "C"
 """
 
 MONTHLY_VIEWING_TRENDS = """
 select
-    to_char(s.watch_date, 'YYYY-MM') as month,
-    u.subscription_type as plan,
-    count(distinct s.user_id) as active_users,
-    count(*) as sessions,
-    sum(s.watch_duration_minutes)::bigint as watch_minutes,
-    sum(s.watch_duration_minutes) / 60.0 as watch_hours,
+    to_char(s.watch_date, 'YYYY-MM') as activity_month,
+    u.subscription_type,
+    count(distinct s.user_id) as active_user_count,
+    count(*) as session_count,
+    sum(s.watch_minutes)::bigint as total_watch_minutes,
+    sum(s.watch_minutes) / 60.0 as watch_hours,
     count(*)::numeric / count(distinct s.user_id) as sessions_per_active_user,
-    sum(s.completion_percentage) / count(*) as mean_completion_pct
+    sum(s.completion_percentage) / count(*) as mean_completion_percentage
 from {sessions} as s
 inner join {users} as u on u.user_id = s.user_id
 group by 1, 2
-order by to_char(s.watch_date, 'YYYY-MM'), u.subscription_type collate "C"
+order by 1, u.subscription_type collate "C"
 """
 
-QUESTIONS: dict[str, str] = {
+CORE: dict[str, str] = {
     "engagement_by_demographics": ENGAGEMENT_BY_DEMOGRAPHICS,
     "content_performance": CONTENT_PERFORMANCE,
     "geographic_distribution": GEOGRAPHIC_DISTRIBUTION,
     "monthly_viewing_trends": MONTHLY_VIEWING_TRENDS,
 }
 
+# The marts answering the same questions; their rows are put in the pipeline's order and,
+# for the monthly trend, compared after summing the pipeline's plans (the mart's grain is the
+# month). content_performance has no genre-level mart (rpt_content_performance ranks titles).
+MARTS: dict[str, str] = {
+    "engagement_by_demographics": """
+        select country, subscription_type, age_band, user_count, active_user_count, session_count,
+               watch_hours, sessions_per_active_user, watch_hours_per_active_user,
+               mean_completion_percentage, share_of_sessions_4k, mean_lifetime_watch_hours
+        from {marts}.rpt_user_analytics
+        order by age_band collate "C", subscription_type collate "C", country collate "C"
+    """,
+    "geographic_distribution": """
+        select country, user_count, active_user_count, premium_share, session_count, watch_hours,
+               mean_completion_percentage
+        from {marts}.rpt_geographic
+        order by session_count desc, country collate "C"
+    """,
+    "monthly_viewing_trends": """
+        select to_char(activity_month, 'YYYY-MM') as activity_month, active_user_count, session_count,
+               total_watch_minutes, mean_completion_percentage
+        from {marts}.rpt_seasonal_by_month
+        order by activity_month
+    """,
+}
 
-def query(name: str, schema: str = DEFAULT_SCHEMA) -> sql.Composed:
-    """The SQL of one question over the tables of ``schema``."""
+
+def core_query(name: str, schema: str = DEFAULT_SCHEMA) -> sql.Composed:
+    """The SQL of one question over the core tables of ``schema``."""
     parts = {
         "user_totals": sql.SQL(_USER_TOTALS).format(sessions=sql.Identifier(schema, "viewing_sessions")),
         "age_band": sql.SQL(_age_band_case("age")),
@@ -149,16 +180,31 @@ def query(name: str, schema: str = DEFAULT_SCHEMA) -> sql.Composed:
         "content": sql.Identifier(schema, "content"),
         "content_genres": sql.Identifier(schema, "content_genres"),
     }
-    return sql.SQL(QUESTIONS[name]).format(**parts)
+    return sql.SQL(CORE[name]).format(**parts)
+
+
+def mart_query(name: str, marts_schema: str = "marts") -> sql.Composed:
+    """The SQL reading the mart that answers question ``name`` (KeyError if none does)."""
+    return sql.SQL(MARTS[name]).format(marts=sql.Identifier(marts_schema))
 
 
 def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def answer(conn: PgConnection, name: str, schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
-    """Rows of one question as dicts (numerics as float), in the pipeline's order."""
+def fetch(conn: PgConnection, query: sql.Composable) -> list[dict[str, Any]]:
+    """Rows as dicts, numerics as float."""
     with conn.cursor() as cur:
-        cur.execute(query(name, schema))
+        cur.execute(query)
         columns = [c.name for c in cur.description]
         return [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in cur.fetchall()]
+
+
+def answer(conn: PgConnection, name: str, schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
+    """Rows of one question computed from the core, in the pipeline's order."""
+    return fetch(conn, core_query(name, schema))
+
+
+def mart_answer(conn: PgConnection, name: str, marts_schema: str = "marts") -> list[dict[str, Any]]:
+    """Rows of the mart answering question ``name``."""
+    return fetch(conn, mart_query(name, marts_schema))

@@ -24,21 +24,20 @@ GENRES = ["Action", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Hor
 DDL = """
 create schema if not exists core;
 create table core.users (
-    user_id text primary key, age integer not null, country text not null,
-    subscription_type text not null, registration_date date not null,
-    lifetime_watch_hours numeric(12, 1) not null
+    user_id text primary key, country text not null, subscription_type text not null,
+    age integer not null, registration_date date not null, lifetime_watch_hours numeric(12, 1) not null
 );
 create table core.content (
     content_id text primary key, content_type text not null, title text not null,
-    rating numeric(3, 1) not null, production_budget bigint not null, views bigint not null
+    content_length_minutes integer not null, rating numeric(3, 1) not null,
+    production_budget bigint not null, views bigint not null
 );
 create table core.movie_details (
-    content_id text primary key references core.content, duration_minutes integer not null,
-    release_year integer not null
+    content_id text primary key references core.content, release_year integer not null
 );
 create table core.series_details (
-    content_id text primary key references core.content, seasons integer not null,
-    avg_episode_duration integer not null
+    content_id text primary key references core.content, season_count integer not null,
+    episode_total integer not null
 );
 create table core.series_episodes (
     content_id text references core.content, season_number integer, episode_count integer not null,
@@ -51,8 +50,8 @@ create table core.content_genres (
 create table core.viewing_sessions (
     session_id text primary key, user_id text not null references core.users,
     content_id text not null references core.content, watch_date date not null,
-    watch_duration_minutes integer not null, completion_percentage numeric(6, 1) not null,
-    device_type text not null, quality_level text not null
+    device_type text not null, quality_level text not null, watch_minutes integer not null,
+    completion_percentage numeric(6, 1) not null, content_length_minutes integer not null
 );
 """
 
@@ -64,25 +63,25 @@ def create_core(url: str, *, users: int = 40, movies: int = 8, series: int = 5,
     user_rows = []
     for i in range(1, users + 1):
         age = [13, 17, 18, 24, 25, 64, 65, 70][i - 1] if i <= 8 else rng.randint(18, 65)
-        user_rows.append((f"U{i:04d}", age, rng.choice(COUNTRIES), rng.choice(PLANS),
+        user_rows.append((f"U{i:04d}", rng.choice(COUNTRIES), rng.choice(PLANS), age,
                           dt.date(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 790)),
                           round(rng.uniform(9.8, 1093.1), 1)))
     content_rows, movie_rows, series_rows, episode_rows, genre_rows = [], [], [], [], []
     lengths: dict[str, int] = {}
     for i in range(1, movies + 1):
         cid = f"M{i:03d}"
-        content_rows.append((cid, "movie", f"Movie {i % 5}", round(rng.uniform(1, 5), 1),
-                             rng.randint(1_600_000, 300_000_000), rng.randint(2_000, 300_000)))
         lengths[cid] = rng.randint(81, 180)
-        movie_rows.append((cid, lengths[cid], rng.randint(2020, 2024)))
+        content_rows.append((cid, "movie", f"Movie {i % 5}", lengths[cid], round(rng.uniform(1, 5), 1),
+                             rng.randint(1_600_000, 300_000_000), rng.randint(2_000, 300_000)))
+        movie_rows.append((cid, rng.randint(2020, 2024)))
     for i in range(1, series + 1):
         cid = f"S{i:03d}"
-        content_rows.append((cid, "series", f"Series {i % 3}", round(rng.uniform(1, 5), 1),
-                             rng.randint(5_000_000, 500_000_000), rng.randint(11_000, 365_000)))
         lengths[cid] = rng.randint(20, 60)
-        seasons = rng.randint(1, 4)
-        series_rows.append((cid, seasons, lengths[cid]))
-        episode_rows += [(cid, s, rng.randint(6, 24)) for s in range(1, seasons + 1)]
+        content_rows.append((cid, "series", f"Series {i % 3}", lengths[cid], round(rng.uniform(1, 5), 1),
+                             rng.randint(5_000_000, 500_000_000), rng.randint(11_000, 365_000)))
+        episodes = [rng.randint(6, 24) for _ in range(rng.randint(1, 4))]
+        series_rows.append((cid, len(episodes), sum(episodes)))
+        episode_rows += [(cid, season, n) for season, n in enumerate(episodes, start=1)]
     for n, (cid, *_rest) in enumerate(content_rows):
         count = 3 if n == 0 else 1 if n == 1 else rng.randint(1, 3)
         genre_rows += [(cid, g, p) for p, g in enumerate(rng.sample(GENRES, count), start=1)]
@@ -97,8 +96,8 @@ def create_core(url: str, *, users: int = 40, movies: int = 8, series: int = 5,
         session_rows.append((
             f"S{i:06d}", rng.choice(watchers), cid,
             dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 243)),
-            minutes, round(max(10.0, min(100.0, 100 * minutes / lengths[cid])), 1),
             rng.choice(DEVICES), rng.choice(QUALITIES),
+            minutes, round(max(10.0, min(100.0, 100 * minutes / lengths[cid])), 1), lengths[cid],
         ))
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:

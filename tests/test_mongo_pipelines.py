@@ -74,16 +74,16 @@ def test_content_performance_counts_a_title_once_per_genre(published: tuple[str,
         cur.execute("select count(*), count(distinct genre) from core.content_genres")
         pairs, genres = cur.fetchone()
     conn.close()
-    assert sum(r["titles"] for r in rows) == pairs
+    assert sum(r["title_count"] for r in rows) == pairs
     assert len(rows) == genres
 
 
 @pytest.mark.parametrize("name,filters,keep", [
     ("engagement_by_demographics", {"country": "Chile"}, lambda r: r["country"] == "Chile"),
-    ("engagement_by_demographics", {"plan": "Premium"}, lambda r: r["plan"] == "Premium"),
+    ("engagement_by_demographics", {"subscription_type": "Premium"}, lambda r: r["subscription_type"] == "Premium"),
     ("content_performance", {"genre": "Drama"}, lambda r: r["genre"] == "Drama"),
     ("monthly_viewing_trends", {"since": "2024-03", "until": "2024-05"},
-     lambda r: "2024-03" <= r["month"] <= "2024-05"),
+     lambda r: "2024-03" <= r["activity_month"] <= "2024-05"),
 ])
 def test_filtered_pipeline_equals_the_matching_rows_of_the_full_answer(
     published: tuple[str, Database], name: str, filters: dict, keep: Any

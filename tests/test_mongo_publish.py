@@ -69,7 +69,7 @@ def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(core
 
 def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, mdb: Database) -> None:
     _publish(core_url, mdb)
-    sessions = _sql(core_url, "select user_id, content_id, watch_date, watch_duration_minutes, "
+    sessions = _sql(core_url, "select user_id, content_id, watch_date, watch_minutes, "
                               "completion_percentage, device_type, quality_level from core.viewing_sessions")
     users = {r[0]: r for r in _sql(core_url, "select user_id, age, country, subscription_type, "
                                              "lifetime_watch_hours from core.users")}
@@ -79,16 +79,16 @@ def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, m
         per_user[s[0]].append(s)
     for user_id, (_, age, country, plan, hours) in users.items():
         doc, mine = docs[user_id], per_user.get(user_id, [])
-        assert (doc["age"], doc["country"], doc["plan"]) == (age, country, plan)
+        assert (doc["age"], doc["country"], doc["subscription_type"]) == (age, country, plan)
         assert doc["lifetime_watch_hours"] == pytest.approx(float(hours))
-        assert doc["sessions"] == len(mine)
-        assert doc["watch_minutes"] == sum(s[3] for s in mine)
-        assert doc["distinct_titles"] == len({s[1] for s in mine})
+        assert doc["session_count"] == len(mine)
+        assert doc["total_watch_minutes"] == sum(s[3] for s in mine)
+        assert doc["distinct_content_count"] == len({s[1] for s in mine})
         if not mine:
-            assert doc["mean_completion_pct"] is None and doc["first_watch_date"] is None
+            assert doc["mean_completion_percentage"] is None and doc["first_watch_date"] is None
             assert doc["by_device"] == doc["monthly_activity"] == {}
             continue
-        assert doc["mean_completion_pct"] == pytest.approx(sum(float(s[4]) for s in mine) / len(mine))
+        assert doc["mean_completion_percentage"] == pytest.approx(sum(float(s[4]) for s in mine) / len(mine))
         assert doc["first_watch_date"].date() == min(s[2] for s in mine)
         assert doc["last_watch_date"].date() == max(s[2] for s in mine)
         for field, index in (("by_device", 5), ("by_quality", 6)):
@@ -96,12 +96,12 @@ def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, m
             assert set(doc[field]) == keys
             for key in keys:
                 part = [s for s in mine if s[index] == key]
-                assert doc[field][key]["sessions"] == len(part)
-                assert doc[field][key]["watch_minutes"] == sum(s[3] for s in part)
+                assert doc[field][key]["session_count"] == len(part)
+                assert doc[field][key]["total_watch_minutes"] == sum(s[3] for s in part)
         months = {s[2].strftime("%Y-%m") for s in mine}
-        assert set(doc["monthly_activity"]) == months and doc["active_months"] == len(months)
-        assert sum(m["sessions"] for m in doc["monthly_activity"].values()) == len(mine)
-    assert any(d["sessions"] == 0 for d in docs.values())  # the data set's user without sessions
+        assert set(doc["monthly_activity"]) == months and doc["active_month_count"] == len(months)
+        assert sum(m["session_count"] for m in doc["monthly_activity"].values()) == len(mine)
+    assert any(d["session_count"] == 0 for d in docs.values())  # the data set's user without sessions
 
 
 def test_content_document_has_genres_in_order_and_country_breakdown(core_url: str, mdb: Database) -> None:
@@ -110,23 +110,24 @@ def test_content_document_has_genres_in_order_and_country_breakdown(core_url: st
     for cid, genre in _sql(core_url, "select content_id, genre from core.content_genres "
                                      "order by content_id, genre_position"):
         genres[cid].append(genre)
-    rows = _sql(core_url, "select s.content_id, u.country, s.watch_duration_minutes, s.user_id "
+    rows = _sql(core_url, "select s.content_id, u.country, s.watch_minutes, s.user_id "
                           "from core.viewing_sessions s join core.users u using (user_id)")
     docs = _all(mdb, CONTENT_ANALYTICS)
     for cid, doc in docs.items():
         assert doc["genres"] == genres[cid]
         mine = [r for r in rows if r[0] == cid]
-        assert doc["sessions"] == len(mine) and doc["unique_viewers"] == len({r[3] for r in mine})
+        assert doc["session_count"] == len(mine) and doc["viewer_count"] == len({r[3] for r in mine})
         by_country: dict[str, int] = defaultdict(int)
         for r in mine:
             by_country[r[1]] += r[2]
-        assert {k: v["watch_minutes"] for k, v in doc["by_country"].items()} == by_country
+        assert {k: v["total_watch_minutes"] for k, v in doc["by_country"].items()} == by_country
     movie = docs["M001"]
-    assert movie["content_type"] == "movie" and movie["seasons"] is None and movie["duration_minutes"]
+    assert movie["content_type"] == "movie" and movie["season_count"] is None and movie["release_year"]
     series = docs["S001"]
-    episodes = _sql(core_url, "select sum(episode_count) from core.series_episodes where content_id = 'S001'")
-    assert series["content_type"] == "series" and series["episodes"] == episodes[0][0]
-    assert series["release_year"] is None
+    episodes = _sql(core_url, "select sum(episode_count), count(*) from core.series_episodes "
+                              "where content_id = 'S001'")[0]
+    assert series["content_type"] == "series" and series["release_year"] is None
+    assert (series["episode_total"], series["season_count"]) == episodes
 
 
 def test_publishing_twice_changes_nothing(core_url: str, mdb: Database) -> None:
@@ -149,7 +150,7 @@ def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(core_
 
     assert counts[USER_ANALYTICS] == publish.SyncCounts(updated=1, unchanged=mdb[USER_ANALYTICS].count_documents({}) - 1)
     user = mdb[USER_ANALYTICS].find_one({"_id": "U0003"})
-    assert (user["plan"], user["country"]) == ("Premium", new_country)
+    assert (user["subscription_type"], user["country"]) == ("Premium", new_country)
     # The user's country feeds the by_country breakdown of every title they watched.
     watched = {r[0] for r in _sql(core_url, "select distinct content_id from core.viewing_sessions "
                                             "where user_id = 'U0003'")}
@@ -166,12 +167,12 @@ def test_a_deleted_row_is_removed_and_a_new_row_inserted(core_url: str, mdb: Dat
     n_users = mdb[USER_ANALYTICS].count_documents({})
     _sql(core_url, "delete from core.viewing_sessions where user_id = 'U0005'")
     _sql(core_url, "delete from core.users where user_id = 'U0005'")
-    _sql(core_url, "insert into core.users values ('U9999', 40, 'Chile', 'Basic', '2023-05-05', 10.0)")
+    _sql(core_url, "insert into core.users values ('U9999', 'Chile', 'Basic', 40, '2023-05-05', 10.0)")
     counts = _publish(core_url, mdb)
     assert counts[USER_ANALYTICS].removed == 1 and counts[USER_ANALYTICS].inserted == 1
     assert counts[USER_ANALYTICS].updated == 0
     assert mdb[USER_ANALYTICS].find_one({"_id": "U0005"}) is None
-    assert mdb[USER_ANALYTICS].find_one({"_id": "U9999"})["sessions"] == 0
+    assert mdb[USER_ANALYTICS].find_one({"_id": "U9999"})["session_count"] == 0
     assert mdb[USER_ANALYTICS].count_documents({}) == n_users
     assert counts[CONTENT_ANALYTICS].removed == 0
 

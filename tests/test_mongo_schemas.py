@@ -31,17 +31,17 @@ def test_content_hash_depends_on_content_not_key_order_or_its_own_field() -> Non
 
 
 def test_metrics_mean_is_null_without_sessions() -> None:
-    assert documents.metrics(0, 0, None)["mean_completion_pct"] is None
-    assert documents.metrics(4, 100, 250)["mean_completion_pct"] == 62.5
+    assert documents.metrics(0, 0, None)["mean_completion_percentage"] is None
+    assert documents.metrics(4, 100, 250)["mean_completion_percentage"] == 62.5
 
 
 def _user(**changes: object) -> dict:
     doc = {
         "_id": "U0001", "user_id": "U0001", "age": 30, "age_band": "25-34", "country": "Chile",
-        "plan": "Basic", "registration_date": dt.datetime(2023, 1, 2), "lifetime_watch_hours": 12.5,
-        "sessions": 2, "watch_minutes": 100, "completion_pct_sum": 150.0, "mean_completion_pct": 75.0,
+        "subscription_type": "Basic", "registration_date": dt.datetime(2023, 1, 2), "lifetime_watch_hours": 12.5,
+        "session_count": 2, "total_watch_minutes": 100, "sum_completion_percentage": 150.0, "mean_completion_percentage": 75.0,
         "first_watch_date": dt.datetime(2024, 1, 1), "last_watch_date": dt.datetime(2024, 2, 1),
-        "distinct_titles": 2, "active_months": 2,
+        "distinct_content_count": 2, "active_month_count": 2,
         "by_device": {"Smart TV": documents.metrics(2, 100, 150.0)},
         "by_quality": {"4K": documents.metrics(2, 100, 150.0)},
         "monthly_activity": {"2024-01": documents.metrics(1, 40, 70.0),
@@ -53,9 +53,9 @@ def _user(**changes: object) -> dict:
 
 def test_a_well_formed_user_document_passes_the_schema() -> None:
     assert schemas.validation_errors(schemas.USER_ANALYTICS, _user()) == []
-    no_sessions = _user(sessions=0, watch_minutes=0, completion_pct_sum=0.0, mean_completion_pct=None,
+    no_sessions = _user(session_count=0, total_watch_minutes=0, sum_completion_percentage=0.0, mean_completion_percentage=None,
                         first_watch_date=None, last_watch_date=None, by_device={}, by_quality={},
-                        monthly_activity={}, distinct_titles=0, active_months=0)
+                        monthly_activity={}, distinct_content_count=0, active_month_count=0)
     assert schemas.validation_errors(schemas.USER_ANALYTICS, no_sessions) == []
 
 
@@ -65,9 +65,9 @@ def test_a_well_formed_user_document_passes_the_schema() -> None:
     ({"age": True}, "age"),
     ({"registration_date": "2023-01-02"}, "registration_date"),
     ({"monthly_activity": {"Jan 2024": documents.metrics(1, 1, 1.0)}}, "monthly_activity"),
-    ({"by_device": {"Mobile": {"sessions": 1}}}, "by_device.Mobile"),
+    ({"by_device": {"Mobile": {"session_count": 1}}}, "by_device.Mobile"),
     ({"unexpected": 1}, "<document>"),
-    ({"mean_completion_pct": 101.0}, "mean_completion_pct"),
+    ({"mean_completion_percentage": 101.0}, "mean_completion_percentage"),
 ])
 def test_schema_rejects_a_bad_field_and_names_it(changes: dict, field: str) -> None:
     errors = schemas.validation_errors(schemas.USER_ANALYTICS, _user(**changes))
@@ -76,8 +76,8 @@ def test_schema_rejects_a_bad_field_and_names_it(changes: dict, field: str) -> N
 
 def test_missing_required_field_is_reported() -> None:
     doc = _user()
-    del doc["plan"]
-    with pytest.raises(schemas.DocumentInvalid, match=r"user_analytics document _id='U0001'.*'plan'"):
+    del doc["subscription_type"]
+    with pytest.raises(schemas.DocumentInvalid, match=r"user_analytics document _id='U0001'.*'subscription_type'"):
         schemas.validate_document(schemas.USER_ANALYTICS, doc)
 
 
