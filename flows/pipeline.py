@@ -1,0 +1,52 @@
+"""The full pipeline as one Prefect flow; each stage runs as a subflow.
+
+Thin by design: what each stage does and when a failure gates the rest lives in
+streamlytics/stages.py and streamlytics/pipeline.py, which are tested without Prefect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from streamlytics.pipeline import RunContext, Stage, StageResult, blocked_by, execute_stage, skipped, write_summary
+
+
+def run_stage_as_subflow(stage: Stage, ctx: RunContext) -> StageResult:
+    """Run one stage as a Prefect subflow named after it (no parameters to serialise)."""
+
+    def body() -> StageResult:
+        logger = get_run_logger()
+        result = execute_stage(stage, ctx)
+        if result.status == "failed":
+            logger.error("stage %s failed after %.1fs: %s", stage.name, result.seconds, result.message)
+        else:
+            logger.info("stage %s %s in %.1fs", stage.name, result.status, result.seconds)
+        return result
+
+    return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(body)()
+
+
+@flow(name="streamlytics-pipeline", log_prints=True)
+def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
+    """ingest → validate raw → dbt build → validate marts → publish → analyze/report → Tableau.
+
+    Returns the run summary (also written to run_summary.json in the reports folder).
+    """
+    from streamlytics.stages import make_context, pipeline_stages
+
+    logger = get_run_logger()
+    started = datetime.now(timezone.utc)
+    ctx = make_context(Path(data_dir) if data_dir else None)
+    results: dict[str, StageResult] = {}
+    for stage in pipeline_stages():
+        blocker = blocked_by(stage, results)
+        if blocker:
+            results[stage.name] = skipped(stage, blocker)
+            logger.warning("stage %s skipped: upstream stage %s did not complete", stage.name, blocker)
+            continue
+        results[stage.name] = run_stage_as_subflow(stage, ctx)
+    return write_summary(ctx.reports_dir / "run_summary.json", list(results.values()), started, ctx.data_dir)

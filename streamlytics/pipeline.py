@@ -1,0 +1,110 @@
+"""The pipeline's stages, their order and their gates, as plain functions (no Prefect here).
+
+flows/pipeline.py runs each stage as a Prefect subflow; this module decides what a stage does,
+when a failure stops the stages after it, and what goes into run_summary.json.
+
+Gates: a stage that fails — by an exception or by a failed check it reports — blocks every
+stage that depends on it; those are recorded as skipped, with the name of the blocking stage.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from streamlytics.config import Settings
+
+
+class GateFailed(Exception):
+    """A stage ran but its check failed: downstream stages must not publish its input."""
+
+    def __init__(self, message: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or {}
+
+
+@dataclass
+class RunContext:
+    cfg: Settings
+    data_dir: Path
+    database_url: str
+    mongodb_uri: str
+    reports_dir: Path
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[RunContext], dict[str, Any]]
+    needs: tuple[str, ...] = ()
+    """Stages that must have completed for this one to run."""
+    description: str = ""
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: str  # completed | failed | skipped
+    seconds: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+def blocked_by(stage: Stage, results: dict[str, StageResult]) -> str | None:
+    """The first prerequisite that did not complete, or None when the stage may run."""
+    for need in stage.needs:
+        res = results.get(need)
+        if res is None or res.status != "completed":
+            return need
+    return None
+
+
+def execute_stage(stage: Stage, ctx: RunContext) -> StageResult:
+    """Run one stage, turning its outcome (value, GateFailed, any error) into a StageResult."""
+    start = time.perf_counter()
+    try:
+        detail = stage.run(ctx) or {}
+        status, message = "completed", ""
+    except GateFailed as exc:
+        detail, status, message = exc.detail, "failed", str(exc)
+    except Exception as exc:  # a stage's crash is reported with its cause, not re-raised
+        detail, status, message = {}, "failed", f"{type(exc).__name__}: {exc}"
+    result = StageResult(stage.name, status, round(time.perf_counter() - start, 3), detail, message)
+    ctx.results[stage.name] = result.detail
+    return result
+
+
+def skipped(stage: Stage, blocker: str) -> StageResult:
+    return StageResult(stage.name, "skipped", message=f"skipped: upstream stage '{blocker}' did not complete")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and of its finished children, in MiB (Linux: KiB units)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)
+
+
+def write_summary(path: Path, results: list[StageResult], started: datetime, data_dir: Path) -> dict[str, Any]:
+    summary = {
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "data_dir": str(data_dir),
+        "status": "completed" if all(r.status == "completed" for r in results) else "failed",
+        "seconds_total": round(sum(r.seconds for r in results), 3),
+        "peak_rss_mb": peak_rss_mb(),
+        "summary_path": str(path),
+        # stages name what they produced under detail["outputs"] = {label: path}
+        "outputs": {k: v for r in results for k, v in r.detail.get("outputs", {}).items()},
+        "stages": [asdict(r) for r in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    return summary

@@ -1,0 +1,105 @@
+"""What each pipeline stage does: one small function per stage, calling that stage's own module.
+
+Order and gates (see streamlytics.pipeline): ingest → validate-raw → transform → validate-marts
+→ publish → analyze → export-tableau. A stage runs only when every stage it ``needs`` completed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from streamlytics import services
+from streamlytics.config import settings
+from streamlytics.pipeline import GateFailed, RunContext, Stage
+
+DEFAULT_SCALE = 1.0
+DEFAULT_SEED = 42
+RAW_FILES = ("users.csv", "content.json", "viewing_sessions.csv")
+
+
+def make_context(data_dir: Path | None) -> RunContext:
+    """Resolve services and folders; the default data set is generated on first use."""
+    cfg = settings()
+    services.up(cfg)
+    services.export_to_environ(cfg)
+    folder = (data_dir or cfg.data_dir).resolve()
+    if data_dir is None and not all((folder / name).exists() for name in RAW_FILES):
+        from streamlytics.generate import generate_dataset
+
+        generate_dataset(folder, scale=DEFAULT_SCALE, seed=DEFAULT_SEED)
+    return RunContext(
+        cfg=cfg,
+        data_dir=folder,
+        database_url=services.database_url(cfg),
+        mongodb_uri=services.mongodb_uri(cfg),
+        reports_dir=cfg.reports_dir,
+    )
+
+
+def ingest(ctx: RunContext) -> dict[str, Any]:
+    from flows.ingest import ingest_flow
+
+    return ingest_flow(str(ctx.data_dir))
+
+
+def validate_raw(ctx: RunContext) -> dict[str, Any]:
+    return _validate(ctx, "raw")
+
+
+def validate_marts(ctx: RunContext) -> dict[str, Any]:
+    return _validate(ctx, "marts")
+
+
+def _validate(ctx: RunContext, stage: str) -> dict[str, Any]:
+    from streamlytics.validation import run_validation
+
+    report = run_validation(stage)
+    detail = report.to_dict()
+    if not report.passed:
+        raise GateFailed(
+            f"{stage} validation failed: {', '.join(report.failed_expectations)}; publishing is skipped",
+            detail,
+        )
+    return detail
+
+
+def transform(ctx: RunContext) -> dict[str, Any]:
+    from streamlytics.transform import run_dbt_build
+
+    result = run_dbt_build()
+    detail = result.to_dict()
+    if not result.success:
+        raise GateFailed(f"dbt build failed: {', '.join(result.failures[:10])}", detail)
+    return detail
+
+
+def publish(ctx: RunContext) -> dict[str, Any]:
+    from mongo.stage import run_publish_stage
+
+    return run_publish_stage(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db).summary()
+
+
+def analyze(ctx: RunContext) -> dict[str, Any]:
+    from python_models.analyze import run_analysis
+
+    return run_analysis(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db)
+
+
+def export_tableau(ctx: RunContext) -> dict[str, Any]:
+    from streamlytics.consumers.tableau import export_marts, row_counts
+
+    out = ctx.reports_dir / "tableau"
+    return {"outputs": {"Tableau extracts": str(out)}, "rows": row_counts(export_marts(out, ctx.database_url))}
+
+
+def pipeline_stages() -> list[Stage]:
+    return [
+        Stage("ingest", ingest, (), "raw files → raw landing tables (COPY), bad rows quarantined"),
+        Stage("validate-raw", validate_raw, ("ingest",), "Great Expectations on the raw landing"),
+        Stage("transform", transform, ("validate-raw",), "dbt build: staging → core → marts, with tests"),
+        Stage("validate-marts", validate_marts, ("transform",), "Great Expectations on the marts"),
+        Stage("publish", publish, ("validate-marts",), "marts → MongoDB collections and pipelines"),
+        Stage("analyze", analyze, ("validate-marts",), "statistics and the HTML report"),
+        Stage("export-tableau", export_tableau, ("validate-marts",), "Tableau Hyper extracts of the marts"),
+    ]

@@ -1,0 +1,86 @@
+"""Gating rules of the pipeline (pure logic, no services): what runs after a failure."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from streamlytics.pipeline import (
+    GateFailed,
+    RunContext,
+    Stage,
+    StageResult,
+    blocked_by,
+    execute_stage,
+    skipped,
+    write_summary,
+)
+
+
+def run_all(stages: list[Stage], ctx: RunContext) -> dict[str, StageResult]:
+    results: dict[str, StageResult] = {}
+    for stage in stages:
+        blocker = blocked_by(stage, results)
+        results[stage.name] = skipped(stage, blocker) if blocker else execute_stage(stage, ctx)
+    return results
+
+
+def ctx(tmp_path: Path) -> RunContext:
+    return RunContext(cfg=None, data_dir=tmp_path, database_url="", mongodb_uri="", reports_dir=tmp_path)  # type: ignore[arg-type]
+
+
+def test_failed_gate_skips_dependants_and_names_the_blocker(tmp_path):
+    calls = []
+
+    def ok(name):
+        def run(_ctx):
+            calls.append(name)
+            return {"ran": name}
+        return run
+
+    def gate(_ctx):
+        raise GateFailed("raw validation failed: expect_column_values_to_be_in_set(device_type)", {"failed": 1})
+
+    stages = [
+        Stage("ingest", ok("ingest")),
+        Stage("validate-raw", gate, ("ingest",)),
+        Stage("transform", ok("transform"), ("validate-raw",)),
+        Stage("publish", ok("publish"), ("transform",)),
+        Stage("independent", ok("independent"), ("ingest",)),
+    ]
+    results = run_all(stages, ctx(tmp_path))
+    assert calls == ["ingest", "independent"]
+    assert results["validate-raw"].status == "failed"
+    assert "device_type" in results["validate-raw"].message
+    assert results["validate-raw"].detail == {"failed": 1}
+    assert results["transform"].status == "skipped"
+    assert "validate-raw" in results["transform"].message
+    assert results["publish"].status == "skipped" and "transform" in results["publish"].message
+    assert results["independent"].status == "completed"
+
+
+def test_a_crashing_stage_is_reported_with_its_cause(tmp_path):
+    def boom(_ctx):
+        raise ConnectionError("MongoDB at mongodb://127.0.0.1:1 is unreachable")
+
+    result = execute_stage(Stage("publish", boom), ctx(tmp_path))
+    assert result.status == "failed"
+    assert result.message == "ConnectionError: MongoDB at mongodb://127.0.0.1:1 is unreachable"
+
+
+def test_summary_is_written_and_consistent(tmp_path):
+    results = [
+        StageResult("ingest", "completed", 1.5, {"outputs": {"raw": "x"}}),
+        StageResult("transform", "failed", 2.0, {}, "dbt build failed"),
+        StageResult("publish", "skipped", 0.0, {}, "skipped"),
+    ]
+    path = tmp_path / "run_summary.json"
+    summary = write_summary(path, results, datetime.now(timezone.utc), tmp_path)
+    on_disk = json.loads(path.read_text())
+    assert on_disk == json.loads(json.dumps(summary, default=str))
+    assert on_disk["status"] == "failed"
+    assert on_disk["seconds_total"] == 3.5
+    assert on_disk["outputs"] == {"raw": "x"}
+    assert [s["status"] for s in on_disk["stages"]] == ["completed", "failed", "skipped"]
+    assert on_disk["peak_rss_mb"] > 0
