@@ -63,11 +63,6 @@ def _rating(u: np.ndarray) -> np.ndarray:
     return (10 + d.scale_uniform(u, 0, 40)) / 10.0
 
 
-def make_movie(rng: np.random.Generator, content_id: str) -> dict:
-    """One valid movie item (used for defect carriers, which must be valid but for one field)."""
-    return make_movies(rng, [content_id])[0]
-
-
 def make_movies(rng: np.random.Generator, ids: list[str]) -> list[dict]:
     """Valid movie items for the given ids, keys in the course order."""
     n = len(ids)

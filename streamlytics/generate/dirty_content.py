@@ -90,7 +90,6 @@ def inject_content_defects(
     first_wrong_type = True
     for kind, section in plan:
         make = make_movies if section == "movies" else make_series
-        target = lists[section]
         if kind == "duplicate_id":
             originals = catalogue.movies if section == "movies" else catalogue.series
             original = originals[int(rng.integers(0, len(originals)))]

@@ -27,10 +27,6 @@ def text_table(values: Sequence[str]) -> np.ndarray:
     )
 
 
-def lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
-    return table[index]
-
-
 def constant(text: str, n: int) -> np.ndarray:
     return np.broadcast_to(np.frombuffer(text.encode("ascii"), dtype=np.uint8), (n, len(text)))
 
