@@ -52,6 +52,8 @@ def _users(n: int = 60, seed: int = 7) -> list[dict]:
             "completion_pct_sum": round(rng.uniform(10, 100), 1) * 3,
             "registration_date": dt.datetime(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 700)),
             "by_device": by_device,
+            # A key starting with a digit ("4K"): must read as a map key, never an array index.
+            "by_quality": {q: {"sessions": rng.randint(1, 5)} for q in rng.sample(["4K", "HD", "SD"], 2)},
         })
     return users
 
@@ -301,6 +303,15 @@ def test_map_value_path_in_group(db: Database) -> None:
         if "Mobile" in u["by_device"]:
             totals[u["plan"]] += u["by_device"]["Mobile"]["sessions"]
     assert rows == [{"_id": p, "mobile_sessions": s} for p, s in sorted(totals.items())]
+
+    uhd = list(db["u"].aggregate([
+        {"$group": {"_id": "$country", "sessions_4k": {"$sum": "$by_quality.4K.sessions"}}},
+        {"$sort": {"_id": 1}},
+    ]))
+    per_country: dict[str, int] = defaultdict(int)
+    for u in users:
+        per_country[u["country"]] += u["by_quality"].get("4K", {}).get("sessions", 0)
+    assert uhd == [{"_id": c, "sessions_4k": n} for c, n in sorted(per_country.items())]
 
 
 def test_group_on_a_concatenated_key_with_first_and_conditional_sums(db: Database) -> None:

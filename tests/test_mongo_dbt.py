@@ -1,0 +1,139 @@
+"""End to end on the real models: generated files -> ingest -> dbt build -> publish -> pipelines.
+
+One small data set (generator scale 0.02: 100 users, 42 titles, ~4.5k sessions) is built once
+per module in its own Postgres and Mongo databases. The pipelines must equal both the SQL over
+the dbt core and the dbt marts that answer the same questions (marts store ratios rounded to
+4-6 decimals, hence the absolute tolerance there).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+from psycopg2 import sql
+import pymongo
+import pytest
+from pymongo.database import Database
+
+from mongo import compat, pipelines, publish, sql_questions
+from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+from test_mongo_pipelines import assert_same_rows
+
+MART_TOLERANCE = 5.0001e-5  # half a unit of the 4th decimal: the coarsest mart rounding
+
+
+def _dbt_build(url: str, work: Path) -> None:
+    from streamlytics.config import settings
+    from streamlytics.services import pg_variables
+
+    env = {**os.environ, **pg_variables(url), "DO_NOT_TRACK": "1",
+           "DBT_PROFILES_DIR": str(settings().dbt_profiles_dir),
+           # Own target and log folders: other builds may run from the same project at once.
+           "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run([str(dbt), "build", "--quiet"], cwd=settings().dbt_project_dir, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+@dataclass
+class Built:
+    pg_url: str
+    """Postgres database with raw, staging, core and marts built by dbt."""
+    mongo_uri: str
+    db: Database
+    """Mongo database published from that core."""
+
+
+@pytest.fixture(scope="module")
+def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    from streamlytics.generate import generate_dataset
+    from streamlytics.ingest.pipeline import ingest_directory
+
+    work = tmp_path_factory.mktemp("mongo_dbt")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(service_urls["postgres"])
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    url = urlunsplit(urlsplit(service_urls["postgres"])._replace(path=f"/{name}"))
+    client = pymongo.MongoClient(service_urls["mongo"])
+    try:
+        generate_dataset(work / "data", scale=0.02, seed=7)
+        ingest_directory(work / "data", url)
+        _dbt_build(url, work)
+        publish.publish(url, service_urls["mongo"], name)
+        yield Built(url, service_urls["mongo"], client[name])
+    finally:
+        client.drop_database(name)
+        client.close()
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+def _fetch(url: str, fn, *args) -> list[dict]:  # noqa: ANN001
+    with psycopg2.connect(url) as conn:
+        rows = fn(conn, *args)
+    conn.close()
+    return rows
+
+
+def test_one_document_per_core_user_and_title_with_unique_indexes(built: Built) -> None:
+    url, db = built.pg_url, built.db
+    counts = _fetch(url, sql_questions.fetch, sql.SQL(
+        "select (select count(*) from core.users) as users, (select count(*) from core.content) as titles"))[0]
+    assert db[USER_ANALYTICS].count_documents({}) == counts["users"] > 0
+    assert db[CONTENT_ANALYTICS].count_documents({}) == counts["titles"] > 0
+    assert compat.index_keys(db[USER_ANALYTICS])[(("user_id", 1),)] is True
+    assert compat.index_keys(db[CONTENT_ANALYTICS])[(("content_id", 1),)] is True
+
+
+@pytest.mark.parametrize("name", list(pipelines.PIPELINES))
+def test_pipeline_equals_sql_over_the_dbt_core(built: Built, name: str) -> None:
+    url, db = built.pg_url, built.db
+    assert_same_rows(pipelines.run(db, name), _fetch(url, sql_questions.answer, name))
+
+
+@pytest.mark.parametrize("name", ["engagement_by_demographics", "geographic_distribution"])
+def test_pipeline_equals_the_dbt_mart(built: Built, name: str) -> None:
+    url, db = built.pg_url, built.db
+    mart = _fetch(url, sql_questions.mart_answer, name)
+    assert mart
+    assert_same_rows(pipelines.run(db, name), mart, abs_tol=MART_TOLERANCE)
+
+
+def test_monthly_trend_summed_over_plans_equals_the_seasonal_mart(built: Built) -> None:
+    url, db = built.pg_url, built.db
+    by_month: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in pipelines.run(db, "monthly_viewing_trends"):
+        m = by_month[row["activity_month"]]
+        m["active_user_count"] += row["active_user_count"]  # a user has one plan: users add up
+        m["session_count"] += row["session_count"]
+        m["total_watch_minutes"] += row["total_watch_minutes"]
+        m["completion"] += row["mean_completion_percentage"] * row["session_count"]
+    rolled = [{"activity_month": month, "active_user_count": int(m["active_user_count"]),
+               "session_count": int(m["session_count"]), "total_watch_minutes": int(m["total_watch_minutes"]),
+               "mean_completion_percentage": m["completion"] / m["session_count"]}
+              for month, m in sorted(by_month.items())]
+    mart = _fetch(url, sql_questions.mart_answer, "monthly_viewing_trends")
+    assert mart
+    assert_same_rows(rolled, mart, abs_tol=MART_TOLERANCE)
+
+
+def test_publishing_the_dbt_core_again_changes_nothing(built: Built) -> None:
+    url, db = built.pg_url, built.db
+    before = {n: list(db[n].find().sort("_id", 1)) for n in (USER_ANALYTICS, CONTENT_ANALYTICS)}
+    again = publish.publish(url, built.mongo_uri, db.name)
+    for name, docs in before.items():
+        assert again[name] == publish.SyncCounts(unchanged=len(docs))
+        assert list(db[name].find().sort("_id", 1)) == docs
