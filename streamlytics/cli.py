@@ -234,6 +234,40 @@ def mongo_pipelines(
         console.print(table)
 
 
+@app.command("transform")
+def transform(
+    select: list[str] = typer.Option(None, "--select", "-s", help="dbt node selection (default: the whole project)."),
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild incremental models from scratch."),
+    threads: int = typer.Option(None, "--threads", help="dbt threads (default: DBT_THREADS or 4)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo dbt's own output."),
+) -> None:
+    """Build the dbt project (`dbt build`: seeds, models, tests) and report failures by model and test."""
+    from rich.markup import escape
+
+    from streamlytics.transform import TransformError, run_build
+
+    echo = None if quiet else (lambda line: console.print(escape(line), highlight=False))
+    try:
+        result = run_build(select=select or (), full_refresh=full_refresh, threads=threads, on_output=echo)
+    except (TransformError, svc.ServiceError) as exc:
+        fail(escape(str(exc)))
+    summary = result.summary()
+    if result.failures or result.warnings:
+        table = Table("status", "type", "node", "detail", title="dbt failures and warnings")
+        for node in (*result.failures, *result.warnings):
+            colour = "red" if node in result.failures else "yellow"
+            table.add_row(f"[{colour}]{node.status}[/]", node.resource_type, node.name, escape(node.message))
+        console.print(table)
+    console.print(
+        f"models {summary['models']} built, {summary['models_failed']} failed, {summary['models_skipped']} skipped; "
+        f"tests {summary['tests_passed']} passed, {summary['tests_failed']} failed, {summary['tests_warned']} warned; "
+        f"unit tests {summary['unit_tests_passed']} passed, {summary['unit_tests_failed']} failed "
+        f"({summary['elapsed_seconds']} s)", highlight=False,
+    )
+    if not result.ok:
+        fail(f"dbt build failed: {len(result.failures)} node(s) failed (exit code {result.return_code}).")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 

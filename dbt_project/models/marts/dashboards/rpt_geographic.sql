@@ -1,0 +1,68 @@
+{#-
+    Geographic comparison, one row per country (grain country): audience, engagement, plan mix
+    and modelled revenue side by side.
+-#}
+with
+
+users as (
+    select * from {{ ref('users') }}
+),
+
+sessions as (
+    select * from {{ ref('int_viewing_sessions_joined') }}
+),
+
+allocated as (
+    select * from {{ ref('int_revenue_allocated_to_genres') }}
+),
+
+audience as (
+    select
+        country,
+        count(*) as user_count,
+        sum(case when subscription_type = 'Premium' then 1 else 0 end) as premium_user_count
+    from users
+    group by country
+),
+
+engagement as (
+    select
+        country,
+        count(*) as session_count,
+        count(distinct user_id) as active_user_count,
+        sum(watch_minutes) as total_watch_minutes,
+        avg(cast(completion_percentage as {{ dbt.type_numeric() }})) as mean_completion_percentage
+    from sessions
+    group by country
+),
+
+revenue as (
+    select
+        country,
+        sum(revenue_cents) as revenue_cents
+    from allocated
+    group by country
+),
+
+final as (
+    select
+        audience.country,
+        audience.user_count,
+        coalesce(engagement.active_user_count, 0) as active_user_count,
+        cast(audience.premium_user_count as {{ dbt.type_numeric() }})
+            / cast(audience.user_count as {{ dbt.type_numeric() }}) as premium_share,
+        coalesce(engagement.session_count, 0) as session_count,
+        cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_numeric() }}) / 60 as watch_hours,
+        engagement.mean_completion_percentage,
+        cast(coalesce(revenue.revenue_cents, 0) as {{ dbt.type_numeric() }}) / 100 as revenue_usd,
+        cast(revenue.revenue_cents as {{ dbt.type_numeric() }}) / 100
+            / cast(nullif(engagement.active_user_count, 0) as {{ dbt.type_numeric() }})
+            as revenue_per_active_user_usd
+    from audience
+    left join engagement
+        on audience.country = engagement.country
+    left join revenue
+        on audience.country = revenue.country
+)
+
+select * from final

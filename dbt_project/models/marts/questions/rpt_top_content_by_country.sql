@@ -1,0 +1,81 @@
+{#-
+    Question 1: the 5 most watched titles in each country, ranked two ways (grain country x
+    ranking_metric x content_rank; exactly 5 ranks per country and metric when 5 titles were watched).
+    ranking_metric 'sessions': by session_count, ties by total_watch_minutes, then content_id.
+    ranking_metric 'watch_minutes': by total_watch_minutes, ties by session_count, then content_id.
+    content_id breaks the last tie so the ranking never depends on row order.
+-#}
+with
+
+sessions as (
+    select * from {{ ref('int_viewing_sessions_joined') }}
+),
+
+country_content as (
+    select
+        country,
+        content_id,
+        content_type,
+        title,
+        count(*) as session_count,
+        sum(watch_minutes) as total_watch_minutes
+    from sessions
+    group by country, content_id, content_type, title
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by country
+            order by session_count desc, total_watch_minutes desc, content_id
+        ) as rank_by_sessions,
+        row_number() over (
+            partition by country
+            order by total_watch_minutes desc, session_count desc, content_id
+        ) as rank_by_minutes
+    from country_content
+),
+
+unpivoted as (
+    select
+        country,
+        'sessions' as ranking_metric,
+        rank_by_sessions as content_rank,
+        content_id,
+        title,
+        content_type,
+        session_count,
+        total_watch_minutes
+    from ranked
+    where rank_by_sessions <= 5
+
+    union all
+
+    select
+        country,
+        'watch_minutes' as ranking_metric,
+        rank_by_minutes as content_rank,
+        content_id,
+        title,
+        content_type,
+        session_count,
+        total_watch_minutes
+    from ranked
+    where rank_by_minutes <= 5
+),
+
+final as (
+    select
+        country,
+        ranking_metric,
+        cast(content_rank as integer) as content_rank,
+        content_id,
+        title,
+        content_type,
+        session_count,
+        total_watch_minutes
+    from unpivoted
+)
+
+select * from final

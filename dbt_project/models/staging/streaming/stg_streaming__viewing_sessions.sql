@@ -1,0 +1,70 @@
+{%- set quarantine_rules = [
+    {'when': 'occurrence_number > 1', 'reason': 'duplicate_id', 'field': 'session_id',
+     'value': 'session_id', 'detail': duplicate_detail('session_id')},
+    {'when': 'watch_minutes <= 0', 'reason': 'out_of_range', 'field': 'watch_duration_minutes',
+     'value': 'watch_minutes', 'detail': sql_text('is not a positive number of minutes')},
+    {'when': 'completion_percentage < 0 or completion_percentage > 100', 'reason': 'out_of_range',
+     'field': 'completion_percentage', 'value': 'completion_percentage',
+     'detail': sql_text('is outside 0-100')},
+    {'when': 'device_type not in ' ~ sql_list(var('device_types')), 'reason': 'out_of_range',
+     'field': 'device_type', 'value': 'device_type',
+     'detail': sql_text('is not one of ' ~ var('device_types') | join(', '))},
+    {'when': 'quality_level not in ' ~ sql_list(var('quality_levels')), 'reason': 'out_of_range',
+     'field': 'quality_level', 'value': 'quality_level',
+     'detail': sql_text('is not one of ' ~ var('quality_levels') | join(', '))},
+] -%}
+
+with
+
+source as (
+    select * from {{ source('streaming', 'viewing_sessions') }}
+),
+
+renamed as (
+    select
+        trim(session_id) as session_id,
+        trim(user_id) as user_id,
+        trim(content_id) as content_id,
+        watch_date,
+        watch_duration_minutes as watch_minutes,
+        completion_percentage,
+        {{ canonical_value('device_type', var('device_types')) }} as device_type,
+        {{ canonical_value('quality_level', var('quality_levels')) }} as quality_level,
+        _load_id as load_id,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _source_line as source_line,
+        _loaded_at as loaded_at,
+        {{ raw_text_csv(['session_id', 'user_id', 'content_id', 'watch_date', 'watch_duration_minutes',
+                         'completion_percentage', 'device_type', 'quality_level']) }} as raw_text
+    from source
+),
+
+occurrences as (
+    select
+        *,
+        {{ first_occurrence_columns('session_id') }}
+    from renamed
+),
+
+final as (
+    select
+        session_id,
+        user_id,
+        content_id,
+        watch_date,
+        watch_minutes,
+        completion_percentage,
+        device_type,
+        quality_level,
+        {{ quarantine_columns(quarantine_rules) }},
+        load_id,
+        batch_id,
+        source_file,
+        source_line,
+        loaded_at,
+        raw_text
+    from occurrences
+)
+
+select * from final
