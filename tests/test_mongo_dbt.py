@@ -8,9 +8,6 @@ the dbt core and the dbt marts that answer the same questions (marts store ratio
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -32,17 +29,13 @@ MART_TOLERANCE = 5.0001e-5  # half a unit of the 4th decimal: the coarsest mart 
 
 
 def _dbt_build(url: str, work: Path) -> None:
-    from streamlytics.config import settings
-    from streamlytics.services import pg_variables
+    from streamlytics.transform import run_build
 
-    env = {**os.environ, **pg_variables(url), "DO_NOT_TRACK": "1",
-           "DBT_PROFILES_DIR": str(settings().dbt_profiles_dir),
-           # Own target and log folders: other builds may run from the same project at once.
-           "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
-    dbt = Path(sys.executable).with_name("dbt")
-    done = subprocess.run([str(dbt), "build", "--quiet"], cwd=settings().dbt_project_dir, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATABASE_URL", url)
+        # Own target and log folders: other builds may run from the same project at once.
+        result = run_build(target_path=work / "target", log_path=work / "logs")
+    assert result.ok, [f.describe() for f in result.failures] or result.output_tail
 
 
 @dataclass
