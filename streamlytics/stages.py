@@ -65,12 +65,13 @@ def _validate(ctx: RunContext, stage: str) -> dict[str, Any]:
 
 
 def transform(ctx: RunContext) -> dict[str, Any]:
-    from streamlytics.transform import run_dbt_build
+    from streamlytics.transform import run_build
 
-    result = run_dbt_build()
-    detail = result.to_dict()
-    if not result.success:
-        raise GateFailed(f"dbt build failed: {', '.join(result.failures[:10])}", detail)
+    result = run_build()
+    detail = result.summary()
+    if not result.ok:
+        failed = [f.describe() for f in result.failures[:10]] or [f"dbt exited {result.return_code}"]
+        raise GateFailed(f"dbt build failed: {'; '.join(failed)}", detail)
     return detail
 
 
