@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test services-up services-down services-status clean-state
+.PHONY: install run serve test services-up services-down services-status clean-state
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ services-down: $(STAMP)
 
 services-status: $(STAMP)
 	$(BIN)/streamlytics services status
+
+# Prefect server + UI on http://127.0.0.1:4200 with the deployments of prefect.yaml (Ctrl-C stops).
+serve: services-up
+	$(BIN)/streamlytics serve
 
 run: services-up
 	$(BIN)/streamlytics run

@@ -130,8 +130,9 @@ def export_tableau(
         fail(str(exc))
     table = Table("mart", "rows", "columns", "file")
     for e in extracts:
-        table.add_row(e.mart, f"{e.rows:,}", str(e.columns), str(e.path))
+        table.add_row(e.mart, f"{e.rows:,}", str(e.columns), e.path.name)
     console.print(table)
+    console.print(f"[green]✓[/] {len(extracts)} extracts in {out.resolve()}", highlight=False)
 
 
 @app.command("grant-readonly")
@@ -266,6 +267,22 @@ def transform(
     )
     if not result.ok:
         fail(f"dbt build failed: {len(result.failures)} node(s) failed (exit code {result.return_code}).")
+
+
+@app.command("serve")
+def serve(port: int = typer.Option(4200, help="Loopback port of the Prefect server and UI.")) -> None:
+    """Start a local Prefect server and serve the deployments of prefect.yaml; Ctrl-C stops both."""
+    from streamlytics.consumers import deployments
+
+    def ready(local: deployments.LocalPrefect) -> None:
+        console.print(f"[green]✓[/] Prefect UI: [bold]{local.ui_url}[/] (deployments: {', '.join(local.deployment_names())})")
+        console.print(f"  from another shell: PREFECT_API_URL={local.api_url} prefect deployment ls", highlight=False)
+        console.print(f"  logs: {local.log_dir}; Ctrl-C stops the server and the runner", highlight=False)
+
+    try:
+        deployments.serve_until_interrupted(port=port, on_ready=ready)
+    except (svc.ServiceError, deployments.PrefectServeError, ValueError) as exc:
+        fail(str(exc))
 
 
 def main() -> None:  # pragma: no cover - console entry point

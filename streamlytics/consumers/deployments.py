@@ -1,0 +1,298 @@
+"""The Prefect door: a local Prefect server with the deployments of prefect.yaml served on it.
+
+``LocalPrefect`` supervises two child processes, each in its own process group so that stopping
+it leaves nothing behind:
+
+* ``prefect server start`` on a loopback port (API, UI, scheduler), its database under
+  ``PREFECT_HOME`` (default ``.state/prefect``);
+* a runner (``prefect.serve``) that registers every deployment of prefect.yaml and executes
+  the runs the scheduler, the UI or ``prefect deployment run`` create. Served deployments need
+  no work pool and no worker.
+
+prefect.yaml is the one description of the deployments: names, entrypoints, schedules,
+parameters. ``prefect deploy --all`` reads the same file for users who prefer a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamlytics.config import settings
+
+
+class PrefectServeError(RuntimeError):
+    """The server or the runner did not come up; the message names the log to read."""
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment of prefect.yaml, in the terms ``prefect.serve`` needs."""
+
+    name: str
+    entrypoint: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    crons: tuple[tuple[str, str | None], ...] = ()
+    """(cron expression, IANA timezone) pairs."""
+
+
+def load_specs(config: Path) -> list[DeploymentSpec]:
+    """The deployments declared in a prefect.yaml; ValueError names the entry that is wrong."""
+    import yaml
+
+    doc = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    specs = []
+    for index, entry in enumerate(doc.get("deployments") or []):
+        where = f"{config}: deployments[{index}]"
+        if not entry.get("name") or ":" not in str(entry.get("entrypoint", "")):
+            raise ValueError(f"{where} needs a name and an entrypoint 'path/to/file.py:flow_function'")
+        crons = []
+        for schedule in entry.get("schedules") or []:
+            if "cron" not in schedule:
+                raise ValueError(f"{where}: only cron schedules are supported here, got {schedule}")
+            crons.append((str(schedule["cron"]), schedule.get("timezone")))
+        specs.append(
+            DeploymentSpec(
+                name=str(entry["name"]),
+                entrypoint=str(entry["entrypoint"]),
+                description=" ".join(str(entry.get("description") or "").split()),
+                tags=tuple(entry.get("tags") or ()),
+                parameters=dict(entry.get("parameters") or {}),
+                crons=tuple(crons),
+            )
+        )
+    if not specs:
+        raise ValueError(f"{config} declares no deployments")
+    return specs
+
+
+def serve_specs(config: Path) -> None:
+    """Register every deployment of ``config`` and execute their runs until terminated.
+
+    Runs in the runner child process; entrypoints are relative to the config's folder.
+    """
+    from prefect import serve
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.schedules import Cron
+
+    os.chdir(Path(config).resolve().parent)
+    deployments = [
+        RunnerDeployment.from_entrypoint(
+            spec.entrypoint,
+            spec.name,
+            schedules=[Cron(cron, timezone=tz) for cron, tz in spec.crons] or None,
+            parameters=spec.parameters,
+            description=spec.description or None,
+            tags=list(spec.tags),
+        )
+        for spec in load_specs(config)
+    ]
+    serve(*deployments, pause_on_shutdown=True)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def _get_json(url: str, body: dict | None = None, timeout: float = 5) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM the child's process group (it and every run it spawned), SIGKILL what outlives it."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    # Grandchildren that ignored SIGTERM may outlive their parent in the group.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class LocalPrefect:
+    """A Prefect server on 127.0.0.1:``port`` with the deployments of ``config`` served on it.
+
+    Use as a context manager, or ``start()`` / ``stop()``. ``extra_env`` reaches the server,
+    the runner and every flow run (the services' URLs go here).
+    """
+
+    def __init__(
+        self,
+        port: int = 4200,
+        home: Path | None = None,
+        config: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        poll_seconds: int = 5,
+    ) -> None:
+        cfg = settings()
+        self.host, self.port = host, port
+        self.home = Path(home or cfg.state_dir / "prefect").resolve()
+        self.config = Path(config or cfg.project_root / "prefect.yaml").resolve()
+        self.extra_env = dict(extra_env or {})
+        self.poll_seconds = poll_seconds
+        self.server: subprocess.Popen | None = None
+        self.runner: subprocess.Popen | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.ui_url}/api"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    def environment(self) -> dict[str, str]:
+        """What every child sees: this home, this API, telemetry off."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(self.extra_env)
+        env.update(
+            {
+                "PREFECT_HOME": str(self.home),
+                "PREFECT_API_URL": self.api_url,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_RUNNER_POLL_FREQUENCY": str(self.poll_seconds),
+                "DO_NOT_TRACK": "1",
+            }
+        )
+        return env
+
+    def _spawn(self, args: list[str], log_name: str, cwd: Path) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / log_name).open("ab") as log:
+            return subprocess.Popen(
+                args, cwd=cwd, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+
+    def start(self, timeout: float = 180) -> LocalPrefect:
+        """Start the server, then the runner; return once every deployment is registered."""
+        if _port_in_use(self.host, self.port):
+            raise PrefectServeError(f"{self.host}:{self.port} is already in use: pick another --port")
+        names = [spec.name for spec in load_specs(self.config)]
+        deadline = time.monotonic() + timeout
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        self.server = self._spawn(
+            [prefect, "server", "start", "--host", self.host, "--port", str(self.port), "--analytics-off"],
+            "server.log", self.home,
+        )  # fmt: skip
+        try:
+            self._wait(lambda: _get_json(f"{self.api_url}/health") is True, self.server, "server.log", deadline)
+            self.runner = self._spawn(
+                [sys.executable, "-m", "streamlytics.consumers.deployments", str(self.config)],
+                "runner.log", self.config.parent,
+            )  # fmt: skip
+            self._wait(lambda: set(names) <= set(self.deployment_names()), self.runner, "runner.log", deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait(self, ready, proc: subprocess.Popen, log_name: str, deadline: float) -> None:
+        while True:
+            if proc.poll() is not None:
+                raise PrefectServeError(
+                    f"the Prefect {log_name[:-4]} exited with code {proc.returncode}; "
+                    f"{self.log_dir / log_name} ends with:\n{_tail(self.log_dir / log_name)}"
+                )
+            try:
+                if ready():
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise PrefectServeError(
+                    f"the Prefect {log_name[:-4]} was not ready in time; see {self.log_dir / log_name}:\n"
+                    f"{_tail(self.log_dir / log_name)}"
+                )
+            time.sleep(0.5)
+
+    def deployment_names(self) -> list[str]:
+        """Names of the deployments the server knows."""
+        rows = _get_json(f"{self.api_url}/deployments/filter", {"limit": 200})
+        return sorted(row["name"] for row in rows)
+
+    def stop(self, timeout: float = 20) -> None:
+        """Stop the runner (its schedules are paused), then the server; idempotent."""
+        for proc in (self.runner, self.server):
+            if proc is not None:
+                _stop_group(proc, timeout)
+
+    def __enter__(self) -> LocalPrefect:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_until_interrupted(port: int = 4200, on_ready=print) -> None:
+    """`streamlytics serve`: start everything, report the UI URL, stop cleanly on Ctrl-C/SIGTERM."""
+    from streamlytics import services
+
+    local = LocalPrefect(port=port, extra_env=services.service_environment())
+    # SIGTERM takes the same clean path as Ctrl-C: children are stopped, not orphaned.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        local.start()
+        on_ready(local)
+        while True:
+            for proc, log in ((local.server, "server.log"), (local.runner, "runner.log")):
+                if proc is not None and proc.poll() is not None:
+                    raise PrefectServeError(
+                        f"the Prefect {log[:-4]} stopped (exit {proc.returncode}); see {local.log_dir / log}"
+                    )
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        local.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":  # the runner child process started by LocalPrefect
+    serve_specs(Path(sys.argv[1]))
