@@ -128,3 +128,14 @@ def test_serve_shows_dbt_docs_on_localhost(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_gx_data_docs_are_found_where_the_validation_report_says(tmp_path: Path) -> None:
+    index = tmp_path / "gx_site" / "index.html"
+    index.parent.mkdir()
+    index.write_text("<title>Data Docs</title>")
+    reports = tmp_path / "reports"
+    (reports / "validation").mkdir(parents=True)
+    assert docs_site.find_gx_docs(settings(), reports) in (None, settings().project_root / docs_site.GX_DOCS_DEFAULT)
+    (reports / "validation" / "marts.json").write_text(f'{{"data_docs_index": "{index}"}}')
+    assert docs_site.find_gx_docs(settings(), reports) == index

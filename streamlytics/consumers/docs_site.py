@@ -33,13 +33,8 @@ _REMOTE_TAG = re.compile(
 )
 _REMOTE_CSS = re.compile(r"""(?:@import\s+(?:url\()?|url\()\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
-# Where the GX engineer's Data Docs may be built, first match wins (see streamlytics/validation).
-GX_DOCS_CANDIDATES = (
-    "reports/gx_data_docs/index.html",
-    "reports/data_docs/index.html",
-    "reports/gx/index.html",
-    "expectations/gx/uncommitted/data_docs/local_site/index.html",
-)
+# GX's local site when no validation report names its index (see streamlytics/validation).
+GX_DOCS_DEFAULT = "expectations/gx/uncommitted/data_docs/local_site/index.html"
 
 
 class DocsError(RuntimeError):
@@ -124,13 +119,18 @@ def generate_static_docs(project_dir: Path, target_dir: Path, env: dict[str, str
     return page
 
 
-def find_gx_docs(cfg: Settings) -> Path | None:
-    for candidate in GX_DOCS_CANDIDATES:
-        path = cfg.project_root / candidate
-        if candidate.startswith("reports/"):
-            path = cfg.reports_dir / candidate.removeprefix("reports/")
-        if path.is_file():
-            return path
+def find_gx_docs(cfg: Settings, reports_dir: Path | None = None) -> Path | None:
+    """The GX Data Docs index: where the last validation report says it is, else a known place."""
+    for report in sorted(Path(reports_dir or cfg.reports_dir).joinpath("validation").glob("*.json")):
+        try:
+            index = json.loads(report.read_text(encoding="utf-8")).get("data_docs_index")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if index and Path(index).is_file():
+            return Path(index)
+    default = cfg.project_root / GX_DOCS_DEFAULT
+    if default.is_file():
+        return default
     return None
 
 
@@ -161,7 +161,7 @@ def build_docs(
     # The catalog and manifest beside the page let other tools (and `--serve`) reuse them.
     for artefact in ("manifest.json", "catalog.json"):
         shutil.copyfile(target / artefact, out.parent / artefact)
-    return DocsSite(out, find_gx_docs(cfg), tuple(sorted(mart_nodes(manifest))))
+    return DocsSite(out, find_gx_docs(cfg, reports_dir), tuple(sorted(mart_nodes(manifest))))
 
 
 class _DocsHandler(SimpleHTTPRequestHandler):
