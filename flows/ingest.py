@@ -1,0 +1,90 @@
+"""Prefect flow for the ingest stage: preflight, schema, then one task per file.
+
+Thin by design: every task calls a plain function of streamlytics.ingest (tested without
+Prefect). Only connection failures are retried; a data problem fails at once, because running
+the same bytes again cannot fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from streamlytics.ingest import IngestReport, SourceFile, db, load_source, preflight
+from streamlytics.ingest.pipeline import FileProgress
+from streamlytics.ingest.progress import current_progress
+from streamlytics.ingest.report import FileReport
+
+
+def retry_on_connection_error(task_: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry only when the database connection failed."""
+    try:
+        state.result()
+    except db.CONNECTION_ERRORS:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="ingest-preflight", cache_policy=NO_CACHE)
+def preflight_task(data_dir: str) -> list[SourceFile]:
+    logger = get_run_logger()
+    sources = preflight(Path(data_dir))
+    for source in sources:
+        logger.info("%s: %s records, %s bytes, batch %s", source.name, f"{source.records:,}",
+                    f"{source.size:,}", source.batch_id[:12])
+    return sources
+
+
+@task(name="ingest-schema", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=retry_on_connection_error)
+def schema_task(database_url: str) -> None:
+    conn = db.connect(database_url)
+    try:
+        db.apply_schema(conn)
+    finally:
+        conn.close()
+
+
+@task(name="ingest-file", task_run_name="ingest-{source.path.name}", cache_policy=NO_CACHE,
+      retries=3, retry_delay_seconds=2, retry_condition_fn=retry_on_connection_error)
+def load_file_task(source: SourceFile, database_url: str, progress: FileProgress | None = None) -> FileReport:
+    logger = get_run_logger()
+    conn = db.connect(database_url)
+    try:
+        report = load_source(conn, source, progress)
+    finally:
+        conn.close()
+    if report.status == "skipped":
+        logger.info("%s: batch %s already loaded (load %d); nothing to do", report.file,
+                    report.batch_id[:12], report.load_id)
+    else:
+        rate = report.lines_read / report.seconds if report.seconds else 0.0
+        logger.info("%s: %s read = %s loaded + %s quarantined in %.2f s (%s records/s)%s",
+                    report.file, f"{report.lines_read:,}", f"{report.rows_loaded:,}",
+                    f"{report.rows_quarantined:,}", report.seconds, f"{rate:,.0f}",
+                    f"; superseded {', '.join(b[:12] for b in report.superseded)}" if report.superseded else "")
+        if report.rows_quarantined:
+            logger.warning("%s: %s record(s) quarantined, see audit.quarantine where batch_id = '%s'",
+                           report.file, f"{report.rows_quarantined:,}", report.batch_id)
+    return report
+
+
+@flow(name="ingest", log_prints=True)
+def ingest_flow(data_dir: str) -> dict[str, Any]:
+    """Load users.csv, content.json and viewing_sessions*.csv of ``data_dir`` into Postgres.
+
+    Returns the IngestReport as a dict. Fails (writing nothing) if a file fails preflight.
+    """
+    from streamlytics import services
+
+    database_url = services.database_url()
+    sources = preflight_task(data_dir)
+    schema_task(database_url)
+    progress = current_progress()
+    files = [load_file_task(source, database_url, progress) for source in sources]
+    return IngestReport(str(Path(data_dir).resolve()), files).to_dict()

@@ -1,0 +1,198 @@
+"""Preflight: prove every input file is loadable before anything is written.
+
+For each file: present, readable, UTF-8 without a byte-order mark and without NUL bytes, the
+header exactly as the data contract says (CSV) or the ``{"movies": [...], "series": [...]}``
+shape (content.json). The same pass computes the batch id (sha256 of the bytes) and counts
+the records, so the loader can later prove it read every one of them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamlytics.ingest.content import scan_document
+from streamlytics.ingest.errors import PreflightError, Problem
+from streamlytics.ingest.formats import (
+    CONTENT_FILE,
+    CSV_LAYOUTS,
+    SESSIONS_PREFIX,
+    USERS_FILE,
+    CsvLayout,
+    FileKind,
+)
+
+CHUNK_BYTES = 1024 * 1024
+_BOM = codecs.BOM_UTF8
+_HEADER_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A checked input file: what the loader needs to load it as one batch."""
+
+    path: Path
+    kind: FileKind
+    batch_id: str
+    """sha256 hex digest of the file's bytes."""
+    size: int
+    records: int
+    """Data records: CSV lines after the header, or content.json items (movies + series)."""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def find_sources(data_dir: Path) -> tuple[list[tuple[Path, FileKind]], list[Problem]]:
+    """The files to load, in load order (users, content, then sessions files by name)."""
+    if not data_dir.is_dir():
+        return [], [Problem(str(data_dir), None, None, "is not a directory")]
+    found: list[tuple[Path, FileKind]] = []
+    problems: list[Problem] = []
+    for name, kind in ((USERS_FILE, "users"), (CONTENT_FILE, "content")):
+        path = data_dir / name
+        if path.exists():
+            found.append((path, kind))
+        else:
+            problems.append(Problem(name, None, None, f"is missing from {data_dir}"))
+    sessions = sorted(p for p in data_dir.glob(f"{SESSIONS_PREFIX}*.csv") if p.is_file())
+    if not sessions:
+        problems.append(Problem(f"{SESSIONS_PREFIX}.csv", None, None,
+                                f"is missing from {data_dir} (no {SESSIONS_PREFIX}*.csv file)"))
+    found.extend((p, "viewing_sessions") for p in sessions)
+    return found, problems
+
+
+def preflight(data_dir: Path) -> list[SourceFile]:
+    """Check every input file; return them in load order or raise PreflightError listing all problems."""
+    found, problems = find_sources(Path(data_dir))
+    sources = []
+    for path, kind in found:
+        source, file_problems = check_file(path, kind)
+        problems.extend(file_problems)
+        if source is not None:
+            sources.append(source)
+    if problems:
+        raise PreflightError(problems)
+    return sources
+
+
+def check_file(path: Path, kind: FileKind) -> tuple[SourceFile | None, list[Problem]]:
+    """Check one file of a known kind: (SourceFile, []) if loadable, else (None, problems)."""
+    try:
+        if kind == "content":
+            return check_content(path)
+        return check_csv(path, CSV_LAYOUTS[kind])
+    except OSError as exc:
+        return None, [Problem(path.name, None, None, f"cannot be read: {exc.strerror or exc}")]
+
+
+def _position(newlines_before: int, last_newline_end: int, chunk: bytes, offset: int, rel: int) -> tuple[int, int]:
+    """1-based (line, byte column) of byte ``rel`` of ``chunk``, which starts at file ``offset``."""
+    rel = max(rel, 0)
+    line = newlines_before + chunk.count(b"\n", 0, rel) + 1
+    nl = chunk.rfind(b"\n", 0, rel)
+    line_start = offset + nl + 1 if nl >= 0 else last_newline_end
+    return line, offset + rel - line_start + 1
+
+
+def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Problem]]:
+    """Stream a CSV once: hash, UTF-8 / NUL check, header check, line count."""
+    name = path.name
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    newlines = 0
+    last_newline_end = 0  # file offset just after the last LF seen
+    offset = 0
+    head = b""
+    last_byte = b""
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            if offset == 0 and chunk.startswith(_BOM):
+                return None, [Problem(name, 1, 1, "starts with a UTF-8 byte-order mark (BOM); "
+                                      "save the file as UTF-8 without BOM")]
+            digest.update(chunk)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                rel = exc.start - pending
+                line, column = _position(newlines, last_newline_end, chunk, offset, rel)
+                bad = chunk[max(rel, 0)]
+                return None, [Problem(name, line, column,
+                                      f"is not valid UTF-8 (byte 0x{bad:02x}); re-export the file as UTF-8")]
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                line, column = _position(newlines, last_newline_end, chunk, offset, nul)
+                return None, [Problem(name, line, column, "contains a NUL byte; this is not a text file")]
+            if len(head) < _HEADER_LIMIT and b"\n" not in head:
+                head += chunk[:_HEADER_LIMIT]
+            chunk_newlines = chunk.count(b"\n")
+            if chunk_newlines:
+                newlines += chunk_newlines
+                last_newline_end = offset + chunk.rfind(b"\n") + 1
+            offset += len(chunk)
+            last_byte = chunk[-1:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None, [Problem(name, newlines + 1, offset - last_newline_end,
+                              "ends inside a multi-byte UTF-8 character (truncated file?)")]
+    if offset == 0:
+        return None, [Problem(name, 1, None, f"is empty; expected the header line: {layout.header}")]
+    header_problem = _header_problem(name, head, layout)
+    if header_problem is not None:
+        return None, [header_problem]
+    lines = newlines + (0 if last_byte == b"\n" else 1)
+    return SourceFile(path, layout.kind, digest.hexdigest(), offset, lines - 1), []
+
+
+def _header_problem(name: str, head: bytes, layout: CsvLayout) -> Problem | None:
+    header = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").removesuffix("\r")
+    if header == layout.header:
+        return None
+    found = header.split(",")
+    expected = list(layout.column_names)
+    column = next((i for i, (a, b) in enumerate(zip(header, layout.header)) if a != b),
+                  min(len(header), len(layout.header))) + 1
+    if sorted(found) == sorted(expected):
+        detail = "has the right columns in the wrong order"
+    else:
+        missing = [c for c in expected if c not in found]
+        extra = [c for c in found if c not in expected]
+        detail = "; ".join(filter(None, [
+            f"missing column(s) {', '.join(missing)}" if missing else "",
+            f"unexpected column(s) {', '.join(repr(c) for c in extra)}" if extra else "",
+        ])) or "differs"
+    return Problem(name, 1, column,
+                   f"header {detail}: found {header[:300]!r}, expected {layout.header!r}")
+
+
+def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
+    """Read content.json (a small catalogue): hash, UTF-8, JSON syntax, top-level shape."""
+    name = path.name
+    data = path.read_bytes()
+    if data.startswith(_BOM):
+        return None, [Problem(name, 1, 1, "starts with a UTF-8 byte-order mark (BOM); "
+                              "save the file as UTF-8 without BOM")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _position(0, 0, data, 0, exc.start)
+        return None, [Problem(name, line, column,
+                              f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-export the file as UTF-8")]
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, [Problem(name, exc.lineno, exc.colno, f"is not valid JSON: {exc.msg}")]
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        return None, [Problem(name, None, None, f"cannot be read as JSON: {exc}")]
+    doc = scan_document(text)
+    if doc.problems:
+        return None, [Problem(name, p.line, p.column, p.message) for p in doc.problems]
+    batch_id = hashlib.sha256(data).hexdigest()
+    return SourceFile(path, "content", batch_id, len(data), len(doc.items)), []

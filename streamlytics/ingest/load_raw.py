@@ -1,0 +1,241 @@
+"""COPY into the raw landing tables, streaming, with every rejected record spooled to quarantine.
+
+A CSV is read in blocks by a producer thread that validates and rewrites them (csv_lines)
+while the main thread feeds the previous blocks to ``COPY ... FROM STDIN``. psycopg2 releases
+the GIL while it sends, so Python parsing and the server's COPY run at the same time on two
+cores; a small bounded queue between them keeps memory flat whatever the file size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from streamlytics.ingest.checks import SourceFile
+from streamlytics.ingest.content import FlatContent, flatten, scan_document, validate_item
+from streamlytics.ingest.copy_text import encode_row
+from streamlytics.ingest.csv_lines import BlockConverter
+from streamlytics.ingest.errors import SourceChangedError
+from streamlytics.ingest.formats import CSV_LAYOUTS, LANDING_TABLES
+from streamlytics.ingest.quarantine import QuarantineSpool, Rejection
+
+BLOCK_BYTES = 1024 * 1024
+QUEUE_DEPTH = 4
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes of the file processed so far."""
+
+
+@dataclass(frozen=True)
+class CopyCounts:
+    """What one batch's COPY did, as counted independently by the reader and by the server."""
+
+    lines_read: int
+    """Records the reader went through (CSV lines after the header, or JSON items)."""
+    rows_loaded: int
+    """Rows (CSV) or items (content.json) the server reports as stored."""
+    rows_quarantined: int
+
+
+def iter_blocks(stream: io.BufferedIOBase, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """Blocks of whole lines, each ending in LF (one is added to a last unterminated line).
+
+    Memory is bounded by ``block_bytes`` plus the longest line.
+    """
+    pending = b""
+    while chunk := stream.read(block_bytes):
+        data = pending + chunk if pending else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        pending = data[cut:]
+    if pending:
+        yield pending + b"\n"
+
+
+class _Done:
+    """Queue sentinel: the producer finished (``error`` set if it failed)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class ProducerReader:
+    """A file-like object for ``copy_expert`` whose bytes come from a background thread.
+
+    ``produce(emit)`` runs in the thread and calls ``emit(chunk)`` for each chunk; an exception
+    it raises is re-raised by :meth:`read` in the consuming thread, which aborts the COPY.
+    """
+
+    def __init__(self, produce: Callable[[Callable[[bytes], None]], None], depth: int = QUEUE_DEPTH) -> None:
+        self._queue: queue.Queue[bytes | _Done] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, args=(produce,), name="ingest-producer", daemon=True)
+        self._thread.start()
+
+    def _emit(self, chunk: bytes) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped()
+
+    def _run(self, produce: Callable[[Callable[[bytes], None]], None]) -> None:
+        try:
+            produce(self._emit)
+        except _Stopped:
+            return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put_final(_Done(exc))
+            return
+        self._put_final(_Done())
+
+    def _put_final(self, item: _Done) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1) -> bytes:
+        if self._finished:
+            return b""
+        while True:
+            item = self._queue.get()
+            if isinstance(item, _Done):
+                self._finished = True
+                if item.error is not None:
+                    raise item.error
+                return b""
+            if item:
+                return item
+
+    def close(self) -> None:
+        """Stop the producer (if still running) and wait for it."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> ProducerReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Stopped(Exception):
+    """The consumer went away; the producer just ends."""
+
+
+def _column_list(table_columns: tuple[str, ...]) -> str:
+    return ", ".join(table_columns)
+
+
+def copy_csv(cursor: Any, source: SourceFile, load_id: int, spool: QuarantineSpool,
+             progress: ProgressCallback | None = None) -> CopyCounts:
+    """Stream a checked CSV into its landing table; rejected lines go to ``spool``.
+
+    Verifies on the way that the bytes still hash to ``source.batch_id`` and hold
+    ``source.records`` data lines (raises SourceChangedError otherwise).
+    """
+    layout = CSV_LAYOUTS[source.kind]
+    converter = BlockConverter(layout, load_id)
+    digest = hashlib.sha256()
+    state = {"lines": 0}
+
+    def produce(emit: Callable[[bytes], None]) -> None:
+        done = 0
+        line = 2  # the first data line; line 1 is the header
+        with source.path.open("rb") as stream:
+            header = stream.readline()
+            digest.update(header)
+            done += len(header)
+            for block in iter_blocks(stream):
+                digest.update(block)
+                out, rejections = converter.convert(block, line)
+                for rejection in rejections:
+                    spool.add(rejection)
+                line += block.count(b"\n")
+                done += len(block)
+                if out:
+                    emit(out)
+                if progress is not None:
+                    progress(done)
+        state["lines"] = line - 2
+
+    columns = (*layout.column_names, "_source_line", "_load_id")
+    sql = f"copy {layout.table} ({_column_list(columns)}) from stdin with (format text, delimiter ',')"
+    with ProducerReader(produce) as reader:
+        cursor.copy_expert(sql, reader, size=BLOCK_BYTES)
+        rows_loaded = cursor.rowcount
+    # A last line without LF got one added, so the byte count can differ by one; the hash cannot.
+    if digest.hexdigest() != source.batch_id:
+        raise SourceChangedError(f"{source.name} changed while it was being loaded; run the ingest again")
+    rows_quarantined = spool.copy_into(cursor)
+    return CopyCounts(state["lines"], rows_loaded, rows_quarantined)
+
+
+def _copy_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+    if not rows:
+        return 0
+    payload = "".join(encode_row(row) for row in rows).encode("utf-8")
+    cursor.copy_expert(f"copy {table} ({_column_list(columns)}) from stdin", io.BytesIO(payload))
+    return cursor.rowcount
+
+
+def _keyed(rows: list[tuple[Any, ...]], load_id: int) -> list[tuple[Any, ...]]:
+    return [(*row, load_id) for row in rows]
+
+
+def copy_content(cursor: Any, source: SourceFile, load_id: int, spool: QuarantineSpool,
+                 progress: ProgressCallback | None = None) -> CopyCounts:
+    """Flatten a checked content.json into its four landing tables; bad items go to ``spool``."""
+    data = source.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != source.batch_id:
+        raise SourceChangedError(f"{source.name} changed while it was being loaded; run the ingest again")
+    doc = scan_document(data.decode("utf-8"))
+    flat = FlatContent()
+    for item in doc.items:
+        violations = validate_item(item)
+        if not violations:
+            flatten(item, flat)
+            continue
+        first = violations[0]
+        detail = first.detail
+        if len(violations) > 1:
+            detail += " (also: " + "; ".join(f"{v.field} {v.detail}" for v in violations[1:]) + ")"
+        label = f"{item.section}[{item.index}]"
+        if isinstance(item.value, dict) and isinstance(item.value.get("content_id"), str):
+            label += f", content_id {item.value['content_id']}"
+        spool.add(Rejection(line=item.line, reason=first.reason, field=first.field, value=first.value,
+                            detail=detail, raw_text=item.raw_text, item_index=item.index, item_label=label))
+    lineage = ("_item_index", "_source_line", "_load_id")
+    movies = _copy_rows(cursor, "raw.movies_rows",
+                        ("content_id", "title", "duration_minutes", "release_year", "rating",
+                         "views_count", "production_budget", *lineage), _keyed(flat.movies, load_id))
+    series = _copy_rows(cursor, "raw.series_rows",
+                        ("content_id", "title", "seasons", "avg_episode_duration", "rating",
+                         "total_views", "production_budget", *lineage), _keyed(flat.series, load_id))
+    _copy_rows(cursor, "raw.content_genres_rows",
+               ("content_id", "content_type", "genre", "genre_position", *lineage),
+               _keyed(flat.genres, load_id))
+    _copy_rows(cursor, "raw.series_seasons_rows",
+               ("content_id", "season_number", "episode_count", *lineage), _keyed(flat.seasons, load_id))
+    if progress is not None:
+        progress(source.size)
+    return CopyCounts(len(doc.items), movies + series, spool.copy_into(cursor))
+
+
+def delete_batches(cursor: Any, kind: str, load_ids: list[int]) -> None:
+    """Remove the landing rows of superseded batches of one file kind."""
+    if load_ids:
+        for table in LANDING_TABLES[kind]:
+            cursor.execute(f"delete from {table} where _load_id = any(%s)", (load_ids,))
