@@ -2,6 +2,11 @@
 
 Every index serves a lookup the project makes (documented beside it). Unique indexes on the
 business ids guard against duplicates even if a writer bypasses ``publish``.
+
+There is deliberately no multikey index on ``content_analytics.genres``: nx-27017 answers
+``find({"genres": g})`` with *no documents* once such an index exists (tests/test_mongo_compat.py
+records it), and a genre question scans a few hundred titles anyway. On a real MongoDB one may
+add it; nothing in the code depends on its absence.
 """
 
 from __future__ import annotations
@@ -31,19 +36,15 @@ INDEXES: dict[str, tuple[IndexSpec, ...]] = {
     USER_ANALYTICS: (
         IndexSpec((("user_id", ASCENDING),), True, "one document per user; point lookups by id"),
         IndexSpec((("country", ASCENDING),), False,
-                  "pipelines filtered to one country (engagement, geography)"),
-        IndexSpec((("plan", ASCENDING),), False, "pipelines and lookups filtered to one plan"),
-        IndexSpec((("age_band", ASCENDING), ("plan", ASCENDING), ("country", ASCENDING)), False,
-                  "the demographic segment of the engagement pipeline, in its sort order"),
-        IndexSpec((("watch_minutes", DESCENDING),), False, "top users by watch time"),
+                  "pipelines filtered to one country (engagement_by_demographics(country=...))"),
+        IndexSpec((("subscription_type", ASCENDING),), False,
+                  "pipelines filtered to one plan (engagement, geographic_distribution)"),
     ),
     CONTENT_ANALYTICS: (
         IndexSpec((("content_id", ASCENDING),), True, "one document per title; point lookups by id"),
-        IndexSpec((("genres", ASCENDING),), False,
-                  "multikey: titles of one genre (content performance filtered by genre)"),
-        IndexSpec((("content_type", ASCENDING), ("watch_minutes", DESCENDING)), False,
-                  "top movies / top series by watch time"),
-        IndexSpec((("watch_minutes", DESCENDING),), False, "top titles by watch time"),
+        IndexSpec((("content_type", ASCENDING), ("session_count", DESCENDING),
+                   ("total_watch_minutes", DESCENDING), ("content_id", ASCENDING)), False,
+                  "pipelines.top_titles: filter on the type and read in ranking order"),
     ),
     PIPELINE_RESULTS: (),
 }

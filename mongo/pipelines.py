@@ -98,9 +98,9 @@ def content_performance(genre: str | None = None, content_type: str | None = Non
     completion, catalogue views, mean rating, budget per view. Genres are unwound, never
     grouped as an array."""
     return [
-        # Filtering before the unwind lets the multikey genres index pick the titles.
-        *_match({"genres": genre, "content_type": content_type}),
+        *_match({"content_type": content_type}),
         {"$unwind": "$genres"},
+        # After the unwind, not before: nx-27017 ignores a $match on an array element.
         *_match({"genres": genre}),
         {"$group": {
             "_id": "$genres",
@@ -217,6 +217,20 @@ def run(db: Database, name: str, **filters: Any) -> list[dict[str, Any]]:
 def run_all(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Every pipeline, unfiltered, in the order of PIPELINES."""
     return {name: run(db, name) for name in PIPELINES}
+
+
+def top_titles(db: Database, content_type: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The ``limit`` most watched titles of one type, ranked like marts.rpt_content_performance
+    ('All genres'): by sessions, then watch minutes, then content_id. The filter and the sort
+    follow the (content_type, session_count, total_watch_minutes, content_id) index."""
+    rows = db[CONTENT_ANALYTICS].aggregate([
+        {"$match": {"content_type": content_type}},
+        {"$sort": {"session_count": -1, "total_watch_minutes": -1, "content_id": 1}},
+        {"$limit": limit},
+        _keep("content_type", "content_id", "title", "session_count", "viewer_count",
+              "mean_completion_percentage", "rating", "views", watch_hours=_WATCH_HOURS),
+    ])
+    return [{"performance_rank": rank, **row} for rank, row in enumerate(rows, start=1)]
 
 
 def result_documents(results: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -208,3 +208,60 @@ def answer(conn: PgConnection, name: str, schema: str = DEFAULT_SCHEMA) -> list[
 def mart_answer(conn: PgConnection, name: str, marts_schema: str = "marts") -> list[dict[str, Any]]:
     """Rows of the mart answering question ``name``."""
     return fetch(conn, mart_query(name, marts_schema))
+
+
+TOP_TITLES = """
+with
+    content_totals as (
+        select
+            content_id,
+            count(*) as session_count,
+            count(distinct user_id) as viewer_count,
+            sum(watch_minutes) as total_watch_minutes,
+            sum(completion_percentage) / count(*) as mean_completion_percentage
+        from {sessions}
+        group by content_id
+    ),
+    ranked as (
+        select
+            c.content_type,
+            row_number() over (
+                order by coalesce(t.session_count, 0) desc, coalesce(t.total_watch_minutes, 0) desc,
+                         c.content_id collate "C"
+            ) as performance_rank,
+            c.content_id,
+            c.title,
+            coalesce(t.session_count, 0) as session_count,
+            coalesce(t.viewer_count, 0) as viewer_count,
+            coalesce(t.total_watch_minutes, 0) / 60.0 as watch_hours,
+            t.mean_completion_percentage,
+            c.rating,
+            c.views
+        from {content} as c
+        left join content_totals as t on t.content_id = c.content_id
+        where c.content_type = {content_type}
+    )
+select * from ranked where performance_rank <= {limit} order by performance_rank
+"""
+
+TOP_TITLES_MART = """
+select content_type, performance_rank, content_id, title, session_count, viewer_count, watch_hours,
+       mean_completion_percentage, rating, views
+from {marts}.rpt_content_performance
+where genre_scope = 'All genres' and content_type = {content_type}
+order by performance_rank
+"""
+
+
+def top_titles(conn: PgConnection, content_type: str, limit: int = 10,
+               schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
+    """pipelines.top_titles computed from the core."""
+    return fetch(conn, sql.SQL(TOP_TITLES).format(
+        sessions=sql.Identifier(schema, "viewing_sessions"), content=sql.Identifier(schema, "content"),
+        content_type=sql.Literal(content_type), limit=sql.Literal(limit)))
+
+
+def top_titles_mart(conn: PgConnection, content_type: str, marts_schema: str = "marts") -> list[dict[str, Any]]:
+    """The overall top 10 of one type, as marts.rpt_content_performance holds it."""
+    return fetch(conn, sql.SQL(TOP_TITLES_MART).format(
+        marts=sql.Identifier(marts_schema), content_type=sql.Literal(content_type)))

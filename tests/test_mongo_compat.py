@@ -167,15 +167,71 @@ def test_indexes_are_listed_with_their_keys_and_creating_them_twice_is_harmless(
     }
 
 
-@pytest.mark.parametrize("field,value", [("user_id", "U0003"), ("country", "Chile"), ("genres", "Drama")])
+@pytest.mark.parametrize("field,value", [("user_id", "U0003"), ("country", "Chile")])
 def test_explain_shows_the_index_used_for_an_equality_filter(db: Database, field: str, value: str) -> None:
+    users = _users(60)
     coll = db["u"]
-    coll.insert_many(_users(60))
+    coll.insert_many(users)
     assert not compat.winning_plan_uses_index(coll.find({field: value}).explain())
     coll.create_index(field, name=f"{field}_1")
     assert compat.winning_plan_uses_index(coll.find({field: value}).explain())
-    expected = sum(1 for u in _users(60) if (value in u[field] if field == "genres" else u[field] == value))
-    assert coll.count_documents({field: value}) == expected
+    expected = sorted(u["_id"] for u in users if u[field] == value)
+    assert sorted(d["_id"] for d in coll.find({field: value})) == expected
+    assert coll.count_documents({field: value}) == len(expected)
+
+
+# -- gaps the project's code avoids (recorded so that a server upgrade shows up) --------------
+
+def test_find_through_a_multikey_index_returns_the_matching_documents(db: Database) -> None:
+    users = _users(60)
+    coll = db["u"]
+    coll.insert_many(users)
+    expected = sorted(u["_id"] for u in users if "Drama" in u["genres"])
+    assert sorted(d["_id"] for d in coll.find({"genres": "Drama"})) == expected  # no index: right
+    coll.create_index("genres", name="genres_1")
+    got = sorted(d["_id"] for d in coll.find({"genres": "Drama"}))
+    if got != expected and compat.is_embedded_server(db):
+        pytest.xfail(f"nx-27017 returns {len(got)} of {len(expected)} documents through a multikey "
+                     "index; the project creates no index on an array field (mongo/indexes.py)")
+    assert got == expected
+
+
+def test_match_stage_on_an_array_element(db: Database) -> None:
+    users = _users(60)
+    db["u"].insert_many(users)
+    got = sorted(d["_id"] for d in db["u"].aggregate([{"$match": {"genres": "Drama"}}]))
+    expected = sorted(u["_id"] for u in users if "Drama" in u["genres"])
+    if got != expected and compat.is_embedded_server(db):
+        pytest.xfail(f"nx-27017's $match on an array element returned {len(got)} of {len(expected)} "
+                     "documents; the pipelines $unwind first and match the unwound value")
+    assert got == expected
+
+
+def test_match_after_unwind_selects_the_unwound_value(db: Database) -> None:
+    users = _users(60)
+    db["u"].insert_many(users)
+    rows = list(db["u"].aggregate([
+        {"$unwind": "$genres"},
+        {"$match": {"genres": "Drama"}},
+        {"$group": {"_id": "$genres", "users": {"$sum": 1}}},
+    ]))
+    assert rows == [{"_id": "Drama", "users": sum("Drama" in u["genres"] for u in users)}]
+
+
+def test_group_on_a_document_key(db: Database) -> None:
+    users = _users(60)
+    db["u"].insert_many(users)
+    rows = list(db["u"].aggregate([
+        {"$group": {"_id": {"plan": "$plan", "country": "$country"}, "users": {"$sum": 1}}},
+    ]))
+    expected = defaultdict(int)
+    for u in users:
+        expected[(u["plan"], u["country"])] += 1
+    got = {(r["_id"].get("plan"), r["_id"].get("country")): r["users"] for r in rows}
+    if got != expected and compat.is_embedded_server(db):
+        pytest.xfail("nx-27017 groups on a document _id as one literal group; the pipelines group on "
+                     "a $concat key and carry the parts with $first")
+    assert got == dict(expected)
 
 
 def test_explain_shows_the_index_used_for_a_date_range(db: Database) -> None:

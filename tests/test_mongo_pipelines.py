@@ -110,3 +110,13 @@ def test_results_are_saved_for_the_report_and_saving_again_changes_nothing(
     doc = db[PIPELINE_RESULTS].find_one({"_id": "content_performance"})
     assert doc["stage_count"] >= 3 and doc["row_count"] == len(results["content_performance"])
     assert pipelines.save_results(db, pipelines.run_all(db)) == publish.SyncCounts(unchanged=len(results))
+
+
+@pytest.mark.parametrize("content_type", ["movie", "series"])
+def test_top_titles_equal_the_sql_ranking(published: tuple[str, Database], content_type: str) -> None:
+    url, db = published
+    with psycopg2.connect(url) as conn:
+        want = sql_questions.top_titles(conn, content_type, limit=5)
+    conn.close()
+    assert len(want) == 5
+    assert_same_rows(pipelines.top_titles(db, content_type, limit=5), want)
