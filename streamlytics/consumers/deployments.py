@@ -185,7 +185,9 @@ class LocalPrefect:
 
     def environment(self) -> dict[str, str]:
         """What every child sees: this home, this API, telemetry off."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        # Another server's address or profile must not leak in; other PREFECT_* settings may.
+        foreign = {"PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_HOME"}
+        env = {k: v for k, v in os.environ.items() if k not in foreign}
         env.update(self.extra_env)
         env.update(
             {
@@ -275,8 +277,9 @@ def serve_until_interrupted(port: int = 4200, on_ready=print) -> None:
     from streamlytics import services
 
     local = LocalPrefect(port=port, extra_env=services.service_environment())
-    # SIGTERM takes the same clean path as Ctrl-C: children are stopped, not orphaned.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (and SIGINT even when a background shell ignored it) take the same clean path as
+    # Ctrl-C: children are stopped, not orphaned.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         local.start()
         on_ready(local)
@@ -291,7 +294,8 @@ def serve_until_interrupted(port: int = 4200, on_ready=print) -> None:
         pass
     finally:
         local.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # the runner child process started by LocalPrefect
