@@ -1,8 +1,9 @@
 {#-
-    Incremental: a build inserts only the valid sessions not yet in the table (anti-join on
-    session_id), so re-running without new data changes no row, and a session refused earlier
-    (say, its user arrived late) comes in once it becomes valid. Rows already here are never
-    rewritten; a changed users or content file calls for `dbt build --full-refresh`.
+    Incremental: a build inserts only the valid sessions whose (session_id, batch_id) is not yet
+    in the table (anti-join), so re-running without new data changes no row; a session refused
+    earlier (say, its user arrived late) comes in once it becomes valid; a corrected re-export of
+    a sessions file replaces its sessions (delete+insert on session_id). Sessions whose raw rows
+    disappeared stay until `dbt build --full-refresh` (the reconciliation test reports them).
     The post-hook restores the foreign keys that dropping a rebuilt parent (users, content)
     cascades away, since this table itself is not rebuilt.
 -#}
@@ -28,7 +29,10 @@ sessions as (
 
 {% if is_incremental() %}
 existing as (
-    select session_id from {{ this }}
+    select
+        session_id,
+        batch_id
+    from {{ this }}
 ),
 {% endif %}
 
@@ -38,6 +42,7 @@ new_sessions as (
     {% if is_incremental() %}
     left join existing
         on sessions.session_id = existing.session_id
+        and sessions.batch_id = existing.batch_id
     where existing.session_id is null
     {% endif %}
 ),

@@ -66,8 +66,11 @@ final as (
         cohort_grid.activity_month,
         cohort_grid.cohort_size,
         coalesce(retained.retained_users, 0) as retained_users,
-        cast(coalesce(retained.retained_users, 0) as {{ dbt.type_numeric() }})
-            / cast(cohort_grid.cohort_size as {{ dbt.type_numeric() }}) as retention_rate
+        round(
+            cast(coalesce(retained.retained_users, 0) as {{ dbt.type_numeric() }})
+            / cast(cohort_grid.cohort_size as {{ dbt.type_numeric() }}),
+            6
+        ) as retention_rate
     from cohort_grid
     left join retained
         on cohort_grid.subscription_type = retained.subscription_type
