@@ -1,8 +1,10 @@
 """Tableau Hyper extracts of every mart: one ``<mart>.hyper`` file per table of the marts schema.
 
 Rows never pass through Python: PostgreSQL writes each mart as CSV (``COPY ... TO STDOUT``) into a
-temporary file, and Hyper loads that file with its own ``COPY ... FROM``. Memory therefore stays
-flat whatever the mart's size; the cost is one temporary CSV on disk per mart, deleted at once.
+temporary file, and Hyper loads that file with its own ``COPY ... FROM``. This process's memory
+therefore stays flat whatever the mart's size (hyperd's own buffers grow slowly with the file:
+see benchmarks/bench_tableau_export.py); the cost is one temporary CSV on disk per mart,
+deleted at once.
 All marts are read in one repeatable-read transaction, so the extracts are one consistent snapshot.
 """
 
