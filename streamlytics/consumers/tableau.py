@@ -181,10 +181,9 @@ def _start_hyper(log_dir: Path):
     from tableauhyperapi import HyperProcess, Telemetry
 
     log_dir.mkdir(parents=True, exist_ok=True)
-    # hyperd writes its log into the working directory unless told otherwise.
-    return HyperProcess(
-        telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": str(log_dir)}
-    )
+    # hyperd writes an ever-growing log into the working directory unless told otherwise.
+    parameters = {"log_dir": str(log_dir), "log_file_max_count": "2", "log_file_size_limit": "10M"}
+    return HyperProcess(telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters=parameters)
 
 
 def export_marts(
