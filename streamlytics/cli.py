@@ -116,6 +116,32 @@ def generate(
     console.print(f"[green]✓[/] {out} (scale {scale:g}, seed {seed}) in {seconds:.2f} s", highlight=False)
 
 
+@app.command("validate")
+def validate(
+    stage: str = typer.Option("all", "--stage", help="raw (landing + load ledger), marts, or all."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every expectation, not only failures."),
+) -> None:
+    """Great Expectations checkpoints on the raw landing and/or the marts; exit 1 on an error-severity failure."""
+    from rich.markup import escape
+
+    from streamlytics.validation import run_validation
+    from streamlytics.validation.console import expectations_table, suites_table
+
+    try:
+        report = run_validation(stage)
+    except (ValueError, FileNotFoundError, svc.ServiceError) as exc:
+        fail(escape(str(exc)), code=2)
+    console.print(suites_table(report))
+    details = expectations_table(report, everything=verbose)
+    if details is not None:
+        console.print(details)
+    console.print(f"results: {report.results_path}", highlight=False, soft_wrap=True)
+    console.print(f"Data Docs (offline): {report.data_docs_index}", highlight=False, soft_wrap=True)
+    if not report.passed:
+        fail(escape(report.message()))
+    console.print(f"[green]✓[/] {escape(report.message())}", highlight=False)
+
+
 @app.command("export-tableau")
 def export_tableau(
     out: Path = typer.Option(..., "--out", help="Folder for the .hyper files (one per mart)."),
@@ -235,6 +261,81 @@ def mongo_pipelines(
         console.print(table)
 
 
+@app.command("ingest")
+def ingest(
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Folder with users.csv, content.json and viewing_sessions*.csv "
+        "(default: STREAMLYTICS_DATA_DIR / data/default).",
+    ),
+) -> None:
+    """Load the raw files into PostgreSQL with COPY: checked first, idempotent, atomic per file (docs/ingestion.md)."""
+    import psycopg2
+    from rich.markup import escape
+
+    from streamlytics.config import settings
+    from streamlytics.ingest import IngestError, PreflightError, preflight
+    from streamlytics.ingest.console import file_progress, summary_table
+
+    data_dir = data_dir or settings().data_dir
+    try:
+        preflight(data_dir)  # fail fast, and before starting Prefect, when an input file is unusable
+    except PreflightError as exc:
+        fail(escape(str(exc)), code=2)
+    from flows.ingest import ingest_flow
+
+    try:
+        with file_progress(console):
+            result = ingest_flow(str(data_dir))
+    except (IngestError, psycopg2.Error, svc.ServiceError) as exc:
+        fail(escape(f"ingest of {data_dir} failed: {exc}"))
+    console.print(summary_table(result))
+
+
+@app.command("serve")
+def serve(port: int = typer.Option(4200, help="Loopback port of the Prefect server and UI.")) -> None:
+    """Start a local Prefect server and serve the deployments of prefect.yaml; Ctrl-C stops both."""
+    from streamlytics.consumers import deployments
+
+    def ready(local: deployments.LocalPrefect) -> None:
+        console.print(f"[green]✓[/] Prefect UI: [bold]{local.ui_url}[/] (deployments: {', '.join(local.deployment_names())})")
+        console.print(f"  from another shell: PREFECT_API_URL={local.api_url} prefect deployment ls", highlight=False)
+        console.print(f"  logs: {local.log_dir}; Ctrl-C stops the server and the runner", highlight=False)
+
+    try:
+        deployments.serve_until_interrupted(port=port, on_ready=ready)
+    except (svc.ServiceError, deployments.PrefectServeError, ValueError) as exc:
+        fail(str(exc))
+
+
+@app.command("run")
+def run(
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Folder with users.csv, content.json, viewing_sessions*.csv "
+        "(default: data/default, generated at scale 1 on first use)."
+    ),
+) -> None:
+    """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
+    from flows.pipeline import pipeline_flow
+
+    try:
+        summary = pipeline_flow(str(data_dir) if data_dir else None)
+    except svc.ServiceError as exc:
+        fail(str(exc))
+    table = Table("stage", "status", "seconds", "detail", title="streamlytics run")
+    colour = {"completed": "green", "failed": "red", "skipped": "yellow"}
+    for stage in summary["stages"]:
+        table.add_row(
+            stage["name"], f"[{colour[stage['status']]}]{stage['status']}[/]",
+            f"{stage['seconds']:.1f}", stage["message"],
+        )
+    console.print(table)
+    console.print(f"peak RSS {summary['peak_rss_mb']} MiB; summary: {summary['summary_path']}")
+    for label, path in summary.get("outputs", {}).items():
+        console.print(f"{label}: {path}")
+    if summary["status"] != "completed":
+        raise typer.Exit(1)
+
+
 @app.command("transform")
 def transform(
     select: list[str] = typer.Option(None, "--select", "-s", help="dbt node selection (default: the whole project)."),
@@ -267,52 +368,6 @@ def transform(
     )
     if not result.ok:
         fail(f"dbt build failed: {len(result.failures)} node(s) failed (exit code {result.return_code}).")
-
-
-@app.command("serve")
-def serve(port: int = typer.Option(4200, help="Loopback port of the Prefect server and UI.")) -> None:
-    """Start a local Prefect server and serve the deployments of prefect.yaml; Ctrl-C stops both."""
-    from streamlytics.consumers import deployments
-
-    def ready(local: deployments.LocalPrefect) -> None:
-        console.print(f"[green]✓[/] Prefect UI: [bold]{local.ui_url}[/] (deployments: {', '.join(local.deployment_names())})")
-        console.print(f"  from another shell: PREFECT_API_URL={local.api_url} prefect deployment ls", highlight=False)
-        console.print(f"  logs: {local.log_dir}; Ctrl-C stops the server and the runner", highlight=False)
-
-    try:
-        deployments.serve_until_interrupted(port=port, on_ready=ready)
-    except (svc.ServiceError, deployments.PrefectServeError, ValueError) as exc:
-        fail(str(exc))
-
-
-@app.command("ingest")
-def ingest(
-    data_dir: Path = typer.Option(
-        None, "--data-dir", help="Folder with users.csv, content.json and viewing_sessions*.csv "
-        "(default: STREAMLYTICS_DATA_DIR / data/default).",
-    ),
-) -> None:
-    """Load the raw files into PostgreSQL with COPY: checked first, idempotent, atomic per file (docs/ingestion.md)."""
-    import psycopg2
-    from rich.markup import escape
-
-    from streamlytics.config import settings
-    from streamlytics.ingest import IngestError, PreflightError, preflight
-    from streamlytics.ingest.console import file_progress, summary_table
-
-    data_dir = data_dir or settings().data_dir
-    try:
-        preflight(data_dir)  # fail fast, and before starting Prefect, when an input file is unusable
-    except PreflightError as exc:
-        fail(escape(str(exc)), code=2)
-    from flows.ingest import ingest_flow
-
-    try:
-        with file_progress(console):
-            result = ingest_flow(str(data_dir))
-    except (IngestError, psycopg2.Error, svc.ServiceError) as exc:
-        fail(escape(f"ingest of {data_dir} failed: {exc}"))
-    console.print(summary_table(result))
 
 
 def main() -> None:  # pragma: no cover - console entry point
