@@ -1,0 +1,46 @@
+"""The value domains the raw suites check, read from the dbt project so they are declared once.
+
+dbt_project.yml `vars` hold the canonical spellings (countries, plans, devices, qualities,
+genres) and the row-rule ranges that staging quarantines on; the GX raw suites report the same
+rules on arrival, so both tools read one list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Domains:
+    countries: tuple[str, ...]
+    subscription_types: tuple[str, ...]
+    device_types: tuple[str, ...]
+    quality_levels: tuple[str, ...]
+    genres: tuple[str, ...]
+    min_user_age: int
+    max_user_age: int
+    min_rating: float
+    max_rating: float
+
+
+_LISTS = ("countries", "subscription_types", "device_types", "quality_levels", "genres")
+_NUMBERS = ("min_user_age", "max_user_age", "min_rating", "max_rating")
+
+
+def load_domains(dbt_project_dir: Path) -> Domains:
+    """Domains from `dbt_project_dir`/dbt_project.yml; a clear error names any missing var."""
+    path = dbt_project_dir / "dbt_project.yml"
+    try:
+        variables = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("vars") or {}
+    except OSError as exc:
+        raise FileNotFoundError(f"{path}: cannot read the dbt project's vars ({exc})") from exc
+    missing = [name for name in (*_LISTS, *_NUMBERS) if name not in variables]
+    if missing:
+        raise KeyError(f"{path}: vars {', '.join(missing)} are missing; the validation suites need them")
+    return Domains(
+        **{name: tuple(str(v) for v in variables[name]) for name in _LISTS},
+        **{name: variables[name] for name in _NUMBERS},
+    )

@@ -1,0 +1,139 @@
+"""How a suite is declared: the table it reads, its expectations, and the helpers that name them.
+
+Every expectation carries ``meta.check``, a short stable name (``device_type_known``) used in
+terminal output, saved reports and gate messages, and a GX ``severity``: ``critical`` fails the
+gate (reported as *error*), ``warning`` is reported but never fails it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import great_expectations.expectations as gxe
+from great_expectations.expectations.expectation import Expectation
+
+ERROR = "critical"
+WARNING = "warning"
+
+# Parameters filled in at run time (see run.py), so date bounds follow the calendar.
+TODAY = {"$PARAMETER": "today"}
+CURRENT_YEAR = {"$PARAMETER": "current_year"}
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """One suite on one table; validated as one GX validation definition of the stage's checkpoint."""
+
+    name: str
+    stage: str
+    schema: str
+    table: str
+    expectations: Sequence[Expectation] = field(default_factory=tuple)
+
+    @property
+    def asset_name(self) -> str:
+        return f"{self.schema}_{self.table}"
+
+
+def named(check: str, expectation: Expectation, why: str | None = None) -> Expectation:
+    """Give `expectation` its stable check name, and the reason it exists as a Data Docs note."""
+    expectation.meta = {**(expectation.meta or {}), "check": check}
+    if why:
+        expectation.notes = why
+    return expectation
+
+
+def column_set(columns: Iterable[str]) -> Expectation:
+    return named(
+        "column_set",
+        gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=True),
+        "The landing table has exactly the columns of the contract (streamlytics/ingest/schema.sql).",
+    )
+
+
+def not_empty() -> Expectation:
+    return named("has_rows", gxe.ExpectTableRowCountToBeBetween(min_value=1))
+
+
+def id_pattern(column: str, regex: str, what: str) -> Expectation:
+    return named(
+        f"{column}_pattern",
+        gxe.ExpectColumnValuesToMatchRegex(column=column, regex=regex),
+        f"{what}; ids widen beyond the course width at large scale, never shrink.",
+    )
+
+
+def _alternation(values: Sequence[str]) -> str:
+    # Escape only regex metacharacters, so the pattern stays readable in Data Docs
+    # ("Smart TV", "Sci-Fi"); the same pattern must work in PostgreSQL ARE and Python re.
+    meta = set(r"\.^$|?*+()[]{}")
+    return "|".join("".join(f"\\{c}" if c in meta else c for c in v.lower()) for v in values)
+
+
+def enumeration(column: str, values: Sequence[str], unknown_severity: str, unknown_why: str) -> list[Expectation]:
+    """Two checks: the value is known once trimmed and case-folded, and it is spelled canonically.
+
+    Staging trims spaces and canonicalises case (dbt macro `canonical_value`), so a stray
+    spelling is a warning here; what a value that is still unknown means depends on the
+    column (`unknown_severity`, explained by `unknown_why`).
+    """
+    known = gxe.ExpectColumnValuesToMatchRegex(
+        column=column,
+        # Spaces only (not \s): PostgreSQL trim() removes spaces, so a tab stays unknown there too.
+        regex=f"(?i)^ *({_alternation(values)}) *$",
+        severity=unknown_severity,
+    )
+    canonical = gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), severity=WARNING)
+    return [
+        named(f"{column}_known", known, unknown_why),
+        named(
+            f"{column}_canonical_spelling",
+            canonical,
+            "Stray case or surrounding spaces: staging normalises them and the row flows on.",
+        ),
+    ]
+
+
+def between(
+    check: str,
+    column: str,
+    min_value: object = None,
+    max_value: object = None,
+    why: str | None = None,
+    severity: str = ERROR,
+    mostly: float | None = None,
+) -> Expectation:
+    kwargs: dict[str, object] = {"column": column, "severity": severity}
+    if min_value is not None:
+        kwargs["min_value"] = min_value
+    if max_value is not None:
+        kwargs["max_value"] = max_value
+    if mostly is not None:
+        kwargs["mostly"] = mostly
+    return named(check, gxe.ExpectColumnValuesToBeBetween(**kwargs), why)
+
+
+def null_rate(column: str, max_null_share: float, why: str, severity: str = ERROR) -> Expectation:
+    """At most `max_null_share` of the rows may have no `column`."""
+    return named(
+        f"{column}_null_rate",
+        gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=round(1 - max_null_share, 6), severity=severity),
+        why,
+    )
+
+
+def sql_check(check: str, description: str, query: str, severity: str = ERROR, why: str | None = None) -> Expectation:
+    """A rule over several tables: fails when `query` returns rows.
+
+    GX substitutes ``{batch}`` with an aliased subquery of the suite's table, so queries read it
+    through a CTE (``with ledger as (select * from {batch})``) and never alias it themselves.
+    """
+    return named(
+        check,
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=textwrap.dedent(query).strip(), description=description, severity=severity
+        ),
+        why,
+    )

@@ -1,0 +1,118 @@
+"""The raw gate on a real PostgreSQL: clean landings pass, injected defects fail the right checks.
+
+Each test gets its own database (pg_url) and runs GX from a copy of the committed context in
+tmp_path, so runs never share validation results or Data Docs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import psycopg2
+import pytest
+from typer.testing import CliRunner
+
+from streamlytics.config import PROJECT_ROOT
+from streamlytics.validation import run_validation
+from streamlytics.validation.run import MissingTablesError
+from validation_sample import load_sample
+
+COMMITTED_CONTEXT = PROJECT_ROOT / "expectations" / "gx"
+
+
+@pytest.fixture
+def context_dir(tmp_path: Path) -> Path:
+    """A private copy of the committed GX context (without anything uncommitted)."""
+    project = tmp_path / "expectations"
+    shutil.copytree(COMMITTED_CONTEXT, project / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    return project
+
+
+def _execute(url: str, *statements: str) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    conn.close()
+
+
+def test_clean_landing_passes_every_raw_suite_with_offline_docs(pg_url: str, context_dir: Path, tmp_path: Path) -> None:
+    load_sample(pg_url)
+    report = run_validation("raw", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path / "reports")
+
+    assert report.passed, report.message()
+    assert report.warnings == []
+    assert report.suites == ["raw_load_ledger", "raw_users", "raw_viewing_sessions", "raw_movies",
+                             "raw_series", "raw_content_genres", "raw_series_seasons"]
+    assert all(o.error is None for o in report.outcomes)
+
+    saved = json.loads((tmp_path / "reports" / "validation" / "raw.json").read_text())
+    assert saved["passed"] is True and saved["counts"]["evaluated"] == len(report.outcomes)
+
+    index = report.data_docs_index
+    assert index == context_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    _assert_offline_site(index.parent)
+
+
+def _assert_offline_site(site: Path) -> None:
+    """No page loads CSS/JS/images over http(s), and every local asset a page names exists."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 1  # the index, suites and the validation results
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        for tag, attrs in re.findall(r"<(script|link|img)\b([^>]*)>", html, flags=re.IGNORECASE):
+            match = re.search(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", attrs)
+            if not match:
+                continue
+            target = match[1]
+            assert not re.match(r"(?i)https?:|//", target), f"{page}: {tag} loads {target}"
+            assert (page.parent / target.split("?")[0]).resolve().is_file(), f"{page}: missing {target}"
+
+
+def test_injected_defects_fail_their_own_expectations_and_exit_non_zero(
+    pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_sample(pg_env)
+    _execute(
+        pg_env,
+        "update raw.viewing_sessions_rows set device_type = 'VR Headset' where session_id = 'S000005'",
+        "update raw.viewing_sessions_rows set watch_duration_minutes = -4 where session_id = 'S000007'",
+        # Normalised by staging: reported, not fatal.
+        "update raw.viewing_sessions_rows set quality_level = ' hd' where session_id = 'S000009'",
+        # A row deleted after the load: the ledger no longer matches the landing.
+        "delete from raw.users_rows where user_id = 'U0003'",
+    )
+    monkeypatch.setenv("STREAMLYTICS_REPORTS_DIR", str(tmp_path / "reports"))
+    from streamlytics.cli import app
+
+    result = CliRunner().invoke(app, ["validate", "--stage", "raw"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 1, result.output
+    saved = json.loads((tmp_path / "reports" / "validation" / "raw.json").read_text())
+    assert set(saved["failed_expectations"]) == {
+        "raw_viewing_sessions.device_type_known",
+        "raw_viewing_sessions.watch_duration_minutes_positive",
+        "raw_load_ledger.landed_rows_match_ledger",
+    }
+    assert set(saved["warnings"]) == {
+        "raw_viewing_sessions.device_type_canonical_spelling",
+        "raw_viewing_sessions.quality_level_canonical_spelling",
+    }
+    by_name = {f"{o['suite']}.{o['check']}": o for o in saved["outcomes"]}
+    assert by_name["raw_viewing_sessions.watch_duration_minutes_positive"]["sample"] == [-4]
+    assert by_name["raw_viewing_sessions.device_type_known"]["sample"] == ["VR Headset"]
+    for name in saved["failed_expectations"]:
+        assert name in " ".join(result.output.split()), name
+
+
+def test_missing_tables_are_named_before_any_expectation_runs(pg_url: str, context_dir: Path, tmp_path: Path) -> None:
+    load_sample(pg_url)  # raw only: dbt never ran here
+    with pytest.raises(MissingTablesError, match=r"marts\.rpt_geographic.*streamlytics transform"):
+        run_validation("marts", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path)
+
+
+def test_unknown_stage_is_refused(context_dir: Path, pg_url: str) -> None:
+    with pytest.raises(ValueError, match="raw, marts, all"):
+        run_validation("staging", project_dir=context_dir, database_url=pg_url)

@@ -1,0 +1,104 @@
+"""Pure logic of the validation gate: severities, enumeration patterns, the offline Data Docs rewrite."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from streamlytics.validation.offline_docs import (
+    CDN_ASSETS,
+    VENDOR_DIR,
+    OfflineDocsError,
+    make_offline,
+    remote_assets,
+    rewrite_page,
+)
+from streamlytics.validation.report import ExpectationOutcome, ValidationReport
+from streamlytics.validation.specs import WARNING, enumeration
+
+
+def _outcome(check: str, success: bool, severity: str) -> ExpectationOutcome:
+    return ExpectationOutcome("raw_users", check, "expect_x", None, severity, success, "-")
+
+
+def test_warnings_are_reported_but_never_fail_the_gate() -> None:
+    report = ValidationReport("raw", [_outcome("a", True, "error"), _outcome("b", False, "warning")], "now")
+    assert report.passed
+    assert report.failed_expectations == []
+    assert report.warnings == ["raw_users.b"]
+    assert report.counts["failed_warnings"] == 1
+
+
+def test_an_error_severity_failure_fails_the_gate_and_is_named() -> None:
+    report = ValidationReport("raw", [_outcome("a", False, "error"), _outcome("b", False, "warning")], "now")
+    assert not report.passed
+    assert report.failed_expectations == ["raw_users.a"]
+    assert "raw_users.a" in report.message() and "FAILED" in report.message()
+
+
+def test_enumeration_accepts_what_staging_normalises_and_rejects_the_rest() -> None:
+    known, canonical = enumeration("device_type", ["Smart TV", "Mobile", "Sci-Fi"], "critical", "why")
+    pattern = re.compile(known.regex)
+    for value in ("Smart TV", " mobile", "SMART TV  ", "sci-fi"):
+        assert pattern.search(value), value
+    # Staging trims spaces only (PostgreSQL trim), so a tab or an inner change stays unknown.
+    for value in ("VR Headset", "\tMobile", "SmartTV", "Mobile phone", ""):
+        assert not pattern.search(value), value
+    assert canonical.severity.value == WARNING
+    assert canonical.value_set == ["Smart TV", "Mobile", "Sci-Fi"]
+
+
+GX_PAGE = """<html><head>
+<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>
+<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>
+<link rel="stylesheet" href="https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css">
+<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>
+<script src="https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js" integrity="sha384-x" crossorigin="anonymous"></script>
+<script>var inline = 1;</script>
+</head><body>
+<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=1&dataContextId=abc">
+<a href="https://greatexpectations.io">GX</a>
+</body></html>"""
+
+
+def test_rewrite_points_cdn_assets_at_vendored_files() -> None:
+    page = rewrite_page(GX_PAGE, "../../")
+    assert remote_assets(page) == []
+    assert '<link rel="stylesheet" href="../../static/vendor/bootstrap-4.3.1/bootstrap.min.css">' in page
+    assert '<script src="../../static/vendor/jquery-3.7.1/jquery.min.js"></script>' in page
+    assert "fontawesome-free-6.6.0/css/solid.min.css" in page
+    # crossorigin would make browsers refuse the file:// script.
+    assert "crossorigin" not in page and "integrity" not in page
+    assert "vega" not in page.split("<!--")[0]
+    assert 'src="../../static/images/logo-long.png"' in page
+    assert "<script>var inline = 1;</script>" in page
+    assert '<a href="https://greatexpectations.io">' in page  # links are not assets
+
+
+def test_every_mapped_asset_is_vendored() -> None:
+    for paths in CDN_ASSETS.values():
+        for path in paths:
+            assert (VENDOR_DIR / path).is_file(), path
+    assert (VENDOR_DIR / "fontawesome-free-6.6.0" / "webfonts" / "fa-solid-900.woff2").is_file()
+
+
+def test_vendored_files_match_the_integrity_gx_pins_for_the_cdn_copies() -> None:
+    import great_expectations
+
+    template = Path(great_expectations.__file__).parent / "render" / "view" / "templates" / "js_script_imports.j2"
+    pinned = dict(re.findall(r'src="(https://[^"]+)" integrity="(sha384-[^"]+)"', template.read_text()))
+    assert pinned, "GX no longer pins integrity hashes: check the vendored files by hand"
+    for url, integrity in pinned.items():
+        (local,) = CDN_ASSETS[url]
+        digest = base64.b64encode(hashlib.sha384((VENDOR_DIR / local).read_bytes()).digest()).decode()
+        assert integrity == f"sha384-{digest}", url
+
+
+def test_an_unknown_cdn_asset_stops_the_docs_build(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text('<script src="https://cdn.example.org/new-lib.js"></script>')
+    with pytest.raises(OfflineDocsError, match="new-lib.js"):
+        make_offline(tmp_path)
