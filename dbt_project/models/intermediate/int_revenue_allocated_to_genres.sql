@@ -13,6 +13,9 @@
     are multiples of 1 / (total minutes x lcm of genre counts), far coarser than 1e-6, so this
     only removes decimal noise from the division (3 x 10/3 floors to 10, not 9).
 -#}
+-- A table, not a view: several models and tests read it, so it is computed once.
+{{ config(materialized='table') }}
+
 with
 
 sessions as (

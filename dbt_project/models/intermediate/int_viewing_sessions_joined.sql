@@ -1,4 +1,7 @@
 {#- Valid sessions with the watching user's attributes and the watched item's (grain session_id). -#}
+-- A table, not a view: several models and tests read it, so it is computed once.
+{{ config(materialized='table') }}
+
 with
 
 sessions as (

@@ -4,6 +4,9 @@
     watch_before_registration, duration_above_length. A user or content item that was itself
     quarantined is unknown here: its sessions cannot reach the core's foreign keys.
 -#}
+-- A table, not a view: several models and tests read it, so it is computed once.
+{{ config(materialized='table') }}
+
 {%- set quarantine_rules = [
     {'inherit': 'staged_quarantine'},
     {'when': 'matched_user_id is null or user_quarantine_reason is not null',

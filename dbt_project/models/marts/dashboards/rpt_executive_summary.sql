@@ -28,35 +28,64 @@ days as (
     group by watch_date
 ),
 
-trailing_windows as (
+-- Active-user windows without a distinct count over a range join: each active day of a user
+-- starts an interval that lasts until the window ends or the user's next active day,
+-- whichever is first. A user's intervals never overlap, so the users active in the window
+-- ending on day d are the intervals covering d: a running sum of +1 (start) / -1 (end).
+next_active as (
     select
-        days.activity_date,
-        count(distinct case
-            when user_days.watch_date > {{ dbt.dateadd('day', -7, 'days.activity_date') }}
-                then user_days.user_id
-        end) as weekly_active_users,
-        count(distinct user_days.user_id) as monthly_active_users
-    from days
-    inner join user_days
-        on user_days.watch_date <= days.activity_date
-        and user_days.watch_date > {{ dbt.dateadd('day', -30, 'days.activity_date') }}
-    group by days.activity_date
+        user_id,
+        watch_date,
+        lead(watch_date) over (partition by user_id order by watch_date) as next_watch_date
+    from user_days
 ),
 
+{% for window_days, label in [(7, 'weekly'), (30, 'monthly')] %}
+{{ label }}_events as (
+    select
+        watch_date as event_date,
+        1 as delta
+    from next_active
+
+    union all
+
+    select
+        case
+            when next_watch_date is not null
+                and next_watch_date < {{ dbt.dateadd('day', window_days, 'watch_date') }}
+                then next_watch_date
+            else {{ dbt.dateadd('day', window_days, 'watch_date') }}
+        end as event_date,
+        -1 as delta
+    from next_active
+),
+
+{{ label }}_active as (
+    select
+        event_date,
+        sum(sum(delta)) over (order by event_date rows between unbounded preceding and current row)
+            as active_users
+    from {{ label }}_events
+    group by event_date
+),
+
+{% endfor %}
 final as (
     select
         days.activity_date,
         days.daily_active_users,
-        trailing_windows.weekly_active_users,
-        trailing_windows.monthly_active_users,
+        cast(weekly_active.active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
+        cast(monthly_active.active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
         days.session_count,
         cast(days.total_watch_minutes as {{ dbt.type_numeric() }}) / 60 as watch_hours,
         days.mean_completion_percentage,
         cast(days.daily_active_users as {{ dbt.type_numeric() }})
-            / cast(trailing_windows.monthly_active_users as {{ dbt.type_numeric() }}) as stickiness
+            / cast(monthly_active.active_users as {{ dbt.type_numeric() }}) as stickiness
     from days
-    inner join trailing_windows
-        on days.activity_date = trailing_windows.activity_date
+    inner join weekly_active
+        on days.activity_date = weekly_active.event_date
+    inner join monthly_active
+        on days.activity_date = monthly_active.event_date
 )
 
 select * from final
