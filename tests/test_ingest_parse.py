@@ -48,6 +48,7 @@ def with_field(name: str, value: str, base: str = GOOD) -> str:
         (with_field("watch_date", "2024-13-01"), "bad_date", "watch_date"),
         (with_field("watch_date", "2024-00-15"), "bad_date", "watch_date"),
         (with_field("watch_date", "0000-01-01"), "bad_date", "watch_date"),
+        (with_field("watch_date", "0000-02-29"), "bad_date", "watch_date"),
         (with_field("watch_date", "2024/01/01"), "bad_date", "watch_date"),
         (with_field("watch_date", "20240101"), "bad_date", "watch_date"),
         (with_field("session_id", ""), "empty_required", "session_id"),
@@ -109,7 +110,8 @@ def test_fast_and_exact_paths_agree_on_every_line() -> None:
     rng = random.Random(4)
     pieces = {
         "session_id": ["S000001", "", " S1", "S\\1", "S,1"],
-        "watch_date": ["2024-02-29", "2023-02-29", "2024-04-31", "2024-12-31", "2024-1-01", "9999-12-31"],
+        "watch_date": ["2024-02-29", "2023-02-29", "2024-04-31", "2024-12-31", "2024-1-01", "9999-12-31",
+                       "0000-02-29", "0400-02-29", "1900-02-29", "0001-01-01", "2024-06-31"],
         "watch_duration_minutes": ["0", "-12", "999999999", "1000000000", "2147483648", "1.0", "x"],
         "completion_percentage": ["0", "100.0", "-1.5", "1.", ".5", "12345678901234567.1"],
         "device_type": ["Mobile", " Mobile", "Mobile ", "", "Smart TV"],
@@ -202,3 +204,25 @@ def test_scan_finds_every_item_with_the_line_of_its_opening_brace() -> None:
 def test_sessions_fixture_lines_are_valid() -> None:
     rows, rejections = convert(SESSIONS)
     assert rejections == [] and len(rows) == len(SESSIONS)
+
+
+def test_fast_date_pattern_accepts_exactly_the_calendar_dates() -> None:
+    """The fast path must never let through a date PostgreSQL would refuse (checked for leap
+    centuries, year 0000 and ordinary years, every month 00-13 and day 00-32)."""
+    import datetime as dt
+
+    import re2
+
+    from streamlytics.ingest.csv_lines import _FAST
+
+    pattern = re2.compile(_FAST["date"])
+    for year in (0, 1, 4, 100, 400, 1900, 2000, 2023, 2024, 2100, 9999):
+        for month in range(14):
+            for day in range(33):
+                text = f"{year:04d}-{month:02d}-{day:02d}"
+                try:
+                    dt.date(year, month, day)
+                    valid = True
+                except ValueError:
+                    valid = False
+                assert (pattern.fullmatch(text.encode()) is not None) == valid, text

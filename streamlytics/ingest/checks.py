@@ -19,6 +19,7 @@ from streamlytics.ingest.errors import PreflightError, Problem
 from streamlytics.ingest.formats import (
     CONTENT_FILE,
     CSV_LAYOUTS,
+    INT4_MAX,
     SESSIONS_PREFIX,
     USERS_FILE,
     CsvLayout,
@@ -148,6 +149,9 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
     if header_problem is not None:
         return None, [header_problem]
     lines = newlines + (0 if last_byte == b"\n" else 1)
+    if lines > INT4_MAX:  # landing rows store the line number in 4 bytes
+        return None, [Problem(name, None, None, f"has {lines:,} lines, more than the {INT4_MAX:,} "
+                              "one file may have; split it into several viewing_sessions*.csv files")]
     return SourceFile(path, layout.kind, digest.hexdigest(), offset, lines - 1), []
 
 

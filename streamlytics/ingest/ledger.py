@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamlytics.ingest.checks import SourceFile
-from streamlytics.ingest.formats import SNAPSHOT_KINDS
+from streamlytics.ingest.errors import IngestError
+from streamlytics.ingest.formats import INT4_MAX, SNAPSHOT_KINDS
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,12 @@ def batches_to_supersede(cursor: Any, source: SourceFile) -> list[LoadedBatch]:
 
 
 def next_load_id(cursor: Any) -> int:
+    """A new load id (landing rows store it in 4 bytes, hence the bound)."""
     cursor.execute("select nextval(pg_get_serial_sequence('audit.load_batches', 'load_id'))")
-    return int(cursor.fetchone()[0])
+    load_id = int(cursor.fetchone()[0])
+    if load_id > INT4_MAX:
+        raise IngestError(f"audit.load_batches.load_id reached {load_id:,}, beyond the 4-byte landing key")
+    return load_id
 
 
 def record_loaded(cursor: Any, load_id: int, source: SourceFile,

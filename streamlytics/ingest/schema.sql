@@ -12,8 +12,9 @@
 -- ledger's load order: sort by (_load_id, _source_line) for "first occurrence" rules).
 --
 -- Storage: the rows live in raw.<name>_rows tables that hold, per row, only the fields plus
--- (_load_id, _source_line). Batch-level lineage (batch id, file name, load time) is stored once
--- in audit.load_batches and joined in by the views. Repeating a 64-character hash and a file
+-- (_load_id, _source_line) as 4-byte integers (the views present them as bigint). Batch-level
+-- lineage (batch id, file name, load time) is stored once in audit.load_batches and joined in
+-- by the views. Repeating a 64-character hash and a file
 -- name on every one of millions of rows doubled the bytes COPY had to write (see
 -- docs/ingestion.md, "Why views over *_rows tables").
 -- Numbers with a fraction land as unconstrained numeric: exactly the digits received, no
@@ -70,8 +71,8 @@ create table if not exists raw.users_rows (
     subscription_type       text not null,
     registration_date       date not null,
     total_watch_time_hours  numeric not null,
-    _source_line            bigint not null,
-    _load_id                bigint not null
+    _source_line            integer not null,
+    _load_id                integer not null
 );
 
 create table if not exists raw.viewing_sessions_rows (
@@ -83,8 +84,8 @@ create table if not exists raw.viewing_sessions_rows (
     completion_percentage     numeric not null,
     device_type               text not null,
     quality_level             text not null,
-    _source_line              bigint not null,
-    _load_id                  bigint not null
+    _source_line              integer not null,
+    _load_id                  integer not null
 );
 
 -- content.json, flattened: one row per movie, per series, per (title, genre), per (series, season).
@@ -97,8 +98,8 @@ create table if not exists raw.movies_rows (
     views_count        bigint not null,
     production_budget  bigint not null,
     _item_index        integer not null,
-    _source_line       bigint not null,
-    _load_id           bigint not null
+    _source_line       integer not null,
+    _load_id           integer not null
 );
 
 create table if not exists raw.series_rows (
@@ -110,8 +111,8 @@ create table if not exists raw.series_rows (
     total_views           bigint not null,
     production_budget     bigint not null,
     _item_index           integer not null,
-    _source_line          bigint not null,
-    _load_id              bigint not null
+    _source_line          integer not null,
+    _load_id              integer not null
 );
 
 create table if not exists raw.content_genres_rows (
@@ -120,8 +121,8 @@ create table if not exists raw.content_genres_rows (
     genre           text not null,
     genre_position  integer not null,            -- 1-based order in the item's genre list
     _item_index     integer not null,
-    _source_line    bigint not null,
-    _load_id        bigint not null
+    _source_line    integer not null,
+    _load_id        integer not null
 );
 
 create table if not exists raw.series_seasons_rows (
@@ -129,16 +130,16 @@ create table if not exists raw.series_seasons_rows (
     season_number   integer not null,            -- 1-based position in episodes_per_season
     episode_count   integer not null,
     _item_index     integer not null,
-    _source_line    bigint not null,
-    _load_id        bigint not null
+    _source_line    integer not null,
+    _load_id        integer not null
 );
 
 create or replace view raw.users as
 select
     r.user_id, r.age, r.country, r.subscription_type, r.registration_date,
     r.total_watch_time_hours,
-    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line,
-    b.finished_at as _loaded_at, r._load_id
+    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line::bigint as _source_line,
+    b.finished_at as _loaded_at, r._load_id::bigint as _load_id
 from raw.users_rows as r
 inner join audit.load_batches as b on b.load_id = r._load_id;
 
@@ -146,8 +147,8 @@ create or replace view raw.viewing_sessions as
 select
     r.session_id, r.user_id, r.content_id, r.watch_date, r.watch_duration_minutes,
     r.completion_percentage, r.device_type, r.quality_level,
-    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line,
-    b.finished_at as _loaded_at, r._load_id
+    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line::bigint as _source_line,
+    b.finished_at as _loaded_at, r._load_id::bigint as _load_id
 from raw.viewing_sessions_rows as r
 inner join audit.load_batches as b on b.load_id = r._load_id;
 
@@ -155,8 +156,8 @@ create or replace view raw.movies as
 select
     r.content_id, r.title, r.duration_minutes, r.release_year, r.rating, r.views_count,
     r.production_budget, r._item_index,
-    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line,
-    b.finished_at as _loaded_at, r._load_id
+    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line::bigint as _source_line,
+    b.finished_at as _loaded_at, r._load_id::bigint as _load_id
 from raw.movies_rows as r
 inner join audit.load_batches as b on b.load_id = r._load_id;
 
@@ -164,23 +165,23 @@ create or replace view raw.series as
 select
     r.content_id, r.title, r.seasons, r.avg_episode_duration, r.rating, r.total_views,
     r.production_budget, r._item_index,
-    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line,
-    b.finished_at as _loaded_at, r._load_id
+    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line::bigint as _source_line,
+    b.finished_at as _loaded_at, r._load_id::bigint as _load_id
 from raw.series_rows as r
 inner join audit.load_batches as b on b.load_id = r._load_id;
 
 create or replace view raw.content_genres as
 select
     r.content_id, r.content_type, r.genre, r.genre_position, r._item_index,
-    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line,
-    b.finished_at as _loaded_at, r._load_id
+    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line::bigint as _source_line,
+    b.finished_at as _loaded_at, r._load_id::bigint as _load_id
 from raw.content_genres_rows as r
 inner join audit.load_batches as b on b.load_id = r._load_id;
 
 create or replace view raw.series_seasons as
 select
     r.content_id, r.season_number, r.episode_count, r._item_index,
-    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line,
-    b.finished_at as _loaded_at, r._load_id
+    b.batch_id as _batch_id, b.source_file as _source_file, r._source_line::bigint as _source_line,
+    b.finished_at as _loaded_at, r._load_id::bigint as _load_id
 from raw.series_seasons_rows as r
 inner join audit.load_batches as b on b.load_id = r._load_id;
