@@ -1,7 +1,8 @@
 """What each pipeline stage does: one small function per stage, calling that stage's own module.
 
 Order and gates (see streamlytics.pipeline): ingest → validate-raw → transform → validate-marts
-→ publish → analyze → export-tableau. A stage runs only when every stage it ``needs`` completed.
+→ publish → analyze → export-tableau. A stage runs only when every stage it ``needs`` completed;
+the publishing stages need both validation gates.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from streamlytics.pipeline import GateFailed, RunContext, Stage
 DEFAULT_SCALE = 1.0
 DEFAULT_SEED = 42
 RAW_FILES = ("users.csv", "content.json", "viewing_sessions.csv")
+# Everything that publishes (MongoDB, report, Tableau) waits for both validation gates.
+PUBLISH_GATES = ("validate-raw", "validate-marts")
 
 
 def make_context(data_dir: Path | None) -> RunContext:
@@ -98,9 +101,11 @@ def pipeline_stages() -> list[Stage]:
     return [
         Stage("ingest", ingest, (), "raw files → raw landing tables (COPY), bad rows quarantined"),
         Stage("validate-raw", validate_raw, ("ingest",), "Great Expectations on the raw landing"),
-        Stage("transform", transform, ("validate-raw",), "dbt build: staging → core → marts, with tests"),
+        # dbt builds even when the raw gate fails: staging quarantines the offending rows, and
+        # the data team needs that quarantine to act on. Nothing is *published* past a failed gate.
+        Stage("transform", transform, ("ingest",), "dbt build: staging → core → marts, with tests"),
         Stage("validate-marts", validate_marts, ("transform",), "Great Expectations on the marts"),
-        Stage("publish", publish, ("validate-marts",), "marts → MongoDB collections and pipelines"),
-        Stage("analyze", analyze, ("validate-marts",), "statistics and the HTML report"),
-        Stage("export-tableau", export_tableau, ("validate-marts",), "Tableau Hyper extracts of the marts"),
+        Stage("publish", publish, PUBLISH_GATES, "marts → MongoDB collections and pipelines"),
+        Stage("analyze", analyze, PUBLISH_GATES, "statistics and the HTML report"),
+        Stage("export-tableau", export_tableau, PUBLISH_GATES, "Tableau Hyper extracts of the marts"),
     ]

@@ -96,9 +96,13 @@ class EmbeddedPostgres:
         ensure_folder_permissions(bins.parent / "lib", read)
         ensure_folder_permissions(bins.parent / "share", read)
         ensure_prefix_permissions(self.root)
+        # Only the folders and files we create are handed over; everything under data/ is made
+        # by the server itself as that user (walking it while the server runs would race with
+        # the files it creates and deletes).
         entry = pwd.getpwnam(SERVICE_USER)
-        for path in (self.root, *self.root.rglob("*")):
-            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+        for path in (self.root, self.data_dir, self.log_file):
+            if path.exists():
+                os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
     def _cmd(self, exe: str, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
