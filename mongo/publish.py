@@ -69,17 +69,18 @@ def sync_collection(
 ) -> SyncCounts:
     """Make ``coll`` hold exactly ``docs`` (each with ``_id`` and ``content_hash``).
 
-    With ``validate``, every document is checked against the collection's schema first and
-    nothing is written if one fails (DocumentInvalid names it).
+    With ``validate``, every document to be written is checked against the collection's schema
+    first and nothing is written if one fails (DocumentInvalid names it). Unchanged documents
+    are not re-checked: their hash equals that of a document validated when it was written.
     """
     _check_unique_ids(coll.name, docs)
-    if validate:
-        for doc in docs:
-            schemas.validate_document(coll.name, doc)
     stored = _stored_hashes(coll)
     wanted = {d["_id"] for d in docs}
     to_write = [d for d in docs if stored.get(d["_id"], object()) != d["content_hash"]]
     to_remove = [i for i in stored if i not in wanted]
+    if validate:
+        for doc in to_write:
+            schemas.validate_document(coll.name, doc)
 
     inserted = updated = removed = 0
     for chunk in compat.chunked(to_write, chunk_size):

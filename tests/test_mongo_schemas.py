@@ -99,15 +99,18 @@ def test_sync_refuses_duplicate_ids_before_touching_the_server() -> None:
         sync_collection(NoServer(), docs)  # type: ignore[arg-type]
 
 
-def test_sync_refuses_an_invalid_document_before_touching_the_server() -> None:
-    class NoServer:
+def test_sync_refuses_an_invalid_document_before_any_write() -> None:
+    class ReadOnlyStore:
         name = "user_analytics"
 
-        def __getattr__(self, item: str) -> object:
-            raise AssertionError(f"the collection was used: {item}")
+        def find(self, *args: object) -> list:
+            return []  # nothing stored yet
+
+        def bulk_write(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a write was sent although a document is invalid")
 
     with pytest.raises(schemas.DocumentInvalid, match="U0002"):
-        sync_collection(NoServer(), [_user(), _user(_id="U0002", user_id="U0002", age="x")])  # type: ignore[arg-type]
+        sync_collection(ReadOnlyStore(), [_user(), _user(_id="U0002", user_id="U0002", age="x")])  # type: ignore[arg-type]
 
 
 def test_chunked_splits_and_rejects_bad_sizes() -> None:
