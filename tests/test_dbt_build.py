@@ -377,6 +377,11 @@ def test_rebuilds_change_no_row_and_a_new_sessions_batch_changes_only_what_it_sh
     assert again.ok, [f.describe() for f in again.failures]
     assert _table_checksums(warehouse) == before
     assert _session_versions(warehouse) == versions  # the incremental model rewrote nothing
+    # users and content were rebuilt (dropped with CASCADE): the sessions' foreign keys are back
+    parents = warehouse.query(
+        "select confrelid::regclass::text from pg_constraint "
+        "where contype = 'f' and conrelid = 'core.viewing_sessions'::regclass")
+    assert sorted(p for (p,) in parents) == ["core.content", "core.users"]
 
     # A September file: 3 valid sessions, one repeating an existing session_id, one unknown user.
     existing = warehouse.query(

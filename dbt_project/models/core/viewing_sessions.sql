@@ -14,8 +14,8 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
-            "{{ ensure_foreign_key(this, 'user_id', ref('users'), 'user_id', 'viewing_sessions_user_id_fkey') }}",
-            "{{ ensure_foreign_key(this, 'content_id', ref('content'), 'content_id', 'viewing_sessions_content_id_fkey') }}",
+            "{{ ensure_foreign_key(this, 'user_id', ref('users'), 'user_id') }}",
+            "{{ ensure_foreign_key(this, 'content_id', ref('content'), 'content_id') }}",
         ],
     )
 }}
