@@ -370,6 +370,37 @@ def transform(
         fail(f"dbt build failed: {len(result.failures)} node(s) failed (exit code {result.return_code}).")
 
 
+@app.command("analyze")
+def analyze(
+    mongo: bool = typer.Option(True, "--mongo/--no-mongo", help="Also write the summary to MongoDB (statistics_summary)."),
+    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
+    seed: int = typer.Option(42, help="Seed of every random step (bootstraps, samples, k-means)."),
+) -> None:
+    """Compute every statistic from the core, write it to schema analysis (and MongoDB), print the headline."""
+    from python_models.analyze import run_analysis
+    from python_models.data import MissingCoreError
+    from python_models.retention_model import LeakageSuspected
+
+    try:
+        head = run_analysis(svc.database_url(), svc.mongodb_uri() if mongo else None, mongo_db, seed=seed)
+    except (svc.ServiceError, MissingCoreError, LeakageSuspected) as exc:
+        fail(str(exc))
+    table = Table("result", "test", "statistic", "p (Holm)", "effect [95% CI]", "n", "verdict", title="Headline results")
+    for name, r in head["key_results"].items():
+        effect = "-" if r["effect"] is None else f"{r['effect_name']} {r['effect']:.3g}" + (
+            f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]" if r["ci_low"] is not None else "")
+        p = r["p_adjusted"] if r["p_adjusted"] is not None else r["p_value"]
+        stat = "-" if r["statistic"] is None else f"{r['statistic_name']} {r['statistic']:.4g}"
+        table.add_row(name, r["section"], stat, "-" if p is None else f"{p:.2g}", effect,
+                      "-" if r["n"] is None else f"{r['n']:,}", r["verdict"] or "-")
+    console.print(table)
+    for name, verdict in head["seed_findings"].items():
+        console.print(f"seed claim {name}: [bold]{verdict}[/]", highlight=False)
+    console.print(f"[green]✓[/] run {head['run_id']} in {head['seconds']} s: tables analysis.* "
+                  "(latest: analysis.latest_run)" + (", MongoDB statistics_summary" if mongo else ""), highlight=False)
+    print(head["run_id"])
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 

@@ -1,0 +1,156 @@
+"""One analysis run: read the core, compute every statistic, persist, return the headline.
+
+Order: data quality → descriptive → hypothesis tests → correlations → popularity regression →
+trends → clustering → retention model → the seed's claims (which reuse the results before
+them). Each family of tests is Holm-adjusted on its own (see results.py). The run is written
+to the ``analysis`` schema in one transaction and, when a MongoDB URI is given, summarised in
+its ``statistics_summary`` collection.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg2
+
+from python_models import (
+    clustering, correlations, data, data_quality, descriptive, hypothesis_tests, persist,
+    popularity_regression, retention_model, seed_findings, trends,
+)
+from python_models.results import ALPHA, Result, adjust_family
+
+DEFAULT_SEED = 42
+DEFAULT_N_BOOT = 1000
+
+# The effects a reader asks about first, by result name (for run_summary.json and the CLI).
+HEADLINE_RESULTS = (
+    "premium_vs_basic_mean_completion", "plan_mean_completion", "plan_4k_share", "premium_vs_basic_watch_minutes",
+    "premium_vs_basic_lifetime_hours", "quality_completion", "quality_completion_given_plan", "device_completion",
+    "weekday_daily_sessions", "spearman_session_watch_minutes__completion", "spearman_lifetime_hours__tenure_days",
+    "movies_views_on_rating", "movies_views_on_budget_musd", "series_views_on_seasons",
+    "series_views_on_episode_minutes", "retention_auc_logistic", "retention_auc_gradient_boosting",
+    "kmeans_chosen_k", "kmeans_vs_ward_ari",
+)
+
+
+def default_run_results() -> Path | None:
+    """dbt's run_results.json of the project, when a build has left one."""
+    from streamlytics.config import settings
+
+    path = settings().dbt_project_dir / "target" / "run_results.json"
+    return path if path.is_file() else None
+
+
+def _brief(r: Result) -> dict[str, Any]:
+    return {
+        "section": r.section, "statistic_name": r.statistic_name, "statistic": r.statistic, "p_value": r.p_value,
+        "p_adjusted": r.p_adjusted, "effect_name": r.effect_name, "effect": r.effect, "ci_low": r.ci_low,
+        "ci_high": r.ci_high, "n": r.n, "verdict": r.verdict, "interpretation": r.interpretation,
+    }
+
+
+def compute(conn: Any, *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT,
+            run_results: Path | None = None) -> dict[str, Any]:
+    """Every statistic of a run, from the database behind `conn` (nothing is written)."""
+    rng = np.random.default_rng(seed)
+    d = data.load(conn)
+    sessions = data.sessions_with_context(d)
+    users = data.user_metrics(d, sessions)
+    quality = data_quality.run(conn, run_results)
+    described = descriptive.run(sessions, users, d.content)
+    tests = adjust_family(hypothesis_tests.run(sessions, users, rng, n_boot=n_boot))
+    corr = adjust_family(correlations.run(users, sessions))
+    regression = adjust_family(popularity_regression.run(d.content))
+    trend_results, trend_points = trends.run(sessions)
+    trend_results = adjust_family(trend_results)
+    clusters = clustering.run(users, seed, n_boot=min(n_boot, 500))
+    retention = retention_model.run(d, seed, n_boot=min(n_boot, 200))
+    evidence = seed_findings.device_and_quality_evidence(sessions)
+    so_far = {r.name: r for r in [*tests, *corr, *regression]}
+    findings = seed_findings.run(so_far, evidence)
+    results = [*quality.results, *tests, *corr, *regression, *trend_results, *clusters.results,
+               *retention.results, *evidence, *findings]
+    silhouette_points = [
+        {"series": "kmeans_silhouette", "measure": "silhouette", "point_index": i, "x_label": f"k={k}",
+         "x": float(k), "y": s, "n": None}
+        for i, (k, s) in enumerate(sorted(clusters.silhouettes.items()))
+    ]
+    return {
+        "data": d, "results": results, "descriptive": described, "series": [*trend_points, *retention.curves, *silhouette_points],
+        "clusters": clusters, "retention": retention, "data_quality": quality,
+    }
+
+
+def headline(computed: dict[str, Any], run_id: str, started: datetime, finished: datetime) -> dict[str, Any]:
+    """The figures a reader wants first, JSON-ready."""
+    by_name = {r.name: r for r in computed["results"]}
+    sections: dict[str, int] = {}
+    for r in computed["results"]:
+        sections[r.section] = sections.get(r.section, 0) + 1
+    files = {r.details["batch_id"][:12] + ":" + r.variables.split(" ")[0]: {
+        "lines_read": r.n, "refused": r.statistic, "verdict": r.verdict}
+        for r in computed["results"] if r.section == "data_quality" and r.name.startswith("file_")}
+    return {
+        "run_id": run_id,
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 2),
+        "alpha": ALPHA,
+        "data_end": str(computed["data"].data_end),
+        "row_counts": computed["data"].fingerprint["row_counts"],
+        "results_by_section": sections,
+        "seed_findings": {r.name: r.verdict for r in computed["results"] if r.section == "seed_finding"},
+        "key_results": {name: _brief(by_name[name]) for name in HEADLINE_RESULTS if name in by_name},
+        "retention": {k: v for k, v in computed["retention"].headline.items() if k not in ("features", "excluded")},
+        "data_quality": files,
+        "outputs": {"statistics (PostgreSQL)": f"analysis.results where run_id = '{run_id}'"},
+    }
+
+
+def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: str | None = None, *,
+                 seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT,
+                 run_results: Path | None | str = "default") -> dict[str, Any]:
+    """Compute every statistic from the database at `database_url`, persist it, return the headline.
+
+    Writes one run to the ``analysis`` schema (one transaction) and, when `mongodb_uri` is
+    given, a summary document to ``statistics_summary`` in `mongodb_db` (default: the
+    configured MONGODB_DB). `run_results` is dbt's run_results.json for the data-quality
+    section ("default": the project's, when present; None: leave dbt out). Raises
+    data.MissingCoreError when the core is absent or empty, and
+    retention_model.LeakageSuspected when the retention model scores implausibly well.
+    """
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    dbt_results = default_run_results() if run_results == "default" else (Path(run_results) if run_results else None)
+    run_id = str(uuid.uuid4())
+    conn = psycopg2.connect(database_url)
+    try:
+        computed = compute(conn, seed=seed, n_boot=n_boot, run_results=dbt_results)
+        finished = datetime.now(timezone.utc)
+        head = headline(computed, run_id, started, finished)
+        head["seconds"] = round(time.perf_counter() - clock, 2)
+        record = persist.RunRecord(
+            run_id=run_id, started_at=started, finished_at=finished, fingerprint=computed["data"].fingerprint,
+            parameters={"seed": seed, "n_boot": n_boot, "alpha": ALPHA, "dbt_run_results": str(dbt_results) if dbt_results else None},
+            headline=head, results=computed["results"], descriptive=computed["descriptive"], series=computed["series"],
+            cluster_profiles=computed["clusters"].profiles, user_clusters=computed["clusters"].assignments,
+            data_quality=computed["data_quality"].rules,
+        )
+        persist.write_postgres(conn, record)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+    if mongodb_uri:
+        from streamlytics.config import settings
+
+        persist.write_mongo(mongodb_uri, mongodb_db or settings().mongodb_db, record)
+        head["outputs"]["statistics summary (MongoDB)"] = f"{mongodb_db or settings().mongodb_db}.{persist.SUMMARY_COLLECTION}"
+    return head

@@ -1,0 +1,303 @@
+"""Who is still watching in the last month of the log? A time-split retention model.
+
+- Target: a user is "retained" when they have at least one session in the last calendar month
+  of the log (the month of its last watch_date; August 2024 in the course data).
+- Features come only from sessions before that month (the cutoff is its first day) and from
+  the user's profile as of the cutoff: activity counts, minutes, completion, recency, the
+  sessions of the 30 days before the cutoff, 4K and mobile shares, plan, age, tenure. Lifetime
+  watch hours are left out: the account system's counter is a snapshot taken at export time
+  and may include the target month. Users registered on or after the cutoff are left out.
+- Evaluation on held-out users: stratified k-fold cross-validation (5 folds, or fewer when the
+  minority class is small); every user's score comes from a model that never saw them. AUC with
+  DeLong's 95 % CI, Brier score, calibration bins (quantiles of the predicted probability).
+- Models: L2-penalised logistic regression on standardised features (coefficients with
+  percentile bootstrap CIs over users) and a histogram gradient-boosting classifier
+  (permutation importances on the held-out folds, as AUC lost).
+- Guard: a cross-validated AUC above LEAKAGE_AUC with at least MIN_MINORITY users in each class
+  raises LeakageSuspected: such a score on this kind of behavioural data means a feature knows
+  the answer, and it is a bug to fix, not a result to report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.calibration import calibration_curve
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from python_models.data import AnalysisData
+from python_models.results import Result
+
+LEAKAGE_AUC = 0.95
+MIN_MINORITY = 10
+MAX_FOLDS = 5
+CALIBRATION_BINS = 10
+PERMUTATION_REPEATS = 3
+Z95 = float(stats.norm.ppf(0.975))
+FEATURES = (
+    "sessions_before", "watch_minutes_before", "mean_completion_before", "active_days_before",
+    "days_since_last_session", "sessions_last_30_days", "share_4k_before", "share_mobile_before",
+    "no_sessions_before", "plan_standard", "plan_premium", "age", "tenure_days_at_cutoff",
+)
+
+
+class LeakageSuspected(RuntimeError):
+    """The retention model scores too well to be true: some feature carries the target."""
+
+
+@dataclass(frozen=True)
+class RetentionData:
+    cutoff: pd.Timestamp
+    end: pd.Timestamp
+    frame: pd.DataFrame   # user_id, the FEATURES, retained (0/1)
+
+
+@dataclass(frozen=True)
+class Retention:
+    results: list[Result]
+    curves: list[dict[str, Any]]    # rows for analysis.series (ROC and calibration points)
+    headline: dict[str, Any]
+
+
+def cutoff_for(end: pd.Timestamp) -> pd.Timestamp:
+    """First day of the month of the last watch date."""
+    return pd.Timestamp(end.year, end.month, 1)
+
+
+def features(users: pd.DataFrame, before: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per-user features from `before` (sessions strictly before `cutoff`) and the profile.
+
+    Raises ValueError if `before` holds a session on or after the cutoff: the time split is the
+    whole point, so it is checked rather than trusted.
+    """
+    if not before.empty and before["watch_date"].max() >= cutoff:
+        raise ValueError(f"feature sessions must end before the cutoff {cutoff.date()}, "
+                         f"found {before['watch_date'].max().date()}")
+    eligible = users[users["registration_date"] < cutoff]
+    recent = before[before["watch_date"] >= cutoff - pd.Timedelta(days=30)]
+    flagged = before.assign(
+        is_4k=(before["quality"] == "4K").astype(float), is_mobile=(before["device"] == "Mobile").astype(float),
+    )
+    g = flagged.groupby("user_id")
+    agg = pd.DataFrame({
+        "sessions_before": g.size(),
+        "watch_minutes_before": g["watch_minutes"].sum(),
+        "mean_completion_before": g["completion"].mean(),
+        "active_days_before": g["watch_date"].nunique(),
+        "last_session": g["watch_date"].max(),
+        "share_4k_before": g["is_4k"].mean(),
+        "share_mobile_before": g["is_mobile"].mean(),
+    })
+    agg["sessions_last_30_days"] = recent.groupby("user_id").size()
+    out = eligible[["user_id", "plan", "age", "registration_date"]].merge(
+        agg, left_on="user_id", right_index=True, how="left")
+    out["no_sessions_before"] = out["sessions_before"].isna().astype(float)
+    for col in ("sessions_before", "watch_minutes_before", "active_days_before", "sessions_last_30_days",
+                "share_4k_before", "share_mobile_before"):
+        out[col] = out[col].fillna(0.0).astype(float)
+    # Without sessions there is no completion: the mean of the others stands in, and the
+    # no_sessions_before flag lets the model tell those users apart.
+    out["mean_completion_before"] = out["mean_completion_before"].fillna(out["mean_completion_before"].mean())
+    since = out["last_session"].fillna(out["registration_date"])
+    out["days_since_last_session"] = (cutoff - since).dt.days.astype(float)
+    out["tenure_days_at_cutoff"] = (cutoff - out["registration_date"]).dt.days.astype(float)
+    out["plan_standard"] = (out["plan"] == "Standard").astype(float)
+    out["plan_premium"] = (out["plan"] == "Premium").astype(float)
+    out["age"] = out["age"].astype(float)
+    return out[["user_id", *FEATURES]].reset_index(drop=True)
+
+
+def build(data: AnalysisData) -> RetentionData:
+    """Features before the last month, target within it."""
+    end = pd.Timestamp(data.data_end)
+    cutoff = cutoff_for(end)
+    sessions = data.sessions
+    frame = features(data.users, sessions[sessions["watch_date"] < cutoff], cutoff)
+    active = set(sessions.loc[sessions["watch_date"] >= cutoff, "user_id"])
+    frame["retained"] = frame["user_id"].isin(active).astype(int)
+    return RetentionData(cutoff, end, frame)
+
+
+def delong_auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float, float]:
+    """AUC, its DeLong standard error and 95 % CI (normal, clipped to [0, 1])."""
+    y = np.asarray(y).astype(bool)
+    pos, neg = score[y], score[~y]
+    m, n = pos.shape[0], neg.shape[0]
+    all_ranks = stats.rankdata(np.concatenate([pos, neg]))
+    # Structural components: for each positive, the share of negatives it outranks (ties ½).
+    v10 = (all_ranks[:m] - stats.rankdata(pos)) / n
+    v01 = 1 - (all_ranks[m:] - stats.rankdata(neg)) / m
+    auc = float(v10.mean())
+    se = float(np.sqrt(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n))
+    return auc, se, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se)
+
+
+def _folds(y: np.ndarray, seed: int) -> StratifiedKFold:
+    minority = int(min(np.bincount(y, minlength=2)))
+    return StratifiedKFold(n_splits=max(2, min(MAX_FOLDS, minority)), shuffle=True, random_state=seed)
+
+
+def _logistic() -> Any:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200))
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+    """Held-out scores of both models, and the gradient-boosting permutation importances."""
+    with threadpool_limits(limits=1):  # see run(): OpenMP spinning on a small shared machine
+        return _out_of_fold(x, y, seed)
+
+
+def _out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+    folds = _folds(y, seed)
+    oof = {"logistic": np.zeros(y.shape[0]), "gradient_boosting": np.zeros(y.shape[0])}
+    importances = []
+    for train, test in folds.split(x, y):
+        lr = _logistic().fit(x[train], y[train])
+        oof["logistic"][test] = lr.predict_proba(x[test])[:, 1]
+        gb = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.05, random_state=seed)
+        gb.fit(x[train], y[train])
+        oof["gradient_boosting"][test] = gb.predict_proba(x[test])[:, 1]
+        if len(np.unique(y[test])) == 2:
+            imp = permutation_importance(gb, x[test], y[test], scoring="roc_auc", n_repeats=PERMUTATION_REPEATS, random_state=seed)
+            importances.append(imp.importances_mean)
+    return {"scores": oof, "n_folds": folds.get_n_splits(),
+            "gb_importance": np.mean(importances, axis=0) if importances else np.full(x.shape[1], np.nan)}
+
+
+def coefficient_cis(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_boot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised logistic coefficients on all users and their percentile bootstrap 95 % CIs."""
+    fit = _logistic().fit(x, y)
+    coef = fit[-1].coef_[0]
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, y.shape[0], y.shape[0])
+        if np.unique(y[idx]).shape[0] < 2:
+            continue
+        draws.append(_logistic().fit(x[idx], y[idx])[-1].coef_[0])
+    ci = np.percentile(np.asarray(draws), [2.5, 97.5], axis=0) if draws else np.full((2, coef.shape[0]), np.nan)
+    return coef, ci
+
+
+def check_leakage(auc: float, y: np.ndarray, model: str) -> None:
+    """Raise LeakageSuspected for an implausibly good AUC on enough users of each class."""
+    if auc > LEAKAGE_AUC and int(min(np.bincount(y, minlength=2))) >= MIN_MINORITY:
+        raise LeakageSuspected(
+            f"retention model {model!r} reached a cross-validated AUC of {auc:.3f} (> {LEAKAGE_AUC}): "
+            "a feature almost certainly carries the target (check that features use only sessions "
+            "before the cutoff). This is treated as a bug, not a result."
+        )
+
+
+def calibration_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[str, Any]]:
+    """Observed retention rate against the mean predicted probability, per quantile bin."""
+    observed, predicted = calibration_curve(y, p, n_bins=CALIBRATION_BINS, strategy="quantile")
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, CALIBRATION_BINS + 1)))
+    counts = np.histogram(p, bins=edges)[0] if edges.shape[0] > 1 else np.array([p.shape[0]])
+    counts = counts[counts > 0]
+    return [
+        {"series": f"retention_calibration_{model}", "measure": "observed_rate", "point_index": i,
+         "x_label": f"bin {i + 1}", "x": float(pr), "y": float(ob),
+         "n": int(counts[i]) if i < counts.shape[0] else None}
+        for i, (pr, ob) in enumerate(zip(predicted, observed))
+    ]
+
+
+def roc_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[str, Any]]:
+    fpr, tpr, thresholds = roc_curve(y, p)
+    return [
+        {"series": f"retention_roc_{model}", "measure": "tpr", "point_index": i,
+         "x_label": f"{min(t, 1.0):.6f}", "x": float(f), "y": float(tp), "n": None}
+        for i, (f, tp, t) in enumerate(zip(fpr, tpr, thresholds))
+    ]
+
+
+def run(data: AnalysisData, seed: int, n_boot: int = 200) -> Retention:
+    """Fit, evaluate on held-out users, check for leakage, and report."""
+    # One OpenMP thread: on a small shared machine, gradient boosting's thread pool spins
+    # against other processes and runs 20× slower than single-threaded.
+    with threadpool_limits(limits=1):
+        return _run(data, seed, n_boot)
+
+
+def _run(data: AnalysisData, seed: int, n_boot: int) -> Retention:
+    rd = build(data)
+    y = rd.frame["retained"].to_numpy(dtype=int)
+    x = rd.frame[list(FEATURES)].to_numpy(dtype=float)
+    counts = np.bincount(y, minlength=2)
+    setup = {
+        "target": f"at least one session between {rd.cutoff.date()} and {rd.end.date()}",
+        "features_from": f"sessions before {rd.cutoff.date()} and the profile at that day",
+        "features": list(FEATURES), "excluded": {"lifetime_hours": "export-time snapshot, may include the target month"},
+        "users": int(y.shape[0]), "retained": int(counts[1]), "not_retained": int(counts[0]),
+    }
+    if int(counts.min()) < MIN_MINORITY:
+        note = Result(
+            section="retention", name="retention_not_evaluated", variables="retained ~ behaviour before cutoff",
+            n=int(y.shape[0]),
+            interpretation=(f"Too few users in one class to evaluate a retention model "
+                            f"({int(counts[1])} retained, {int(counts[0])} not; at least {MIN_MINORITY} each needed)."),
+            details=setup,
+        )
+        return Retention([note], [], {"evaluated": False, **setup})
+    oof = out_of_fold(x, y, seed)
+    results: list[Result] = []
+    curves: list[dict[str, Any]] = []
+    headline: dict[str, Any] = {"evaluated": True, **setup, "n_folds": oof["n_folds"]}
+    for model, p in oof["scores"].items():
+        auc, se, low, high = delong_auc(y, p)
+        check_leakage(auc, y, model)
+        brier = float(brier_score_loss(y, p))
+        base = float(y.mean())
+        results.append(Result(
+            section="retention", name=f"retention_auc_{model}", variables="retained ~ " + ", ".join(FEATURES),
+            statistic_name="auc", statistic=auc, effect_name="auc", effect=auc, ci_low=low, ci_high=high,
+            n=int(y.shape[0]),
+            interpretation=(f"{model.replace('_', ' ').capitalize()} ranks a retained user above a lapsed one "
+                            f"{auc:.0%} of the time on held-out users (AUC {auc:.3f}, 95% CI [{low:.3f}, {high:.3f}], "
+                            f"DeLong; {oof['n_folds']}-fold cross-validation)."),
+            details={**setup, "auc_se": se, "ci": "DeLong, 95%", "n_folds": oof["n_folds"],
+                     "auc_sklearn": float(roc_auc_score(y, p)), "brier": brier,
+                     "brier_base_rate": base * (1 - base)},
+        ))
+        results.append(Result(
+            section="retention", name=f"retention_brier_{model}", variables="retained ~ predicted probability",
+            statistic_name="brier", statistic=brier, n=int(y.shape[0]),
+            interpretation=(f"Brier score {brier:.4f} for {model.replace('_', ' ')} against {base * (1 - base):.4f} "
+                            "for always predicting the base rate (lower is better)."),
+            details={"base_rate": base, "brier_base_rate": base * (1 - base)},
+        ))
+        headline[f"auc_{model}"] = {"auc": auc, "ci_low": low, "ci_high": high, "brier": brier}
+        curves += roc_points(y, p, model) + calibration_points(y, p, model)
+    rng = np.random.default_rng(seed)
+    coef, ci = coefficient_cis(x, y, rng, n_boot)
+    for i, feature in enumerate(FEATURES):
+        results.append(Result(
+            section="retention", name=f"retention_logistic_coef_{feature}", variables=f"retained ~ {feature}",
+            statistic_name="coef_per_sd", statistic=float(coef[i]), effect_name="odds_ratio_per_sd",
+            effect=float(np.exp(coef[i])), ci_low=float(np.exp(ci[0, i])), ci_high=float(np.exp(ci[1, i])),
+            n=int(y.shape[0]),
+            interpretation=(f"{feature}: odds of being retained × {np.exp(coef[i]):.2f} per standard deviation "
+                            f"(95% bootstrap CI [{np.exp(ci[0, i]):.2f}, {np.exp(ci[1, i]):.2f}]; L2-penalised)."),
+            details={"coef_ci_low": float(ci[0, i]), "coef_ci_high": float(ci[1, i]), "n_boot": n_boot,
+                     "penalty": "L2, C=1"},
+        ))
+        results.append(Result(
+            section="retention", name=f"retention_gb_importance_{feature}", variables=f"retained ~ {feature}",
+            statistic_name="permutation_importance_auc", statistic=float(oof["gb_importance"][i]),
+            n=int(y.shape[0]),
+            interpretation=(f"{feature}: shuffling it on held-out users costs the gradient-boosting model "
+                            f"{oof['gb_importance'][i]:.4f} AUC."),
+            details={"n_repeats": PERMUTATION_REPEATS, "averaged_over_folds": oof["n_folds"]},
+        ))
+    return Retention(results, curves, headline)
