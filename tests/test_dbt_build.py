@@ -168,7 +168,7 @@ def test_dbt_build_passes_on_generated_dirty_data(warehouse: Warehouse) -> None:
     assert warehouse.build.ok, [f.describe() for f in warehouse.build.failures]
     assert summary["models"] >= 30 and summary["models_failed"] == summary["models_skipped"] == 0
     assert summary["tests_passed"] >= 100 and summary["tests_failed"] == 0
-    assert summary["unit_tests_passed"] >= 4 and summary["unit_tests_failed"] == 0
+    assert summary["unit_tests_passed"] >= 6 and summary["unit_tests_failed"] == 0
     schemas = {r[0] for r in warehouse.query(
         "select table_schema from information_schema.tables where table_name in "
         "('stg_streaming__users', 'users', 'rpt_geographic', 'staging_quarantine') and table_schema <> 'raw'")}
