@@ -1,5 +1,4 @@
 {#- The genre vocabulary: every genre named by at least one kept content item. -#}
-{{ config(materialized='table') }}
 
 with
 
