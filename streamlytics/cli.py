@@ -355,7 +355,9 @@ def transform(
         fail(escape(str(exc)))
     summary = result.summary()
     if result.failures or result.warnings:
-        table = Table("status", "type", "node", "detail", title="dbt failures and warnings")
+        table = Table("status", "type", title="dbt failures and warnings")
+        table.add_column("node", overflow="fold")
+        table.add_column("detail", overflow="fold")
         for node in (*result.failures, *result.warnings):
             colour = "red" if node in result.failures else "yellow"
             table.add_row(f"[{colour}]{node.status}[/]", node.resource_type, node.name, escape(node.message))
