@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run serve test services-up services-down services-status clean-state
+.PHONY: install run serve test chromium services-up services-down services-status clean-state
 
 install: $(STAMP)
 
@@ -36,7 +36,14 @@ serve: services-up
 run: services-up
 	$(BIN)/streamlytics run
 
-test: services-up
+# The report's screenshot test needs headless Chromium: `make test` installs Debian's package
+# first when it is missing and we are root (CI); otherwise that test fails and says how to get it.
+CHROMIUM_IF_NEEDED := $(if $(wildcard /usr/bin/chromium),,$(if $(filter 0,$(shell id -u)),chromium))
+
+chromium:
+	test -x /usr/bin/chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
+test: services-up $(CHROMIUM_IF_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-state: services-down

@@ -261,6 +261,35 @@ def mongo_pipelines(
         console.print(table)
 
 
+@app.command("report")
+def report(
+    out: Path = typer.Option(None, "--out", help="Folder for report.html (default: STREAMLYTICS_REPORTS_DIR / reports)."),
+    run_id: str = typer.Option(None, "--run-id", help="Analysis run to report (default: the latest completed one)."),
+    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database with the pipeline results (default: MONGODB_DB)."),
+) -> None:
+    """Build the self-contained HTML report (charts, findings, dashboards, data quality) from the latest analysis run."""
+    import psycopg2
+    from rich.markup import escape
+
+    from python_models.report import ReportSourceError, build_report
+    from streamlytics.config import settings
+
+    cfg = settings()
+    try:
+        mongodb_uri = svc.mongodb_uri(cfg)
+    except svc.ServiceError as exc:
+        # The report is still worth having without MongoDB: its Mongo section says why it is empty.
+        err_console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
+        mongodb_uri = None
+    try:
+        path = build_report(svc.database_url(cfg), out or cfg.reports_dir, mongodb_uri, mongo_db or cfg.mongodb_db,
+                            run_id=run_id)
+    except (svc.ServiceError, ReportSourceError, psycopg2.Error) as exc:
+        fail(escape(str(exc).strip()))
+    console.print("[green]✓[/] report:", highlight=False)
+    print(path)
+
+
 @app.command("ingest")
 def ingest(
     data_dir: Path = typer.Option(

@@ -1,0 +1,445 @@
+"""Findings in plain words, templated from the persisted result rows of one analysis run.
+
+No number and no verdict is written here: every figure in a sentence is a :class:`Quote` of a
+field of a result row (a column such as ``effect`` or a path into ``details`` such as
+``details.groups.Premium.median``), and every direction word ("higher", "no clear difference")
+is chosen from the row's verdict and the sign of its effect. The page renders each quote with
+the row and field it came from, so a test can check every quoted number against the database.
+The only fixed words are how a result's subject is named (``SUBJECTS``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+SUPPORTED = "supported"
+
+# How a sentence names what a result is about (wording only; the numbers come from the row).
+SUBJECTS = {
+    "premium_vs_basic_watch_minutes": "Watch minutes per user in the session log",
+    "premium_vs_basic_mean_completion": "Mean completion per user",
+    "premium_vs_basic_lifetime_hours": "Lifetime watch hours",
+    "premium_vs_basic_share_4k": "Share of a user's sessions streamed in 4K",
+    "plan_mean_completion": "Mean completion per user across the three plans",
+    "plan_4k_share": "Share of sessions streamed in 4K by plan",
+    "quality_completion": "Completion per session across quality levels",
+    "quality_completion_given_plan": "Completion per session by quality level once plan is held fixed",
+    "device_completion": "Completion per session across devices",
+    "weekday_daily_sessions": "Sessions per calendar day across weekdays",
+    "weekday_watch_minutes": "Watch minutes per session across weekdays",
+}
+
+VARIABLE_WORDS = {
+    "age": "age",
+    "watch_minutes": "watch minutes (session log)",
+    "mean_completion": "mean completion",
+    "lifetime_hours": "lifetime watch hours",
+    "tenure_days": "tenure",
+    "completion": "completion",
+}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One number (or word) taken from a result row, as shown on the page."""
+
+    section: str
+    name: str
+    field: str
+    value: Any
+    text: str
+    kind: str = "number"
+
+
+Part = str | Quote
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A sentence (text and quotes) and, when the row has one, its verdict (a quote too)."""
+
+    parts: tuple[Part, ...]
+    verdict: Quote | None = None
+
+
+# --- reading a row -------------------------------------------------------------------------------
+
+def lookup(row: Mapping[str, Any], field: str) -> Any:
+    """A column (``effect``) or a path into the details JSON (``details.groups.Premium.median``)."""
+    head, _, rest = field.partition(".")
+    value: Any = row.get(head)
+    for key in rest.split(".") if rest else ():
+        if isinstance(value, Mapping) and key in value:
+            value = value[key]
+        elif isinstance(value, (list, tuple)) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def fmt_number(value: Any, digits: int) -> str:
+    if not _finite(value):
+        return "n/a"
+    return f"{float(value):,.{digits}f}"
+
+
+def fmt_p_value(value: Any) -> str:
+    """'< 0.001' or the p-value to 3 decimals (the sentence supplies 'p = ' or 'p ')."""
+    if not _finite(value):
+        return "n/a"
+    return "< 0.001" if float(value) < 0.001 else f"= {float(value):.3f}"
+
+
+def quote(row: Mapping[str, Any], field: str, digits: int = 2, kind: str = "number") -> Quote:
+    """A field of a row, formatted: number (fixed decimals), int, percent (0-1 as %), p, text."""
+    value = lookup(row, field)
+    if kind == "p":
+        text = fmt_p_value(value)
+    elif kind == "int":
+        text = f"{int(value):,}" if _finite(value) else "n/a"
+    elif kind == "percent":
+        text = f"{float(value) * 100:.{digits}f}%" if _finite(value) else "n/a"
+    elif kind in ("text", "verdict"):
+        text = "n/a" if value is None else str(value)
+    else:
+        text = fmt_number(value, digits)
+    return Quote(str(row.get("section")), str(row.get("name")), field, value, text, kind)
+
+
+def p_field(row: Mapping[str, Any]) -> str:
+    """The p-value a verdict rests on: the Holm-adjusted one when the run persisted it."""
+    for field in ("p_adjusted", "details.p_adjusted"):
+        if _finite(lookup(row, field)):
+            return field
+    return "p_value"
+
+
+def _p_parts(row: Mapping[str, Any]) -> list[Part]:
+    field = p_field(row)
+    label = "Holm-adjusted p " if field != "p_value" else "p "
+    return [label, quote(row, field, kind="p")]
+
+
+def _small(row: Mapping[str, Any], digits: int) -> int:
+    # A tiny effect (e.g. an eta² of 0.0003) would read as 0.000: show it with four decimals.
+    effect = row.get("effect")
+    return max(digits, 4) if _finite(effect) and abs(float(effect)) < 0.01 else digits
+
+
+def _ci_parts(row: Mapping[str, Any], digits: int) -> list[Part]:
+    if not (_finite(row.get("ci_low")) and _finite(row.get("ci_high"))):
+        return []
+    digits = _small(row, digits)
+    return [", 95% CI [", quote(row, "ci_low", digits), ", ", quote(row, "ci_high", digits), "]"]
+
+
+def _effect_parts(row: Mapping[str, Any], digits: int) -> list[Part]:
+    if not _finite(row.get("effect")):
+        return []
+    name = str(row.get("effect_name") or "effect").replace("_", " ")
+    return [f"{name} ", quote(row, "effect", _small(row, digits)), *_ci_parts(row, digits)]
+
+
+def _tail(row: Mapping[str, Any], digits: int = 2) -> list[Part]:
+    """'(effect e, 95% CI [l, h]; test, p; n = N)' as parts."""
+    parts: list[Part] = [" ("]
+    effect = _effect_parts(row, digits)
+    if effect:
+        parts += [*effect, "; "]
+    test = lookup(row, "details.test")
+    if test:
+        parts += [quote(row, "details.test", kind="text"), ", "]
+    parts += [*_p_parts(row), "; n = ", quote(row, "n", kind="int"), ")."]
+    return parts
+
+
+def _subject(row: Mapping[str, Any]) -> str:
+    return SUBJECTS.get(str(row.get("name")), str(row.get("variables") or row.get("name")))
+
+
+def _centre(row: Mapping[str, Any]) -> str:
+    test = str(lookup(row, "details.test") or "")
+    return "mean" if ("t test" in test or "ANOVA" in test) else "median"
+
+
+def _supported(row: Mapping[str, Any]) -> bool:
+    return row.get("verdict") == SUPPORTED
+
+
+# --- one sentence per kind of result -------------------------------------------------------------
+
+def group_order(row: Mapping[str, Any]) -> tuple[str, str]:
+    """(first, second) group of a two-group test: the effect is first − second.
+
+    The order is read from ``variables`` ('... (Premium vs Basic)'): a JSONB ``details`` object
+    does not keep its keys in insertion order, so the groups' order there means nothing.
+    """
+    groups = list(lookup(row, "details.groups") or {})
+    variables = str(row.get("variables") or "")
+    if "(" in variables and " vs " in variables:
+        inside = variables[variables.rfind("(") + 1:variables.rfind(")")]
+        a, _, b = inside.partition(" vs ")
+        if a.strip() in groups and b.strip() in groups:
+            return a.strip(), b.strip()
+    return groups[0], groups[1]
+
+
+def _level_order(levels: Iterable[str]) -> list[str]:
+    # Plans and qualities in their natural order when the levels are those; otherwise sorted.
+    levels = list(levels)
+    for natural in (("Basic", "Standard", "Premium"), ("SD", "HD", "4K")):
+        if set(levels) <= set(natural):
+            return [x for x in natural if x in levels]
+    return sorted(levels)
+
+
+def two_groups(row: Mapping[str, Any]) -> Finding:
+    """'Mean completion per user: Premium higher than Basic (median a vs b; effect ...).'"""
+    a, b = group_order(row)
+    centre = _centre(row)
+    effect = row.get("effect")
+    if _supported(row) and _finite(effect) and float(effect) != 0:
+        relation = "higher than" if float(effect) > 0 else "lower than"
+    else:
+        relation = "not clearly different from"
+    digits, kind = _centre_format(row)
+    parts: list[Part] = [
+        f"{_subject(row)}: {a} users {relation} {b} users ({centre} ",
+        quote(row, f"details.groups.{a}.{centre}", digits, kind), " vs ",
+        quote(row, f"details.groups.{b}.{centre}", digits, kind), "; ",
+    ]
+    return Finding((*parts, *_tail(row)[1:]), verdict_of(row))
+
+
+def _centre_format(row: Mapping[str, Any]) -> tuple[int, str]:
+    # Shares (0-1) read better as percentages; everything else with one decimal.
+    return (1, "percent") if str(row.get("variables", "")).startswith("share") else (1, "number")
+
+
+def many_groups(row: Mapping[str, Any]) -> Finding:
+    """'Completion across devices: no clear difference (medians A x, B y, ...; effect ...).'"""
+    centre = _centre(row)
+    groups = lookup(row, "details.groups") or {}
+    ordered = sorted(groups, key=lambda g: (groups[g] or {}).get(centre) or 0.0)
+    ladder: list[Part] = []
+    for i, g in enumerate(ordered):
+        ladder += [(" < " if i else "") + f"{g} ", quote(row, f"details.groups.{g}.{centre}", 1)]
+    words = "differs" if _supported(row) else "shows no clear difference"
+    parts: list[Part] = [f"{_subject(row)} {words} ({centre}s ", *ladder, "; "]
+    return Finding((*parts, *_tail(row, 3)[1:]), verdict_of(row))
+
+
+def association(row: Mapping[str, Any]) -> Finding:
+    """'Share of sessions in 4K by plan: associated (4K share Basic a, ...; Cramér's V ...).'"""
+    shares = lookup(row, "details.row_shares") or {}
+    column = next((c for c in ("4K",) if all(c in (v or {}) for v in shares.values())), None)
+    parts: list[Part] = [f"{_subject(row)}: {'associated' if _supported(row) else 'no clear association'}"]
+    if column and shares:
+        parts.append(f" ({column} share ")
+        for i, level in enumerate(_level_order(shares)):
+            parts += [(", " if i else "") + f"{level} ", quote(row, f"details.row_shares.{level}.{column}", 1, "percent")]
+        parts.append("; ")
+        return Finding((*parts, *_tail(row, 3)[1:]), verdict_of(row))
+    return Finding((*parts, *_tail(row, 3)), verdict_of(row))
+
+
+def adjusted(row: Mapping[str, Any]) -> Finding:
+    words = "still matters" if _supported(row) else "no longer clearly matters"
+    return Finding((f"{_subject(row)}: quality {words}", *_tail(row, 4)), verdict_of(row))
+
+
+def hypothesis(row: Mapping[str, Any]) -> Finding:
+    """The sentence for a hypothesis-test row, by the shape of its details."""
+    groups = lookup(row, "details.groups")
+    if isinstance(groups, Mapping) and len(groups) == 2 and row.get("effect_name") in ("hedges_g", "rank_biserial"):
+        return two_groups(row)
+    if isinstance(groups, Mapping) and len(groups) > 1:
+        return many_groups(row)
+    if row.get("effect_name") == "cramers_v":
+        return association(row)
+    if row.get("effect_name") == "partial_eta_squared":
+        return adjusted(row)
+    return generic(row)
+
+
+def _strength(r: float) -> str:
+    a = abs(r)
+    return "negligible" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
+
+
+def correlation(row: Mapping[str, Any]) -> Finding:
+    x, y = (str(v).strip() for v in str(row.get("variables", " ~ ")).split("~", 1))
+    words = (VARIABLE_WORDS.get(x, x.replace("_", " ")), VARIABLE_WORDS.get(y, y.replace("_", " ")))
+    if lookup(row, "details.level") == "session":
+        words = (f"per session, {x.replace('_', ' ')}", y.replace("_", " "))
+    r = row.get("effect")
+    method = str(lookup(row, "details.method") or "")
+    if _supported(row) and _finite(r):
+        relation = f"a {_strength(float(r))} {'positive' if float(r) > 0 else 'negative'} relation"
+    else:
+        relation = "no clear relation"
+    parts: list[Part] = [f"{words[0].capitalize()} and {words[1]}: {relation} ({method.capitalize()} ",
+                         quote(row, "effect", 2), *_ci_parts(row, 2), "; ", *_p_parts(row),
+                         "; n = ", quote(row, "n", kind="int"), ")."]
+    return Finding(tuple(parts), verdict_of(row))
+
+
+def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """The chosen k with its silhouette, and the k-means / Ward agreement."""
+    out = []
+    k = rows_by_name.get("kmeans_chosen_k")
+    if k is not None:
+        out.append(Finding((
+            "k-means splits the users with sessions into ", quote(k, "statistic", kind="int"),
+            " groups, the k with the highest mean silhouette (", quote(k, "effect", 3),
+            "; n = ", quote(k, "n", kind="int"), " users).")))
+    ari = rows_by_name.get("kmeans_vs_ward_ari")
+    if ari is not None:
+        value = ari.get("effect")
+        level = ("closely" if value >= 0.8 else "moderately" if value >= 0.5 else "weakly") if _finite(value) else ""
+        out.append(Finding((
+            f"Ward's hierarchical clustering agrees {level} with k-means: adjusted Rand index ",
+            quote(ari, "effect", 2), *_ci_parts(ari, 2), " on ", quote(ari, "n", kind="int"),
+            " sampled users (1 = the same partition, 0 = chance).")))
+    return out
+
+
+def retention(row: Mapping[str, Any]) -> Finding:
+    """AUC of one model on held-out users, with its CI and the Brier score against the base rate."""
+    model = str(row.get("name", "")).removeprefix("retention_auc_").replace("_", " ")
+    parts: list[Part] = [f"Retention, {model}: AUC ", quote(row, "effect", 3), *_ci_parts(row, 3),
+                         " on ", quote(row, "n", kind="int"), " held-out users"]
+    if _finite(lookup(row, "details.brier")) and _finite(lookup(row, "details.brier_base_rate")):
+        parts += ["; Brier score ", quote(row, "details.brier", 4), " against ",
+                  quote(row, "details.brier_base_rate", 4), " for always predicting the base rate"]
+    parts.append(".")
+    return Finding(tuple(parts), verdict_of(row))
+
+
+def regression(row: Mapping[str, Any]) -> Finding:
+    """A slope ('views rise by b per unit of x') or a model's R²."""
+    variables = str(row.get("variables", ""))
+    plural = variables[variables.rfind("(") + 1:variables.rfind(")")] if "(" in variables else "titles"
+    if row.get("effect_name") == "r_squared":
+        return Finding((f"{plural.capitalize()}: the model {variables.split(' (')[0]} explains R² = ",
+                            quote(row, "effect", 3), " of the variance in views (F test, ", *_p_parts(row),
+                            "; n = ", quote(row, "n", kind="int"), ")."), verdict_of(row))
+    predictor = str(lookup(row, "details.predictor") or variables.split("~")[-1].split("(")[0].strip())
+    effect = row.get("effect")
+    if _supported(row) and _finite(effect):
+        relation = "rise" if float(effect) > 0 else "fall"
+        words = f"views {relation} with {predictor.replace('_', ' ')}"
+    else:
+        words = f"no clear relation between views and {predictor.replace('_', ' ')}"
+    return Finding((f"{plural.capitalize()}: {words} (", quote(row, "effect", 0), " views per unit",
+                        *_ci_parts(row, 0), "; ", *_p_parts(row), "; n = ", quote(row, "n", kind="int"), ")."),
+                   verdict_of(row))
+
+
+def file_quality(row: Mapping[str, Any]) -> Finding:
+    """One loaded file: read, reached the core, refused at ingest and at staging, reconciled or not."""
+    return Finding((
+        quote(row, "variables", kind="text"), ": ", quote(row, "n", kind="int"), " records read, ",
+        quote(row, "details.rows_in_core", kind="int"), " reached the core, ",
+        quote(row, "details.rows_quarantined_at_ingest", kind="int"), " refused at ingest and ",
+        quote(row, "details.rows_quarantined_at_staging", kind="int"), " in dbt staging (",
+        quote(row, "effect", 2, "percent"), " refused)."), verdict_of(row))
+
+
+def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
+    """A seed claim's verdict, then one sentence per part: supported or not, its effect, p and why."""
+    out = [Finding((
+        "Claim: “", quote(row, "variables", kind="text"), "”: ", quote(row, "statistic", kind="int"), " of ",
+        quote(row, "n", kind="int"), " parts supported (intersection–union p ", quote(row, "p_value", kind="p"), ")."),
+        verdict_of(row))]
+    for i, part in enumerate(lookup(row, "details.parts") or []):
+        ok = bool(part.get("supported"))
+        parts: list[Part] = [quote(row, f"details.parts.{i}.claim", kind="text"), ": "]
+        if part.get("evidence") is None:
+            parts.append("not computed")
+        else:
+            parts += ["effect ", quote(row, f"details.parts.{i}.effect", 3), ", Holm-adjusted p ",
+                      quote(row, f"details.parts.{i}.p_adjusted", kind="p"), " (evidence ",
+                      quote(row, f"details.parts.{i}.evidence", kind="text"), ")"]
+        parts += [" — ", quote(row, f"details.parts.{i}.why", kind="text"), "."]
+        out.append(Finding(tuple(parts), Quote(str(row.get("section")), str(row.get("name")),
+                                               f"details.parts.{i}.supported", ok,
+                                               SUPPORTED if ok else "not supported", "verdict")))
+    return out
+
+
+def generic(row: Mapping[str, Any]) -> Finding:
+    """Any other row: its subject, statistic, effect, p and n as persisted."""
+    parts: list[Part] = [f"{_subject(row)}:"]
+    if _finite(row.get("statistic")) and row.get("statistic_name"):
+        parts += [f" {str(row['statistic_name']).replace('_', ' ')} ", quote(row, "statistic", 3)]
+    effect = _effect_parts(row, 3)
+    if effect and row.get("effect_name") != row.get("statistic_name"):
+        parts += [";" if len(parts) > 1 else "", " ", *effect]
+    elif effect:
+        parts += _ci_parts(row, 3)
+    if _finite(row.get("p_value")):
+        parts += ["; ", *_p_parts(row)]
+    if _finite(row.get("n")):
+        parts += ["; n = ", quote(row, "n", kind="int")]
+    parts.append(".")
+    return Finding(tuple(parts), verdict_of(row))
+
+
+def verdict_of(row: Mapping[str, Any]) -> Quote | None:
+    """The row's verdict as a quote, or None when the row has none (e.g. a descriptive figure)."""
+    return quote(row, "verdict", kind="verdict") if row.get("verdict") else None
+
+
+# --- the findings of a run -----------------------------------------------------------------------
+
+def rows(results: pd.DataFrame, section: str) -> list[dict[str, Any]]:
+    """The rows of one section as dicts (NaN as None), in persisted order."""
+    part = results[results["section"] == section]
+    return [{k: (None if _is_nan(v) else v) for k, v in r.items()} for r in part.to_dict("records")]
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def by_name(results: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for s in results["section"].unique() for r in rows(results, s)}
+
+
+def hypothesis_findings(results: pd.DataFrame, section: str = "hypothesis") -> list[Finding]:
+    """One sentence per hypothesis test, in persisted order."""
+    return [hypothesis(row) for row in rows(results, section)]
+
+
+def correlation_findings(results: pd.DataFrame, section: str = "correlation") -> tuple[list[Finding], list[str]]:
+    """A sentence for each supported correlation (both methods), and the pairs with no clear relation.
+
+    A pair counts as related when either method's verdict is supported; the unrelated pairs are
+    only named (their figures are in the correlation table and heatmap).
+    """
+    by_pair: dict[str, list[dict[str, Any]]] = {}
+    for row in rows(results, section):
+        by_pair.setdefault(str(row.get("variables")), []).append(row)
+    related, unrelated = [], []
+    for pair, pair_rows in by_pair.items():
+        if any(_supported(r) for r in pair_rows):
+            related += [correlation(r) for r in pair_rows]
+        else:
+            x, _, y = pair.partition(" ~ ")
+            unrelated.append(f"{VARIABLE_WORDS.get(x, x)} & {VARIABLE_WORDS.get(y, y)}")
+    return related, unrelated
+
+
+def quotes(findings: Iterable[Finding]) -> list[Quote]:
+    return [p for f in findings for p in f.parts if isinstance(p, Quote)]

@@ -1,0 +1,384 @@
+"""The HTML report end to end: generated files -> ingest -> dbt build -> publish -> analysis -> report.
+
+One small dirty data set (generator scale 0.05: ~250 users, ~11k sessions, ~1 % defects) is
+built once per module in its own Postgres and Mongo databases. The report is then opened in
+real headless Chromium: every chart must be decoded and drawn (a screenshot, cropped at each
+chart, is not blank), the page must reference nothing outside itself, and every number a
+sentence quotes must equal the persisted analysis row it names (read again here with SQL).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pymongo
+import pytest
+from PIL import Image
+
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+)
+# Charts every report of generated data has (retention adds roc and calibration when evaluated).
+EXPECTED_CHARTS = {
+    "histograms", "boxplots", "correlation-heatmap", "cluster-pca", "silhouette", "dendrogram", "monthly",
+    "weekday", "dau", "top10", "device-completion", "revenue", "geographic",
+}
+PAGE_WIDTH = 1400
+
+
+@dataclass
+class Built:
+    url: str
+    mongo_uri: str
+    mongo_db: str
+    work: Path
+    report: Path
+    run_id: str
+
+
+def chromium() -> str:
+    """The Chromium binary, or a failure that says how to install it (never a silent skip)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("headless Chromium is required for the report screenshot test and was not found: "
+                    "run `make chromium` (as root: apt-get install -y chromium); `make test` does it for root.")
+    return found
+
+
+def run_chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        return subprocess.run(
+            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True, text=True, timeout=180, check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    from mongo.stage import run_publish_stage
+    from python_models.analyze import run_analysis
+    from python_models.report import build_report
+    from streamlytics.generate import generate_dataset
+    from streamlytics.ingest.pipeline import ingest_directory
+    from streamlytics.transform import run_build
+
+    work = tmp_path_factory.mktemp("report")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(service_urls["postgres"])
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    url = urlunsplit(urlsplit(service_urls["postgres"])._replace(path=f"/{name}"))
+    mongo_uri = service_urls["mongo"]
+    try:
+        generate_dataset(work / "data", scale=0.05, seed=11, dirty_fraction=0.01)
+        ingest_directory(work / "data", url)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("DATABASE_URL", url)
+            # Own target and log folders: other builds may run from the same project at once.
+            result = run_build(target_path=work / "target", log_path=work / "logs")
+        failed_models = [f.describe() for f in result.failures if f.resource_type == "model"]
+        assert not failed_models, failed_models
+        run_publish_stage(url, mongo_uri, name)
+        head = run_analysis(url, mongo_uri, name, n_boot=200, run_results=work / "target" / "run_results.json")
+        report = build_report(url, work / "out", mongo_uri, name)
+        yield Built(url, mongo_uri, name, work, report, head["run_id"])
+    finally:
+        with pymongo.MongoClient(mongo_uri) as client:
+            client.drop_database(name)
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+# --- reading the page ----------------------------------------------------------------------------
+
+class Page(HTMLParser):
+    """Images, tags, attributes, CSS and the elements that carry data-result (quotes, verdicts)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[dict[str, str]] = []
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str, str]] = []
+        self.styles: list[str] = []
+        self.quotes: list[dict[str, str]] = []
+        self._open: list[dict[str, str]] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.tags.add(tag)
+        self.attributes += [(tag, k, v) for k, v in a.items()]
+        if tag == "img":
+            self.images.append(a)
+        if tag == "style":
+            self._in_style = True
+        if "data-result" in a:
+            self._open.append({**a, "text": ""})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+        if tag == "span" and self._open:
+            self.quotes.append(self._open.pop())
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+        if self._open:
+            self._open[-1]["text"] += data
+
+
+@pytest.fixture(scope="module")
+def page(built: Built) -> Page:
+    parser = Page()
+    parser.feed(built.report.read_text(encoding="utf-8"))
+    return parser
+
+
+PROBE = """<script>
+window.addEventListener('load', function () {
+  var images = Array.from(document.images).map(function (img) {
+    var r = img.getBoundingClientRect(), s = getComputedStyle(img), f = img.closest('figure');
+    return {id: f ? f.id : '', complete: img.complete, natural_width: img.naturalWidth,
+            natural_height: img.naturalHeight, x: r.left + window.scrollX, y: r.top + window.scrollY,
+            width: r.width, height: r.height,
+            shown: s.display !== 'none' && s.visibility !== 'hidden' && s.opacity !== '0'};
+  });
+  var out = document.createElement('pre');
+  out.id = 'probe';
+  out.textContent = JSON.stringify({images: images, height: document.documentElement.scrollHeight});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def measure(page_html: Path, work: Path) -> dict[str, Any]:
+    """Each image's decoded size and box, and the page height, as Chromium laid the page out.
+
+    Measured on a copy of the page with a probe script appended at the very end (the report
+    itself has no script), so the boxes are those of the page as shipped.
+    """
+    probe_page = work / f"probe-{page_html.stem}.html"
+    probe_page.write_text(page_html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
+                          encoding="utf-8")
+    dumped = run_chromium(f"--window-size={PAGE_WIDTH},1200", "--virtual-time-budget=15000", "--dump-dom",
+                          probe_page.as_uri())
+    match = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout, re.S)
+    assert match, f"Chromium did not run the page (exit {dumped.returncode}): {dumped.stderr[-2000:]}"
+    return json.loads(html.unescape(match.group(1)))
+
+
+@pytest.fixture(scope="module")
+def rendered(built: Built) -> dict[str, Any]:
+    """The report's layout in Chromium (see measure) and a full-page screenshot of it."""
+    layout = measure(built.report, built.work)
+    shot = built.work / "report.png"
+    height = min(int(layout["height"]), 60000)
+    taken = run_chromium(f"--window-size={PAGE_WIDTH},{height}", f"--screenshot={shot}", built.report.as_uri())
+    assert shot.exists(), f"no screenshot (exit {taken.returncode}): {taken.stderr[-2000:]}"
+    return {**layout, "screenshot": shot}
+
+
+def _retention_evaluated(built: Built) -> bool:
+    with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from analysis.results where run_id = %s and name like 'retention_auc_%%'",
+                    (built.run_id,))
+        return cur.fetchone()[0] > 0
+
+
+def _share_darker(image: Image.Image, level: int) -> float:
+    """Share of the pixels of a greyscale image darker than `level` (0-255)."""
+    histogram = image.histogram()
+    return sum(histogram[:level]) / sum(histogram)
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+def test_report_renders_in_headless_chromium_with_every_chart_visible(built: Built, rendered: dict[str, Any]) -> None:
+    expected = EXPECTED_CHARTS | ({"roc", "calibration"} if _retention_evaluated(built) else set())
+    images = rendered["images"]
+    ids = {img["id"].removeprefix("chart-") for img in images}
+    assert expected <= ids, f"charts missing from the page: {sorted(expected - ids)}"
+    for img in images:
+        assert img["complete"] and img["natural_width"] > 0 and img["natural_height"] > 0, img
+        assert img["shown"] and img["width"] > 100 and img["height"] > 100, img
+
+    screenshot = Image.open(rendered["screenshot"]).convert("L")
+    assert screenshot.size[0] == PAGE_WIDTH and screenshot.size[1] >= 2000
+    assert _share_darker(screenshot, 245) > 0.05, "the screenshot is (almost) blank"
+    for img in images:
+        box = (round(img["x"]) + 2, round(img["y"]) + 2, round(img["x"] + img["width"]) - 2,
+               round(img["y"] + img["height"]) - 2)
+        crop = screenshot.crop(box)
+        low, high = crop.getextrema()
+        assert high - low > 100 and _share_darker(crop, 200) > 0.005, f"chart {img['id']} is blank at {box}"
+
+
+def test_the_chromium_probe_tells_a_broken_chart_from_a_drawn_one(tmp_path: Path) -> None:
+    # The visibility check above must be able to fail: a PNG that does not decode has no natural size.
+    good = io.BytesIO()
+    Image.new("RGB", (40, 30), "navy").save(good, format="PNG")
+    uri = "data:image/png;base64," + base64.b64encode(good.getvalue()).decode()
+    broken = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n not a png").decode()
+    page_html = tmp_path / "page.html"
+    page_html.write_text(f'<!DOCTYPE html><html><body><figure id="chart-good"><img src="{uri}" alt="g"></figure>'
+                         f'<figure id="chart-broken"><img src="{broken}" alt="b"></figure></body></html>')
+    images = {i["id"]: i for i in measure(page_html, tmp_path)["images"]}
+    assert (images["chart-good"]["natural_width"], images["chart-good"]["natural_height"]) == (40, 30)
+    assert images["chart-broken"]["natural_width"] == 0
+
+
+def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page: Page) -> None:
+    assert len(page.images) >= len(EXPECTED_CHARTS)
+    for img in page.images:
+        prefix = "data:image/png;base64,"
+        assert img["src"].startswith(prefix), img["src"][:60]
+        png = base64.b64decode(img["src"][len(prefix):], validate=True)
+        with Image.open(io.BytesIO(png)) as decoded:
+            decoded.load()
+            assert decoded.format == "PNG"
+            assert decoded.size == (int(img["width"]), int(img["height"])) and min(decoded.size) > 0
+        assert img.get("alt"), "every chart has alt text"
+    assert not page.tags & {"script", "link", "iframe", "object", "embed"}
+    linking = [(t, k, v) for t, k, v in page.attributes
+               if k in ("href", "src", "srcset", "action", "poster", "background") and not v.startswith(("#", "data:"))]
+    assert linking == [], linking
+    css = "".join(page.styles)
+    assert "@import" not in css and not re.search(r"url\(\s*['\"]?(?!data:)", css)
+    assert not any(re.match(r"https?://", v) for _, _, v in page.attributes)
+
+
+def _persisted(cur: Any, run_id: str, name: str, field: str) -> Any:
+    if field.startswith("details."):
+        cur.execute("select details #> %s from analysis.results where run_id = %s and name = %s",
+                    (field.split(".")[1:], run_id, name))
+    else:
+        column = field if re.fullmatch(r"[a-z_]+", field) else None
+        assert column, field
+        cur.execute(f"select {column} from analysis.results where run_id = %s and name = %s", (run_id, name))
+    row = cur.fetchone()
+    assert row is not None, f"no persisted row {name!r}"
+    return row[0]
+
+
+def _decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _assert_quote_matches(quote: dict[str, str], value: Any) -> None:
+    kind = next(c for c in quote.get("class", "").split() if c not in ("q", "badge", "ok", "no"))
+    text = quote["text"].strip()
+    where = f"{quote['data-result']}.{quote['data-field']} shown as {text!r}, persisted {value!r}"
+    if kind == "p":
+        assert value is not None, where
+        if text == "< 0.001":
+            assert value < 0.001, where
+        else:
+            assert text.startswith("= ") and abs(float(text[2:]) - value) <= 0.0005 + 1e-12, where
+    elif kind == "int":
+        assert int(text.replace(",", "")) == int(value) and float(value) == int(value), where
+    elif kind == "percent":
+        shown = float(text.rstrip("%").replace(",", ""))
+        assert abs(shown - 100 * float(value)) <= 0.5 * 10 ** -_decimals(text.rstrip("%")) + 1e-9, where
+    elif kind == "number":
+        shown = float(text.replace(",", ""))
+        assert abs(shown - float(value)) <= 0.5 * 10 ** -_decimals(text) + 1e-9, where
+    else:
+        assert False, f"unknown quote kind {kind!r}: {where}"
+
+
+def test_numbers_in_the_findings_equal_the_persisted_analysis_rows(built: Built, page: Page) -> None:
+    numbers = [q for q in page.quotes if "q" in q.get("class", "").split()]
+    verdicts = [q for q in page.quotes if "badge" in q.get("class", "").split()]
+    assert len(numbers) > 100 and len(verdicts) > 20
+    with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
+        cur.execute("select run_id::text from analysis.runs order by finished_at desc limit 1")
+        assert cur.fetchone()[0] == built.run_id
+        for q in numbers:
+            value = _persisted(cur, built.run_id, q["data-result"], q["data-field"])
+            kind = q["class"].split()[1]
+            if kind in ("text", "verdict"):
+                assert q["text"] == str(value), (q, value)
+            else:
+                _assert_quote_matches(q, value)
+        for v in verdicts:
+            value = _persisted(cur, built.run_id, v["data-result"], v["data-field"])
+            expected = ({True: "supported", False: "not supported"}[value] if isinstance(value, bool) else value)
+            assert v["text"] == expected, (v, value)
+        # Every test and every seed claim is spoken about, not only the convenient ones.
+        cur.execute("select name from analysis.results where run_id = %s and section in ('hypothesis', 'seed_finding')",
+                    (built.run_id,))
+        required = {r[0] for r in cur.fetchall()}
+    quoted = {q["data-result"] for q in page.quotes}
+    assert required and required <= quoted, sorted(required - quoted)
+    assert f"<dd>{built.run_id}</dd>" in built.report.read_text(encoding="utf-8")
+
+
+def test_report_shows_dashboards_mongo_pipelines_and_data_quality(built: Built) -> None:
+    from mongo import pipelines
+
+    text = built.report.read_text(encoding="utf-8")
+    for anchor in ("seed", "tests", "descriptive", "correlations", "clusters", "trends", "dashboards", "dash-executive",
+                   "dash-users", "dash-content", "dash-financial", "dash-geographic", "mongo", "quality"):
+        assert f'id="{anchor}"' in text, anchor
+    with pymongo.MongoClient(built.mongo_uri) as client:
+        saved = pipelines.saved_results(client[built.mongo_db])
+    assert len(saved) == 4
+    for name, rows in saved.items():
+        assert f'id="mongo-{name}"' in text and f"<caption>{len(rows):,} rows</caption>" in text, name
+    quality = text[text.index('id="quality"'):]
+    with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
+        cur.execute("select source_file, lines_read, rows_quarantined from audit.load_batches where status = 'loaded'")
+        batches = cur.fetchall()
+        cur.execute("select reason_code, count(*) from audit.all_quarantine group by reason_code")
+        reasons = cur.fetchall()
+    for source_file, lines_read, quarantined in batches:
+        assert f"<td>{source_file}</td>" in quality and f">{lines_read:,}</td>" in quality, source_file
+    for reason, _ in reasons:
+        assert f"<td>{reason}</td>" in quality, reason
+    assert "dbt build outcome by resource and status" in quality
+
+
+def test_cli_report_prints_the_path_of_the_latest_run(built: Built, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from streamlytics.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", built.url)
+    monkeypatch.setenv("MONGODB_URI", built.mongo_uri)
+    monkeypatch.setenv("MONGODB_DB", built.mongo_db)
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    path = Path(result.stdout.strip().splitlines()[-1])
+    assert path == (tmp_path / "cli" / "report.html").resolve() and path.stat().st_size > 100_000
+    assert f"<dd>{built.run_id}</dd>" in path.read_text(encoding="utf-8")
+
+
+def test_cli_report_without_an_analysis_run_fails_and_says_what_to_run(pg_env: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streamlytics.cli import app
+
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "streamlytics analyze" in " ".join(result.output.split())
+    assert not (tmp_path / "report.html").exists()

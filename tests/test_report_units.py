@@ -1,0 +1,161 @@
+"""Pure logic of the report (no database): sentences follow the values, tables format them, charts draw.
+
+The end-to-end behaviour (real data, real Chromium) is in test_report.py.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from python_models.report import build, charts, findings, tables
+from python_models.report.analysis_run import AnalysisRun
+
+
+def _two_group_row(effect: float, verdict: str, **details: Any) -> dict[str, Any]:
+    return {
+        "section": "hypothesis", "name": "premium_vs_basic_mean_completion",
+        "variables": "mean_completion ~ plan (Premium vs Basic)", "statistic_name": "U", "statistic": 10.0,
+        "p_value": 0.001, "p_adjusted": 0.004, "effect_name": "rank_biserial", "effect": effect,
+        "ci_low": effect - 0.1, "ci_high": effect + 0.1, "n": 150, "verdict": verdict,
+        # Keys deliberately in the "wrong" order: JSONB does not keep insertion order.
+        "details": {"groups": {"Basic": {"median": 67.84}, "Premium": {"median": 87.91}},
+                    "test": "Mann-Whitney U test", **details},
+    }
+
+
+def _text(finding: findings.Finding) -> str:
+    return "".join(p if isinstance(p, str) else p.text for p in finding.parts)
+
+
+def test_two_group_sentence_direction_follows_the_sign_and_the_verdict() -> None:
+    assert "Premium users higher than Basic users" in _text(findings.hypothesis(_two_group_row(0.8, "supported")))
+    assert "Premium users lower than Basic users" in _text(findings.hypothesis(_two_group_row(-0.8, "supported")))
+    unclear = _text(findings.hypothesis(_two_group_row(0.8, "not supported")))
+    assert "not clearly different from" in unclear
+
+
+def test_group_order_is_read_from_the_variables_not_the_json_key_order() -> None:
+    finding = findings.hypothesis(_two_group_row(0.8, "supported"))
+    centres = [p for p in finding.parts if isinstance(p, findings.Quote) and p.field.startswith("details.groups")]
+    assert [c.field for c in centres] == ["details.groups.Premium.median", "details.groups.Basic.median"]
+    assert [c.text for c in centres] == ["87.9", "67.8"]
+
+
+def test_every_number_of_a_sentence_is_a_quote_of_its_row() -> None:
+    row = _two_group_row(0.81234, "supported")
+    finding = findings.hypothesis(row)
+    quotes = [p for p in finding.parts if isinstance(p, findings.Quote)]
+    assert {q.field for q in quotes} >= {"effect", "ci_low", "ci_high", "p_adjusted", "n"}
+    for q in quotes:
+        assert q.name == row["name"] and q.value == findings.lookup(row, q.field)
+    plain = "".join(p for p in finding.parts if isinstance(p, str))
+    assert not any(ch.isdigit() for ch in plain.replace("95%", "")), plain
+    assert finding.verdict is not None and finding.verdict.text == "supported"
+
+
+def test_p_values_are_quoted_adjusted_when_persisted_and_formatted_like_the_tables() -> None:
+    row = _two_group_row(0.5, "supported")
+    assert findings.p_field(row) == "p_adjusted"
+    assert findings.p_field({**row, "p_adjusted": None}) == "p_value"
+    assert findings.fmt_p_value(0.0004) == "< 0.001" and findings.fmt_p_value(0.0345) == "= 0.035"
+    assert tables.p_cell(0.0345) == "0.035" and tables.p_cell(None) == "n/a"
+
+
+def test_lookup_reads_nested_details_lists_and_misses_quietly() -> None:
+    row = {"details": {"parts": [{"claim": "a", "effect": 0.2}, {"claim": "b"}]}, "n": 3}
+    assert findings.lookup(row, "details.parts.0.effect") == 0.2
+    assert findings.lookup(row, "details.parts.1.claim") == "b"
+    assert findings.lookup(row, "details.parts.2.claim") is None
+    assert findings.lookup(row, "details.nothing.here") is None
+    assert findings.lookup(row, "n") == 3
+
+
+def test_seed_claim_parts_carry_their_own_verdicts() -> None:
+    row = {"section": "seed_finding", "name": "seed_claim_1", "variables": "longer tenure, more watching",
+           "statistic": 1.0, "n": 2, "p_value": 0.4, "verdict": "not supported",
+           "details": {"parts": [
+               {"evidence": "x", "claim": "part one", "supported": True, "effect": 0.3, "p_adjusted": 0.001, "why": "ok"},
+               {"evidence": None, "claim": "part two", "supported": False, "why": "not computed"}]}}
+    head, one, two = findings.seed_claim(row)
+    assert head.verdict.text == "not supported" and "1 of 2 parts supported" in _text(head)
+    assert one.verdict.text == "supported" and one.verdict.field == "details.parts.0.supported"
+    assert two.verdict.text == "not supported" and "not computed" in _text(two)
+
+
+def test_correlations_split_into_related_sentences_and_unrelated_pairs() -> None:
+    def corr(method: str, x: str, y: str, r: float, verdict: str) -> dict[str, Any]:
+        return {"section": "correlation", "name": f"{method}_{x}__{y}", "variables": f"{x} ~ {y}",
+                "effect_name": f"{method}_r", "effect": r, "ci_low": r - 0.1, "ci_high": r + 0.1, "p_value": 0.01,
+                "n": 100, "verdict": verdict, "details": {"method": method, "level": "user", "x": x, "y": y}}
+
+    results = pd.DataFrame([corr("pearson", "age", "tenure_days", 0.01, "not supported"),
+                            corr("spearman", "age", "tenure_days", 0.02, "not supported"),
+                            corr("pearson", "watch_minutes", "mean_completion", -0.4, "supported"),
+                            corr("spearman", "watch_minutes", "mean_completion", -0.35, "not supported")])
+    related, unrelated = findings.correlation_findings(results)
+    assert unrelated == ["age & tenure"]
+    assert len(related) == 2 and "moderate negative relation" in _text(related[0])
+    assert "no clear relation" in _text(related[1])
+    matrices, significant, _ = build.correlation_matrices(findings.rows(results, "correlation"))
+    assert matrices["pearson"].loc["mean_completion", "watch_minutes"] == -0.4
+    assert bool(significant["pearson"].loc["watch_minutes", "mean_completion"])
+    assert not bool(significant["spearman"].loc["watch_minutes", "mean_completion"])
+
+
+def test_cells_format_integers_floats_and_missing_values() -> None:
+    assert tables.cell(12345) == "12,345"
+    assert tables.cell(np.int64(7)) == "7"
+    assert tables.cell(1234.7) == "1,235"
+    assert tables.cell(0.01234) == "0.012"
+    assert tables.cell(float("nan")) == "–" and tables.cell(None) == "–"
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
+    assert tables.from_frame(frame).rows == [["1", "0.500"], ["2", "1.50"]]
+
+
+def test_weekday_confidence_intervals_come_from_the_weekday_test_groups() -> None:
+    groups = {"Mon": {"n": 36, "mean": 40.0, "sd": 6.0}, "Tue": {"n": 35, "mean": 42.0, "sd": 3.5}}
+    results = pd.DataFrame([{"section": "hypothesis", "name": "weekday_daily_sessions", "details": {"groups": groups}}])
+    run = AnalysisRun({"run_id": "r"}, results, None, None, None, None)
+    frame = build.weekday_ci(run, pd.Series({"Mon": 40.0, "Tue": 42.0}))
+    half = build.T95 * 6.0 / math.sqrt(36)
+    assert math.isclose(frame.loc[0, "ci_low"], 40.0 - half) and math.isclose(frame.loc[0, "ci_high"], 40.0 + half)
+
+
+def _decoded(chart: charts.Chart) -> Image.Image:
+    image = Image.open(io.BytesIO(chart.png))
+    image.load()
+    return image
+
+
+def test_roc_and_calibration_charts_draw_from_series_points() -> None:
+    fpr = np.linspace(0, 1, 20)
+    roc = {"logistic": pd.DataFrame({"point_index": range(20), "x": fpr, "y": np.sqrt(fpr)})}
+    cal = {"logistic": pd.DataFrame({"point_index": range(5), "x": [0.1, 0.3, 0.5, 0.7, 0.9],
+                                     "y": [0.12, 0.28, 0.55, 0.66, 0.93]})}
+    for key, draw in (("roc", lambda: charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"})),
+                      ("calibration", lambda: charts.calibration(cal, {}))):
+        chart = charts.render(key, key, "", draw)
+        image = _decoded(chart)
+        assert image.format == "PNG" and image.size == (chart.width, chart.height)
+        assert chart.data_uri.startswith("data:image/png;base64,")
+        low, high = image.convert("L").getextrema()
+        assert high - low > 100
+
+
+def test_a_chart_without_data_says_so_instead_of_failing() -> None:
+    chart = charts.render("roc", "ROC", "", lambda: charts.roc_curves({}, {}))
+    assert _decoded(chart).size[0] > 100
+
+
+def test_the_page_template_escapes_values_from_the_database() -> None:
+    section = build.Section("x", "Section <b>title</b>", notes=["<script>alert(1)</script>"])
+    page = build.Page("t", [("run", "<i>1</i>")], [], [section], "now")
+    html = build.render(page)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<i>1</i>" not in html
