@@ -437,7 +437,7 @@ def daily_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     counts = sessions.groupby("watch_date").size()
     days = pd.date_range(counts.index.min(), counts.index.max(), freq="D")
     daily = counts.reindex(days, fill_value=0).rename("sessions").to_frame()
-    daily["weekday"] = [WEEKDAYS[d] for d in days.weekday]
+    daily["weekday"] = [WEEKDAYS[d] for d in days.day_of_week]
     return daily.rename_axis("watch_date").reset_index()
 
 
@@ -500,7 +500,7 @@ def run(
         variables="sessions per day ~ weekday", measure="Sessions per day", rng=rng, n_boot=n_boot,
     ))
     out.append(compare_many(
-        _by(sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.weekday]),
+        _by(sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.day_of_week]),
             "watch_minutes", "weekday", WEEKDAYS),
         name="weekday_watch_minutes", variables="watch_minutes ~ weekday (sessions)",
         measure="Watch minutes per session", rng=rng, n_boot=n_boot,

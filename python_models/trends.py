@@ -46,7 +46,7 @@ def weekday(sessions: pd.DataFrame) -> list[dict[str, Any]]:
     """Per weekday: total sessions, sessions per calendar day, mean completion and minutes."""
     days = daily_sessions(sessions)
     per_day = days.groupby("weekday")["sessions"]
-    wd = sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.weekday]).groupby("weekday")
+    wd = sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.day_of_week]).groupby("weekday")
     labels = list(WEEKDAYS)
     n_days = [int(per_day.size().get(d, 0)) for d in labels]
     totals = [int(wd.size().get(d, 0)) for d in labels]
