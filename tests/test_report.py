@@ -382,3 +382,19 @@ def test_cli_report_without_an_analysis_run_fails_and_says_what_to_run(pg_env: s
     assert result.exit_code == 1
     assert "streamlytics analyze" in " ".join(result.output.split())
     assert not (tmp_path / "report.html").exists()
+
+
+# Appends a second analysis run to the module's database: keep it last (the tests above read the first).
+def test_pipeline_analyze_stage_writes_the_report_of_its_own_run(built: Built, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlytics import stages
+    from streamlytics.config import settings
+    from streamlytics.pipeline import RunContext
+
+    monkeypatch.setenv("MONGODB_DB", built.mongo_db)
+    ctx = RunContext(cfg=settings(), data_dir=built.work / "data", database_url=built.url,
+                     mongodb_uri=built.mongo_uri, reports_dir=tmp_path)
+    detail = stages.analyze(ctx)
+    report = Path(detail["outputs"]["HTML report"])
+    assert report == (tmp_path / "report.html").resolve()
+    assert detail["run_id"] != built.run_id and f"<dd>{detail['run_id']}</dd>" in report.read_text(encoding="utf-8")
