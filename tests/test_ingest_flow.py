@@ -90,7 +90,7 @@ def test_flow_task_retries_connection_errors_but_never_data_errors(
     db.apply_schema(conn)
     conn.close()
     with pytest.raises(SourceChangedError):
-        load_one(dataclasses.replace(users, batch_id="0" * 64), pg_url)
+        load_one(dataclasses.replace(users, signature=(0, 0, 0)), pg_url)
     assert len(attempts) == 1
 
 

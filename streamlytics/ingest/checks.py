@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class SourceFile:
     size: int
     records: int
     """Data records: CSV lines after the header, or content.json items (movies + series)."""
+    signature: tuple[int, int, int] = (0, 0, 0)
+    """(size, mtime in ns, inode) when checked: the loader refuses a file whose stat differs."""
 
     @property
     def name(self) -> str:
@@ -92,6 +95,10 @@ def check_file(path: Path, kind: FileKind) -> tuple[SourceFile | None, list[Prob
         return None, [Problem(path.name, None, None, f"cannot be read: {exc.strerror or exc}")]
 
 
+def file_signature(stat: os.stat_result) -> tuple[int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
 def _position(newlines_before: int, last_newline_end: int, chunk: bytes, offset: int, rel: int) -> tuple[int, int]:
     """1-based (line, byte column) of byte ``rel`` of ``chunk``, which starts at file ``offset``."""
     rel = max(rel, 0)
@@ -112,6 +119,7 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
     head = b""
     last_byte = b""
     with path.open("rb") as f:
+        signature = file_signature(os.fstat(f.fileno()))
         while chunk := f.read(CHUNK_BYTES):
             if offset == 0 and chunk.startswith(_BOM):
                 return None, [Problem(name, 1, 1, "starts with a UTF-8 byte-order mark (BOM); "
@@ -148,11 +156,14 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
     header_problem = _header_problem(name, head, layout)
     if header_problem is not None:
         return None, [header_problem]
+    if signature != file_signature(path.stat()) or offset != signature[0]:
+        return None, [Problem(name, None, None, "changed while it was being checked (is it still being "
+                              "written?); run the ingest again once it is complete")]
     lines = newlines + (0 if last_byte == b"\n" else 1)
     if lines > INT4_MAX:  # landing rows store the line number in 4 bytes
         return None, [Problem(name, None, None, f"has {lines:,} lines, more than the {INT4_MAX:,} "
                               "one file may have; split it into several viewing_sessions*.csv files")]
-    return SourceFile(path, layout.kind, digest.hexdigest(), offset, lines - 1), []
+    return SourceFile(path, layout.kind, digest.hexdigest(), offset, lines - 1, signature), []
 
 
 def _header_problem(name: str, head: bytes, layout: CsvLayout) -> Problem | None:
@@ -179,6 +190,7 @@ def _header_problem(name: str, head: bytes, layout: CsvLayout) -> Problem | None
 def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
     """Read content.json (a small catalogue): hash, UTF-8, JSON syntax, top-level shape."""
     name = path.name
+    signature = file_signature(path.stat())
     data = path.read_bytes()
     if data.startswith(_BOM):
         return None, [Problem(name, 1, 1, "starts with a UTF-8 byte-order mark (BOM); "
@@ -199,4 +211,4 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
     if doc.problems:
         return None, [Problem(name, p.line, p.column, p.message) for p in doc.problems]
     batch_id = hashlib.sha256(data).hexdigest()
-    return SourceFile(path, "content", batch_id, len(data), len(doc.items)), []
+    return SourceFile(path, "content", batch_id, len(data), len(doc.items), signature), []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from itertools import count
 from typing import Any
 
 import re2
@@ -137,7 +136,7 @@ class BlockConverter:
         self._good_run = good_run_pattern(layout).match
         self._checker = FieldChecker(layout)
         self._load_id = load_id
-        self._row_format = b"%b,%d," + str(load_id).encode()
+        self._row_format = b"%b,%d," + str(load_id).encode() + b"\n"
 
     def convert(self, block: bytes, first_line: int) -> tuple[bytes, list[Rejection]]:
         """COPY rows for the valid lines of ``block`` and a rejection for every other line.
@@ -148,14 +147,18 @@ class BlockConverter:
         parts: list[bytes] = []
         rejections: list[Rejection] = []
         pos, end, line = 0, len(block), first_line
-        row_format = self._row_format.__mod__
+        row_format = self._row_format
         while pos < end:
             stop = self._good_run(block, pos).end()
             if stop > pos:
                 lines = block[pos : stop - 1].split(b"\n")
-                parts.append(b"\n".join(map(row_format, zip(lines, count(line)))))
-                parts.append(b"\n")
-                line += len(lines)
+                n = len(lines)
+                # One % over the whole run parses the format once per run, not once per line.
+                values: list[object] = [None] * (2 * n)
+                values[0::2] = lines
+                values[1::2] = range(line, line + n)
+                parts.append((row_format * n) % tuple(values))
+                line += n
                 pos = stop
                 if pos >= end:
                     break
