@@ -27,7 +27,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from python_models.results import Result
+from python_models.results import Result, insufficient
 
 FEATURES = (
     "sessions", "watch_minutes", "mean_completion", "minutes_per_session", "share_4k",
@@ -36,6 +36,7 @@ FEATURES = (
 K_RANGE = range(2, 9)
 SILHOUETTE_SAMPLE = 3000
 WARD_SAMPLE = 2000
+MIN_USERS = 10
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,16 @@ def run(users: pd.DataFrame, seed: int, n_boot: int = 500) -> Clustering:
 
 def _run(users: pd.DataFrame, seed: int, n_boot: int) -> Clustering:
     rng = np.random.default_rng(seed)
-    frame = users[users["sessions"] > 0].reset_index(drop=True)
+    frame = users[users["sessions"] > 0].dropna(subset=list(FEATURES)).reset_index(drop=True)
+    if frame.shape[0] < MIN_USERS:
+        note = insufficient("clustering", "kmeans_chosen_k", ", ".join(FEATURES), int(frame.shape[0]),
+                            f"{frame.shape[0]} users with sessions (at least {MIN_USERS} needed)")
+        return Clustering(
+            [note],
+            pd.DataFrame(columns=["user_id", "kmeans_cluster", "ward_cluster", "in_ward_sample", "pc1", "pc2"]),
+            pd.DataFrame(columns=["method", "cluster", "n_users", "feature", "mean", "median"]),
+            {},
+        )
     x = StandardScaler().fit_transform(frame[list(FEATURES)].to_numpy(dtype=float))
     scores, km_labels = silhouette_by_k(x, seed)
     k = max(scores, key=lambda kk: (scores[kk], -kk))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from python_models.results import Result, fmt_p
+from python_models.results import Result, fmt_p, insufficient
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -60,6 +60,11 @@ def correlation_result(
     level: str,
 ) -> Result:
     """One correlation as a result row (verdict set later, from the family's adjusted p)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 4 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
+        return insufficient("correlation", name, variables, int(keep.sum()),
+                            "fewer than 4 complete pairs, or a variable without variation")
     r, p, n = correlate(x, y, method)
     low, high = fisher_ci(r, n, method)
     effect_name = "pearson_r" if method == "pearson" else "spearman_rho"

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.oneway import anova_oneway
 
-from python_models.results import ALPHA, Result, fmt_p
+from python_models.results import ALPHA, MIN_GROUP_N, Result, fmt_p, insufficient
 
 SHAPIRO_MAX_N = 5000
 Z95 = float(stats.norm.ppf(0.975))
@@ -221,6 +221,10 @@ def compare_two(
 ) -> Result:
     """Two independent groups: t test (Student or Welch) or Mann–Whitney U, two-sided."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if min(a.shape[0], b.shape[0]) < MIN_GROUP_N or np.ptp(np.concatenate([a, b])) == 0:
+        return insufficient(section, name, variables, int(a.shape[0] + b.shape[0]),
+                            f"{label_a} has {a.shape[0]} and {label_b} {b.shape[0]} values (at least "
+                            f"{MIN_GROUP_N} each, not all equal, are needed)")
     checks = {label_a: normality(a, rng, alpha), label_b: normality(b, rng, alpha)}
     variance = equal_variances([a, b], alpha)
     all_normal = all(c["normal"] for c in checks.values())
@@ -277,8 +281,11 @@ def compare_many(
     rng: np.random.Generator, n_boot: int = 1000, alpha: float = ALPHA, section: str = "hypothesis",
 ) -> Result:
     """Two or more independent groups: one-way ANOVA, Welch ANOVA or Kruskal–Wallis."""
-    labels = list(groups)
+    labels = [k for k in groups if np.asarray(groups[k]).shape[0] >= MIN_GROUP_N]
     data = [np.asarray(groups[k], dtype=float) for k in labels]
+    if len(data) < 2 or np.ptp(np.concatenate(data)) == 0:
+        return insufficient(section, name, variables, int(sum(x.shape[0] for x in data)),
+                            f"fewer than two groups with at least {MIN_GROUP_N} values, or no variation")
     checks = {k: normality(x, rng, alpha) for k, x in zip(labels, data)}
     variance = equal_variances(data, alpha)
     all_normal = all(c["normal"] for c in checks.values())
@@ -322,6 +329,10 @@ def association(
     n_boot: int = 1000, alpha: float = ALPHA, section: str = "hypothesis",
 ) -> Result:
     """Chi-square test of independence on a contingency table (Fisher exact for a sparse 2×2)."""
+    table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
+    if min(table.shape) < 2:
+        return insufficient(section, name, variables, int(table.to_numpy().sum()),
+                            f"the table has {table.shape[0]} non-empty rows and {table.shape[1]} columns")
     counts = table.to_numpy(dtype=float)
     expected = stats.contingency.expected_freq(counts)
     sparse = bool((expected < 5).any())
@@ -378,6 +389,9 @@ def adjusted_factor(
     """
     import statsmodels.api as sm
 
+    if frame[factor].nunique() < 2 or frame.shape[0] < frame[factor].nunique() + frame[adjust_for].nunique() + 2:
+        return insufficient(section, name, variables, int(frame.shape[0]),
+                            f"{factor} has {frame[factor].nunique()} levels in {frame.shape[0]} rows")
     y = frame[outcome].to_numpy(dtype=float)
     f_cols = _dummies(frame[factor], factor)
     a_cols = _dummies(frame[adjust_for], adjust_for)

@@ -56,6 +56,15 @@ class Result:
         return replace(self, **changes)
 
 
+MIN_GROUP_N = 3
+
+
+def insufficient(section: str, name: str, variables: str, n: int, why: str) -> Result:
+    """A result that could not be computed on this data: no statistic, no verdict, and why."""
+    return Result(section=section, name=name, variables=variables, n=n,
+                  interpretation=f"Not computed: {why}.", details={"not_computed": why})
+
+
 def verdict_for(p_value: float | None, alpha: float = ALPHA) -> str | None:
     """SUPPORTED when p < alpha, NOT_SUPPORTED otherwise, None when there is no p-value."""
     if p_value is None or not math.isfinite(p_value):

@@ -21,7 +21,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from python_models.results import ALPHA, MIN_EFFECT, NOT_SUPPORTED, SUPPORTED, Result, adjust_family, fmt_p
+from python_models.results import (
+    ALPHA, MIN_EFFECT, NOT_SUPPORTED, SUPPORTED, Result, adjust_family, fmt_p, insufficient,
+)
 
 MIN_STANDARDISED_SLOPE = 0.10
 MEDIUM_HIGH = ("HD", "4K")
@@ -48,13 +50,18 @@ def device_and_quality_evidence(sessions: pd.DataFrame) -> list[Result]:
     counts = sessions["device"].value_counts()
     shares = (counts / counts.sum()).to_dict()
     mobile = int(counts.get("Mobile", 0))
-    rival_name = str(counts.drop("Mobile", errors="ignore").idxmax())
-    rival = int(counts[rival_name])
-    device = _share_result(
-        mobile, mobile + rival, name="mobile_is_top_device", variables=f"device: Mobile vs {rival_name} (sessions)",
-        against=0.5, words=f"Mobile's share of the sessions on Mobile or {rival_name} (the busiest other device)",
-        details={"device_shares": shares, "rival": rival_name, "mobile_share_of_all": shares.get("Mobile", 0.0)},
-    )
+    others = counts.drop("Mobile", errors="ignore")
+    if others.empty:
+        device = insufficient("seed_evidence", "mobile_is_top_device", "device (sessions)", int(counts.sum()),
+                              "no device other than Mobile to compare with")
+    else:
+        rival_name = str(others.idxmax())
+        rival = int(counts[rival_name])
+        device = _share_result(
+            mobile, mobile + rival, name="mobile_is_top_device", variables=f"device: Mobile vs {rival_name} (sessions)",
+            against=0.5, words=f"Mobile's share of the sessions on Mobile or {rival_name} (the busiest other device)",
+            details={"device_shares": shares, "rival": rival_name, "mobile_share_of_all": shares.get("Mobile", 0.0)},
+        )
     medium_high = int(sessions["quality"].isin(MEDIUM_HIGH).sum())
     on_mobile = sessions[sessions["device"] == "Mobile"]
     quality = _share_result(
@@ -69,8 +76,10 @@ def device_and_quality_evidence(sessions: pd.DataFrame) -> list[Result]:
 def _part(r: Result | None, *, claim: str, min_effect: float | None, effect: float | None = None,
           extra_ok: bool = True, extra_note: str = "") -> dict[str, Any]:
     """Whether one piece of evidence supports its part of a claim, and why."""
-    if r is None:
-        return {"evidence": None, "claim": claim, "supported": False, "why": "not computed (too little data)"}
+    if r is None or "not_computed" in r.details:
+        why = r.details["not_computed"] if r is not None else "too little data"
+        return {"evidence": r.name if r is not None else None, "claim": claim, "supported": False,
+                "why": f"not computed: {why}"}
     p = r.p_adjusted if r.p_adjusted is not None else r.p_value
     size = r.effect if effect is None else effect
     significant = p is not None and p < ALPHA
@@ -90,6 +99,11 @@ def _part(r: Result | None, *, claim: str, min_effect: float | None, effect: flo
         "evidence": r.name, "claim": claim, "supported": ok, "p_adjusted": p, "effect": size,
         "why": "significant, in the claimed direction and large enough" if ok else "; ".join(reasons),
     }
+
+
+def _above_half(r: Result | None) -> float | None:
+    # A share's distance above one half: positive when the claimed majority holds.
+    return None if r is None or r.effect is None else r.effect - 0.5
 
 
 def _finding(name: str, claim: str, parts: list[dict[str, Any]]) -> Result:
@@ -137,10 +151,10 @@ def run(results: Mapping[str, Result], evidence: list[Result]) -> list[Result]:
         ordered = sd is not None and hd is not None and sd < hd < 0
     f3 = _finding("seed_claim_3_mobile_quality_completion",
                   "most sessions are on mobile at medium-high quality, and lower quality → lower completion", [
-        _part(by_name.get("mobile_is_top_device"), claim="mobile is the most used device",
-              min_effect=None, effect=(by_name["mobile_is_top_device"].effect - 0.5) if "mobile_is_top_device" in by_name else None),
+        _part(by_name.get("mobile_is_top_device"), claim="mobile is the most used device", min_effect=None,
+              effect=_above_half(by_name.get("mobile_is_top_device"))),
         _part(by_name.get("most_sessions_hd_or_4k"), claim="most sessions are HD or 4K", min_effect=None,
-              effect=(by_name["most_sessions_hd_or_4k"].effect - 0.5) if "most_sessions_hd_or_4k" in by_name else None),
+              effect=_above_half(by_name.get("most_sessions_hd_or_4k"))),
         _part(adjusted, claim="lower quality → lower completion (plan held fixed)",
               min_effect=MIN_EFFECT["partial_eta_squared"], extra_ok=ordered,
               extra_note="completion does not rise from SD to HD to 4K"),

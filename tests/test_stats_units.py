@@ -358,3 +358,27 @@ def test_device_evidence_tests_mobile_against_the_busiest_other_device():
     assert device.p_value == pytest.approx(stats.binomtest(310, 670, 0.5, alternative="greater").pvalue)
     assert quality.effect == pytest.approx(0.77)
     assert quality.p_value == pytest.approx(stats.binomtest(770, 1000, 0.5, alternative="greater").pvalue)
+
+
+# --- too little data -----------------------------------------------------------------------------
+
+def test_too_little_data_gives_not_computed_rows_instead_of_errors(rng):
+    users, sessions = _toy_sessions(rng, users=6)
+    users = users.assign(plan="Basic", lifetime_hours=100.0, tenure_days=300.0)  # no Premium user at all
+    sessions = sessions.assign(plan="Basic", content_type="movie", content_id="M001", session_id=range(len(sessions)))
+    metrics = users.merge(sessions.groupby("user_id").agg(
+        sessions=("watch_minutes", "size"), watch_minutes=("watch_minutes", "sum"),
+        mean_completion=("completion", "mean"), share_4k=("quality", lambda q: float((q == "4K").mean()))),
+        left_on="user_id", right_index=True)
+    rows = {r.name: r for r in ht.run(sessions, metrics, rng, n_boot=50)}
+    premium = rows["premium_vs_basic_mean_completion"]
+    assert premium.statistic is None and premium.verdict is None and "Not computed" in premium.interpretation
+    assert rows["plan_4k_share"].details["not_computed"].startswith("the table has 1 non-empty rows")
+    assert rows["quality_completion"].statistic is not None  # session-level questions still answered
+    out = clustering.run(metrics.assign(minutes_per_session=1.0, share_mobile=0.5, share_series=0.0), seed=1)
+    assert out.assignments.empty and "not_computed" in out.results[0].details
+    flat = correlations.correlation_result(np.ones(10), np.arange(10.0), method="pearson", name="c",
+                                           variables="x ~ y", words=("x", "y"), level="user")
+    assert flat.p_value is None and flat.verdict is None
+    f1, f2, f3 = seed_findings.run({}, [])
+    assert f1.verdict == NOT_SUPPORTED and "not computed" in f1.interpretation
