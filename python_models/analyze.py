@@ -22,7 +22,7 @@ from python_models import (
     clustering, correlations, data, data_quality, descriptive, hypothesis_tests, persist,
     popularity_regression, retention_model, seed_findings, trends,
 )
-from python_models.results import ALPHA, Result, adjust_family
+from python_models.results import ALPHA, Result, adjust_family, unique_names
 
 DEFAULT_SEED = 42
 DEFAULT_N_BOOT = 1000
@@ -73,8 +73,8 @@ def compute(conn: Any, *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
     evidence = seed_findings.device_and_quality_evidence(sessions)
     so_far = {r.name: r for r in [*tests, *corr, *regression]}
     findings = seed_findings.run(so_far, evidence)
-    results = [*quality.results, *tests, *corr, *regression, *trend_results, *clusters.results,
-               *retention.results, *evidence, *findings]
+    results = unique_names([*quality.results, *tests, *corr, *regression, *trend_results, *clusters.results,
+                            *retention.results, *evidence, *findings])
     silhouette_points = [
         {"series": "kmeans_silhouette", "measure": "silhouette", "point_index": i, "x_label": f"k={k}",
          "x": float(k), "y": s, "n": None}

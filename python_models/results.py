@@ -103,6 +103,16 @@ def adjust_family(results: list[Result], alpha: float = ALPHA) -> list[Result]:
     return out
 
 
+def unique_names(results: list[Result]) -> list[Result]:
+    """The results with repeated names suffixed #2, #3, … (e.g. two loaded batches of one file name)."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in results:
+        seen[r.name] = seen.get(r.name, 0) + 1
+        out.append(r if seen[r.name] == 1 else r.with_(name=f"{r.name}#{seen[r.name]}"))
+    return out
+
+
 def clean(value: Any) -> Any:
     """JSON-safe copy: numpy scalars to Python, NaN/inf to None, tuples to lists (recursively)."""
     if isinstance(value, dict):

@@ -382,3 +382,10 @@ def test_too_little_data_gives_not_computed_rows_instead_of_errors(rng):
     assert flat.p_value is None and flat.verdict is None
     f1, f2, f3 = seed_findings.run({}, [])
     assert f1.verdict == NOT_SUPPORTED and "not computed" in f1.interpretation
+
+
+def test_repeated_result_names_are_made_unique_in_order():
+    from python_models.results import unique_names
+
+    rows = unique_names([Result("s", "file_users.csv", "v"), Result("s", "x", "v"), Result("s", "file_users.csv", "v")])
+    assert [r.name for r in rows] == ["file_users.csv", "x", "file_users.csv#2"]
