@@ -441,6 +441,11 @@ def series_wide(run: AnalysisRun, name: str) -> pd.DataFrame | None:
     order = part.sort_values("point_index").drop_duplicates("x_label")["x_label"].tolist()
     wide = part.pivot_table(index="x_label", columns="measure", values="y", aggfunc="first").reindex(order)
     wide.columns.name = None
+    for column in wide.columns:
+        # Counts are stored as double precision: show whole numbers as integers.
+        values = wide[column]
+        if values.notna().all() and (values == values.round()).all():
+            wide[column] = values.astype("int64")
     return wide.rename_axis({"monthly": "month"}.get(name, name))
 
 

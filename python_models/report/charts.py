@@ -249,7 +249,8 @@ def calibration(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -
     ax.set_xlabel("mean predicted probability (bin)")
     ax.set_ylabel("observed share retained")
     ax.set_title("Retention model: calibration")
-    ax.legend(loc="upper left", fontsize=8)
+    # Below the axes: with a high base rate the points crowd every corner of the plot.
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=8, ncols=1)
     return fig
 
 

@@ -34,6 +34,16 @@ SUBJECTS = {
     "weekday_watch_minutes": "Watch minutes per session across weekdays",
 }
 
+# What one unit of a regression predictor is, for "views per ...".
+UNIT_WORDS = {
+    "budget_musd": "million USD of budget",
+    "rating": "rating point",
+    "seasons": "season",
+    "episode_minutes": "minute of episode length",
+}
+
+PREDICTOR_WORDS = {"budget_musd": "budget", "episode_minutes": "episode length"}
+
 VARIABLE_WORDS = {
     "age": "age",
     "watch_minutes": "watch minutes (session log)",
@@ -338,10 +348,11 @@ def regression(row: Mapping[str, Any]) -> Finding:
     effect = row.get("effect")
     if _supported(row) and _finite(effect):
         relation = "rise" if float(effect) > 0 else "fall"
-        words = f"views {relation} with {predictor.replace('_', ' ')}"
+        words = f"views {relation} with {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
     else:
-        words = f"no clear relation between views and {predictor.replace('_', ' ')}"
-    return Finding((f"{plural.capitalize()}: {words} (", quote(row, "effect", 0), " views per unit",
+        words = f"no clear relation between views and {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
+    unit = UNIT_WORDS.get(predictor, f"unit of {predictor.replace('_', ' ')}")
+    return Finding((f"{plural.capitalize()}: {words} (", quote(row, "effect", 0), f" views per {unit}",
                         *_ci_parts(row, 0), "; ", *_p_parts(row), "; n = ", quote(row, "n", kind="int"), ")."),
                    verdict_of(row))
 
