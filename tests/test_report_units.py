@@ -159,3 +159,10 @@ def test_the_page_template_escapes_values_from_the_database() -> None:
     html = build.render(page)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "<i>1</i>" not in html
+
+
+def test_pipeline_rows_show_their_keys_before_their_figures() -> None:
+    table = tables.from_records([{"user_count": 3, "premium_share": 0.5, "country": "Chile"},
+                                 {"user_count": 2, "premium_share": 0.25, "country": "Peru"}], limit=1)
+    assert table.columns == ["country", "user_count", "premium_share"]
+    assert table.rows == [["Chile", "3", "0.500"]] and "First 1 of 2 rows." in table.note

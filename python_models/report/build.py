@@ -10,7 +10,6 @@ from the database is escaped.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field

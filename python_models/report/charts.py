@@ -24,7 +24,6 @@ from matplotlib.figure import Figure
 
 PLANS = ("Basic", "Standard", "Premium")
 PLAN_COLOURS = {"Basic": "#8da0cb", "Standard": "#66c2a5", "Premium": "#fc8d62"}
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DPI = 110
 
 
@@ -312,7 +311,7 @@ def top10(performance: pd.DataFrame) -> Figure:
 
 def device_completion(devices: pd.DataFrame) -> Figure:
     """Mean completion per device with its 95 % confidence interval (from the mart)."""
-    fig, axes = _figure(7, 4.0)
+    fig, axes = _figure(7, 3.4)
     ax = axes[0]
     d = devices.sort_values("mean_completion_percentage")
     y = np.arange(d.shape[0])

@@ -451,6 +451,3 @@ def correlation_findings(results: pd.DataFrame, section: str = "correlation") ->
             unrelated.append(f"{VARIABLE_WORDS.get(x, x)} & {VARIABLE_WORDS.get(y, y)}")
     return related, unrelated
 
-
-def quotes(findings: Iterable[Finding]) -> list[Quote]:
-    return [p for f in findings for p in f.parts if isinstance(p, Quote)]

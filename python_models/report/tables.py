@@ -76,10 +76,13 @@ def from_frame(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, ca
 
 
 def from_records(records: Sequence[Mapping[str, Any]], caption: str = "", limit: int | None = None) -> Table:
-    """Dict rows (e.g. a MongoDB pipeline's output) as a table, columns in first-seen order."""
+    """Dict rows (e.g. a MongoDB pipeline's output) as a table: text columns (the keys) first,
+    then the figures, each group in first-seen order."""
     columns: list[str] = []
     for r in records:
         columns += [k for k in r if k not in columns and k != "_id"]
+    text = [c for c in columns if all(isinstance(r.get(c), str) or r.get(c) is None for r in records)]
+    columns = text + [c for c in columns if c not in text]
     frame = pd.DataFrame(list(records), columns=columns)
     return from_frame(frame, caption=caption, limit=limit)
 
