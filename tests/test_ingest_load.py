@@ -213,3 +213,45 @@ def test_identical_bytes_under_another_name_are_not_loaded_twice(tmp_path: Path,
     report = ingest_directory(tmp_path, pg_url)
     assert [f.status for f in report.files] == ["loaded", "loaded", "loaded", "skipped"]
     assert query(pg_url, "select count(*) from raw.viewing_sessions") == [(3,)]
+
+
+def test_a_failure_while_feeding_copy_keeps_its_own_type(pg_url: str) -> None:
+    """psycopg2 reports it as QueryCanceled, a connection-class error the flow would retry."""
+    conn = psycopg2.connect(pg_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("create temporary table t (a integer)")
+
+            def produce(emit):
+                emit(b"1\n2\n")
+                raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+            with pytest.raises(UnicodeDecodeError):
+                load_raw.copy_from_producer(cur, "copy t from stdin", produce)
+    finally:
+        conn.close()
+
+
+def test_going_back_to_an_earlier_snapshot_loads_it_again(tmp_path: Path, pg_url: str) -> None:
+    write_dataset(tmp_path)
+    first = ingest_directory(tmp_path, pg_url).files[0]
+    write_dataset(tmp_path, users=USERS[:1])
+    ingest_directory(tmp_path, pg_url)
+    write_dataset(tmp_path)  # the first users.csv again, byte for byte
+    again = ingest_directory(tmp_path, pg_url).files[0]
+    assert (again.status, again.batch_id) == ("loaded", first.batch_id)
+    assert query(pg_url, "select count(*) from raw.users") == [(3,)]
+    assert query(pg_url, "select status from audit.load_batches where file_kind = 'users' order by load_id") == [
+        ("superseded",), ("superseded",), ("loaded",)]
+
+
+def test_concurrent_ingests_of_the_same_directory_load_each_batch_once(tmp_path: Path, pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_dataset(tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: ingest_directory(tmp_path, pg_url), range(2)))
+    statuses = sorted(f.status for report in reports for f in report.files)
+    assert statuses == ["loaded"] * 3 + ["skipped"] * 3
+    assert query(pg_url, "select count(*) from raw.viewing_sessions") == [(3,)]
+    assert query(pg_url, "select count(*) from audit.load_batches") == [(3,)]
