@@ -43,7 +43,7 @@ class SourceFile:
     size: int
     records: int
     """Data records: CSV lines after the header, or content.json items (movies + series)."""
-    signature: tuple[int, int, int] = (0, 0, 0)
+    signature: tuple[int, int, int]
     """(size, mtime in ns, inode) when checked: the loader refuses a file whose stat differs."""
 
     @property
