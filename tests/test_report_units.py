@@ -166,3 +166,18 @@ def test_pipeline_rows_show_their_keys_before_their_figures() -> None:
                                  {"user_count": 2, "premium_share": 0.25, "country": "Peru"}], limit=1)
     assert table.columns == ["country", "user_count", "premium_share"]
     assert table.rows == [["Chile", "3", "0.500"]] and "First 1 of 2 rows." in table.note
+
+
+def test_a_result_the_analysis_could_not_compute_says_why_instead_of_inventing_a_direction() -> None:
+    row = {"section": "hypothesis", "name": "premium_vs_basic_mean_completion", "variables": "mean_completion ~ plan",
+           "n": 4, "verdict": None, "effect": None, "details": {"not_computed": "Premium has 1 and Basic 3 values"}}
+    text = _text(findings.hypothesis(row))
+    assert text.startswith("Mean completion per user: not computed — Premium has 1 and Basic 3 values")
+    assert findings.hypothesis(row).verdict is None
+    k = {"section": "clustering", "name": "kmeans_chosen_k", "variables": "f", "n": 4,
+         "details": {"not_computed": "4 users with sessions (at least 10 needed)"}}
+    (only,) = findings.clustering({"kmeans_chosen_k": k})
+    assert "not computed — 4 users" in _text(only)
+    corr = {**row, "section": "correlation", "name": "pearson_age__tenure_days", "variables": "age ~ tenure_days"}
+    related, unrelated = findings.correlation_findings(pd.DataFrame([corr]))
+    assert unrelated == [] and "not computed" in _text(related[0])

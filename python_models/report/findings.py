@@ -268,8 +268,19 @@ def adjusted(row: Mapping[str, Any]) -> Finding:
     return Finding((f"{_subject(row)}: quality {words}", *_tail(row, 4)), verdict_of(row))
 
 
+def not_computed(row: Mapping[str, Any]) -> Finding | None:
+    """'<subject>: not computed — <why>.' for a row the analysis could not compute on this data."""
+    if lookup(row, "details.not_computed") is None:
+        return None
+    return Finding((f"{_subject(row)}: not computed — ", quote(row, "details.not_computed", kind="text"),
+                    " (n = ", quote(row, "n", kind="int"), ")."), verdict_of(row))
+
+
 def hypothesis(row: Mapping[str, Any]) -> Finding:
     """The sentence for a hypothesis-test row, by the shape of its details."""
+    missing = not_computed(row)
+    if missing is not None:
+        return missing
     groups = lookup(row, "details.groups")
     if isinstance(groups, Mapping) and len(groups) == 2 and row.get("effect_name") in ("hedges_g", "rank_biserial"):
         return two_groups(row)
@@ -288,6 +299,9 @@ def _strength(r: float) -> str:
 
 
 def correlation(row: Mapping[str, Any]) -> Finding:
+    missing = not_computed(row)
+    if missing is not None:
+        return missing
     x, y = (str(v).strip() for v in str(row.get("variables", " ~ ")).split("~", 1))
     words = (VARIABLE_WORDS.get(x, x.replace("_", " ")), VARIABLE_WORDS.get(y, y.replace("_", " ")))
     if lookup(row, "details.level") == "session":
@@ -308,6 +322,8 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """The chosen k with its silhouette, and the k-means / Ward agreement."""
     out = []
     k = rows_by_name.get("kmeans_chosen_k")
+    if k is not None and not_computed(k) is not None:
+        return [not_computed(k)]  # type: ignore[list-item]
     if k is not None:
         out.append(Finding((
             "k-means splits the users with sessions into ", quote(k, "statistic", kind="int"),
@@ -338,6 +354,9 @@ def retention(row: Mapping[str, Any]) -> Finding:
 
 def regression(row: Mapping[str, Any]) -> Finding:
     """A slope ('views rise by b per unit of x') or a model's R²."""
+    missing = not_computed(row)
+    if missing is not None:
+        return missing
     variables = str(row.get("variables", ""))
     plural = variables[variables.rfind("(") + 1:variables.rfind(")")] if "(" in variables else "titles"
     if row.get("effect_name") == "r_squared":
@@ -391,6 +410,9 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
 
 def generic(row: Mapping[str, Any]) -> Finding:
     """Any other row: its subject, statistic, effect, p and n as persisted."""
+    missing = not_computed(row)
+    if missing is not None:
+        return missing
     parts: list[Part] = [f"{_subject(row)}:"]
     if _finite(row.get("statistic")) and row.get("statistic_name"):
         parts += [f" {str(row['statistic_name']).replace('_', ' ')} ", quote(row, "statistic", 3)]
@@ -444,7 +466,7 @@ def correlation_findings(results: pd.DataFrame, section: str = "correlation") ->
         by_pair.setdefault(str(row.get("variables")), []).append(row)
     related, unrelated = [], []
     for pair, pair_rows in by_pair.items():
-        if any(_supported(r) for r in pair_rows):
+        if any(_supported(r) or lookup(r, "details.not_computed") is not None for r in pair_rows):
             related += [correlation(r) for r in pair_rows]
         else:
             x, _, y = pair.partition(" ~ ")
