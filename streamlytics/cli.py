@@ -406,6 +406,10 @@ def analyze(
     mongo: bool = typer.Option(True, "--mongo/--no-mongo", help="Also write the summary to MongoDB (statistics_summary)."),
     mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
     seed: int = typer.Option(42, help="Seed of every random step (bootstraps, samples, k-means)."),
+    dbt_run_results: Path = typer.Option(
+        None, "--dbt-run-results", help="dbt's run_results.json of the build that made this core, for the "
+        "data-quality section (default: dbt_project/target/run_results.json when present)."
+    ),
 ) -> None:
     """Compute every statistic from the core, write it to schema analysis (and MongoDB), print the headline."""
     from python_models.analyze import run_analysis
@@ -413,7 +417,8 @@ def analyze(
     from python_models.retention_model import LeakageSuspected
 
     try:
-        head = run_analysis(svc.database_url(), svc.mongodb_uri() if mongo else None, mongo_db, seed=seed)
+        head = run_analysis(svc.database_url(), svc.mongodb_uri() if mongo else None, mongo_db, seed=seed,
+                            run_results=dbt_run_results or "default")
     except (svc.ServiceError, MissingCoreError, LeakageSuspected) as exc:
         fail(str(exc))
     table = Table("result", "test", "statistic", "p (Holm)", "effect [95% CI]", "n", "verdict", title="Headline results")
