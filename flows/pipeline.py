@@ -12,7 +12,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from streamlytics.pipeline import RunContext, Stage, StageResult, blocked_by, execute_stage, skipped, write_summary
+from streamlytics.pipeline import RunContext, Stage, StageResult, execute_stage, run_dag, write_summary
 
 
 def run_stage_as_subflow(stage: Stage, ctx: RunContext) -> StageResult:
@@ -32,8 +32,9 @@ def run_stage_as_subflow(stage: Stage, ctx: RunContext) -> StageResult:
 
 @flow(name="streamlytics-pipeline", log_prints=True)
 def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
-    """ingest → validate raw → dbt build → validate marts → publish → analyze/report → Tableau.
+    """ingest → (validate raw ‖ dbt build) → validate marts → (publish ‖ analyze ‖ Tableau).
 
+    Independent stages run side by side; everything that publishes waits for both gates.
     Returns the run summary (also written to run_summary.json in the reports folder).
     """
     from streamlytics.stages import make_context, pipeline_stages
@@ -41,12 +42,9 @@ def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
     logger = get_run_logger()
     started = datetime.now(timezone.utc)
     ctx = make_context(Path(data_dir) if data_dir else None)
-    results: dict[str, StageResult] = {}
-    for stage in pipeline_stages():
-        blocker = blocked_by(stage, results)
-        if blocker:
-            results[stage.name] = skipped(stage, blocker)
-            logger.warning("stage %s skipped: upstream stage %s did not complete", stage.name, blocker)
-            continue
-        results[stage.name] = run_stage_as_subflow(stage, ctx)
-    return write_summary(ctx.reports_dir / "run_summary.json", list(results.values()), started, ctx.data_dir)
+
+    def log_skip(result: StageResult) -> None:
+        logger.warning("stage %s %s", result.name, result.message)
+
+    results = run_dag(pipeline_stages(), lambda stage: run_stage_as_subflow(stage, ctx), on_skip=log_skip)
+    return write_summary(ctx.reports_dir / "run_summary.json", results, started, ctx.data_dir)

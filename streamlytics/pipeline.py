@@ -9,10 +9,12 @@ stage that depends on it; those are recorded as skipped, with the name of the bl
 
 from __future__ import annotations
 
+import contextvars
 import json
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,6 +85,51 @@ def execute_stage(stage: Stage, ctx: RunContext) -> StageResult:
 
 def skipped(stage: Stage, blocker: str) -> StageResult:
     return StageResult(stage.name, "skipped", message=f"skipped: upstream stage '{blocker}' did not complete")
+
+
+def run_dag(
+    stages: list[Stage],
+    execute: Callable[[Stage], StageResult],
+    max_parallel: int = 3,
+    on_skip: Callable[[StageResult], None] | None = None,
+) -> list[StageResult]:
+    """Run each stage as soon as every stage it needs has finished, independent ones side by side.
+
+    A stage whose prerequisite did not complete is skipped (never executed). Results come back
+    in the order of ``stages``. Each stage runs in a copy of the caller's context variables, so a
+    Prefect subflow started in a worker thread still belongs to the calling flow run.
+    """
+    names = {stage.name for stage in stages}
+    unknown = {need for stage in stages for need in stage.needs} - names
+    if unknown:
+        raise ValueError(f"stages need unknown stages: {sorted(unknown)}")
+    results: dict[str, StageResult] = {}
+    pending = list(stages)
+    running: dict[Future[StageResult], Stage] = {}
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="stage") as pool:
+        while pending or running:
+            ready = [s for s in pending if all(need in results for need in s.needs)]
+            while ready:  # a skip can make further stages ready at once
+                stage = ready.pop(0)
+                pending.remove(stage)
+                blocker = blocked_by(stage, results)
+                if blocker:
+                    results[stage.name] = skipped(stage, blocker)
+                    if on_skip:
+                        on_skip(results[stage.name])
+                    ready = [s for s in pending if all(need in results for need in s.needs)]
+                else:
+                    context = contextvars.copy_context()
+                    running[pool.submit(context.run, execute, stage)] = stage
+            if not running:
+                if pending:  # a cycle: nothing can start any more
+                    raise ValueError(f"stages wait on each other: {[s.name for s in pending]}")
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                stage = running.pop(future)
+                results[stage.name] = future.result()
+    return [results[stage.name] for stage in stages]
 
 
 def peak_rss_mb() -> float:

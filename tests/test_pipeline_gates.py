@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+import pytest
 
 from streamlytics.pipeline import (
     GateFailed,
     RunContext,
     Stage,
     StageResult,
-    blocked_by,
     execute_stage,
-    skipped,
+    run_dag,
     write_summary,
 )
 
 
 def run_all(stages: list[Stage], ctx: RunContext) -> dict[str, StageResult]:
-    results: dict[str, StageResult] = {}
-    for stage in stages:
-        blocker = blocked_by(stage, results)
-        results[stage.name] = skipped(stage, blocker) if blocker else execute_stage(stage, ctx)
-    return results
+    return {r.name: r for r in run_dag(stages, lambda stage: execute_stage(stage, ctx))}
 
 
 def ctx(tmp_path: Path) -> RunContext:
@@ -50,7 +49,7 @@ def test_failed_gate_skips_dependants_and_names_the_blocker(tmp_path):
         Stage("independent", ok("independent"), ("ingest",)),
     ]
     results = run_all(stages, ctx(tmp_path))
-    assert calls == ["ingest", "independent"]
+    assert sorted(calls) == ["independent", "ingest"]
     assert results["validate-raw"].status == "failed"
     assert "device_type" in results["validate-raw"].message
     assert results["validate-raw"].detail == {"failed": 1}
@@ -84,3 +83,33 @@ def test_summary_is_written_and_consistent(tmp_path):
     assert on_disk["outputs"] == {"raw": "x"}
     assert [s["status"] for s in on_disk["stages"]] == ["completed", "failed", "skipped"]
     assert on_disk["peak_rss_mb"] > 0
+
+
+def test_independent_stages_run_side_by_side_and_dependants_wait(tmp_path):
+    both_running = threading.Barrier(2, timeout=10)  # breaks (fails) unless a and b overlap
+    finished: dict[str, float] = {}
+
+    def meet(name):
+        def run(_ctx):
+            both_running.wait()
+            finished[name] = time.monotonic()
+            return {}
+        return run
+
+    def after(_ctx):
+        finished["c"] = time.monotonic()
+        return {}
+
+    stages = [Stage("a", meet("a")), Stage("b", meet("b")), Stage("c", after, ("a", "b"))]
+    results = run_all(stages, ctx(tmp_path))
+    assert [r.status for r in results.values()] == ["completed"] * 3
+    assert finished["c"] >= max(finished["a"], finished["b"])
+    assert list(results) == ["a", "b", "c"]  # reported in pipeline order
+
+
+def test_unknown_or_circular_needs_are_refused(tmp_path):
+    noop = lambda _ctx: {}  # noqa: E731
+    with pytest.raises(ValueError, match="unknown"):
+        run_all([Stage("a", noop, ("nope",))], ctx(tmp_path))
+    with pytest.raises(ValueError, match="wait on each other"):
+        run_all([Stage("a", noop, ("b",)), Stage("b", noop, ("a",))], ctx(tmp_path))
