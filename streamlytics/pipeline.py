@@ -139,17 +139,50 @@ def peak_rss_mb() -> float:
     return round(max(own, children) / 1024, 1)
 
 
+def overview(results: list[StageResult]) -> dict[str, Any]:
+    """The figures a reader looks for first, lifted out of each stage's detail."""
+    by_name = {r.name: r.detail for r in results}
+    out: dict[str, Any] = {"seconds_per_stage": {r.name: r.seconds for r in results}}
+    if files := by_name.get("ingest", {}).get("files"):
+        out["files"] = [
+            {k: f.get(k) for k in ("file", "status", "lines_read", "rows_loaded", "rows_quarantined")}
+            for f in files
+        ]
+    if dbt := by_name.get("transform"):
+        out["dbt"] = {k: dbt.get(k) for k in ("status", "models", "tests_passed", "tests_failed",
+                                               "unit_tests_passed", "unit_tests_failed")}
+    gx = {stage: by_name[f"validate-{stage}"].get("counts") for stage in ("raw", "marts")
+          if by_name.get(f"validate-{stage}")}
+    if gx:
+        out["great_expectations"] = gx
+    if collections := by_name.get("publish", {}).get("collections"):
+        out["mongo_documents"] = {name: c.get("total") for name, c in collections.items()}
+    if stats := by_name.get("analyze"):
+        out["statistics"] = {
+            "run_id": stats.get("run_id"),
+            "seed_claims": stats.get("seed_findings"),
+            "key_results": {
+                name: {k: r.get(k) for k in ("effect_name", "effect", "ci_low", "ci_high", "p_adjusted", "verdict")}
+                for name, r in (stats.get("key_results") or {}).items()
+            },
+            "retention_auc": (stats.get("retention") or {}).get("auc_logistic"),
+        }
+    return out
+
+
 def write_summary(path: Path, results: list[StageResult], started: datetime, data_dir: Path) -> dict[str, Any]:
+    finished = datetime.now(timezone.utc)
     summary = {
         "started_at": started.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "finished_at": finished.isoformat(),
         "data_dir": str(data_dir),
         "status": "completed" if all(r.status == "completed" for r in results) else "failed",
-        "seconds_total": round(sum(r.seconds for r in results), 3),
+        "seconds_wall": round((finished - started).total_seconds(), 3),
         "peak_rss_mb": peak_rss_mb(),
         "summary_path": str(path),
         # stages name what they produced under detail["outputs"] = {label: path}
         "outputs": {k: v for r in results for k, v in r.detail.get("outputs", {}).items()},
+        "overview": overview(results),
         "stages": [asdict(r) for r in results],
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -69,9 +69,11 @@ def test_a_crashing_stage_is_reported_with_its_cause(tmp_path):
 
 
 def test_summary_is_written_and_consistent(tmp_path):
+    files = [{"file": "users.csv", "status": "loaded", "lines_read": 10, "rows_loaded": 9, "rows_quarantined": 1,
+              "batch_id": "ab"}]
     results = [
-        StageResult("ingest", "completed", 1.5, {"outputs": {"raw": "x"}}),
-        StageResult("transform", "failed", 2.0, {}, "dbt build failed"),
+        StageResult("ingest", "completed", 1.5, {"outputs": {"raw": "x"}, "files": files}),
+        StageResult("transform", "failed", 2.0, {"status": "failed", "models": 3, "tests_failed": 1}, "dbt build failed"),
         StageResult("publish", "skipped", 0.0, {}, "skipped"),
     ]
     path = tmp_path / "run_summary.json"
@@ -79,7 +81,11 @@ def test_summary_is_written_and_consistent(tmp_path):
     on_disk = json.loads(path.read_text())
     assert on_disk == json.loads(json.dumps(summary, default=str))
     assert on_disk["status"] == "failed"
-    assert on_disk["seconds_total"] == 3.5
+    assert on_disk["seconds_wall"] >= 0
+    assert on_disk["overview"]["seconds_per_stage"] == {"ingest": 1.5, "transform": 2.0, "publish": 0.0}
+    assert on_disk["overview"]["files"] == [{k: v for k, v in files[0].items() if k != "batch_id"}]
+    assert on_disk["overview"]["dbt"]["models"] == 3 and on_disk["overview"]["dbt"]["tests_failed"] == 1
+    assert "mongo_documents" not in on_disk["overview"]  # publish was skipped: nothing to claim
     assert on_disk["outputs"] == {"raw": "x"}
     assert [s["status"] for s in on_disk["stages"]] == ["completed", "failed", "skipped"]
     assert on_disk["peak_rss_mb"] > 0
