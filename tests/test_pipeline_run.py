@@ -1,0 +1,129 @@
+"""`streamlytics run` end to end on generated data: every stage, a consistent summary, and gates.
+
+Runs the real CLI in a subprocess against a throwaway PostgreSQL and MongoDB database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pymongo
+import pytest
+
+from streamlytics.generate import generate_dataset
+
+STAGES = ["ingest", "validate-raw", "transform", "validate-marts", "publish", "analyze", "export-tableau"]
+
+
+def run_pipeline(data_dir: Path, reports: Path, pg_url: str, mongo: tuple[str, str]) -> tuple[subprocess.CompletedProcess, dict]:
+    from streamlytics.services import pg_variables
+
+    env = dict(os.environ)
+    env.update(pg_variables(pg_url))
+    env.update(
+        DATABASE_URL=pg_url, MONGODB_URI=mongo[0], MONGODB_DB=mongo[1],
+        STREAMLYTICS_REPORTS_DIR=str(reports), COLUMNS="200",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamlytics.cli", "run", "--data-dir", str(data_dir)],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    summary_path = reports / "run_summary.json"
+    assert summary_path.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, json.loads(summary_path.read_text())
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def test_run_completes_every_stage_and_the_summary_matches_the_stores(tmp_path, pg_url, mongo_db):
+    data = tmp_path / "data"
+    generate_dataset(data, scale=0.03, seed=7)
+    proc, summary = run_pipeline(data, tmp_path / "reports", pg_url, mongo_db)
+
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert [s["name"] for s in summary["stages"]] == STAGES
+    assert {s["name"]: s["status"] for s in summary["stages"]} == dict.fromkeys(STAGES, "completed")
+    overview = summary["overview"]
+
+    # rows per file: what the summary says equals the ledger, and read = loaded + quarantined
+    ledger = {
+        f: (r, l, q) for f, r, l, q in query(
+            pg_url, "select source_file, lines_read, rows_loaded, rows_quarantined "
+                    "from audit.load_batches where status = 'loaded'")
+    }
+    assert {f["file"]: (f["lines_read"], f["rows_loaded"], f["rows_quarantined"]) for f in overview["files"]} == ledger
+    for read, loaded, quarantined in ledger.values():
+        assert read == loaded + quarantined
+    sessions_in_file = sum(1 for _ in (data / "viewing_sessions.csv").open()) - 1
+    assert ledger["viewing_sessions.csv"][0] == sessions_in_file
+
+    # dbt and GX figures are the tools' own
+    assert overview["dbt"]["status"] == "success" and overview["dbt"]["tests_failed"] == 0
+    assert overview["dbt"]["models"] > 20
+    for stage in ("raw", "marts"):
+        counts = overview["great_expectations"][stage]
+        assert counts["failed_errors"] == 0 and counts["evaluated"] == counts["succeeded"] + counts["failed_warnings"]
+
+    # Mongo: one document per user and per title, as the summary claims
+    uri, db_name = mongo_db
+    with pymongo.MongoClient(uri) as client:
+        db = client[db_name]
+        docs = {name: db[name].count_documents({}) for name in ("user_analytics", "content_analytics")}
+    (users,), = query(pg_url, "select count(*) from core.users")
+    (titles,), = query(pg_url, "select count(*) from core.content")
+    assert docs == {"user_analytics": users, "content_analytics": titles}
+    assert {k: overview["mongo_documents"][k] for k in docs} == docs
+
+    # statistics: the run id in the summary is the latest persisted run
+    (latest,), = query(pg_url, "select run_id::text from analysis.latest_run")
+    assert overview["statistics"]["run_id"] == latest
+
+    # outputs exist where the summary says
+    report = Path(summary["outputs"]["HTML report"])
+    assert report.exists() and report.stat().st_size > 10_000
+    extracts = Path(summary["outputs"]["Tableau extracts"])
+    (marts,), = query(pg_url, "select count(*) from information_schema.tables where table_schema = 'marts'")
+    assert len(list(extracts.glob("*.hyper"))) == marts
+    assert "HTML report" in proc.stdout and "run_summary.json" in proc.stdout
+
+
+@pytest.mark.parametrize("defect", ["negative duration"])
+def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mongo_db, defect):
+    data = tmp_path / "data"
+    generate_dataset(data, scale=0.01, seed=3)
+    sessions = data / "viewing_sessions.csv"
+    lines = sessions.read_text().splitlines(keepends=True)
+    fields = lines[5].split(",")
+    fields[4] = "-12"  # watch_duration_minutes: parses, so it lands in raw; the raw gate must catch it
+    lines[5] = ",".join(fields)
+    sessions.write_text("".join(lines))
+
+    proc, summary = run_pipeline(data, tmp_path / "reports", pg_url, mongo_db)
+
+    assert proc.returncode == 1
+    status = {s["name"]: s for s in summary["stages"]}
+    assert status["ingest"]["status"] == "completed"
+    assert status["validate-raw"]["status"] == "failed"
+    assert "watch_duration" in status["validate-raw"]["message"]
+    assert status["transform"]["status"] == "completed"  # staging quarantines the row
+    for stage in ("publish", "analyze", "export-tableau"):
+        assert status[stage]["status"] == "skipped"
+        assert "validate-raw" in status[stage]["message"]
+    assert "skipped" in proc.stdout
+    (quarantined,), = query(
+        pg_url, "select count(*) from audit.all_quarantine where reason_code = 'out_of_range' "
+                "and field = 'watch_duration_minutes' and source_line = 6")
+    assert quarantined == 1
+    uri, db_name = mongo_db
+    with pymongo.MongoClient(uri) as client:
+        assert client[db_name].list_collection_names() == []  # nothing published
+    assert not (tmp_path / "reports" / "report.html").exists()
