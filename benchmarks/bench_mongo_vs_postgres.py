@@ -1,6 +1,6 @@
 """The four pipeline questions answered by PostgreSQL and by MongoDB, at several scales.
 
-    .venv/bin/python benchmarks/bench_mongo_vs_postgres.py [--scales 1 10] [--repeat 5] [--keep]
+    .venv/bin/python benchmarks/bench_mongo_vs_postgres.py [--scales 1 10] [--repeat 5] [--lookups 11] [--keep]
 
 For each scale: generate the course-layout files, ingest, `dbt build`, publish to MongoDB (all
 in throwaway databases named bench_mongo_s<scale>, dropped afterwards unless --keep), then time
@@ -150,13 +150,26 @@ def bench_scale(scale: float, args: argparse.Namespace, pg_admin: str, mongo_uri
             mart = f"{mart_s * 1000:8.1f}ms" if mart_s is not None else f"{'-':>10}"
             print(f"  {question:<28} {len(got):>5} {pg_s * 1000:8.1f}ms {mart} {mongo_s * 1000:8.1f}ms  {check}")
 
-        print("\n  indexed lookups (median of 50)     pg          mongo      mongo explain")
+        for content_type in ("movie", "series"):
+            pg_s, want = timed(lambda t=content_type: sql_questions.top_titles(conn, t), args.repeat)
+            mart_s, _ = timed(lambda t=content_type: sql_questions.top_titles_mart(conn, t), args.repeat)
+            mongo_s, got = timed(lambda t=content_type: pipelines.top_titles(db, t), args.repeat)
+            check = "equal" if same_rows(got, want) else "DIFFERENT"
+            print(f"  {'top 10 ' + content_type:<28} {len(got):>5} {pg_s * 1000:8.1f}ms "
+                  f"{mart_s * 1000:8.1f}ms {mongo_s * 1000:8.1f}ms  {check}")
+
+        with conn.cursor() as cur:  # ids that exist at every scale (the id width grows with it)
+            cur.execute("select max(user_id) from core.users")
+            user_id = cur.fetchone()[0]
+            cur.execute("select max(content_id) from core.content where content_type = 'movie'")
+            content_id = cur.fetchone()[0]
+        print(f"\n  lookups (median of {args.lookups})              pg          mongo      mongo explain")
         lookups = [
-            ("user by id", "select * from core.users where user_id = %s", ("U0042",),
-             USER_ANALYTICS, {"user_id": "U0042"}),
-            ("title by id", "select * from core.content where content_id = %s", ("M042",),
-             CONTENT_ANALYTICS, {"content_id": "M042"}),
-            ("titles of a genre", "select c.* from core.content c join core.content_genres g "
+            ("user by id", "select * from core.users where user_id = %s", (user_id,),
+             USER_ANALYTICS, {"user_id": user_id}),
+            ("title by id", "select * from core.content where content_id = %s", (content_id,),
+             CONTENT_ANALYTICS, {"content_id": content_id}),
+            ("titles of a genre (no index)", "select c.* from core.content c join core.content_genres g "
              "using (content_id) where g.genre = %s", ("Drama",), CONTENT_ANALYTICS, {"genres": "Drama"}),
             ("users of a country", "select * from core.users where country = %s", ("Chile",),
              USER_ANALYTICS, {"country": "Chile"}),
@@ -166,8 +179,8 @@ def bench_scale(scale: float, args: argparse.Namespace, pg_admin: str, mongo_uri
                 with conn.cursor() as cur:
                     cur.execute(q, p)
                     return cur.fetchall()
-            pg_s, pg_rows = timed(pg_lookup, 50)
-            mongo_s, docs = timed(lambda c=coll, f=flt: list(db[c].find(f)), 50)
+            pg_s, pg_rows = timed(pg_lookup, args.lookups)
+            mongo_s, docs = timed(lambda c=coll, f=flt: list(db[c].find(f)), args.lookups)
             uses = compat.winning_plan_uses_index(db[coll].find(flt).explain())
             print(f"  {label:<30} {pg_s * 1000:8.2f}ms {mongo_s * 1000:8.2f}ms   "
                   f"{'index' if uses else 'COLLECTION SCAN'} ({len(docs)} docs, pg {len(pg_rows)} rows)")
@@ -189,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--lookups", type=int, default=11, help="runs per lookup (median)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
     args = parser.parse_args(argv)
