@@ -16,7 +16,7 @@ the server's own (upserted / matched / deleted), not the plan's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -117,8 +117,3 @@ def publish(
     with pymongo.MongoClient(mongodb_uri) as client:
         return publish_documents(client[mongodb_db], built)
 
-
-def counts_table(counts: Mapping[str, SyncCounts]) -> Iterable[dict[str, Any]]:
-    """Rows for printing: collection, inserted, updated, removed, unchanged, total."""
-    for name, c in counts.items():
-        yield {"collection": name, **c.as_dict()}
