@@ -1,0 +1,564 @@
+"""End-to-end pipeline benchmark: per stage wall time, rows/s and peak RSS, next to its baselines.
+
+    .venv/bin/python benchmarks/bench_pipeline.py                      # scales 1, 10 and 45
+    .venv/bin/python benchmarks/bench_pipeline.py --scales 1 --stages all
+
+For each scale: the generator writes a clean data set (seed 42), a fresh database is created on
+the project's PostgreSQL (and a fresh database on its MongoDB), and each stage runs in a child
+process of its own, in pipeline order. Per stage: wall time, rows/s (input session records per
+second, the one volume every stage scales with), peak RSS of the stage's process tree (the sum
+of the resident sets of the child and its children - dbt runs as a grandchild - polled every
+50 ms, and never below the child's own kernel high-water mark), and the load average when it
+started and ended (the machine is shared: compare CPU-bound figures only between quiet runs).
+The database servers' own memory is not counted (PostgreSQL has 512 MB of shared_buffers).
+
+Side by side, in the same run and on the same files:
+(a) raw COPY: users.csv and viewing_sessions.csv streamed as-is into plain typed tables (same
+    column types, no lineage, no checks; tables created and committed beforehand, so WAL is
+    written exactly as for the ingest) - the physical limit of this machine;
+(b) the seed's loader: csv.reader + psycopg2.extras.execute_values in batches of 500 into the
+    same plain tables, one commit at the end (scale 1 only: it is the slow path);
+(c) an incremental day: a new file viewing_sessions_2024-09-01.csv holding one average day of
+    sessions (every k-th session of the log, k = its number of days) under new session ids,
+    dated 2024-09-01; the same stages run
+    again (ingest appends one batch, users/content are skipped; dbt's incremental
+    core.viewing_sessions inserts only the new rows), as a fraction of the full run.
+
+Stages: all seven of ``streamlytics run`` by default (ingest, validate-raw, transform = dbt build
+of the whole project, validate-marts, publish, analyze, export-tableau); ``--stages`` picks some.
+End-to-end is reported for all stages run and for the data path alone (ingest + transform +
+publish). Prefect's own start-up (what ``streamlytics run`` adds on top of the stages) is
+measured once, apart, as "prefect start".
+
+Output: a markdown table on stdout and in benchmarks/results/<name>.md, all figures in
+benchmarks/results/<name>.json (``--name``, default pipeline_latest). Generated data is removed
+after each scale unless ``--keep-data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+HERE = Path(__file__).resolve()
+RESULTS_DIR = HERE.parent / "results"
+ALL_STAGES = ("ingest", "validate-raw", "transform", "validate-marts", "publish", "analyze", "export-tableau")
+DATA_PATH_STAGES = ("ingest", "transform", "publish")  # the stages that move the rows
+NEW_DAY = "2024-09-01"
+NEW_DAY_FILE = f"viewing_sessions_{NEW_DAY}.csv"
+SEED_BATCH = 500
+POLL_SECONDS = 0.05
+
+PLAIN_TABLES = {
+    "users": """create table {schema}.users (
+        user_id text not null, age integer not null, country text not null,
+        subscription_type text not null, registration_date date not null,
+        total_watch_time_hours numeric not null)""",
+    "viewing_sessions": """create table {schema}.viewing_sessions (
+        session_id text not null, user_id text not null, content_id text not null,
+        watch_date date not null, watch_duration_minutes integer not null,
+        completion_percentage numeric not null, device_type text not null, quality_level text not null)""",
+}
+
+
+# =========================================================================== child side
+def _own_peak_mb() -> float:
+    """This process's high-water RSS (VmHWM: unlike ru_maxrss, not inherited across fork+exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _children_peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run one pipeline stage against the database in DATABASE_URL; return what it reports."""
+    from dataclasses import replace
+
+    from streamlytics.config import settings
+
+    url, data, work = os.environ["DATABASE_URL"], Path(args["data"]), Path(args["work"])
+    mongo_uri, mongo_db = os.environ["MONGODB_URI"], os.environ["MONGODB_DB"]
+    if stage == "ingest":
+        from streamlytics.ingest import ingest_directory
+
+        report = ingest_directory(data, url)
+        return {"files": [{"file": f.file, "status": f.status, "read": f.lines_read, "loaded": f.rows_loaded,
+                           "quarantined": f.rows_quarantined, "seconds": round(f.seconds, 3)} for f in report.files]}
+    if stage == "transform":
+        from streamlytics.transform import run_build
+
+        result = run_build(target_path=work / "target", log_path=work / "logs", cfg=replace(settings(), database_url=url))
+        run_results = json.loads(Path(result.run_results_path).read_text())
+        node = next((r for r in run_results["results"] if r["unique_id"] == "model.streamlytics.viewing_sessions"), None)
+        summary = result.summary()
+        return {"ok": result.ok, "models": summary["models"], "tests_passed": summary["tests_passed"],
+                "failures": [f["name"] for f in summary["failures"]],
+                "core_viewing_sessions": None if node is None else {
+                    "seconds": round(node["execution_time"], 2),
+                    "rows_inserted": (node.get("adapter_response") or {}).get("rows_affected")}}
+    if stage in ("validate-raw", "validate-marts"):
+        from streamlytics.validation import run_validation
+
+        report = run_validation(stage.split("-")[1], database_url=url, reports_dir=work / "reports")
+        return {"passed": report.passed}
+    if stage == "publish":
+        from mongo.stage import run_publish_stage
+
+        return run_publish_stage(url, mongo_uri, mongo_db).summary()
+    if stage == "analyze":
+        from python_models.analyze import run_analysis
+
+        head = run_analysis(url, mongo_uri, mongo_db, run_results=work / "target" / "run_results.json")
+        return {"seconds_reported": head.get("seconds")}
+    if stage == "export-tableau":
+        from streamlytics.consumers.tableau import export_marts, row_counts
+
+        return {"rows": row_counts(export_marts(work / "tableau", url))}
+    if stage == "raw-copy":
+        return child_raw_copy(url, data, args["schema"])
+    if stage == "seed-execute-values":
+        return child_seed_loader(url, data, args["schema"])
+    if stage == "prefect-start":
+        from prefect import flow
+
+        @flow(name="bench-empty")
+        def empty() -> int:
+            return 1
+
+        return {"result": empty()}
+    raise SystemExit(f"unknown stage {stage!r}")
+
+
+def child_raw_copy(url: str, data: Path, schema: str) -> dict[str, Any]:
+    """COPY the CSV exports as they are into plain typed tables: the machine's floor."""
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    out = {}
+    for table in ("users", "viewing_sessions"):
+        started = time.perf_counter()
+        with conn.cursor() as cur, (data / f"{table}.csv").open("rb") as f:
+            cur.copy_expert(f"copy {schema}.{table} from stdin with (format csv, header true)", f, size=1 << 20)
+            rows = cur.rowcount
+        conn.commit()
+        out[table] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}
+    conn.close()
+    return out
+
+
+def child_seed_loader(url: str, data: Path, schema: str) -> dict[str, Any]:
+    """The seed's way: rows parsed in Python, INSERTed with execute_values, 500 per statement."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    conn = psycopg2.connect(url)
+    out = {}
+    for table in ("users", "viewing_sessions"):
+        started = time.perf_counter()
+        rows = 0
+        with conn.cursor() as cur, (data / f"{table}.csv").open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            next(reader)
+            batch: list[list[str]] = []
+            for record in reader:
+                batch.append(record)
+                if len(batch) == SEED_BATCH:
+                    execute_values(cur, f"insert into {schema}.{table} values %s", batch, page_size=SEED_BATCH)
+                    rows += len(batch)
+                    batch = []
+            if batch:
+                execute_values(cur, f"insert into {schema}.{table} values %s", batch, page_size=SEED_BATCH)
+                rows += len(batch)
+        conn.commit()
+        out[table] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}
+    conn.close()
+    return out
+
+
+def child_main(stage: str, args_json: str) -> int:
+    result = child_stage(stage, json.loads(args_json))
+    print(json.dumps({"result": result, "own_peak_mb": _own_peak_mb(), "children_peak_mb": _children_peak_mb()},
+                     default=str))
+    return 0
+
+
+# =========================================================================== driver side
+@dataclass
+class StageRun:
+    stage: str
+    status: str  # ok | failed
+    seconds: float
+    peak_rss_mb: float
+    rows_per_second: float | None
+    load_before: float
+    load_after: float
+    result: Any = None
+    error: str = ""
+
+
+@dataclass
+class ScaleRun:
+    scale: float
+    sessions: int
+    users: int
+    titles: int
+    sessions_mb: float
+    generate_seconds: float
+    stages: list[StageRun] = field(default_factory=list)
+    raw_copy: dict[str, Any] = field(default_factory=dict)
+    seed_loader: dict[str, Any] | None = None
+    incremental: list[StageRun] = field(default_factory=list)
+    incremental_rows: int = 0
+    comparisons: dict[str, Any] = field(default_factory=dict)
+
+
+def tree_rss_mb(pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / (1 << 20)
+
+
+def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int | None) -> StageRun:
+    """Run one stage in a child process; wall time, polled tree RSS, load averages."""
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, str(HERE), "_child", stage, json.dumps(args)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_mb(child.pid))
+            time.sleep(POLL_SECONDS)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    stdout, stderr = child.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    poller.join()
+    load_after = os.getloadavg()[0]
+    if child.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-8:])
+        print(f"    {stage}: FAILED (exit {child.returncode})\n{tail}", flush=True)
+        return StageRun(stage, "failed", round(seconds, 2), round(peak, 1), None, load_before, load_after, error=tail)
+    report = json.loads(stdout.strip().splitlines()[-1])
+    peak = max(peak, report["own_peak_mb"], report["children_peak_mb"])
+    rate = rows / seconds if rows else None
+    run = StageRun(stage, "ok", round(seconds, 2), round(peak, 1), rate and round(rate), load_before, load_after,
+                   report["result"])
+    print(f"    {stage:<20} {seconds:8.2f} s  {peak:7.0f} MB  load {load_before:.1f}->{load_after:.1f}", flush=True)
+    return run
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    return {"nproc": os.cpu_count(), "ram_gb": round(mem_kb / (1 << 20), 1), "cpu": cpu,
+            "kernel": platform.release(), "python": platform.python_version()}
+
+
+def postgres_info(url: str) -> dict[str, Any]:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select current_setting('server_version'), current_setting('shared_buffers'), "
+                    "current_setting('synchronous_commit'), current_setting('wal_level')")
+        version, buffers, sync, wal = cur.fetchone()
+    conn.close()
+    return {"version": version, "shared_buffers": buffers, "synchronous_commit": sync, "wal_level": wal}
+
+
+def admin_execute(admin_url: str, sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def create_plain_tables(url: str, schema: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"create schema {schema}")
+        for ddl in PLAIN_TABLES.values():
+            cur.execute(ddl.format(schema=schema))
+    conn.close()
+
+
+def add_new_day(data: Path) -> int:
+    """Write NEW_DAY_FILE: one average day of sessions, dated NEW_DAY, under new session ids.
+
+    The rows are every k-th session of the data set (k = number of days in the log), so the
+    new day has the usual mix of users, titles, devices and durations; returns its row count.
+    """
+    sessions = data / "viewing_sessions.csv"
+    with sessions.open(encoding="utf-8") as f:
+        header = f.readline()
+        lines = f.readlines()
+    days = len({line.split(",", 4)[3] for line in lines})
+    picked = lines[::days]
+    width = len(lines[0].split(",", 1)[0]) - 1
+    first = len(lines) + 1
+    with (data / NEW_DAY_FILE).open("w", encoding="utf-8") as out:
+        out.write(header)
+        for i, line in enumerate(picked):
+            fields = line.split(",")
+            fields[0] = f"S{first + i:0{width}d}"
+            fields[3] = NEW_DAY
+            out.write(",".join(fields))
+    return len(picked)
+
+
+def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri: str, workdir: Path,
+                keep_data: bool) -> ScaleRun:
+    from streamlytics.generate import generate_dataset
+    from streamlytics.services import pg_variables
+
+    data, work = workdir / f"scale-{scale:g}" / "data", workdir / f"scale-{scale:g}" / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"scale {scale:g}: generating ...", flush=True)
+    started = time.perf_counter()
+    summary = generate_dataset(data, scale=scale, seed=42)
+    run = ScaleRun(scale, summary["sessions"], summary["users"], summary["movies"] + summary["series"],
+                   round((data / "viewing_sessions.csv").stat().st_size / 1e6, 1),
+                   round(time.perf_counter() - started, 1))
+    print(f"  {run.sessions:,} sessions ({run.sessions_mb:,.0f} MB) in {run.generate_seconds} s", flush=True)
+    db_name = f"bench_pipeline_{uuid.uuid4().hex[:8]}"
+    admin_execute(admin_url, f'create database "{db_name}"')
+    url = with_database(admin_url, db_name)
+    env = {**os.environ, "DATABASE_URL": url, **pg_variables(url), "MONGODB_URI": mongo_uri, "MONGODB_DB": db_name,
+           "STREAMLYTICS_REPORTS_DIR": str(work / "reports"), "DO_NOT_TRACK": "1",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    args = {"data": str(data), "work": str(work)}
+    try:
+        print("  full run", flush=True)
+        for stage in stages:
+            run.stages.append(run_stage(stage, args, env, run.sessions))
+        create_plain_tables(url, "bench_copy")
+        print("  baselines", flush=True)
+        copy = run_stage("raw-copy", {**args, "schema": "bench_copy"}, env, run.sessions)
+        run.raw_copy = {"seconds": copy.seconds, "peak_rss_mb": copy.peak_rss_mb, "files": copy.result}
+        if scale == 1:
+            create_plain_tables(url, "bench_seed")
+            seed = run_stage("seed-execute-values", {**args, "schema": "bench_seed"}, env, run.sessions)
+            run.seed_loader = {"seconds": seed.seconds, "peak_rss_mb": seed.peak_rss_mb, "files": seed.result}
+        admin_execute(url, "drop schema bench_copy cascade; drop schema if exists bench_seed cascade; checkpoint")
+        run.incremental_rows = add_new_day(data)
+        print(f"  incremental day: {run.incremental_rows:,} new sessions", flush=True)
+        for stage in stages:
+            run.incremental.append(run_stage(stage, args, env, run.incremental_rows))
+        run.comparisons = compare(run)
+    finally:
+        admin_execute(admin_url, f'drop database if exists "{db_name}" with (force)')
+        _drop_mongo(mongo_uri, db_name)
+        if not keep_data:
+            shutil.rmtree(data.parent, ignore_errors=True)
+    return run
+
+
+def _drop_mongo(uri: str, name: str) -> None:
+    import pymongo
+
+    with pymongo.MongoClient(uri) as client:
+        client.drop_database(name)
+
+
+def compare(run: ScaleRun) -> dict[str, Any]:
+    """The figures the targets are about."""
+    out: dict[str, Any] = {}
+    full = sum(s.seconds for s in run.stages)
+    out["end_to_end_seconds"] = round(full, 2)
+    out["data_path_seconds"] = round(sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2)
+    out["end_to_end_ok"] = all(s.status == "ok" for s in run.stages)
+    out["peak_rss_mb"] = max((s.peak_rss_mb for s in run.stages), default=None)
+    ingest = next((s for s in run.stages if s.stage == "ingest" and s.status == "ok"), None)
+    copy_files = run.raw_copy.get("files") or {}
+    if ingest is not None and copy_files:
+        sessions_file = next(f for f in ingest.result["files"] if f["file"] == "viewing_sessions.csv")
+        copy_sessions = copy_files["viewing_sessions"]["seconds"]
+        copy_csvs = copy_sessions + copy_files["users"]["seconds"]
+        # Throughput ratios (>= 0.8 is the target): raw COPY time over ingest time.
+        out["ingest_vs_raw_copy_sessions_file"] = round(copy_sessions / sessions_file["seconds"], 2)
+        out["ingest_vs_raw_copy_stage"] = round(copy_csvs / ingest.seconds, 2)
+        out["raw_copy_sessions_rows_per_s"] = round(run.sessions / copy_sessions)
+        out["ingest_sessions_file_rows_per_s"] = round(run.sessions / sessions_file["seconds"])
+    if run.seed_loader and ingest is not None:
+        seed_sessions = run.seed_loader["files"]["viewing_sessions"]["seconds"]
+        out["seed_loader_sessions_rows_per_s"] = round(run.sessions / seed_sessions)
+        out["ingest_speedup_over_seed_loader"] = round(
+            seed_sessions / next(f for f in ingest.result["files"] if f["file"] == "viewing_sessions.csv")["seconds"], 1)
+    if run.incremental:
+        incremental = sum(s.seconds for s in run.incremental)
+        out["incremental_seconds"] = round(incremental, 2)
+        out["incremental_fraction"] = round(incremental / full, 3) if full else None
+        transform = [s for s in run.incremental if s.stage == "transform" and s.status == "ok"]
+        full_transform = [s for s in run.stages if s.stage == "transform" and s.status == "ok"]
+        if transform and full_transform:
+            out["incremental_core_viewing_sessions"] = transform[0].result["core_viewing_sessions"]
+            out["full_core_viewing_sessions"] = full_transform[0].result["core_viewing_sessions"]
+            out["incremental_transform_fraction"] = round(transform[0].seconds / full_transform[0].seconds, 3)
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"# Pipeline benchmark, {results['started_at'][:16].replace('T', ' ')} UTC",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}, Python {m['python']}; "
+        f"PostgreSQL {results['postgres']['version']} (shared_buffers {results['postgres']['shared_buffers']}, "
+        f"synchronous_commit {results['postgres']['synchronous_commit']}). Load average at start "
+        f"{results['load_average_start']}, at end {results.get('load_average_end', '(running)')} (a shared machine: other "
+        f"engineers' tests were running).",
+        "",
+    ]
+    if results.get("prefect_start"):
+        p = results["prefect_start"]
+        lines += [f"Prefect start-up (an empty flow in a fresh process, own PREFECT_HOME), added by "
+                  f"`streamlytics run` on top of the stages: {p['seconds']} s, {p['peak_rss_mb']:.0f} MB.", ""]
+    lines += ["| scale | sessions | stage | wall s | rows/s | peak RSS MB | load before→after |",
+              "|---:|---:|---|---:|---:|---:|---|"]
+    for run in results["scales"]:
+        rows = [*(("full", s) for s in run["stages"]), *(("incremental day", s) for s in run["incremental"])]
+        for phase, s in rows:
+            rate = f"{s['rows_per_second']:,}" if s["rows_per_second"] else "-"
+            status = "" if s["status"] == "ok" else " **FAILED**"
+            label = s["stage"] if phase == "full" else f"{s['stage']} (+1 day)"
+            lines.append(f"| {run['scale']:g} | {run['sessions']:,} | {label}{status} | {s['seconds']:.2f} | {rate} "
+                         f"| {s['peak_rss_mb']:.0f} | {s['load_before']:.1f}→{s['load_after']:.1f} |")
+        copy = run["raw_copy"]
+        if copy.get("files"):
+            seconds = copy["files"]["viewing_sessions"]["seconds"]
+            lines.append(f"| {run['scale']:g} | {run['sessions']:,} | (a) raw COPY, sessions file | {seconds:.2f} "
+                         f"| {run['sessions'] / seconds:,.0f} | {copy['peak_rss_mb']:.0f} | |")
+        if run.get("seed_loader") and run["seed_loader"].get("files"):
+            seconds = run["seed_loader"]["files"]["viewing_sessions"]["seconds"]
+            lines.append(f"| {run['scale']:g} | {run['sessions']:,} | (b) seed loader (execute_values, 500/batch), "
+                         f"sessions file | {seconds:.2f} | {run['sessions'] / seconds:,.0f} "
+                         f"| {run['seed_loader']['peak_rss_mb']:.0f} | |")
+    lines += ["", "| scale | end-to-end s (stages run) | data path s (ingest+transform+publish) | peak RSS MB "
+              "| ingest/raw COPY (sessions file) | ingest stage/raw COPY (CSVs) | incremental day / full run "
+              "| incremental dbt / full dbt |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in results["scales"]:
+        c = run["comparisons"]
+        lines.append(f"| {run['scale']:g} | {c.get('end_to_end_seconds', '-')} | {c.get('data_path_seconds', '-')} "
+                     f"| {c.get('peak_rss_mb', '-')} "
+                     f"| {c.get('ingest_vs_raw_copy_sessions_file', '-')} | {c.get('ingest_vs_raw_copy_stage', '-')} "
+                     f"| {c.get('incremental_fraction', '-')} | {c.get('incremental_transform_fraction', '-')} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_child"]:
+        return child_main(argv[1], argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1,10,45", help="comma-separated generator scales (default 1,10,45)")
+    parser.add_argument("--stages", default="all",
+                        help=f"comma-separated, in pipeline order, or 'all' (default: {','.join(ALL_STAGES)})")
+    parser.add_argument("--workdir", type=Path, default=None, help="where data is generated (default: a temp dir)")
+    parser.add_argument("--keep-data", action="store_true")
+    parser.add_argument("--name", default="pipeline_latest", help="results file name in benchmarks/results/")
+    parser.add_argument("--no-prefect", action="store_true", help="skip measuring Prefect's start-up")
+    args = parser.parse_args(argv)
+    scales = [float(s) for s in args.scales.split(",") if s]
+    stages = ALL_STAGES if args.stages == "all" else tuple(s for s in args.stages.split(",") if s)
+    unknown = [s for s in stages if s not in ALL_STAGES]
+    if unknown:
+        parser.error(f"unknown stage(s) {unknown}; choose from {', '.join(ALL_STAGES)}")
+
+    from streamlytics import services
+
+    urls = services.up()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
+    results: dict[str, Any] = {
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+        "postgres": postgres_info(urls["postgres"]),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "stages": list(stages),
+        "scales": [],
+    }
+    try:
+        if not args.no_prefect:
+            home = workdir / "prefect-home"
+            env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                   "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
+            print("prefect start-up ...", flush=True)
+            prefect = run_stage("prefect-start", {"data": "", "work": str(workdir)},
+                                {**env, "MONGODB_URI": "", "MONGODB_DB": "", "DATABASE_URL": ""}, None)
+            results["prefect_start"] = {"seconds": prefect.seconds, "peak_rss_mb": prefect.peak_rss_mb,
+                                        "status": prefect.status}
+        for scale in scales:
+            run = bench_scale(scale, stages, urls["postgres"], urls["mongo"], workdir, args.keep_data)
+            results["scales"].append(asdict(run))
+            _write(results, args.name)  # a long run keeps what it has measured so far
+    finally:
+        if args.workdir is None and not args.keep_data:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    path = _write(results, args.name)
+    print()
+    print(markdown(results))
+    print(f"results: {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+def _write(results: dict[str, Any], name: str) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    path.with_suffix(".md").write_text(markdown(results))
+    return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
