@@ -8,7 +8,9 @@ from pathlib import Path
 import yaml
 
 from streamlytics.config import PROJECT_ROOT
-from streamlytics.validation.gx_context import CONNECTION_STRING, DATASOURCE, all_suites, build_context
+from streamlytics.validation.gx_context import (
+    CONNECTION_STRING, DATASOURCE, DOCS_INDEX_RESULTS, DOCS_SITE, all_suites, build_context,
+)
 
 COMMITTED = PROJECT_ROOT / "expectations" / "gx"
 
@@ -37,6 +39,10 @@ def test_committed_context_matches_the_suite_specs(pg_url: str, tmp_path: Path) 
     for folder in ("expectations", "validation_definitions", "checkpoints"):
         assert _stored(COMMITTED, folder) == _stored(fresh, folder), folder
     assert _without_ids(_datasource(COMMITTED)) == _without_ids(_datasource(fresh))
+    sites = [yaml.safe_load((d / "great_expectations.yml").read_text())["data_docs_sites"] for d in (COMMITTED, fresh)]
+    assert sites[0] == sites[1]
+    # The docs index reads each listed result: a bounded list keeps validation from slowing run after run.
+    assert sites[0][DOCS_SITE]["site_index_builder"]["validation_results_limit"] == DOCS_INDEX_RESULTS
 
 
 def test_connection_string_comes_from_the_environment_only() -> None:

@@ -37,6 +37,11 @@ DATASOURCE = "streamlytics_postgres"
 CONNECTION_STRING = "${DATABASE_URL}"
 BATCH_DEFINITION = "whole_table"
 DOCS_SITE = "local_site"
+# Runs listed on the Data Docs index: the newest 50 validation results (raw and marts together
+# make 14 per pipeline run). GX reads every listed result from disk to draw the index, so an
+# unbounded list makes each validation slower than the one before. Older results stay in the
+# validations store, and their pages stay in the site; only the index stops linking them.
+DOCS_INDEX_RESULTS = 50
 # Files GX writes into a new context that the project does not use (and would only confuse).
 _UNUSED = ("plugins",)
 
@@ -114,6 +119,9 @@ def _quiet(context: FileDataContext) -> None:
     # No usage statistics leave the machine, and no progress bars clutter the CLI's output.
     context.variables.config.analytics_enabled = False
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    sites = context.variables.data_docs_sites
+    sites[DOCS_SITE]["site_index_builder"]["validation_results_limit"] = DOCS_INDEX_RESULTS
+    context.variables.data_docs_sites = sites
     context.variables.save()
 
 
