@@ -53,11 +53,7 @@ unioned as (
         quarantine_value as staged_quarantine_value,
         quarantine_detail as staged_quarantine_detail,
         item_index,
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from movies
 
@@ -78,11 +74,7 @@ unioned as (
         quarantine_value as staged_quarantine_value,
         quarantine_detail as staged_quarantine_detail,
         item_index,
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from series
 ),
@@ -155,11 +147,7 @@ final as (
         production_budget,
         {{ quarantine_columns(quarantine_rules) }},
         item_index,
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from with_lists
 )

@@ -11,11 +11,7 @@ renamed as (
         {{ canonical_value('genre', var('genres')) }} as genre,
         genre_position,
         _item_index as item_index,
-        _load_id as load_id,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_line as source_line,
-        _loaded_at as loaded_at
+        {{ lineage_columns(from_landing=true) }}
     from source
 ),
 

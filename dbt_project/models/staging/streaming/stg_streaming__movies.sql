@@ -28,11 +28,7 @@ renamed as (
         views_count as views,
         production_budget,
         _item_index as item_index,
-        _load_id as load_id,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_line as source_line,
-        _loaded_at as loaded_at,
+        {{ lineage_columns(from_landing=true) }},
         {{ raw_text_json(['content_id', 'title', 'duration_minutes', 'release_year', 'rating',
                           'views_count', 'production_budget'], ['content_id', 'title']) }} as raw_text
     from source
@@ -50,11 +46,7 @@ final as (
         production_budget,
         {{ quarantine_columns(quarantine_rules) }},
         item_index,
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from renamed
 )

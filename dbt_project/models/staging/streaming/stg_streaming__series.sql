@@ -33,11 +33,7 @@ renamed as (
         total_views as views,
         production_budget,
         _item_index as item_index,
-        _load_id as load_id,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_line as source_line,
-        _loaded_at as loaded_at,
+        {{ lineage_columns(from_landing=true) }},
         {{ raw_text_json(['content_id', 'title', 'seasons', 'avg_episode_duration', 'rating',
                           'total_views', 'production_budget'], ['content_id', 'title']) }} as raw_text
     from source
@@ -55,11 +51,7 @@ final as (
         production_budget,
         {{ quarantine_columns(quarantine_rules) }},
         item_index,
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from renamed
 )

@@ -26,11 +26,7 @@ renamed as (
         {{ canonical_value('subscription_type', var('subscription_types')) }} as subscription_type,
         registration_date,
         total_watch_time_hours as lifetime_watch_hours,
-        _load_id as load_id,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_line as source_line,
-        _loaded_at as loaded_at,
+        {{ lineage_columns(from_landing=true) }},
         {{ raw_text_csv(['user_id', 'age', 'country', 'subscription_type', 'registration_date',
                          'total_watch_time_hours']) }} as raw_text
     from source
@@ -52,11 +48,7 @@ final as (
         registration_date,
         lifetime_watch_hours,
         {{ quarantine_columns(quarantine_rules) }},
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from occurrences
 )

@@ -30,11 +30,7 @@ renamed as (
         completion_percentage,
         {{ canonical_value('device_type', var('device_types')) }} as device_type,
         {{ canonical_value('quality_level', var('quality_levels')) }} as quality_level,
-        _load_id as load_id,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_line as source_line,
-        _loaded_at as loaded_at,
+        {{ lineage_columns(from_landing=true) }},
         {{ raw_text_csv(['session_id', 'user_id', 'content_id', 'watch_date', 'watch_duration_minutes',
                          'completion_percentage', 'device_type', 'quality_level']) }} as raw_text
     from source
@@ -58,11 +54,7 @@ final as (
         device_type,
         quality_level,
         {{ quarantine_columns(quarantine_rules) }},
-        load_id,
-        batch_id,
-        source_file,
-        source_line,
-        loaded_at,
+        {{ lineage_columns() }},
         raw_text
     from occurrences
 )
