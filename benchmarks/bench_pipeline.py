@@ -225,6 +225,7 @@ class ScaleRun:
     titles: int
     sessions_mb: float
     generate_seconds: float
+    started_at: str = ""
     stages: list[StageRun] = field(default_factory=list)
     raw_copy: dict[str, Any] = field(default_factory=dict)
     seed_loader: dict[str, Any] | None = None
@@ -250,19 +251,43 @@ def tree_rss_mb(pid: int) -> float:
     return total / (1 << 20)
 
 
-def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int | None) -> StageRun:
-    """Run one stage in a child process; wall time, polled tree RSS, load averages."""
+def kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int | None,
+              max_rss_mb: float = float("inf")) -> StageRun:
+    """Run one stage in a child process; wall time, polled tree RSS, load averages.
+
+    A stage whose process tree grows beyond ``max_rss_mb`` is killed (the machine is shared,
+    and has no swap: the OOM killer could otherwise pick a database server) and reported so.
+    """
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, str(HERE), "_child", stage, json.dumps(args)],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
     done = threading.Event()
+    over: list[float] = []
 
     def poll() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss_mb(child.pid))
+            if peak > max_rss_mb and not over:
+                over.append(peak)
+                kill_tree(child.pid)
             time.sleep(POLL_SECONDS)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -272,6 +297,10 @@ def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int |
     done.set()
     poller.join()
     load_after = os.getloadavg()[0]
+    if over:
+        message = f"killed after {seconds:.0f} s: its processes held {over[0]:,.0f} MB, above the {max_rss_mb:,.0f} MB guard"
+        print(f"    {stage}: {message}", flush=True)
+        return StageRun(stage, "killed", round(seconds, 2), round(peak, 1), None, load_before, load_after, error=message)
     if child.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-8:])
         print(f"    {stage}: FAILED (exit {child.returncode})\n{tail}", flush=True)
@@ -354,7 +383,7 @@ def add_new_day(data: Path) -> int:
 
 
 def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri: str, workdir: Path,
-                keep_data: bool) -> ScaleRun:
+                keep_data: bool, max_rss_mb: float) -> ScaleRun:
     from streamlytics.generate import generate_dataset
     from streamlytics.services import pg_variables
 
@@ -365,7 +394,8 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
     summary = generate_dataset(data, scale=scale, seed=42)
     run = ScaleRun(scale, summary["sessions"], summary["users"], summary["movies"] + summary["series"],
                    round((data / "viewing_sessions.csv").stat().st_size / 1e6, 1),
-                   round(time.perf_counter() - started, 1))
+                   round(time.perf_counter() - started, 1),
+                   started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     print(f"  {run.sessions:,} sessions ({run.sessions_mb:,.0f} MB) in {run.generate_seconds} s", flush=True)
     db_name = f"bench_pipeline_{uuid.uuid4().hex[:8]}"
     admin_execute(admin_url, f'create database "{db_name}"')
@@ -377,7 +407,7 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
     try:
         print("  full run", flush=True)
         for stage in stages:
-            run.stages.append(run_stage(stage, args, env, run.sessions))
+            run.stages.append(run_stage(stage, args, env, run.sessions, max_rss_mb))
         create_plain_tables(url, "bench_copy")
         print("  baselines", flush=True)
         copy = run_stage("raw-copy", {**args, "schema": "bench_copy"}, env, run.sessions)
@@ -390,7 +420,7 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
         run.incremental_rows = add_new_day(data)
         print(f"  incremental day: {run.incremental_rows:,} new sessions", flush=True)
         for stage in stages:
-            run.incremental.append(run_stage(stage, args, env, run.incremental_rows))
+            run.incremental.append(run_stage(stage, args, env, run.incremental_rows, max_rss_mb))
         run.comparisons = compare(run)
     finally:
         admin_execute(admin_url, f'drop database if exists "{db_name}" with (force)')
@@ -467,7 +497,7 @@ def markdown(results: dict[str, Any]) -> str:
         rows = [*(("full", s) for s in run["stages"]), *(("incremental day", s) for s in run["incremental"])]
         for phase, s in rows:
             rate = f"{s['rows_per_second']:,}" if s["rows_per_second"] else "-"
-            status = "" if s["status"] == "ok" else " **FAILED**"
+            status = "" if s["status"] == "ok" else f" **{s['status'].upper()}**"
             label = s["stage"] if phase == "full" else f"{s['stage']} (+1 day)"
             lines.append(f"| {run['scale']:g} | {run['sessions']:,} | {label}{status} | {s['seconds']:.2f} | {rate} "
                          f"| {s['peak_rss_mb']:.0f} | {s['load_before']:.1f}→{s['load_after']:.1f} |")
@@ -507,6 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-data", action="store_true")
     parser.add_argument("--name", default="pipeline_latest", help="results file name in benchmarks/results/")
     parser.add_argument("--no-prefect", action="store_true", help="skip measuring Prefect's start-up")
+    parser.add_argument("--max-rss-mb", type=float, default=8000,
+                        help="kill a stage whose processes hold more than this (default 8000: a shared machine)")
+    parser.add_argument("--append", action="store_true",
+                        help="add these scales to the existing results file instead of starting a new one")
     args = parser.parse_args(argv)
     scales = [float(s) for s in args.scales.split(",") if s]
     stages = ALL_STAGES if args.stages == "all" else tuple(s for s in args.stages.split(",") if s)
@@ -525,8 +559,18 @@ def main(argv: list[str] | None = None) -> int:
         "postgres": postgres_info(urls["postgres"]),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "stages": list(stages),
+        "max_rss_mb_guard": args.max_rss_mb,
         "scales": [],
     }
+    previous = RESULTS_DIR / f"{args.name}.json"
+    if args.append and previous.exists():
+        # A long run in parts: keep the earlier scales (each carries its own loads and times).
+        earlier = json.loads(previous.read_text())
+        results["scales"] = earlier["scales"]
+        results["started_at"] = earlier["started_at"]
+        results["command"] = f"{earlier['command']} ; then {results['command']}"
+        results["load_average_start"] = earlier["load_average_start"]
+        results.setdefault("prefect_start", earlier.get("prefect_start"))
     try:
         if not args.no_prefect:
             home = workdir / "prefect-home"
@@ -538,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             results["prefect_start"] = {"seconds": prefect.seconds, "peak_rss_mb": prefect.peak_rss_mb,
                                         "status": prefect.status}
         for scale in scales:
-            run = bench_scale(scale, stages, urls["postgres"], urls["mongo"], workdir, args.keep_data)
+            run = bench_scale(scale, stages, urls["postgres"], urls["mongo"], workdir, args.keep_data, args.max_rss_mb)
             results["scales"].append(asdict(run))
             _write(results, args.name)  # a long run keeps what it has measured so far
     finally:
