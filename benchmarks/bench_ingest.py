@@ -27,9 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _common import scratch_database
 
 SESSIONS_PER_SCALE = 222_785
 
@@ -125,8 +125,6 @@ def reset(url: str) -> None:
 
 
 def bench_scale(admin_url: str, scale: float, rounds: int, workdir: Path) -> dict:
-    import psycopg2
-
     from streamlytics.generate import generate_dataset
     from streamlytics.ingest import db
 
@@ -136,13 +134,7 @@ def bench_scale(admin_url: str, scale: float, rounds: int, workdir: Path) -> dic
     print(f"scale {scale:g}: generated {summary['sessions']:,} sessions "
           f"({(data / 'viewing_sessions.csv').stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - started:.1f} s",
           flush=True)
-    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    try:
+    with scratch_database(admin_url, "bench_ingest") as url:
         conn = db.connect(url)
         db.apply_schema(conn)
         with conn, conn.cursor() as cur:
@@ -160,10 +152,6 @@ def bench_scale(admin_url: str, scale: float, rounds: int, workdir: Path) -> dic
                       f"{result['rows'] / result['seconds']:>12,.0f} rows/s  peak RSS {result['peak_rss_mb']:6.1f} MB  "
                       f"CPU s: loader {result['client_cpu']:.2f}, server {server}",
                       flush=True)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
     return {"scale": scale, "sessions": summary["sessions"], "runs": runs}
 
 

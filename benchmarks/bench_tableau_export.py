@@ -18,12 +18,12 @@ import resource
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg2
+
+from _common import scratch_database
 
 MART_SQL = """
 create schema marts;
@@ -75,13 +75,7 @@ def _export(url: str, out: Path, queue: multiprocessing.Queue) -> None:
 
 
 def bench(admin_url: str, rows: int) -> dict:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    try:
+    with scratch_database(admin_url, "bench") as url:
         conn = psycopg2.connect(url)
         with conn, conn.cursor() as cur:
             cur.execute(MART_SQL.format(rows=int(rows)))
@@ -94,10 +88,6 @@ def bench(admin_url: str, rows: int) -> dict:
             result = queue.get()
             proc.join()
         return result
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:
