@@ -102,3 +102,34 @@ def test_an_unknown_cdn_asset_stops_the_docs_build(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text('<script src="https://cdn.example.org/new-lib.js"></script>')
     with pytest.raises(OfflineDocsError, match="new-lib.js"):
         make_offline(tmp_path)
+
+
+def test_a_later_pass_rewrites_new_and_changed_pages_and_skips_checked_ones(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "index.html").write_text(GX_PAGE)
+    make_offline(tmp_path)
+    assert remote_assets((tmp_path / "index.html").read_text()) == []
+    # A page from before that pass is not read again (it was checked then) ...
+    old = tmp_path / "validations" / "old.html"
+    old.parent.mkdir()
+    old.write_text('<script src="https://cdn.example.org/never-read.js"></script>')
+    os.utime(old, ns=(0, 0))
+    # ... while a page GX writes afterwards, and a page it rewrites, are.
+    (tmp_path / "validations" / "new.html").write_text(GX_PAGE)
+    (tmp_path / "index.html").write_text(GX_PAGE)
+    make_offline(tmp_path)
+    for name in ("index.html", "validations/new.html"):
+        assert remote_assets((tmp_path / name).read_text()) == [], name
+    (tmp_path / "validations" / "newer.html").write_text('<script src="https://cdn.example.org/new-lib.js"></script>')
+    with pytest.raises(OfflineDocsError, match="new-lib.js"):
+        make_offline(tmp_path)
+
+
+def test_without_a_complete_pass_every_page_is_read(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "index.html").write_text(GX_PAGE)
+    os.utime(tmp_path / "index.html", ns=(0, 0))
+    make_offline(tmp_path)
+    assert remote_assets((tmp_path / "index.html").read_text()) == []

@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from streamlytics.config import PROJECT_ROOT
 
 VENDOR_DIR = PROJECT_ROOT / "expectations" / "static" / "vendor"
 SITE_VENDOR = "static/vendor"
+# Start time (ns) of the last make_offline pass that checked every page it had to.
+PASS_FILE = ".offline_pass"
 
 # CDN URL -> the vendored file(s) replacing it (paths under VENDOR_DIR).
 CDN_ASSETS: dict[str, tuple[str, ...]] = {
@@ -77,15 +80,24 @@ class OfflineDocsError(RuntimeError):
 def make_offline(site_dir: Path, vendor_dir: Path = VENDOR_DIR) -> Path:
     """Copy the vendored assets into `site_dir` and rewrite its pages; return its index.html.
 
-    Idempotent: pages already rewritten are left as they are.
+    Idempotent: pages already rewritten are left as they are. Only pages written since the last
+    complete pass are read: GX adds pages on every validation and rewrites only the index, so
+    re-reading the whole history each time would make every validation slower than the last.
+    The pass's start time is kept in `site_dir`/.offline_pass once every page passed; a page
+    modified after it (or any page, without that file) is read again.
     """
     if not (site_dir / "index.html").is_file():
         raise FileNotFoundError(f"{site_dir} holds no Data Docs site (index.html missing)")
+    # Margin: file times come from the kernel's coarse clock, which may lag time.time_ns().
+    started = time.time_ns() - 2_000_000_000
     shutil.copytree(vendor_dir, site_dir / SITE_VENDOR, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("README.md"))
+    done_before = _last_pass(site_dir)
     for page in sorted(site_dir.rglob("*.html")):
         if SITE_VENDOR in page.relative_to(site_dir).as_posix():
             continue
+        if done_before is not None and page.stat().st_mtime_ns < done_before:
+            continue  # existed, unchanged, when an earlier pass rewrote and checked every page
         text = page.read_text(encoding="utf-8")
         rewritten = rewrite_page(text, _root_prefix(site_dir, page))
         remaining = remote_assets(rewritten)
@@ -96,7 +108,15 @@ def make_offline(site_dir: Path, vendor_dir: Path = VENDOR_DIR) -> Path:
             )
         if rewritten != text:
             page.write_text(rewritten, encoding="utf-8")
+    (site_dir / PASS_FILE).write_text(str(started))
     return site_dir / "index.html"
+
+
+def _last_pass(site_dir: Path) -> int | None:
+    try:
+        return int((site_dir / PASS_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def rewrite_page(html: str, root: str) -> str:
