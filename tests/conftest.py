@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -26,28 +25,13 @@ def service_urls() -> dict[str, str]:
     return services.up()
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @pytest.fixture
 def pg_url(service_urls: dict[str, str]) -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped after the test."""
-    import psycopg2
+    from _db_state import scratch_database
 
-    admin_url = service_urls["postgres"]
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    try:
-        yield _with_database(admin_url, name)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    with scratch_database(service_urls["postgres"]) as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,17 +15,16 @@ import dataclasses
 import hashlib
 import json
 import math
-import uuid
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import psycopg2
 import pytest
 
+from _db_state import scratch_database
 from streamlytics.config import settings
 from streamlytics.generate import generate_dataset
 from streamlytics.ingest import ingest_directory
@@ -66,14 +65,7 @@ class Warehouse:
 @pytest.fixture(scope="module")
 def warehouse(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """A fresh database with generated dirty data ingested and `dbt build` run once."""
-    admin_url = service_urls["postgres"]
-    name = f"test_dbt_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    try:
+    with scratch_database(service_urls["postgres"], prefix="test_dbt") as url:
         work = tmp_path_factory.mktemp("dbt")
         data_dir = work / "data"
         generate_dataset(data_dir, scale=SCALE, seed=SEED, dirty_fraction=DIRTY)
@@ -82,10 +74,6 @@ def warehouse(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFac
         wh = Warehouse(url, data_dir, work, build=None, cfg=cfg)  # type: ignore[arg-type]
         wh.build = wh.dbt_build()
         yield wh
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 # --- the raw files, as the reference reads them -------------------------------------------------

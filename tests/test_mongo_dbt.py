@@ -8,12 +8,11 @@ the dbt core and the dbt marts that answer the same questions (marts store ratio
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg2
 from psycopg2 import sql
@@ -23,6 +22,7 @@ from pymongo.database import Database
 
 from mongo import compat, pipelines, publish, sql_questions
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+from _db_state import scratch_database
 from test_mongo_pipelines import assert_same_rows
 
 DBT_MODELS = ("+path:models/core", "+rpt_user_analytics", "+rpt_geographic", "+rpt_seasonal_by_month",
@@ -60,25 +60,18 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     from streamlytics.ingest.pipeline import ingest_directory
 
     work = tmp_path_factory.mktemp("mongo_dbt")
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(service_urls["postgres"])
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(service_urls["postgres"])._replace(path=f"/{name}"))
-    client = pymongo.MongoClient(service_urls["mongo"])
-    try:
-        generate_dataset(work / "data", scale=0.02, seed=7)
-        ingest_directory(work / "data", url)
-        _dbt_build(url, work)
-        publish.publish(url, service_urls["mongo"], name)
-        yield Built(url, service_urls["mongo"], client[name])
-    finally:
-        client.drop_database(name)
-        client.close()
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    with scratch_database(service_urls["postgres"]) as url:
+        name = urlsplit(url).path.lstrip("/")
+        client = pymongo.MongoClient(service_urls["mongo"])
+        try:
+            generate_dataset(work / "data", scale=0.02, seed=7)
+            ingest_directory(work / "data", url)
+            _dbt_build(url, work)
+            publish.publish(url, service_urls["mongo"], name)
+            yield Built(url, service_urls["mongo"], client[name])
+        finally:
+            client.drop_database(name)
+            client.close()
 
 
 def _fetch(url: str, fn, *args) -> list[dict]:  # noqa: ANN001

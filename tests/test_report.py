@@ -17,18 +17,19 @@ import re
 import shutil
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg2
 import pymongo
 import pytest
 from PIL import Image
+
+from _db_state import scratch_database
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -79,32 +80,25 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     from streamlytics.transform import run_build
 
     work = tmp_path_factory.mktemp("report")
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(service_urls["postgres"])
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(service_urls["postgres"])._replace(path=f"/{name}"))
     mongo_uri = service_urls["mongo"]
-    try:
-        generate_dataset(work / "data", scale=0.05, seed=11, dirty_fraction=0.01)
-        ingest_directory(work / "data", url)
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("DATABASE_URL", url)
-            # Own target and log folders: other builds may run from the same project at once.
-            result = run_build(target_path=work / "target", log_path=work / "logs")
-        failed_models = [f.describe() for f in result.failures if f.resource_type == "model"]
-        assert not failed_models, failed_models
-        run_publish_stage(url, mongo_uri, name)
-        head = run_analysis(url, mongo_uri, name, n_boot=200, run_results=work / "target" / "run_results.json")
-        report = build_report(url, work / "out", mongo_uri, name)
-        yield Built(url, mongo_uri, name, work, report, head["run_id"])
-    finally:
-        with pymongo.MongoClient(mongo_uri) as client:
-            client.drop_database(name)
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    with scratch_database(service_urls["postgres"]) as url:
+        name = urlsplit(url).path.lstrip("/")
+        try:
+            generate_dataset(work / "data", scale=0.05, seed=11, dirty_fraction=0.01)
+            ingest_directory(work / "data", url)
+            with pytest.MonkeyPatch.context() as env:
+                env.setenv("DATABASE_URL", url)
+                # Own target and log folders: other builds may run from the same project at once.
+                result = run_build(target_path=work / "target", log_path=work / "logs")
+            failed_models = [f.describe() for f in result.failures if f.resource_type == "model"]
+            assert not failed_models, failed_models
+            run_publish_stage(url, mongo_uri, name)
+            head = run_analysis(url, mongo_uri, name, n_boot=200, run_results=work / "target" / "run_results.json")
+            report = build_report(url, work / "out", mongo_uri, name)
+            yield Built(url, mongo_uri, name, work, report, head["run_id"])
+        finally:
+            with pymongo.MongoClient(mongo_uri) as client:
+                client.drop_database(name)
 
 
 # --- reading the page ----------------------------------------------------------------------------

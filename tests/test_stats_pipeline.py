@@ -14,7 +14,6 @@ import re
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -25,6 +24,8 @@ from scipy import stats
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 from statsmodels.stats.multitest import multipletests
+
+from _db_state import scratch_database
 
 SCALE, SEED, DIRTY = 0.2, 42, 0.01
 Z95 = 1.959963984540054
@@ -50,35 +51,28 @@ def analysed(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFact
     from streamlytics.ingest import ingest_directory
     from streamlytics.transform import run_build
 
-    admin_url = service_urls["postgres"]
-    name = f"test_stats_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
     mongo_db = f"test_{uuid.uuid4().hex[:12]}"
     work = tmp_path_factory.mktemp("stats")
-    try:
-        generate_dataset(work / "data", scale=SCALE, seed=SEED, dirty_fraction=DIRTY)
-        ingest_directory(work / "data", url)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("DATABASE_URL", url)
-            mp.setenv("DBT_INDIRECT_SELECTION", "cautious")  # leave out tests that also read an unbuilt mart
-            # Only what the analysis reads (the core, the quarantine and their ancestors, with their
-            # data tests); dbt unit tests check SQL logic, not this data, and belong to dbt's suite.
-            build = run_build(select=["+path:models/core", "+path:models/audit"], exclude=["resource_type:unit_test"],
-                              target_path=work / "target", log_path=work / "logs")
-        assert build.return_code == 0, [f.describe() for f in build.failures]
-        head = run_analysis(url, service_urls["mongo"], mongo_db, run_results=work / "target" / "run_results.json")
-        yield SimpleNamespace(url=url, head=head, run_id=head["run_id"], mongo_uri=service_urls["mongo"],
-                              mongo_db=mongo_db, run_results=work / "target" / "run_results.json")
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
-        with pymongo.MongoClient(service_urls["mongo"]) as client:
-            client.drop_database(mongo_db)
+    with scratch_database(service_urls["postgres"], prefix="test_stats") as url:
+        try:
+            generate_dataset(work / "data", scale=SCALE, seed=SEED, dirty_fraction=DIRTY)
+            ingest_directory(work / "data", url)
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("DATABASE_URL", url)
+                mp.setenv("DBT_INDIRECT_SELECTION", "cautious")  # leave out tests that also read an unbuilt mart
+                # Only what the analysis reads (the core, the quarantine and their ancestors, with their
+                # data tests); dbt unit tests check SQL logic, not this data, and belong to dbt's suite.
+                build = run_build(select=["+path:models/core", "+path:models/audit"],
+                                  exclude=["resource_type:unit_test"],
+                                  target_path=work / "target", log_path=work / "logs")
+            assert build.return_code == 0, [f.describe() for f in build.failures]
+            head = run_analysis(url, service_urls["mongo"], mongo_db,
+                                run_results=work / "target" / "run_results.json")
+            yield SimpleNamespace(url=url, head=head, run_id=head["run_id"], mongo_uri=service_urls["mongo"],
+                                  mongo_db=mongo_db, run_results=work / "target" / "run_results.json")
+        finally:
+            with pymongo.MongoClient(service_urls["mongo"]) as client:
+                client.drop_database(mongo_db)
 
 
 def sql(url: str, query: str, params: tuple = ()) -> pd.DataFrame:

@@ -7,15 +7,14 @@ module in its own database; each test breaks one mart figure, validates, and put
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 
+from _db_state import scratch_database
 from streamlytics.config import PROJECT_ROOT
 from streamlytics.validation import run_validation
 
@@ -29,24 +28,6 @@ QUARANTINE_BOUND = {
     "raw_series.avg_episode_duration_positive", "raw_series.total_views_non_negative",
     "raw_series.production_budget_non_negative", "raw_series_seasons.episode_count_positive",
 }
-
-
-def _new_database(server_url: str) -> str:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    _admin(server_url, f'create database "{name}"')
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-
-
-def _drop_database(server_url: str, url: str) -> None:
-    _admin(server_url, f'drop database if exists "{urlsplit(url).path.lstrip("/")}" with (force)')
-
-
-def _admin(server_url: str, statement: str) -> None:
-    conn = psycopg2.connect(server_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(statement)
-    conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +45,7 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     from streamlytics.transform import run_build
 
     work = tmp_path_factory.mktemp("validation_pipeline")
-    url = _new_database(service_urls["postgres"])
-    try:
+    with scratch_database(service_urls["postgres"]) as url:
         generate_dataset(work / "data", scale=0.02, seed=7)
         ingest_directory(work / "data", url)
         with pytest.MonkeyPatch.context() as env:
@@ -76,8 +56,6 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
                                "rpt_content_costs") if not _exists(url, f"marts.{t}")]
         assert not missing, (missing, [f.describe() for f in result.failures])
         yield url
-    finally:
-        _drop_database(service_urls["postgres"], url)
 
 
 def _exists(url: str, relation: str) -> bool:
