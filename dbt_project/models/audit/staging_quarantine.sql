@@ -5,6 +5,17 @@
 -#}
 {{ config(materialized='table') }}
 
+{#- Each validated model's refused rows in one shape; location is where the record stands in its file. -#}
+{%- set line_location = dbt.concat(["source_file", "' line '", "cast(source_line as " ~ dbt.type_string() ~ ")"]) -%}
+{%- set refused_sources = [
+    {'cte': 'users', 'item_index': 'cast(null as integer)', 'location': line_location},
+    {'cte': 'content', 'item_index': 'item_index',
+     'location': dbt.concat(["source_file", "' line '", "cast(source_line as " ~ dbt.type_string() ~ ")",
+                             "' ('", "case when content_type = 'movie' then 'movies' else 'series' end",
+                             "' item '", "cast(item_index as " ~ dbt.type_string() ~ ")", "')'"])},
+    {'cte': 'sessions', 'item_index': 'cast(null as integer)', 'location': line_location},
+] -%}
+
 with
 
 users as (
@@ -23,56 +34,26 @@ sessions as (
 ),
 
 refused as (
-    select
-        batch_id,
-        source_file,
-        source_line,
-        cast(null as integer) as item_index,
-        {{ dbt.concat(["source_file", "' line '", "cast(source_line as " ~ dbt.type_string() ~ ")"]) }}
-            as location,
-        quarantine_reason,
-        quarantine_field,
-        quarantine_value,
-        quarantine_detail,
-        raw_text,
-        loaded_at
-    from users
+    {%- for part in refused_sources %}
+    {%- if not loop.first %}
 
     union all
+    {%- endif %}
 
     select
         batch_id,
         source_file,
         source_line,
-        item_index,
-        {{ dbt.concat(["source_file", "' line '", "cast(source_line as " ~ dbt.type_string() ~ ")",
-                       "' ('", "case when content_type = 'movie' then 'movies' else 'series' end",
-                       "' item '", "cast(item_index as " ~ dbt.type_string() ~ ")", "')'"]) }}
-            as location,
+        {{ part.item_index }} as item_index,
+        {{ part.location }} as location,
         quarantine_reason,
         quarantine_field,
         quarantine_value,
         quarantine_detail,
         raw_text,
         loaded_at
-    from content
-
-    union all
-
-    select
-        batch_id,
-        source_file,
-        source_line,
-        cast(null as integer) as item_index,
-        {{ dbt.concat(["source_file", "' line '", "cast(source_line as " ~ dbt.type_string() ~ ")"]) }}
-            as location,
-        quarantine_reason,
-        quarantine_field,
-        quarantine_value,
-        quarantine_detail,
-        raw_text,
-        loaded_at
-    from sessions
+    from {{ part.cte }}
+    {%- endfor %}
 ),
 
 final as (
