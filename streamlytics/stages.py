@@ -85,21 +85,11 @@ def publish(ctx: RunContext) -> dict[str, Any]:
 
 
 def analyze(ctx: RunContext) -> dict[str, Any]:
-    # The statistics and charts are pure-Python CPU work: in an interpreter of their own they
-    # run on the other core beside publish and export-tableau instead of taking turns with
-    # them (and with Prefect's client) for this process's GIL.
-    from streamlytics import isolated
-
-    return isolated.call(analyze_and_report, ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db, ctx.reports_dir)
-
-
-def analyze_and_report(database_url: str, mongodb_uri: str, mongodb_db: str, reports_dir: Path) -> dict[str, Any]:
-    """One analysis run and the HTML report of that run; the headline plus the report's path."""
     from python_models.analyze import run_analysis
     from python_models.report import build_report
 
-    head = run_analysis(database_url, mongodb_uri, mongodb_db)
-    report = build_report(database_url, reports_dir, mongodb_uri, mongodb_db, run_id=head["run_id"])
+    head = run_analysis(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db)
+    report = build_report(ctx.database_url, ctx.reports_dir, ctx.mongodb_uri, ctx.cfg.mongodb_db, run_id=head["run_id"])
     return {**head, "outputs": {**head.get("outputs", {}), "HTML report": str(report)}}
 
 
