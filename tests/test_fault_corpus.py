@@ -333,10 +333,7 @@ def json_section_not_a_list(d: Path) -> Outcome:
     return Refused(CONTENT, line, ('"series" must be a list', "found an object"))
 
 
-@case(pytest.mark.xfail(strict=True, reason=(
-    "BUG streamlytics/ingest/checks.py check_content: an integer literal longer than Python's "
-    "4,300-digit int limit makes json.loads raise ValueError, reported as Problem(file, None, None, "
-    "'cannot be read as JSON: Exceeds the limit ...') - no line, although the number's line is known")))
+@case()
 def json_integer_of_5000_digits(d: Path) -> Outcome:
     path = d / CONTENT
     lines = path.read_text(encoding="utf-8").split("\n")
@@ -346,10 +343,7 @@ def json_integer_of_5000_digits(d: Path) -> Outcome:
     return Refused(CONTENT, at + 1, ())
 
 
-@case(pytest.mark.xfail(strict=True, raises=RecursionError, reason=(
-    "BUG streamlytics/ingest/checks.py check_content: JSON nested ~100,000 levels deep makes "
-    "json.loads raise RecursionError, which escapes preflight as a bare traceback instead of a "
-    "PreflightError naming content.json and the line")))
+@case()
 def json_nested_100000_deep(d: Path) -> Outcome:
     path = d / CONTENT
     text = path.read_text(encoding="utf-8")

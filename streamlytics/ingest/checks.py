@@ -12,6 +12,8 @@ import codecs
 import hashlib
 import json
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,11 @@ from streamlytics.ingest.formats import (
 CHUNK_BYTES = 1024 * 1024
 _BOM = codecs.BOM_UTF8
 _HEADER_LIMIT = 64 * 1024
+# Where nesting is reported as too deep after json.loads hit the recursion limit. The contract's
+# deepest value is a few levels down, so any position past this is the culprit.
+_MAX_JSON_NESTING = 500
+# A JSON string (skipped whole, so digits and brackets inside strings never count) or a bracket.
+_JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 @dataclass(frozen=True)
@@ -205,10 +212,55 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
         json.loads(text)
     except json.JSONDecodeError as exc:
         return None, [Problem(name, exc.lineno, exc.colno, f"is not valid JSON: {exc.msg}")]
+    except RecursionError:
+        return None, [_too_deep(name, text)]
     except ValueError as exc:  # e.g. an integer literal longer than Python converts
-        return None, [Problem(name, None, None, f"cannot be read as JSON: {exc}")]
+        return None, [_too_long_number(name, text) or Problem(name, None, None, f"cannot be read as JSON: {exc}")]
     doc = scan_document(text)
     if doc.problems:
         return None, [Problem(name, p.line, p.column, p.message) for p in doc.problems]
     batch_id = hashlib.sha256(data).hexdigest()
     return SourceFile(path, "content", batch_id, len(data), len(doc.items), signature), []
+
+
+def _text_position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, character column) of ``text[index]``, counted like json's error positions."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _too_long_number(name: str, text: str) -> Problem | None:
+    """Where an integer has more digits than Python converts (json.loads raised ValueError)."""
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    if not limit:
+        return None
+    # Strings are matched whole so a long digit run inside a string value is not blamed.
+    pattern = re.compile(r'"(?:[^"\\]|\\.)*"|(\d{%d,})' % (limit + 1))
+    for match in pattern.finditer(text):
+        if match.group(1):
+            line, column = _text_position(text, match.start(1))
+            return Problem(name, line, column,
+                           f"is not valid JSON here: a number with {len(match.group(1))} digits is too long "
+                           f"(at most {limit} digits can be read)")
+    return None
+
+
+def _too_deep(name: str, text: str) -> Problem:
+    """Where nesting gets too deep for json.loads (it raised RecursionError): one linear scan."""
+    depth = deepest = deepest_at = 0
+    for match in _JSON_BRACKETS.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_at = depth, match.start()
+            if depth > _MAX_JSON_NESTING:
+                break
+        elif char in "]}":
+            depth -= 1
+    line, column = _text_position(text, deepest_at)
+    if deepest > _MAX_JSON_NESTING:
+        what = f"is nested more than {_MAX_JSON_NESTING} levels deep"
+    else:  # the interpreter's stack was shallower than usual: name the deepest point instead
+        what = f"is nested {deepest} levels deep, too deep to read"
+    return Problem(name, line, column, f"{what} (content.json values are a few levels deep at most)")
