@@ -42,6 +42,8 @@ def _main() -> None:
     os.environ.setdefault("DBT_PROFILES_DIR", str(settings().dbt_profiles_dir))
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the temporary Prefect server gets 20 s to start by default: too little on a busy 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 @services_app.command("up")
