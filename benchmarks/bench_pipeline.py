@@ -52,7 +52,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve()
@@ -383,7 +383,9 @@ def add_new_day(data: Path) -> int:
 
 
 def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri: str, workdir: Path,
-                keep_data: bool, max_rss_mb: float) -> ScaleRun:
+                keep_data: bool, max_rss_mb: float, save: Callable[[ScaleRun], None]) -> ScaleRun:
+    """Every stage, the baselines and the incremental day at one scale; ``save`` is called after
+    each step, so an interrupted run keeps what it measured."""
     from streamlytics.generate import generate_dataset
     from streamlytics.services import pg_variables
 
@@ -408,6 +410,7 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
         print("  full run", flush=True)
         for stage in stages:
             run.stages.append(run_stage(stage, args, env, run.sessions, max_rss_mb))
+            save(run)
         create_plain_tables(url, "bench_copy")
         print("  baselines", flush=True)
         copy = run_stage("raw-copy", {**args, "schema": "bench_copy"}, env, run.sessions)
@@ -417,10 +420,12 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
             seed = run_stage("seed-execute-values", {**args, "schema": "bench_seed"}, env, run.sessions)
             run.seed_loader = {"seconds": seed.seconds, "peak_rss_mb": seed.peak_rss_mb, "files": seed.result}
         admin_execute(url, "drop schema bench_copy cascade; drop schema if exists bench_seed cascade; checkpoint")
+        save(run)
         run.incremental_rows = add_new_day(data)
         print(f"  incremental day: {run.incremental_rows:,} new sessions", flush=True)
         for stage in stages:
             run.incremental.append(run_stage(stage, args, env, run.incremental_rows, max_rss_mb))
+            save(run)
         run.comparisons = compare(run)
     finally:
         admin_execute(admin_url, f'drop database if exists "{db_name}" with (force)')
@@ -582,9 +587,15 @@ def main(argv: list[str] | None = None) -> int:
             results["prefect_start"] = {"seconds": prefect.seconds, "peak_rss_mb": prefect.peak_rss_mb,
                                         "status": prefect.status}
         for scale in scales:
-            run = bench_scale(scale, stages, urls["postgres"], urls["mongo"], workdir, args.keep_data, args.max_rss_mb)
+            done = list(results["scales"])
+
+            def save(partial: ScaleRun) -> None:
+                _write({**results, "scales": [*done, asdict(partial)]}, args.name)
+
+            run = bench_scale(scale, stages, urls["postgres"], urls["mongo"], workdir, args.keep_data,
+                              args.max_rss_mb, save)
             results["scales"].append(asdict(run))
-            _write(results, args.name)  # a long run keeps what it has measured so far
+            _write(results, args.name)
     finally:
         if args.workdir is None and not args.keep_data:
             shutil.rmtree(workdir, ignore_errors=True)
