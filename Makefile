@@ -45,6 +45,9 @@ CHROMIUM_IF_NEEDED := $(if $(wildcard /usr/bin/chromium),,$(if $(filter 0,$(shel
 chromium:
 	test -x /usr/bin/chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
+# The slowest tests are listed at the end, so the 15-minute budget stays visible in CI's log.
+PYTEST_ARGS ?= --durations=25
+
 test: services-up $(CHROMIUM_IF_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
