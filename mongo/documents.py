@@ -160,13 +160,15 @@ def user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dic
     docs = []
     for user_id, age, country, plan, registered, lifetime_hours in users:
         total = totals.get(user_id)
+        band = age_band(age)
         docs.append(with_hash({
             "_id": user_id,
             "user_id": user_id,
             "age": age,
-            "age_band": age_band(age),
+            "age_band": band,
             "country": country,
             "subscription_type": plan,
+            "segment": f"{band}|{plan}|{country}",
             "registration_date": _as_datetime(registered),
             "lifetime_watch_hours": _num(lifetime_hours),
             **_engagement(total),

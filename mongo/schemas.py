@@ -103,7 +103,7 @@ _ENGAGEMENT = {
 
 USER_ANALYTICS_SCHEMA = _document(
     required=[
-        "_id", "user_id", "age", "age_band", "country", "subscription_type", "registration_date",
+        "_id", "user_id", "age", "age_band", "country", "subscription_type", "segment", "registration_date",
         "lifetime_watch_hours", *_ENGAGEMENT, "distinct_content_count", "active_month_count",
         "by_device", "by_quality", "monthly_activity", "content_hash",
     ],
@@ -115,6 +115,8 @@ USER_ANALYTICS_SCHEMA = _document(
         "age_band": _f(_STR, "age band, e.g. 25-34 (documents.AGE_BANDS, as in marts.rpt_user_analytics)"),
         "country": _f(_STR, "country of the account"),
         "subscription_type": _f(_STR, "plan: Basic, Standard or Premium"),
+        "segment": _f(_STR, "age_band|subscription_type|country, e.g. 25-34|Basic|Chile: the group key of "
+                            "pipelines.engagement_by_demographics, stored so the server groups on one field"),
         "registration_date": _f(_DATE, "date the account was registered"),
         "lifetime_watch_hours": _f(_NUM, "lifetime watch hours from the account system (not the log)",
                                    minimum=0),

@@ -230,7 +230,7 @@ def test_group_on_a_document_key(db: Database) -> None:
     got = {(r["_id"].get("plan"), r["_id"].get("country")): r["users"] for r in rows}
     if got != expected and compat.is_embedded_server(db):
         pytest.xfail("nx-27017 groups on a document _id as one literal group; the pipelines group on "
-                     "a $concat key and carry the parts with $first")
+                     "one key (stored or $concat) and carry the parts with $min")
     assert got == dict(expected)
 
 
@@ -399,6 +399,52 @@ def test_group_on_a_concatenated_key_with_first_and_conditional_sums(db: Databas
                          "completion": completion, "adults_over_40": over,
                          "mean_completion": completion / sessions, "share_over_40": over / len(g)})
     assert _approx_rows(rows, expected)
+
+
+def test_the_spellings_the_embedded_server_compiles_to_sql_give_the_same_answer(db: Database) -> None:
+    """The pipelines' SQL-friendly forms (mongo/pipelines.py): a group on one stored key with
+    the parts carried by $min, $cond in its document form, $ifNull over a map key that may be
+    missing, a $concat key without a separator over a fixed-width part, and _id kept in the
+    output. Standard MongoDB; checked against Python on whichever server runs the test."""
+    users = _users()
+    for u in users:
+        u["segment"] = f"{u['plan']}|{u['country']}"
+        u["month"] = u["registration_date"].strftime("%Y-%m")  # exactly 7 characters
+    db["u"].insert_many(users)
+    rows = list(db["u"].aggregate([
+        {"$group": {"_id": "$segment", "plan": {"$min": "$plan"}, "country": {"$min": "$country"},
+                    "users": {"$sum": 1}, "sessions": {"$sum": "$sessions"},
+                    "sessions_4k": {"$sum": {"$ifNull": ["$by_quality.4K.sessions", 0]}},
+                    "over_40": {"$sum": {"$cond": {"if": {"$gt": ["$age", 40]}, "then": 1, "else": 0}}}}},
+        {"$addFields": {"share_over_40": {"$cond": {"if": {"$gt": ["$users", 0]},
+                                                    "then": {"$divide": ["$over_40", "$users"]},
+                                                    "else": None}}}},
+        {"$project": {"plan": 1, "country": 1, "users": 1, "sessions": 1, "sessions_4k": 1,
+                      "share_over_40": 1}},
+        {"$sort": {"plan": 1, "country": 1}},
+    ]))
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for u in users:
+        groups[(u["plan"], u["country"])].append(u)
+    expected = []
+    for (plan, country), g in sorted(groups.items()):
+        over = sum(u["age"] > 40 for u in g)
+        expected.append({"_id": f"{plan}|{country}", "plan": plan, "country": country, "users": len(g),
+                         "sessions": sum(u["sessions"] for u in g),
+                         "sessions_4k": sum(u["by_quality"].get("4K", {}).get("sessions", 0) for u in g),
+                         "share_over_40": over / len(g)})
+    assert _approx_rows(rows, expected)
+
+    months = list(db["u"].aggregate([
+        {"$group": {"_id": {"$concat": ["$month", "$plan"]}, "month": {"$min": "$month"},
+                    "plan": {"$min": "$plan"}, "users": {"$sum": 1}}},
+        {"$sort": {"month": 1, "plan": 1}},
+    ]))
+    per_month: dict[tuple[str, str], int] = defaultdict(int)
+    for u in users:
+        per_month[(u["month"], u["plan"])] += 1
+    assert months == [{"_id": m + p, "month": m, "plan": p, "users": n}
+                      for (m, p), n in sorted(per_month.items())]
 
 
 def test_date_to_string_month_keys(db: Database) -> None:

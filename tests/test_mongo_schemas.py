@@ -38,7 +38,8 @@ def test_metrics_mean_is_null_without_sessions() -> None:
 def _user(**changes: object) -> dict:
     doc = {
         "_id": "U0001", "user_id": "U0001", "age": 30, "age_band": "25-34", "country": "Chile",
-        "subscription_type": "Basic", "registration_date": dt.datetime(2023, 1, 2), "lifetime_watch_hours": 12.5,
+        "subscription_type": "Basic", "segment": "25-34|Basic|Chile", "registration_date": dt.datetime(2023, 1, 2),
+        "lifetime_watch_hours": 12.5,
         "session_count": 2, "total_watch_minutes": 100, "sum_completion_percentage": 150.0, "mean_completion_percentage": 75.0,
         "first_watch_date": dt.datetime(2024, 1, 1), "last_watch_date": dt.datetime(2024, 2, 1),
         "distinct_content_count": 2, "active_month_count": 2,
