@@ -55,6 +55,16 @@ def _strength(r: float) -> str:
     return "negligible" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
 
 
+def p_value(r: float, n: int, method: str) -> float:
+    """Two-sided p-value of a coefficient from n pairs, as scipy's pearsonr / spearmanr give it."""
+    if method == "pearson":
+        ab = n / 2 - 1
+        return float(2 * stats.beta(ab, ab, loc=-1, scale=2).sf(abs(r)))
+    with np.errstate(divide="ignore"):
+        t = r * np.sqrt((n - 2) / ((r + 1.0) * (1.0 - r)))
+    return float(2 * stats.t.sf(abs(t), n - 2))
+
+
 def correlation_result(
     x: np.ndarray, y: np.ndarray, *, method: str, name: str, variables: str, words: tuple[str, str],
     level: str,
@@ -66,6 +76,16 @@ def correlation_result(
         return insufficient("correlation", name, variables, int(keep.sum()),
                             "fewer than 4 complete pairs, or a variable without variation")
     r, p, n = correlate(x, y, method)
+    return coefficient_result(r, p, n, method=method, name=name, variables=variables, words=words, level=level)
+
+
+def coefficient_result(
+    r: float, p: float, n: int, *, method: str, name: str, variables: str, words: tuple[str, str], level: str,
+) -> Result:
+    """A computed coefficient (r, p, n) as a result row, with its Fisher-z interval."""
+    if n < 4 or not np.isfinite(r):
+        return insufficient("correlation", name, variables, int(n),
+                            "fewer than 4 complete pairs, or a variable without variation")
     low, high = fisher_ci(r, n, method)
     effect_name = "pearson_r" if method == "pearson" else "spearman_rho"
     sign = "positive" if r > 0 else "negative"
@@ -82,8 +102,12 @@ def correlation_result(
     )
 
 
-def run(users: pd.DataFrame, sessions: pd.DataFrame) -> list[Result]:
-    """Every pair of USER_VARIABLES (per user) and watched minutes ~ completion (per session)."""
+def run(users: pd.DataFrame, session_pair: dict[str, float]) -> list[Result]:
+    """Every pair of USER_VARIABLES (per user) and watched minutes ~ completion (per session).
+
+    `session_pair` is data.session_correlations: both coefficients over all sessions, computed by
+    PostgreSQL (Spearman as the correlation of midranks), and n.
+    """
     out: list[Result] = []
     for a, b in combinations(USER_VARIABLES, 2):
         for method in METHODS:
@@ -91,9 +115,11 @@ def run(users: pd.DataFrame, sessions: pd.DataFrame) -> list[Result]:
                 users[a].to_numpy(), users[b].to_numpy(), method=method, name=f"{method}_{a}__{b}",
                 variables=f"{a} ~ {b}", words=(USER_VARIABLES[a], USER_VARIABLES[b]), level="user",
             ))
+    n = int(session_pair["n"])
     for method in METHODS:
-        out.append(correlation_result(
-            sessions["watch_minutes"].to_numpy(), sessions["completion"].to_numpy(), method=method,
+        r = float(session_pair[method])
+        out.append(coefficient_result(
+            r, p_value(r, n, method), n, method=method,
             name=f"{method}_session_watch_minutes__completion", variables="watch_minutes ~ completion",
             words=("watched minutes of a session", "its completion"), level="session",
         ))

@@ -1,23 +1,25 @@
-"""Read the dbt core (schema ``core``) at run time into data frames, and derive per-user metrics.
+"""Read the dbt core (schema ``core``) at run time: profiles, titles and session aggregates.
 
 This module is the only place that knows the core's column names; the analyses downstream
 use the names of :class:`AnalysisData`. Nothing is cached: every run reads the database.
+
+Sessions are never read row by row. PostgreSQL aggregates them to what the statistics need —
+frequency tables of a variable per group (``value, count(*)``; see frequencies.py), counts
+per category, per-day and per-month sums, per-user metrics — so the memory of an analysis
+grows with users, titles and distinct values, not with sessions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-USERS_SQL = """
-select user_id, age, country, subscription_type as plan, registration_date,
-       cast(lifetime_watch_hours as double precision) as lifetime_hours
-from core.users
-"""
+from python_models.frequencies import Freq
 
 CONTENT_SQL = """
 select c.content_id, c.content_type, c.title, c.content_length_minutes as length_minutes,
@@ -28,13 +30,129 @@ select c.content_id, c.content_type, c.title, c.content_length_minutes as length
 from core.content as c
 left join core.movie_details as m on m.content_id = c.content_id
 left join core.series_details as s on s.content_id = c.content_id
+order by c.content_id
 """
 
-SESSIONS_SQL = """
-select session_id, user_id, content_id, watch_date, device_type as device,
-       quality_level as quality, watch_minutes,
-       cast(completion_percentage as double precision) as completion
-from core.viewing_sessions
+# One row per user: the profile and their behaviour over the whole log (zero sessions: counts
+# 0, means missing). tenure_days counts from registration to the last day of the log.
+USER_METRICS_SQL = """
+with behaviour as (
+    select v.user_id,
+           count(*) as sessions,
+           sum(v.watch_minutes) as watch_minutes,
+           avg(v.completion_percentage) as mean_completion,
+           avg(v.watch_minutes) as minutes_per_session,
+           avg(case when v.quality_level = '4K' then 1.0 else 0.0 end) as share_4k,
+           avg(case when v.device_type = 'Mobile' then 1.0 else 0.0 end) as share_mobile,
+           avg(case when c.content_type = 'series' then 1.0 else 0.0 end) as share_series
+    from core.viewing_sessions as v
+    left join core.content as c on c.content_id = v.content_id
+    group by v.user_id
+)
+select u.user_id, u.age, u.country, u.subscription_type as plan, u.registration_date,
+       cast(u.lifetime_watch_hours as double precision) as lifetime_hours,
+       cast(coalesce(b.sessions, 0) as double precision) as sessions,
+       cast(coalesce(b.watch_minutes, 0) as double precision) as watch_minutes,
+       cast(b.mean_completion as double precision) as mean_completion,
+       cast(b.minutes_per_session as double precision) as minutes_per_session,
+       cast(b.share_4k as double precision) as share_4k,
+       cast(b.share_mobile as double precision) as share_mobile,
+       cast(b.share_series as double precision) as share_series,
+       cast(%(data_end)s - u.registration_date as double precision) as tenure_days
+from core.users as u
+left join behaviour as b on b.user_id = u.user_id
+order by u.user_id
+"""
+
+# Every session-level aggregate the analyses use, in one pass over the sessions (grouping sets):
+# the frequency tables (`value`, `n`) of watch minutes and completion by plan / quality /
+# device / weekday and overall, the category counts (plan × quality, device × quality) and the
+# per-day counts and sums. `kind` names the grouping set.
+GROUPING_KEYS = ("plan", "quality", "device", "isodow", "watch_date", "watch_minutes", "completion")
+GROUPING_SETS = {
+    "minutes_by_plan": ("plan", "watch_minutes"), "completion_by_plan": ("plan", "completion"),
+    "completion_by_quality": ("quality", "completion"), "completion_by_device": ("device", "completion"),
+    "minutes_by_weekday": ("isodow", "watch_minutes"), "minutes": ("watch_minutes",), "completion": ("completion",),
+    "plan_quality": ("plan", "quality"), "device_quality": ("device", "quality"), "daily": ("watch_date",),
+}
+
+
+def _grouping_id(columns: tuple[str, ...]) -> int:
+    # PostgreSQL's grouping(a, b, …): bit set for every argument not grouped by, first argument highest.
+    return sum(1 << (len(GROUPING_KEYS) - 1 - i) for i, c in enumerate(GROUPING_KEYS) if c not in columns)
+
+
+def session_aggregates_sql() -> str:
+    kinds = " ".join(f"when {_grouping_id(cols)} then '{kind}'" for kind, cols in GROUPING_SETS.items())
+    sets = ", ".join("(" + ", ".join(cols) + ")" for cols in GROUPING_SETS.values())
+    return f"""
+with s as (
+    select v.watch_date, v.watch_minutes, v.completion_percentage as completion,
+           v.quality_level as quality, v.device_type as device,
+           cast(extract(isodow from v.watch_date) as integer) as isodow,
+           u.subscription_type as plan
+    from core.viewing_sessions as v
+    left join core.users as u on u.user_id = v.user_id
+)
+select case grouping({", ".join(GROUPING_KEYS)}) {kinds} end as kind,
+       plan, quality, device, isodow, watch_date,
+       cast(coalesce(watch_minutes, completion) as double precision) as value,
+       count(*) as n,
+       sum(watch_minutes) as sum_minutes,
+       cast(sum(completion) as double precision) as sum_completion
+from s
+group by grouping sets ({sets})
+"""
+
+
+MONTHLY_USERS_SQL = """
+with user_months as (
+    select distinct date_trunc('month', watch_date) as month, user_id from core.viewing_sessions
+)
+select to_char(month, 'YYYY-MM') as month, count(*) as active_users from user_months group by month order by month
+"""
+
+# Spearman's rho is Pearson's r of the midranks; a value's midrank depends only on the value, so
+# each variable's midranks come from its own frequency table and the correlation is one pass.
+SESSION_CORRELATION_SQL = """
+with s as (
+    select cast(watch_minutes as double precision) as x, cast(completion_percentage as double precision) as y
+    from core.viewing_sessions
+),
+rx as (select x, sum(count(*)) over (order by x) - (count(*) - 1) / 2.0 as r from s group by x),
+ry as (select y, sum(count(*)) over (order by y) - (count(*) - 1) / 2.0 as r from s group by y)
+select count(*) as n, corr(s.x, s.y) as pearson, corr(cast(rx.r as double precision), cast(ry.r as double precision)) as spearman
+from s join rx on rx.x = s.x join ry on ry.y = s.y
+"""
+
+# Per user, from the sessions strictly before the cutoff only — the where clause is the time
+# split of the retention model (retention_model.py) — and who watched on or after it.
+RETENTION_FEATURES_SQL = """
+select v.user_id,
+       count(*) as sessions_before,
+       sum(v.watch_minutes) as watch_minutes_before,
+       cast(avg(v.completion_percentage) as double precision) as mean_completion_before,
+       count(distinct v.watch_date) as active_days_before,
+       max(v.watch_date) as last_session,
+       cast(avg(case when v.quality_level = '4K' then 1.0 else 0.0 end) as double precision) as share_4k_before,
+       cast(avg(case when v.device_type = 'Mobile' then 1.0 else 0.0 end) as double precision) as share_mobile_before,
+       count(*) filter (where v.watch_date >= %(recent)s) as sessions_last_30_days
+from core.viewing_sessions as v
+where v.watch_date < %(cutoff)s
+group by v.user_id
+"""
+RETAINED_SQL = "select distinct user_id from core.viewing_sessions where watch_date >= %(cutoff)s"
+
+# Completion per user and quality level (a user has one plan): enough for the OLS of
+# completion ~ quality + plan and its user-clustered standard errors (hypothesis_tests.py).
+COMPLETION_CELLS_SQL = """
+select dense_rank() over (order by v.user_id) as cluster, v.quality_level as quality, u.subscription_type as plan,
+       count(*) as n, cast(sum(v.completion_percentage) as double precision) as sum_y,
+       cast(var_pop(v.completion_percentage) * count(*) as double precision) as ss_y
+from core.viewing_sessions as v
+join core.users as u on u.user_id = v.user_id
+where v.quality_level is not null and u.subscription_type is not null
+group by v.user_id, v.quality_level, u.subscription_type
 """
 
 # Tables whose row counts (and, where there is one, latest load time) identify the data a run saw.
@@ -45,6 +163,7 @@ FINGERPRINT_TABLES = (
 LOADED_AT_TABLES = ("users", "content", "viewing_sessions")
 
 PLANS = ("Basic", "Standard", "Premium")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 QUALITY_ORDER = ("SD", "HD", "4K")
 
 
@@ -53,26 +172,64 @@ class MissingCoreError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class SessionAggregates:
+    """What the analyses know of the sessions: aggregates computed by PostgreSQL."""
+
+    n: int
+    first_day: dt.date
+    last_day: dt.date
+    frequencies: dict[str, dict[str, Freq]]   # table → group ('all' when ungrouped) → frequency table
+    plan_quality: pd.DataFrame    # plan, quality, n
+    device_quality: pd.DataFrame  # device, quality, n
+    daily: pd.DataFrame           # watch_date (every day of the log), sessions, sum_minutes, sum_completion
+    monthly_users: pd.DataFrame   # month ('YYYY-MM'), active_users
+
+    def freq(self, table: str) -> dict[str, Freq]:
+        return self.frequencies.get(table, {})
+
+
+@dataclass(frozen=True)
 class AnalysisData:
     """The core as the analyses see it."""
 
-    users: pd.DataFrame       # user_id, age, country, plan, registration_date, lifetime_hours
+    users: pd.DataFrame       # one row per user: profile and behaviour (see USER_METRICS_SQL)
     content: pd.DataFrame     # content_id, content_type, title, length_minutes, rating, budget, views, ...
-    sessions: pd.DataFrame    # session_id, user_id, content_id, watch_date, device, quality, watch_minutes, completion
+    sessions: SessionAggregates
     fingerprint: dict[str, Any]
 
     @property
     def data_end(self) -> dt.date:
         """The last day of the session log: the reference day for tenure and the retention split."""
-        return self.sessions["watch_date"].max().date()
+        return self.sessions.last_day
 
 
-def query_frame(conn: Any, sql: str, params: tuple[Any, ...] | None = None) -> pd.DataFrame:
+def query_frame(conn: Any, sql: str, params: tuple[Any, ...] | dict[str, Any] | None = None) -> pd.DataFrame:
     """Run a query on a DB-API connection and return its rows as a data frame."""
     with conn.cursor() as cur:
         cur.execute(sql, params)
         columns = [c.name for c in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def copy_frame(conn: Any, sql: str, params: dict[str, Any] | None = None, *,
+               dates: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A query's rows through COPY … TO STDOUT (CSV) into a data frame.
+
+    For results with many rows (one per user): no Python object per value, and numbers arrive
+    as PostgreSQL prints them (float8 in shortest exact form). `text` columns stay strings.
+    """
+    buf = io.BytesIO()
+    with conn.cursor() as cur:
+        query = cur.mogrify(sql, params).decode() if params else sql
+        cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", buf)
+    buf.seek(0)
+    frame = pd.read_csv(buf, dtype={c: "string" for c in text} if text else None, keep_default_na=True,
+                        na_values=[""])
+    for col in text:
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    for col in dates:
+        frame[col] = pd.to_datetime(frame[col])
+    return frame
 
 
 def fingerprint(conn: Any) -> dict[str, Any]:
@@ -104,63 +261,73 @@ def _require_core(conn: Any) -> None:
         )
 
 
+def session_aggregates(conn: Any) -> SessionAggregates:
+    """Every session-level aggregate, in two passes over core.viewing_sessions."""
+    rows = query_frame(conn, session_aggregates_sql())
+    tables: dict[str, dict[str, Freq]] = {}
+    keys = {"minutes_by_plan": "plan", "completion_by_plan": "plan", "completion_by_quality": "quality",
+            "completion_by_device": "device", "minutes_by_weekday": "isodow", "minutes": None, "completion": None}
+    for kind, key in keys.items():
+        part = rows[rows["kind"] == kind]
+        if key is not None:
+            part = part[part[key].notna()]  # a missing group is no group (the "all" table counts it)
+        name = (lambda k: WEEKDAYS[int(k) - 1]) if key == "isodow" else str
+        groups = {"all": part} if key is None else {name(k): g for k, g in part.groupby(key)}
+        tables[kind] = {k: Freq.of(g["value"].to_numpy(float), g["n"].to_numpy(np.int64)) for k, g in groups.items()}
+    daily = rows[rows["kind"] == "daily"][["watch_date", "n", "sum_minutes", "sum_completion"]]
+    daily = daily.rename(columns={"n": "sessions"}).assign(watch_date=lambda f: pd.to_datetime(f["watch_date"]))
+    daily = daily.sort_values("watch_date").set_index("watch_date")
+    if daily.empty:
+        raise MissingCoreError("core.viewing_sessions is empty: load data and run `dbt build` before analysing.")
+    days = pd.date_range(daily.index.min(), daily.index.max(), freq="D")
+    daily = daily.reindex(days, fill_value=0).rename_axis("watch_date").reset_index()
+    daily["sum_minutes"] = daily["sum_minutes"].astype(float)
+    daily["weekday"] = [WEEKDAYS[d] for d in days.day_of_week]
+    counts = lambda kind, cols: rows[rows["kind"] == kind][[*cols, "n"]].reset_index(drop=True)  # noqa: E731
+    return SessionAggregates(
+        n=int(daily["sessions"].sum()), first_day=days[0].date(), last_day=days[-1].date(), frequencies=tables,
+        plan_quality=counts("plan_quality", ["plan", "quality"]),
+        device_quality=counts("device_quality", ["device", "quality"]),
+        daily=daily, monthly_users=query_frame(conn, MONTHLY_USERS_SQL),
+    )
+
+
+def session_correlations(conn: Any) -> dict[str, float]:
+    """Pearson and Spearman correlation of watch minutes and completion over all sessions, and n."""
+    row = query_frame(conn, SESSION_CORRELATION_SQL).iloc[0]
+    return {"n": int(row["n"]), "pearson": float(row["pearson"]), "spearman": float(row["spearman"])}
+
+
+def completion_cells(conn: Any) -> pd.DataFrame:
+    """Per user and quality level: sessions, sum and within-cell sum of squares of completion."""
+    return copy_frame(conn, COMPLETION_CELLS_SQL, text=("quality", "plan"))
+
+
+def sessions_before(conn: Any, cutoff: dt.date) -> pd.DataFrame:
+    """Per user with a session before `cutoff`: the retention model's behaviour features."""
+    recent = cutoff - dt.timedelta(days=30)
+    return copy_frame(conn, RETENTION_FEATURES_SQL, {"cutoff": cutoff, "recent": recent}, dates=("last_session",),
+                      text=("user_id",))
+
+
+def active_since(conn: Any, cutoff: dt.date) -> set[str]:
+    """The users with at least one session on or after `cutoff`."""
+    return set(copy_frame(conn, RETAINED_SQL, {"cutoff": cutoff}, text=("user_id",))["user_id"])
+
+
 def load(conn: Any) -> AnalysisData:
     """Everything the analyses need, read from the core now."""
     _require_core(conn)
-    users = query_frame(conn, USERS_SQL)
     content = query_frame(conn, CONTENT_SQL)
-    sessions = query_frame(conn, SESSIONS_SQL)
-    if users.empty or sessions.empty or content.empty:
-        raise MissingCoreError(
-            f"the core is empty (users {len(users)}, content {len(content)}, sessions {len(sessions)}): "
-            "load data and run `dbt build` before analysing."
-        )
-    users["registration_date"] = pd.to_datetime(users["registration_date"])
-    users["age"] = users["age"].astype("float64")
-    sessions["watch_date"] = pd.to_datetime(sessions["watch_date"])
-    sessions["watch_minutes"] = sessions["watch_minutes"].astype("float64")
+    if content.empty:
+        raise MissingCoreError("core.content is empty: load data and run `dbt build` before analysing.")
+    sessions = session_aggregates(conn)
+    users = copy_frame(conn, USER_METRICS_SQL, {"data_end": sessions.last_day}, dates=("registration_date",),
+                       text=("user_id", "country", "plan"))
+    if users.empty:
+        raise MissingCoreError("core.users is empty: load data and run `dbt build` before analysing.")
+    for col in ("age", "sessions", "watch_minutes", "tenure_days"):
+        users[col] = users[col].astype("float64")
     for col in ("length_minutes", "release_year", "seasons", "episode_total"):
         content[col] = pd.to_numeric(content[col]).astype("float64")
-    sessions = sessions.sort_values("session_id", kind="stable").reset_index(drop=True)
-    users = users.sort_values("user_id", kind="stable").reset_index(drop=True)
-    content = content.sort_values("content_id", kind="stable").reset_index(drop=True)
-    return AnalysisData(users, content, sessions, fingerprint(conn))
-
-
-def sessions_with_context(data: AnalysisData) -> pd.DataFrame:
-    """Sessions with the user's plan and the title's type (for session-level tests)."""
-    out = data.sessions.merge(data.users[["user_id", "plan"]], on="user_id", how="left", validate="m:1")
-    return out.merge(data.content[["content_id", "content_type"]], on="content_id", how="left", validate="m:1")
-
-
-def user_metrics(data: AnalysisData, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per user: profile columns plus behaviour aggregated from `sessions` (default: all).
-
-    Users without sessions keep a row with sessions = 0, watch_minutes = 0 and missing means.
-    tenure_days counts from registration to the last day of the session log.
-    """
-    s = sessions_with_context(data) if sessions is None else sessions
-    s = s.assign(
-        is_4k=(s["quality"] == "4K").astype(float),
-        is_mobile=(s["device"] == "Mobile").astype(float),
-        is_series=(s["content_type"] == "series").astype(float),
-    )
-    grouped = s.groupby("user_id")
-    behaviour = pd.DataFrame({
-        "sessions": grouped.size(),
-        "watch_minutes": grouped["watch_minutes"].sum(),
-        "mean_completion": grouped["completion"].mean(),
-        "minutes_per_session": grouped["watch_minutes"].mean(),
-        "share_4k": grouped["is_4k"].mean(),
-        "share_mobile": grouped["is_mobile"].mean(),
-        "share_series": grouped["is_series"].mean(),
-        "distinct_titles": grouped["content_id"].nunique(),
-        "active_days": grouped["watch_date"].nunique(),
-        "last_watch": grouped["watch_date"].max(),
-    })
-    out = data.users.merge(behaviour, left_on="user_id", right_index=True, how="left")
-    for col in ("sessions", "watch_minutes", "distinct_titles", "active_days"):
-        out[col] = out[col].fillna(0).astype("float64")
-    end = pd.Timestamp(data.data_end)
-    out["tenure_days"] = (end - out["registration_date"]).dt.days.astype("float64")
-    return out.reset_index(drop=True)
+    return AnalysisData(users, content.reset_index(drop=True), sessions, fingerprint(conn))

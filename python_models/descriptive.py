@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from python_models.data import SessionAggregates
+from python_models.frequencies import Freq
 
 IQR_K = 1.5
 ROBUST_Z_LIMIT = 3.5
@@ -75,45 +76,56 @@ def robust_z_outliers(x: np.ndarray) -> np.ndarray:
     return np.abs(robust_z(x)) > ROBUST_Z_LIMIT
 
 
-def _mode(x: np.ndarray) -> tuple[float, int]:
-    # The most frequent value; ties go to the smallest, so the answer does not depend on row order.
-    values, counts = np.unique(x, return_counts=True)
-    i = int(np.argmax(counts))
-    return float(values[i]), int(counts[i])
+def describe(values: pd.Series | np.ndarray | Freq, variable: str, level: str, grp: str = "all") -> Description:
+    """All summary figures of the non-missing values (missing values are not counted in n).
 
-
-def describe(values: pd.Series | np.ndarray, variable: str, level: str, grp: str = "all") -> Description:
-    """All summary figures of the non-missing values (missing values are not counted in n)."""
-    x = pd.Series(values, dtype="float64").dropna().to_numpy()
-    n = int(x.shape[0])
+    `values` may be the observations or their frequency table; both give the same figures.
+    """
+    f = values if isinstance(values, Freq) else Freq.from_sample(pd.Series(values, dtype="float64").to_numpy())
+    n = f.n
     if n == 0:
         return Description(variable, level, grp, 0, *([None] * 14), 0, 0)
-    q1, median, q3 = (float(v) for v in np.percentile(x, [25, 50, 75]))
-    mode, mode_count = _mode(x)
-    iqr_mask, low, high = iqr_outliers(x)
-    varies = n > 3 and np.ptp(x) > 0
+    q1, median, q3 = (float(v) for v in f.percentile([25, 50, 75]))
+    mode, mode_count = f.mode()
+    iqr = q3 - q1
+    low, high = q1 - IQR_K * iqr, q3 + IQR_K * iqr
+    varies = n > 3 and f.values.shape[0] > 1
     return Description(
         variable=variable,
         level=level,
         grp=grp,
         n=n,
-        mean=float(np.mean(x)),
+        mean=f.mean(),
         median=median,
         mode=mode,
         mode_count=mode_count,
-        sd=float(np.std(x, ddof=1)) if n > 1 else None,
-        min=float(np.min(x)),
-        max=float(np.max(x)),
+        sd=f.sd() if n > 1 else None,
+        min=float(f.values[0]),
+        max=float(f.values[-1]),
         q1=q1,
         q3=q3,
-        iqr=q3 - q1,
-        skew=float(stats.skew(x, bias=False)) if varies else None,
-        kurtosis=float(stats.kurtosis(x, fisher=True, bias=False)) if varies else None,
-        iqr_low_fence=low,
-        iqr_high_fence=high,
-        n_outliers_iqr=int(iqr_mask.sum()),
-        n_outliers_robust_z=int(robust_z_outliers(x).sum()),
+        iqr=iqr,
+        skew=f.skew() if varies else None,
+        kurtosis=f.excess_kurtosis() if varies else None,
+        iqr_low_fence=float(low),
+        iqr_high_fence=float(high),
+        n_outliers_iqr=f.count_where((f.values < low) | (f.values > high)),
+        n_outliers_robust_z=robust_z_outlier_count(f, median),
     )
+
+
+def robust_z_outlier_count(f: Freq, median: float) -> int:
+    """How many observations have |robust z| > 3.5 (robust_z, from a frequency table)."""
+    deviation = np.abs(f.values - median)
+    mad = f.abs_deviation(median).median()
+    if mad > 0:
+        z = MAD_TO_Z * deviation / mad
+    else:
+        mean_ad = float((f.counts * deviation).sum() / f.n)
+        if mean_ad == 0:
+            return 0
+        z = deviation / (MEANAD_TO_SIGMA * mean_ad)
+    return f.count_where(z > ROBUST_Z_LIMIT)
 
 
 def describe_by(frame: pd.DataFrame, column: str, variable: str, level: str, by: str | None) -> list[Description]:
@@ -125,14 +137,21 @@ def describe_by(frame: pd.DataFrame, column: str, variable: str, level: str, by:
     return out
 
 
-def run(sessions: pd.DataFrame, users: pd.DataFrame, content: pd.DataFrame) -> list[Description]:
+def describe_tables(overall: Freq, groups: dict[str, Freq], variable: str, level: str) -> list[Description]:
+    """As describe_by, from frequency tables: over all rows, then per group (sorted)."""
+    return [describe(overall, variable, level), *(describe(groups[k], variable, level, k) for k in sorted(groups))]
+
+
+def run(sessions: SessionAggregates, users: pd.DataFrame, content: pd.DataFrame) -> list[Description]:
     """The variables the course asks about, overall and per plan or content type.
 
-    `sessions` needs plan (see data.sessions_with_context); `users` is data.user_metrics.
+    `sessions` are the session aggregates (data.session_aggregates); `users` one row per user.
     """
     out: list[Description] = []
-    out += describe_by(sessions, "watch_minutes", "watch_minutes", "session", "plan")
-    out += describe_by(sessions, "completion", "completion_percentage", "session", "plan")
+    out += describe_tables(sessions.freq("minutes")["all"], sessions.freq("minutes_by_plan"),
+                           "watch_minutes", "session")
+    out += describe_tables(sessions.freq("completion")["all"], sessions.freq("completion_by_plan"),
+                           "completion_percentage", "session")
     out += describe_by(users, "watch_minutes", "watch_minutes_per_user", "user", "plan")
     out += describe_by(users, "mean_completion", "mean_completion_per_user", "user", "plan")
     out += describe_by(users, "lifetime_hours", "lifetime_hours", "user", "plan")

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
-from statsmodels.stats.oneway import anova_oneway
+from statsmodels.stats.oneway import anova_generic
 
+from python_models.data import PLANS, QUALITY_ORDER, WEEKDAYS, SessionAggregates
+from python_models.frequencies import Freq, common_counts, dagostino_k2, levene_median
 from python_models.results import ALPHA, MIN_GROUP_N, Result, fmt_p, insufficient
 
 SHAPIRO_MAX_N = 5000
@@ -35,26 +37,26 @@ Z95 = float(stats.norm.ppf(0.975))
 
 # --- assumption checks -------------------------------------------------------------------------
 
-def normality(x: np.ndarray, rng: np.random.Generator, alpha: float = ALPHA) -> dict[str, Any]:
+def normality(x: np.ndarray | Freq, rng: np.random.Generator, alpha: float = ALPHA) -> dict[str, Any]:
     """Shapiro–Wilk (on ≤ 5,000 values) and D'Agostino K² (n ≥ 20); normal unless one rejects."""
-    x = np.asarray(x, dtype=float)
-    out: dict[str, Any] = {"n": int(x.shape[0])}
-    if x.shape[0] < 3 or np.ptp(x) == 0:
+    f = x if isinstance(x, Freq) else Freq.from_sample(x)
+    out: dict[str, Any] = {"n": f.n}
+    if f.n < 3 or f.values.shape[0] < 2:
         return {**out, "normal": False, "note": "too few distinct values to check"}
-    sample = x if x.shape[0] <= SHAPIRO_MAX_N else rng.choice(x, SHAPIRO_MAX_N, replace=False)
+    sample = f.sample(SHAPIRO_MAX_N, rng) if f.n > SHAPIRO_MAX_N else f.order_stat(np.arange(f.n))
     out["shapiro_n"] = int(sample.shape[0])
     out["shapiro_w"], out["shapiro_p"] = (float(v) for v in stats.shapiro(sample))
     pvals = [out["shapiro_p"]]
-    if x.shape[0] >= 20:
-        out["dagostino_k2"], out["dagostino_p"] = (float(v) for v in stats.normaltest(x))
+    if f.n >= 20:
+        out["dagostino_k2"], out["dagostino_p"] = dagostino_k2(f)
         pvals.append(out["dagostino_p"])
     out["normal"] = bool(min(pvals) >= alpha)
     return out
 
 
-def equal_variances(groups: list[np.ndarray], alpha: float = ALPHA) -> dict[str, Any]:
+def equal_variances(groups: list[np.ndarray] | list[Freq], alpha: float = ALPHA) -> dict[str, Any]:
     """Levene's test centred on the median (Brown–Forsythe variant)."""
-    w, p = stats.levene(*groups, center="median")
+    w, p = levene_median([g if isinstance(g, Freq) else Freq.from_sample(g) for g in groups])
     return {"levene_w": float(w), "levene_p": float(p), "equal": bool(p >= alpha)}
 
 
@@ -102,7 +104,7 @@ def cramers_v(table: np.ndarray) -> float:
 
 
 def resampled_counts(
-    groups: list[np.ndarray], rng: np.random.Generator, n_boot: int,
+    groups: list[np.ndarray] | list[Freq], rng: np.random.Generator, n_boot: int,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Bootstrap resamples of each group, as counts over the distinct values of all groups.
 
@@ -110,14 +112,9 @@ def resampled_counts(
     observed value frequencies, so a resample is a row of counts: (distinct values, one (B, K)
     array per group). This makes a bootstrap O(distinct values) instead of O(rows log rows).
     """
-    values, codes = np.unique(np.concatenate(groups), return_inverse=True)
-    out, start = [], 0
-    for g in groups:
-        n_g = g.shape[0]
-        freq = np.bincount(codes[start:start + n_g], minlength=values.shape[0]) / n_g
-        out.append(rng.multinomial(n_g, freq, size=n_boot).astype(float))
-        start += n_g
-    return values, out
+    tables = [g if isinstance(g, Freq) else Freq.from_sample(g) for g in groups]
+    values, counts = common_counts(tables)
+    return values, [rng.multinomial(t.n, c[0] / t.n, size=n_boot).astype(float) for t, c in zip(tables, counts)]
 
 
 def kruskal_h_from_counts(counts: list[np.ndarray]) -> np.ndarray:
@@ -157,7 +154,7 @@ def eta_squared_from_counts(values: np.ndarray, counts: list[np.ndarray]) -> np.
 
 
 def bootstrap_groups(
-    groups: list[np.ndarray], statistic: Callable[[np.ndarray, list[np.ndarray]], np.ndarray],
+    groups: list[np.ndarray] | list[Freq], statistic: Callable[[np.ndarray, list[np.ndarray]], np.ndarray],
     rng: np.random.Generator, n_boot: int,
 ) -> tuple[float, float]:
     """Percentile 95 % CI of a statistic of value counts, resampling each group on its own."""
@@ -199,11 +196,9 @@ def partial_eta_squared_ci(f: float, df1: float, df2: float, level: float = 0.95
 
 # --- comparisons -------------------------------------------------------------------------------
 
-def _summary(values: np.ndarray) -> dict[str, float | int]:
-    return {
-        "n": int(values.shape[0]), "mean": float(np.mean(values)), "median": float(np.median(values)),
-        "sd": float(np.std(values, ddof=1)) if values.shape[0] > 1 else None,
-    }
+def _summary(values: np.ndarray | Freq) -> dict[str, float | int]:
+    f = values if isinstance(values, Freq) else Freq.from_sample(values)
+    return {"n": f.n, "mean": f.mean(), "median": f.median(), "sd": f.sd() if f.n > 1 else None}
 
 
 def _direction(effect: float, low: float, high: float) -> str:
@@ -277,37 +272,45 @@ def _why(all_normal: bool, equal: bool, two: bool) -> str:
 
 
 def compare_many(
-    groups: Mapping[str, np.ndarray], *, name: str, variables: str, measure: str,
+    groups: Mapping[str, np.ndarray | Freq], *, name: str, variables: str, measure: str,
     rng: np.random.Generator, n_boot: int = 1000, alpha: float = ALPHA, section: str = "hypothesis",
 ) -> Result:
-    """Two or more independent groups: one-way ANOVA, Welch ANOVA or Kruskal–Wallis."""
-    labels = [k for k in groups if np.asarray(groups[k]).shape[0] >= MIN_GROUP_N]
-    data = [np.asarray(groups[k], dtype=float) for k in labels]
-    if len(data) < 2 or np.ptp(np.concatenate(data)) == 0:
-        return insufficient(section, name, variables, int(sum(x.shape[0] for x in data)),
+    """Two or more independent groups: one-way ANOVA, Welch ANOVA or Kruskal–Wallis.
+
+    A group is its values or their frequency table (frequencies.Freq); both give the same result.
+    """
+    tables = {k: g if isinstance(g, Freq) else Freq.from_sample(g) for k, g in groups.items()}
+    labels = [k for k, t in tables.items() if t.n >= MIN_GROUP_N]
+    data = [tables[k] for k in labels]
+    if len(data) < 2 or np.unique(np.concatenate([t.values for t in data])).shape[0] < 2:
+        return insufficient(section, name, variables, int(sum(t.n for t in data)),
                             f"fewer than two groups with at least {MIN_GROUP_N} values, or no variation")
-    checks = {k: normality(x, rng, alpha) for k, x in zip(labels, data)}
+    checks = {k: normality(t, rng, alpha) for k, t in zip(labels, data)}
     variance = equal_variances(data, alpha)
     all_normal = all(c["normal"] for c in checks.values())
     details: dict[str, Any] = {
-        "groups": {k: _summary(x) for k, x in zip(labels, data)},
+        "groups": {k: _summary(t) for k, t in zip(labels, data)},
         "normality": checks, "variance": variance, "alpha": alpha, "n_boot": n_boot,
     }
+    values, counts = common_counts(data)
+    n_total = sum(t.n for t in data)
     if all_normal:
         welch = not variance["equal"]
-        res = anova_oneway(data, use_var="unequal" if welch else "equal")
+        res = anova_generic(np.array([t.mean() for t in data]), np.array([t.var(ddof=1) for t in data]),
+                            np.array([t.n for t in data], dtype=float), use_var="unequal" if welch else "equal")
         test = "Welch ANOVA" if welch else "one-way ANOVA"
         stat_name, stat, p = "F", float(res.statistic), float(res.pvalue)
         details["df"] = [float(res.df_num), float(res.df_denom)]
-        effect_name, effect, effect_fn = "eta_squared", eta_squared(data), eta_squared_from_counts
+        effect_name, effect_fn = "eta_squared", eta_squared_from_counts
         centre_key = "mean"
     else:
-        kw = stats.kruskal(*data)
+        h = float(kruskal_h_from_counts(counts)[0])
         test = "Kruskal-Wallis test"
-        stat_name, stat, p = "H", float(kw.statistic), float(kw.pvalue)
+        stat_name, stat, p = "H", h, float(stats.chi2.sf(h, len(data) - 1))
         details["df"] = [len(data) - 1]
-        effect_name, effect, effect_fn = "epsilon_squared", epsilon_squared(data), epsilon_squared_from_counts
+        effect_name, effect_fn = "epsilon_squared", epsilon_squared_from_counts
         centre_key = "median"
+    effect = float(effect_fn(values, counts)[0])
     low, high = bootstrap_groups(data, effect_fn, rng, n_boot)
     details["test"] = test
     details["why"] = _why(all_normal, variance["equal"], two=False)
@@ -320,7 +323,7 @@ def compare_many(
     return Result(
         section=section, name=name, variables=variables, statistic_name=stat_name, statistic=stat,
         p_value=p, effect_name=effect_name, effect=effect, ci_low=low, ci_high=high,
-        n=int(sum(x.shape[0] for x in data)), interpretation=interpretation, details=details,
+        n=int(n_total), interpretation=interpretation, details=details,
     )
 
 
@@ -371,73 +374,96 @@ def association(
     )
 
 
-def _dummies(values: pd.Series, prefix: str) -> pd.DataFrame:
+def _treatment(levels: pd.Series, prefix: str) -> tuple[np.ndarray, list[str]]:
     # Treatment coding: the first level in sorted order is the reference.
-    return pd.get_dummies(values.astype("category"), prefix=prefix, drop_first=True, dtype=float)
+    names = sorted(levels.dropna().unique())
+    return (np.column_stack([(levels == v).to_numpy(dtype=float) for v in names[1:]]) if len(names) > 1
+            else np.zeros((levels.shape[0], 0))), [f"{prefix}_{v}" for v in names[1:]]
 
 
 def adjusted_factor(
-    frame: pd.DataFrame, *, outcome: str, factor: str, adjust_for: str, cluster: str | None,
-    name: str, variables: str, measure: str, alpha: float = ALPHA, section: str = "hypothesis",
+    cells: pd.DataFrame, *, factor: str, adjust_for: str, name: str, variables: str, measure: str,
+    alpha: float = ALPHA, section: str = "hypothesis",
 ) -> Result:
-    """Does `factor` explain `outcome` once `adjust_for` is accounted for? (additive OLS)
+    """Does `factor` explain an outcome once `adjust_for` is accounted for? (additive OLS)
+
+    `cells` holds the outcome's sufficient statistics per cluster × factor × adjust_for level:
+    columns cluster (an integer id; rows of one cluster are not independent), `factor`,
+    `adjust_for`, n, sum_y and ss_y (the within-cell sum of squared deviations). With only
+    categorical regressors every row of a cell has the same fitted value, so the least-squares
+    fit, its sums of squares and the cluster-robust covariance follow exactly from them.
 
     The p-value is the Wald F test of the factor's terms with standard errors clustered on
-    `cluster` (rows of one user are not independent); the effect is the factor's partial η²
-    (type II sums of squares) with the noncentral-F interval of the classical F, which ignores
-    that clustering.
+    `cluster` (CR1, as statsmodels' cov_type="cluster": small-sample factor G/(G−1)·(N−1)/(N−K),
+    G − 1 denominator degrees of freedom); the effect is the factor's partial η² (type II sums
+    of squares) with the noncentral-F interval of the classical F, which ignores that clustering.
     """
-    import statsmodels.api as sm
+    keys = [factor, adjust_for]
+    by_cell = cells.groupby(keys, sort=True).agg(n=("n", "sum"), sum_y=("sum_y", "sum")).reset_index()
+    n_factor, n_adjust = by_cell[factor].nunique(), by_cell[adjust_for].nunique()
+    nobs = int(by_cell["n"].sum())
+    if n_factor < 2 or nobs < n_factor + n_adjust + 2:
+        return insufficient(section, name, variables, nobs, f"{factor} has {n_factor} levels in {nobs} rows")
+    f_x, f_names = _treatment(by_cell[factor], factor)
+    a_x, _ = _treatment(by_cell[adjust_for], adjust_for)
+    w = by_cell["n"].to_numpy(dtype=float)
+    mean = by_cell["sum_y"].to_numpy(dtype=float) / w
+    # Within-cell sum of squares: the clusters' own plus their means' spread around the cell mean.
+    cell_of = cells.merge(by_cell[keys].assign(cell=np.arange(by_cell.shape[0])), on=keys)
+    cluster_mean = cell_of["sum_y"].to_numpy(dtype=float) / cell_of["n"].to_numpy(dtype=float)
+    spread = cell_of["ss_y"].to_numpy(dtype=float) + cell_of["n"].to_numpy(dtype=float) * (
+        cluster_mean - mean[cell_of["cell"].to_numpy()]) ** 2
+    ss_within = float(spread.sum())
 
-    if frame[factor].nunique() < 2 or frame.shape[0] < frame[factor].nunique() + frame[adjust_for].nunique() + 2:
-        return insufficient(section, name, variables, int(frame.shape[0]),
-                            f"{factor} has {frame[factor].nunique()} levels in {frame.shape[0]} rows")
-    y = frame[outcome].to_numpy(dtype=float)
-    f_cols = _dummies(frame[factor], factor)
-    a_cols = _dummies(frame[adjust_for], adjust_for)
-    full_x = sm.add_constant(pd.concat([f_cols, a_cols], axis=1))
-    reduced_x = sm.add_constant(a_cols)
-    full = sm.OLS(y, full_x).fit()
-    reduced = sm.OLS(y, reduced_x).fit()
-    ss_factor = float(reduced.ssr - full.ssr)
-    df1, df2 = float(f_cols.shape[1]), float(full.df_resid)
-    f_classic = (ss_factor / df1) / (full.ssr / df2)
+    def fit(x: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        xtx = x.T @ (x * w[:, None])
+        beta = np.linalg.solve(xtx, x.T @ (w * mean))
+        return beta, ss_within + float((w * (mean - x @ beta) ** 2).sum()), xtx
+
+    full_x = np.column_stack([np.ones(w.shape[0]), f_x, a_x])
+    beta, ssr_full, xtx = fit(full_x)
+    _, ssr_reduced, _ = fit(np.column_stack([np.ones(w.shape[0]), a_x]))
+    ss_factor = ssr_reduced - ssr_full
+    df1, df2 = float(f_x.shape[1]), float(nobs - full_x.shape[1])
+    f_classic = (ss_factor / df1) / (ssr_full / df2)
     classic_p = float(stats.f.sf(f_classic, df1, df2))
-    effect = ss_factor / (ss_factor + full.ssr)
+    effect = ss_factor / (ss_factor + ssr_full)
     low, high = partial_eta_squared_ci(f_classic, df1, df2)
-    terms = list(f_cols.columns)
     details: dict[str, Any] = {
-        "model": f"{outcome} ~ {factor} + {adjust_for} (OLS, treatment coding)",
+        "model": f"outcome ~ {factor} + {adjust_for} (OLS, treatment coding)",
         "classic_f": f_classic, "classic_p": classic_p, "df": [df1, df2], "alpha": alpha,
-        "coefficients": {t: float(full.params[t]) for t in terms},
+        "coefficients": {t: float(beta[1 + i]) for i, t in enumerate(f_names)},
     }
-    if cluster is not None:
-        groups = pd.factorize(frame[cluster])[0]
-        robust = sm.OLS(y, full_x).fit(cov_type="cluster", cov_kwds={"groups": groups})
-        restriction = np.zeros((len(terms), full_x.shape[1]))
-        for i, t in enumerate(terms):
-            restriction[i, list(full_x.columns).index(t)] = 1.0
-        wald = robust.f_test(restriction)
-        stat, p = float(np.squeeze(wald.fvalue)), float(wald.pvalue)
-        details["test"] = f"Wald F test, standard errors clustered by {cluster}"
-        details["clusters"] = int(groups.max() + 1)
-    else:
-        stat, p = f_classic, classic_p
-        details["test"] = "type II ANOVA F test"
+    # Cluster scores: Σ over a cluster's rows of x·residual = Σ over its cells of x_cell·(sum_y − n·fitted).
+    fitted = (full_x @ beta)[cell_of["cell"].to_numpy()]
+    resid_sum = cell_of["sum_y"].to_numpy(dtype=float) - cell_of["n"].to_numpy(dtype=float) * fitted
+    codes, clusters = pd.factorize(cell_of["cluster"])
+    scores = np.zeros((clusters.shape[0], full_x.shape[1]))
+    np.add.at(scores, codes, full_x[cell_of["cell"].to_numpy()] * resid_sum[:, None])
+    g, k = clusters.shape[0], full_x.shape[1]
+    bread = np.linalg.inv(xtx)
+    cov = bread @ (scores.T @ scores) @ bread * (g / (g - 1.0) * ((nobs - 1.0) / (nobs - k)))
+    terms = np.arange(1, 1 + f_x.shape[1])
+    b = beta[terms]
+    stat = float(b @ np.linalg.solve(cov[np.ix_(terms, terms)], b) / terms.shape[0])
+    p = float(stats.f.sf(stat, terms.shape[0], g - 1))
+    details["test"] = "Wald F test, standard errors clustered by user"
+    details["clusters"] = int(g)
     interpretation = (
         f"{measure} by {factor}, holding {adjust_for} fixed: "
         f"partial eta² {effect:.4f}, 95% CI [{low:.4f}, {high:.4f}]; {details['test']}, {fmt_p(p)}."
     )
     return Result(
         section=section, name=name, variables=variables, statistic_name="F", statistic=stat, p_value=p,
-        effect_name="partial_eta_squared", effect=effect, ci_low=low, ci_high=high, n=int(full.nobs),
+        effect_name="partial_eta_squared", effect=effect, ci_low=low, ci_high=high, n=nobs,
         interpretation=interpretation, details=details,
     )
 
 
 # --- the questions the course asks -------------------------------------------------------------
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+def _ordered(groups: Mapping[str, Freq], order: tuple[str, ...] | None = None) -> dict[str, Freq]:
+    return {k: groups[k] for k in (order or sorted(groups)) if k in groups}
 
 
 def _by(frame: pd.DataFrame, column: str, key: str, order: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
@@ -446,24 +472,28 @@ def _by(frame: pd.DataFrame, column: str, key: str, order: tuple[str, ...] | Non
     return {k: groups[k] for k in keys}
 
 
-def daily_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Sessions per calendar day over the whole log (days without sessions count 0), with weekday."""
-    counts = sessions.groupby("watch_date").size()
-    days = pd.date_range(counts.index.min(), counts.index.max(), freq="D")
-    daily = counts.reindex(days, fill_value=0).rename("sessions").to_frame()
-    daily["weekday"] = [WEEKDAYS[d] for d in days.day_of_week]
-    return daily.rename_axis("watch_date").reset_index()
+def plan_4k_table(plan_quality: pd.DataFrame) -> pd.DataFrame:
+    """Sessions per plan (rows Basic, Standard, Premium) streamed in 4K or not (any other or no quality)."""
+    known = plan_quality[plan_quality["plan"].notna()]
+    is_4k = np.where(known["quality"] == "4K", "4K", "other")
+    table = known.assign(is_4k=is_4k).pivot_table(index="plan", columns="is_4k", values="n", aggfunc="sum",
+                                                   fill_value=0)
+    table = table.reindex(columns=["4K", "other"], fill_value=0)
+    table.columns.name = "col_0"
+    return table.reindex(list(PLANS)).dropna().astype(np.int64)
 
 
 def run(
-    sessions: pd.DataFrame, users: pd.DataFrame, rng: np.random.Generator,
+    sessions: SessionAggregates, users: pd.DataFrame, cells: pd.DataFrame, rng: np.random.Generator,
     n_boot: int = 1000,
 ) -> list[Result]:
     """Premium vs Basic engagement, plan → 4K, completion by quality and device, weekday effect.
 
-    `sessions` is data.sessions_with_context, `users` data.user_metrics. Per-user questions use
-    one value per user (the unit that chose the plan); session-level ones use every session.
-    Verdicts are set afterwards from the Holm-adjusted p-values of the whole family.
+    `sessions` holds the session aggregates (data.session_aggregates), `users` one row per user
+    (data.AnalysisData.users) and `cells` completion per user and quality (data.completion_cells).
+    Per-user questions use one value per user (the unit that chose the plan); session-level ones
+    use every session, through its frequency table. Verdicts are set afterwards from the
+    Holm-adjusted p-values of the whole family.
     """
     premium, basic = users[users["plan"] == "Premium"], users[users["plan"] == "Basic"]
     out: list[Result] = []
@@ -479,14 +509,12 @@ def run(
             label_a="Premium", label_b="Basic", measure=measure, rng=rng, n_boot=n_boot,
         ))
     out.append(compare_many(
-        _by(users, "mean_completion", "plan", ("Basic", "Standard", "Premium")),
+        _by(users, "mean_completion", "plan", PLANS),
         name="plan_mean_completion", variables="mean_completion ~ plan", measure="Mean completion per user",
         rng=rng, n_boot=n_boot,
     ))
-    is_4k = pd.Categorical(np.where(sessions["quality"] == "4K", "4K", "other"), categories=["4K", "other"])
-    table = pd.crosstab(sessions["plan"], is_4k).reindex(["Basic", "Standard", "Premium"]).dropna()
     chi = association(
-        table, name="plan_4k_share", variables="quality is 4K ~ plan (sessions)",
+        plan_4k_table(sessions.plan_quality), name="plan_4k_share", variables="quality is 4K ~ plan (sessions)",
         measure="Share of sessions streamed in 4K by plan", rng=rng, n_boot=n_boot,
     )
     # Sessions of one user share a plan: the per-user test premium_vs_basic_share_4k does not
@@ -494,28 +522,26 @@ def run(
     out.append(chi.with_(details={**chi.details, "caveat": "sessions of one user are not independent; "
                                   "see premium_vs_basic_share_4k for the per-user test"}))
     out.append(compare_many(
-        _by(sessions, "completion", "quality", ("SD", "HD", "4K")), name="quality_completion",
+        _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER), name="quality_completion",
         variables="completion ~ quality_level (sessions)", measure="Completion per session",
         rng=rng, n_boot=n_boot,
     ))
     out.append(adjusted_factor(
-        sessions[["completion", "quality", "plan", "user_id"]], outcome="completion", factor="quality",
-        adjust_for="plan", cluster="user_id", name="quality_completion_given_plan",
+        cells, factor="quality", adjust_for="plan", name="quality_completion_given_plan",
         variables="completion ~ quality_level + plan (sessions)", measure="Completion per session",
     ))
     out.append(compare_many(
-        _by(sessions, "completion", "device"), name="device_completion",
+        _ordered(sessions.freq("completion_by_device")), name="device_completion",
         variables="completion ~ device_type (sessions)", measure="Completion per session",
         rng=rng, n_boot=n_boot,
     ))
-    daily = daily_sessions(sessions)
+    daily = sessions.daily
     out.append(compare_many(
         _by(daily, "sessions", "weekday", WEEKDAYS), name="weekday_daily_sessions",
         variables="sessions per day ~ weekday", measure="Sessions per day", rng=rng, n_boot=n_boot,
     ))
     out.append(compare_many(
-        _by(sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.day_of_week]),
-            "watch_minutes", "weekday", WEEKDAYS),
+        _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
         name="weekday_watch_minutes", variables="watch_minutes ~ weekday (sessions)",
         measure="Watch minutes per session", rng=rng, n_boot=n_boot,
     ))

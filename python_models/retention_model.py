@@ -36,7 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from python_models.data import AnalysisData
+from python_models.data import AnalysisData, active_since, sessions_before
 from python_models.results import Result
 
 LEAKAGE_AUC = 0.95
@@ -76,32 +76,17 @@ def cutoff_for(end: pd.Timestamp) -> pd.Timestamp:
 
 
 def features(users: pd.DataFrame, before: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Per-user features from `before` (sessions strictly before `cutoff`) and the profile.
+    """Per-user features from `before` (per-user aggregates of the sessions strictly before
+    `cutoff`, data.sessions_before) and the profile.
 
-    Raises ValueError if `before` holds a session on or after the cutoff: the time split is the
-    whole point, so it is checked rather than trusted.
+    Raises ValueError if `before` reflects a session on or after the cutoff: the time split is
+    the whole point, so it is checked rather than trusted.
     """
-    if not before.empty and before["watch_date"].max() >= cutoff:
+    if not before.empty and before["last_session"].max() >= cutoff:
         raise ValueError(f"feature sessions must end before the cutoff {cutoff.date()}, "
-                         f"found {before['watch_date'].max().date()}")
+                         f"found {before['last_session'].max().date()}")
     eligible = users[users["registration_date"] < cutoff]
-    recent = before[before["watch_date"] >= cutoff - pd.Timedelta(days=30)]
-    flagged = before.assign(
-        is_4k=(before["quality"] == "4K").astype(float), is_mobile=(before["device"] == "Mobile").astype(float),
-    )
-    g = flagged.groupby("user_id")
-    agg = pd.DataFrame({
-        "sessions_before": g.size(),
-        "watch_minutes_before": g["watch_minutes"].sum(),
-        "mean_completion_before": g["completion"].mean(),
-        "active_days_before": g["watch_date"].nunique(),
-        "last_session": g["watch_date"].max(),
-        "share_4k_before": g["is_4k"].mean(),
-        "share_mobile_before": g["is_mobile"].mean(),
-    })
-    agg["sessions_last_30_days"] = recent.groupby("user_id").size()
-    out = eligible[["user_id", "plan", "age", "registration_date"]].merge(
-        agg, left_on="user_id", right_index=True, how="left")
+    out = eligible[["user_id", "plan", "age", "registration_date"]].merge(before, on="user_id", how="left")
     out["no_sessions_before"] = out["sessions_before"].isna().astype(float)
     for col in ("sessions_before", "watch_minutes_before", "active_days_before", "sessions_last_30_days",
                 "share_4k_before", "share_mobile_before"):
@@ -118,14 +103,12 @@ def features(users: pd.DataFrame, before: pd.DataFrame, cutoff: pd.Timestamp) ->
     return out[["user_id", *FEATURES]].reset_index(drop=True)
 
 
-def build(data: AnalysisData) -> RetentionData:
+def build(conn: Any, data: AnalysisData) -> RetentionData:
     """Features before the last month, target within it."""
     end = pd.Timestamp(data.data_end)
     cutoff = cutoff_for(end)
-    sessions = data.sessions
-    frame = features(data.users, sessions[sessions["watch_date"] < cutoff], cutoff)
-    active = set(sessions.loc[sessions["watch_date"] >= cutoff, "user_id"])
-    frame["retained"] = frame["user_id"].isin(active).astype(int)
+    frame = features(data.users, sessions_before(conn, cutoff.date()), cutoff)
+    frame["retained"] = frame["user_id"].isin(active_since(conn, cutoff.date())).astype(int)
     return RetentionData(cutoff, end, frame)
 
 
@@ -222,16 +205,15 @@ def roc_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[str, Any]]
     ]
 
 
-def run(data: AnalysisData, seed: int, n_boot: int = 200) -> Retention:
+def run(conn: Any, data: AnalysisData, seed: int, n_boot: int = 200) -> Retention:
     """Fit, evaluate on held-out users, check for leakage, and report."""
     # One OpenMP thread: on a small shared machine, gradient boosting's thread pool spins
     # against other processes and runs 20× slower than single-threaded.
     with threadpool_limits(limits=1):
-        return _run(data, seed, n_boot)
+        return _run(build(conn, data), seed, n_boot)
 
 
-def _run(data: AnalysisData, seed: int, n_boot: int) -> Retention:
-    rd = build(data)
+def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
     y = rd.frame["retained"].to_numpy(dtype=int)
     x = rd.frame[list(FEATURES)].to_numpy(dtype=float)
     counts = np.bincount(y, minlength=2)

@@ -45,9 +45,14 @@ def _share_result(k: int, n: int, *, name: str, variables: str, against: float, 
     )
 
 
-def device_and_quality_evidence(sessions: pd.DataFrame) -> list[Result]:
-    """Is mobile the most used device, and are most sessions HD or 4K? (Holm-adjusted together)"""
-    counts = sessions["device"].value_counts()
+def device_and_quality_evidence(device_quality: pd.DataFrame) -> list[Result]:
+    """Is mobile the most used device, and are most sessions HD or 4K? (Holm-adjusted together)
+
+    `device_quality` counts sessions per device and quality level (columns device, quality, n;
+    either may be missing), as data.SessionAggregates holds it.
+    """
+    dq = device_quality
+    counts = dq[dq["device"].notna()].groupby("device")["n"].sum().sort_values(ascending=False, kind="stable")
     shares = (counts / counts.sum()).to_dict()
     mobile = int(counts.get("Mobile", 0))
     others = counts.drop("Mobile", errors="ignore")
@@ -62,13 +67,15 @@ def device_and_quality_evidence(sessions: pd.DataFrame) -> list[Result]:
             against=0.5, words=f"Mobile's share of the sessions on Mobile or {rival_name} (the busiest other device)",
             details={"device_shares": shares, "rival": rival_name, "mobile_share_of_all": shares.get("Mobile", 0.0)},
         )
-    medium_high = int(sessions["quality"].isin(MEDIUM_HIGH).sum())
-    on_mobile = sessions[sessions["device"] == "Mobile"]
+    medium_high = int(dq.loc[dq["quality"].isin(MEDIUM_HIGH), "n"].sum())
+    by_quality = dq[dq["quality"].notna()].groupby("quality")["n"].sum().sort_values(ascending=False, kind="stable")
+    on_mobile = dq[dq["device"] == "Mobile"]
     quality = _share_result(
-        medium_high, int(sessions.shape[0]), name="most_sessions_hd_or_4k", variables="quality in (HD, 4K) (sessions)",
+        medium_high, int(dq["n"].sum()), name="most_sessions_hd_or_4k", variables="quality in (HD, 4K) (sessions)",
         against=0.5, words="Share of sessions in HD or 4K",
-        details={"quality_shares": (sessions["quality"].value_counts(normalize=True)).to_dict(),
-                 "share_hd_or_4k_on_mobile": float(on_mobile["quality"].isin(MEDIUM_HIGH).mean()) if len(on_mobile) else None},
+        details={"quality_shares": (by_quality / by_quality.sum()).to_dict(),
+                 "share_hd_or_4k_on_mobile": float(on_mobile.loc[on_mobile["quality"].isin(MEDIUM_HIGH), "n"].sum()
+                                                   / on_mobile["n"].sum()) if on_mobile["n"].sum() else None},
     )
     return adjust_family([device, quality])
 

@@ -1,5 +1,7 @@
 """Viewing over time, from each session's watch_date: monthly, weekday and daily series.
 
+All of them come from the per-day counts and sums PostgreSQL computes (data.SessionAggregates).
+
 Series rows are chart-ready points for analysis.series (series, measure, point_index, x_label,
 x, y, n). Months are calendar months of the log; a month only partly covered by the log says
 so through its `days` count (n of the 'days_in_data' measure). Weekday means are per calendar
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from python_models.correlations import correlation_result
-from python_models.hypothesis_tests import WEEKDAYS, daily_sessions
+from python_models.data import WEEKDAYS, SessionAggregates
 from python_models.results import Result
 
 
@@ -28,44 +30,49 @@ def _points(series: str, measure: str, labels: list[str], values: list[float], n
     ]
 
 
-def monthly(sessions: pd.DataFrame) -> list[dict[str, Any]]:
+def monthly(sessions: SessionAggregates) -> list[dict[str, Any]]:
     """Sessions, watch minutes, mean completion, active users and days covered, per month."""
-    month = sessions["watch_date"].dt.to_period("M")
-    g = sessions.groupby(month)
-    labels = [str(p) for p in g.size().index]
-    n = g.size().tolist()
+    days = sessions.daily[sessions.daily["sessions"] > 0]
+    g = days.groupby(days["watch_date"].dt.strftime("%Y-%m"))
+    per_month = pd.DataFrame({
+        "sessions": g["sessions"].sum(), "watch_minutes": g["sum_minutes"].sum(),
+        "sum_completion": g["sum_completion"].sum(), "days": g.size(),
+    }).join(sessions.monthly_users.set_index("month"))
+    labels = list(per_month.index)
+    n = [int(v) for v in per_month["sessions"]]
     out = _points("monthly", "sessions", labels, n, n)
-    out += _points("monthly", "watch_minutes", labels, g["watch_minutes"].sum().tolist(), n)
-    out += _points("monthly", "mean_completion", labels, g["completion"].mean().tolist(), n)
-    out += _points("monthly", "active_users", labels, g["user_id"].nunique().tolist(), n)
-    out += _points("monthly", "days_in_data", labels, g["watch_date"].nunique().tolist(), n)
+    out += _points("monthly", "watch_minutes", labels, per_month["watch_minutes"].tolist(), n)
+    out += _points("monthly", "mean_completion", labels, (per_month["sum_completion"] / per_month["sessions"]).tolist(), n)
+    out += _points("monthly", "active_users", labels, per_month["active_users"].tolist(), n)
+    out += _points("monthly", "days_in_data", labels, per_month["days"].tolist(), n)
     return out
 
 
-def weekday(sessions: pd.DataFrame) -> list[dict[str, Any]]:
+def weekday(sessions: SessionAggregates) -> list[dict[str, Any]]:
     """Per weekday: total sessions, sessions per calendar day, mean completion and minutes."""
-    days = daily_sessions(sessions)
+    days = sessions.daily
     per_day = days.groupby("weekday")["sessions"]
-    wd = sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.day_of_week]).groupby("weekday")
+    wd = days.groupby("weekday")[["sessions", "sum_minutes", "sum_completion"]].sum()
     labels = list(WEEKDAYS)
     n_days = [int(per_day.size().get(d, 0)) for d in labels]
-    totals = [int(wd.size().get(d, 0)) for d in labels]
+    totals = [int(wd["sessions"].get(d, 0)) for d in labels]
+    ratio = lambda col, d: float(wd[col][d] / wd["sessions"][d]) if totals[labels.index(d)] else np.nan  # noqa: E731
     out = _points("weekday", "sessions", labels, totals, totals)
     out += _points("weekday", "sessions_per_day", labels, [float(per_day.mean().get(d, np.nan)) for d in labels], n_days)
-    out += _points("weekday", "mean_completion", labels, [float(wd["completion"].mean().get(d, np.nan)) for d in labels], totals)
-    out += _points("weekday", "mean_watch_minutes", labels, [float(wd["watch_minutes"].mean().get(d, np.nan)) for d in labels], totals)
+    out += _points("weekday", "mean_completion", labels, [ratio("sum_completion", d) for d in labels], totals)
+    out += _points("weekday", "mean_watch_minutes", labels, [ratio("sum_minutes", d) for d in labels], totals)
     return out
 
 
-def daily(sessions: pd.DataFrame) -> list[dict[str, Any]]:
-    days = daily_sessions(sessions)
+def daily(sessions: SessionAggregates) -> list[dict[str, Any]]:
+    days = sessions.daily
     labels = [d.strftime("%Y-%m-%d") for d in days["watch_date"]]
     return _points("daily", "sessions", labels, days["sessions"].tolist())
 
 
-def run(sessions: pd.DataFrame) -> tuple[list[Result], list[dict[str, Any]]]:
+def run(sessions: SessionAggregates) -> tuple[list[Result], list[dict[str, Any]]]:
     """The series, and a Spearman test of a monotone trend in sessions per day over the log."""
-    days = daily_sessions(sessions)
+    days = sessions.daily
     index = np.arange(days.shape[0], dtype=float)
     trend = correlation_result(
         index, days["sessions"].to_numpy(dtype=float), method="spearman", name="daily_sessions_trend",

@@ -168,6 +168,24 @@ def test_retention_model_is_plausible_on_held_out_users_and_its_curves_are_persi
             assert r["ci_low"] <= r["effect"] <= r["ci_high"], name
 
 
+def test_retention_features_read_nothing_from_the_target_month(analysed):
+    from python_models import data
+
+    with psycopg2.connect(analysed.url) as conn:
+        cutoff = sql(analysed.url, "select date_trunc('month', max(watch_date))::date as d "
+                                   "from core.viewing_sessions").iloc[0, 0]
+        before = data.sessions_before(conn, cutoff)
+        assert before["last_session"].max() < pd.Timestamp(cutoff)
+        with conn.cursor() as cur:  # rewrite every session of the target month; rolled back below
+            cur.execute("update core.viewing_sessions set watch_minutes = watch_minutes + 999, "
+                        "completion_percentage = 0, quality_level = '4K', device_type = 'Mobile' "
+                        "where watch_date >= %s", (cutoff,))
+            assert cur.rowcount > 0
+        changed = data.sessions_before(conn, cutoff)
+        conn.rollback()
+    pd.testing.assert_frame_equal(before, changed)
+
+
 # --- every statistic recomputed -----------------------------------------------------------------------
 
 DESCRIBED = {

@@ -11,6 +11,8 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score
 from statsmodels.stats.multitest import multipletests
 
 from python_models import clustering, correlations, descriptive, hypothesis_tests as ht
+from python_models.data import WEEKDAYS, SessionAggregates
+from python_models.frequencies import Freq, dagostino_k2, levene_median
 from python_models import popularity_regression, retention_model, seed_findings
 from python_models.results import NOT_SUPPORTED, SUPPORTED, Result, adjust_family, clean, holm
 
@@ -113,6 +115,43 @@ def test_count_based_statistics_equal_the_row_based_ones(rng):
     assert ht.eta_squared(groups) == pytest.approx(eta)
 
 
+def test_frequency_tables_give_the_row_based_statistics(rng):
+    x = np.round(rng.gamma(2.0, 10.0, 3001), 0)
+    f = descriptive.Freq.of(*np.unique(rng.permutation(x), return_counts=True))
+    assert f.n == x.shape[0]
+    assert list(f.percentile([0, 10, 25, 50, 75, 99.9, 100])) == pytest.approx(
+        np.percentile(x, [0, 10, 25, 50, 75, 99.9, 100]), rel=1e-12)
+    assert (f.mean(), f.sd()) == pytest.approx((x.mean(), x.std(ddof=1)), rel=1e-12)
+    assert (f.skew(), f.excess_kurtosis()) == pytest.approx(
+        (stats.skew(x, bias=False), stats.kurtosis(x, bias=False)), rel=1e-9)
+    assert dagostino_k2(f) == pytest.approx(tuple(stats.normaltest(x)), rel=1e-9)
+    y = np.round(rng.normal(30, 12, 800), 0)
+    assert levene_median([f, Freq.from_sample(y)]) == pytest.approx(
+        tuple(stats.levene(x, y, center="median")), rel=1e-9)
+    assert descriptive.describe(f, "v", "unit") == descriptive.describe(x, "v", "unit")
+    # Sampling from a table consumes the generator as sampling the rows does.
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    sample = f.sample(500, a)
+    b.choice(x, 500, replace=False)
+    assert a.random() == b.random() and np.isin(sample, x).all() and sample.shape == (500,)
+    # A comparison of tables is the comparison of their rows.
+    groups = {"a": x[:1500], "b": x[1500:] + 2.0, "c": y}
+    by_rows = ht.compare_many(groups, name="t", variables="v", measure="m", rng=np.random.default_rng(3), n_boot=200)
+    by_tables = ht.compare_many({k: Freq.from_sample(v) for k, v in groups.items()}, name="t", variables="v",
+                                measure="m", rng=np.random.default_rng(3), n_boot=200)
+    assert by_rows == by_tables
+    assert by_rows.statistic == pytest.approx(stats.kruskal(*groups.values()).statistic, rel=1e-9)
+
+
+def test_session_correlation_p_values_equal_scipy(rng):
+    x = rng.normal(size=300)
+    y = 0.2 * x + rng.normal(size=300)
+    r = stats.pearsonr(x, y)
+    assert correlations.p_value(float(r.statistic), 300, "pearson") == pytest.approx(r.pvalue, rel=1e-9)
+    rho = stats.spearmanr(x, y)
+    assert correlations.p_value(float(rho.statistic), 300, "spearman") == pytest.approx(rho.pvalue, rel=1e-9)
+
+
 def test_multinomial_bootstrap_agrees_with_a_row_resampling_bootstrap(rng):
     a, b = np.round(rng.normal(0.5, 1, 300), 1), np.round(rng.normal(0, 1, 200), 1)
     low, high = ht.bootstrap_groups([a, b], ht.rank_biserial_from_counts, rng, 2000)
@@ -194,15 +233,44 @@ def test_adjusted_factor_finds_no_quality_effect_once_plan_explains_it(rng):
                           "user_id": rng.integers(0, 600, n)})
     marginal = stats.kruskal(*[g["completion"] for _, g in frame.groupby("quality")]).pvalue
     assert marginal < 1e-6  # confounded by plan
-    r = ht.adjusted_factor(frame, outcome="completion", factor="quality", adjust_for="plan", cluster="user_id",
-                           name="x", variables="v", measure="m")
+    r = ht.adjusted_factor(_cells(frame), factor="quality", adjust_for="plan", name="x", variables="v", measure="m")
     assert r.p_value > 0.01 and r.effect < 0.01
     import statsmodels.formula.api as smf
     from statsmodels.stats.anova import anova_lm
-    table = anova_lm(smf.ols("completion ~ C(quality) + C(plan)", frame).fit(), typ=2)
+    model = smf.ols("completion ~ C(quality) + C(plan)", frame)
+    table = anova_lm(model.fit(), typ=2)
     ss_q, ss_e = table.loc["C(quality)", "sum_sq"], table.loc["Residual", "sum_sq"]
     assert r.effect == pytest.approx(ss_q / (ss_q + ss_e))
     assert r.details["classic_f"] == pytest.approx(table.loc["C(quality)", "F"])
+    assert r.n == n
+
+
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """What data.completion_cells returns, by pandas: per user × quality × plan n, sum, within SS."""
+    g = frame.groupby(["user_id", "quality", "plan"])["completion"]
+    cells = pd.DataFrame({"n": g.size(), "sum_y": g.sum(), "ss_y": g.var(ddof=0) * g.size()}).reset_index()
+    return cells.assign(cluster=pd.factorize(cells["user_id"])[0] + 1)
+
+
+def test_adjusted_factor_from_cells_equals_statsmodels_on_rows_with_clustered_errors(rng):
+    n = 5000
+    users = rng.integers(0, 400, n)
+    plan = np.array(["Basic", "Standard", "Premium"])[users % 3]
+    quality = rng.choice(["SD", "HD", "4K"], n, p=[0.3, 0.5, 0.2])
+    completion = 70 + 1.0 * (quality == "4K") - 0.5 * (quality == "SD") + 6 * (plan == "Premium") \
+        + rng.normal(0, 6, 400)[users] + rng.normal(0, 10, n)
+    frame = pd.DataFrame({"completion": np.round(completion, 1), "quality": quality, "plan": plan, "user_id": users})
+    r = ht.adjusted_factor(_cells(frame), factor="quality", adjust_for="plan", name="x", variables="v", measure="m")
+    import statsmodels.formula.api as smf
+    model = smf.ols("completion ~ C(quality) + C(plan)", frame)
+    robust = model.fit(cov_type="cluster", cov_kwds={"groups": frame["user_id"].to_numpy()})
+    wald = robust.f_test("C(quality)[T.HD] = 0, C(quality)[T.SD] = 0")
+    assert r.statistic == pytest.approx(float(np.squeeze(wald.fvalue)), rel=1e-9)
+    assert r.p_value == pytest.approx(float(wald.pvalue), rel=1e-9, abs=1e-300)
+    assert r.details["clusters"] == 400
+    fit = model.fit()
+    assert r.details["coefficients"] == pytest.approx({"quality_HD": fit.params["C(quality)[T.HD]"],
+                                                       "quality_SD": fit.params["C(quality)[T.SD]"]})
 
 
 # --- correlations --------------------------------------------------------------------------------
@@ -299,17 +367,32 @@ def _toy_sessions(rng: np.random.Generator, users: int = 200) -> tuple[pd.DataFr
     return u, s
 
 
-def test_retention_features_never_see_the_target_month(rng):
+def _before(sessions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """What data.sessions_before returns, by pandas (without its where clause: that is tested)."""
+    flagged = sessions.assign(is_4k=(sessions["quality"] == "4K").astype(float),
+                              is_mobile=(sessions["device"] == "Mobile").astype(float),
+                              recent=(sessions["watch_date"] >= cutoff - pd.Timedelta(days=30)).astype(int))
+    g = flagged.groupby("user_id")
+    return pd.DataFrame({
+        "sessions_before": g.size(), "watch_minutes_before": g["watch_minutes"].sum(),
+        "mean_completion_before": g["completion"].mean(), "active_days_before": g["watch_date"].nunique(),
+        "last_session": g["watch_date"].max(), "share_4k_before": g["is_4k"].mean(),
+        "share_mobile_before": g["is_mobile"].mean(), "sessions_last_30_days": g["recent"].sum(),
+    }).reset_index()
+
+
+def test_retention_features_refuse_behaviour_from_the_target_month(rng):
     users, sessions = _toy_sessions(rng)
     cutoff = pd.Timestamp("2024-08-01")
-    before = sessions[sessions["watch_date"] < cutoff]
+    before = _before(sessions[sessions["watch_date"] < cutoff], cutoff)
     a = retention_model.features(users, before, cutoff)
-    # Changing everything on or after the cutoff cannot change a feature: they never read it.
-    shifted = pd.concat([before, sessions[sessions["watch_date"] >= cutoff].assign(watch_minutes=999.0)])
-    b = retention_model.features(users, shifted[shifted["watch_date"] < cutoff], cutoff)
-    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == int((users["registration_date"] < cutoff).sum())
+    silent = users[~users["user_id"].isin(before["user_id"]) & (users["registration_date"] < cutoff)]
+    assert (a.set_index("user_id").loc[silent["user_id"], "no_sessions_before"] == 1.0).all()
+    # Aggregates that saw a session on or after the cutoff are refused (the SQL's where clause is
+    # checked against the database in test_stats_pipeline).
     with pytest.raises(ValueError, match="before the cutoff"):
-        retention_model.features(users, sessions, cutoff)
+        retention_model.features(users, _before(sessions, cutoff), cutoff)
 
 
 def test_a_leaky_feature_is_refused_as_a_bug(rng):
@@ -353,7 +436,8 @@ def test_a_claim_needs_every_part_significant_large_enough_and_in_its_direction(
 def test_device_evidence_tests_mobile_against_the_busiest_other_device():
     sessions = pd.DataFrame({"device": ["Smart TV"] * 360 + ["Mobile"] * 310 + ["Desktop"] * 330,
                              "quality": ["HD"] * 500 + ["4K"] * 270 + ["SD"] * 230})
-    device, quality = seed_findings.device_and_quality_evidence(sessions)
+    counts = sessions.groupby(["device", "quality"]).size().rename("n").reset_index()
+    device, quality = seed_findings.device_and_quality_evidence(counts)
     assert device.details["rival"] == "Smart TV"
     assert device.p_value == pytest.approx(stats.binomtest(310, 670, 0.5, alternative="greater").pvalue)
     assert quality.effect == pytest.approx(0.77)
@@ -370,7 +454,7 @@ def test_too_little_data_gives_not_computed_rows_instead_of_errors(rng):
         sessions=("watch_minutes", "size"), watch_minutes=("watch_minutes", "sum"),
         mean_completion=("completion", "mean"), share_4k=("quality", lambda q: float((q == "4K").mean()))),
         left_on="user_id", right_index=True)
-    rows = {r.name: r for r in ht.run(sessions, metrics, rng, n_boot=50)}
+    rows = {r.name: r for r in ht.run(_aggregates(sessions), metrics, _cells(sessions), rng, n_boot=50)}
     premium = rows["premium_vs_basic_mean_completion"]
     assert premium.statistic is None and premium.verdict is None and "Not computed" in premium.interpretation
     assert rows["plan_4k_share"].details["not_computed"].startswith("the table has 1 non-empty rows")
@@ -382,6 +466,29 @@ def test_too_little_data_gives_not_computed_rows_instead_of_errors(rng):
     assert flat.p_value is None and flat.verdict is None
     f1, f2, f3 = seed_findings.run({}, [])
     assert f1.verdict == NOT_SUPPORTED and "not computed" in f1.interpretation
+
+
+def _aggregates(sessions: pd.DataFrame) -> SessionAggregates:
+    """What data.session_aggregates returns for these sessions, by pandas."""
+    def tables(column: str, key: str) -> dict[str, Freq]:
+        return {str(k): Freq.from_sample(g[column].to_numpy(float)) for k, g in sessions.groupby(key)}
+    days = pd.date_range(sessions["watch_date"].min(), sessions["watch_date"].max(), freq="D")
+    g = sessions.groupby("watch_date")
+    daily = pd.DataFrame({"sessions": g.size(), "sum_minutes": g["watch_minutes"].sum(),
+                          "sum_completion": g["completion"].sum()}).reindex(days, fill_value=0)
+    daily = daily.rename_axis("watch_date").reset_index()
+    daily["weekday"] = [WEEKDAYS[d] for d in days.day_of_week]
+    weekday = sessions.assign(weekday=[WEEKDAYS[d] for d in sessions["watch_date"].dt.day_of_week])
+    return SessionAggregates(
+        n=len(sessions), first_day=days[0].date(), last_day=days[-1].date(),
+        frequencies={"completion_by_quality": tables("completion", "quality"),
+                     "completion_by_device": tables("completion", "device"),
+                     "minutes_by_weekday": {str(k): Freq.from_sample(v["watch_minutes"].to_numpy(float))
+                                            for k, v in weekday.groupby("weekday")}},
+        plan_quality=sessions.groupby(["plan", "quality"]).size().rename("n").reset_index(),
+        device_quality=sessions.groupby(["device", "quality"]).size().rename("n").reset_index(),
+        daily=daily, monthly_users=pd.DataFrame({"month": [], "active_users": []}),
+    )
 
 
 def test_repeated_result_names_are_made_unique_in_order():

@@ -119,15 +119,14 @@ def assemble(
     run: AnalysisRun, core: core_data.AnalysisData, marts: dict[str, pd.DataFrame],
     quality: sources.QualityData, mongo: sources.MongoResults | None,
 ) -> Page:
-    sessions = core_data.sessions_with_context(core)
-    users = core_data.user_metrics(core)
+    users = core.users
     hypo = findings.hypothesis_findings(run.results)
     related, unrelated = findings.correlation_findings(run.results)
     cluster_rows = {r["name"]: r for r in findings.rows(run.results, "clustering")}
     sections = [
         seed_section(run),
         hypothesis_section(run),
-        descriptive_section(run, sessions, users),
+        descriptive_section(run, core.sessions, users),
         correlation_section(run, related, unrelated),
         cluster_section(run, users),
         retention_section(run),
@@ -168,7 +167,7 @@ def run_meta(run: AnalysisRun, core: core_data.AnalysisData) -> list[tuple[str, 
     counts = core.fingerprint.get("row_counts", {})
     meta.append(("Core rows", ", ".join(f"{k} {v:,}" for k, v in counts.items()
                                         if k in ("users", "content", "viewing_sessions"))))
-    meta.append(("Log period", f"{core.sessions['watch_date'].min().date()} – {core.data_end}"))
+    meta.append(("Log period", f"{core.sessions.first_day} – {core.data_end}"))
     return meta
 
 
@@ -222,7 +221,7 @@ DESCRIPTIVE_COLUMNS = {
 }
 
 
-def descriptive_section(run: AnalysisRun, sessions: pd.DataFrame, users: pd.DataFrame) -> Section:
+def descriptive_section(run: AnalysisRun, sessions: core_data.SessionAggregates, users: pd.DataFrame) -> Section:
     section = Section(
         "descriptive", "Descriptive statistics",
         "Distributions of the core measures. Outliers are counted (IQR rule and robust z > 3.5) and reported, "
@@ -230,10 +229,12 @@ def descriptive_section(run: AnalysisRun, sessions: pd.DataFrame, users: pd.Data
     )
     section.charts.append(charts.render(
         "histograms", "Distributions", "Histograms of watch minutes and completion per session and of lifetime "
-        "watch hours per user, with mean and median.", lambda: charts.histograms(sessions, users)))
+        "watch hours per user, with mean and median.", lambda: charts.histograms(
+        sessions.freq("minutes")["all"], sessions.freq("completion")["all"], users)))
     section.charts.append(charts.render(
         "boxplots", "By plan", "Box plots by plan (whiskers 1.5 × IQR; points beyond them are the IQR outliers, "
-        "kept in every test).", lambda: charts.boxplots_by_plan(sessions, users)))
+        "kept in every test).", lambda: charts.boxplots_by_plan(
+        sessions.freq("completion_by_plan"), users)))
     d = run.descriptive
     if d is not None and not d.empty:
         columns = {k: v for k, v in DESCRIPTIVE_COLUMNS.items() if k in d.columns}

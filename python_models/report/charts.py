@@ -22,6 +22,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from python_models.frequencies import Freq
+
 PLANS = ("Basic", "Standard", "Premium")
 PLAN_COLOURS = {"Basic": "#8da0cb", "Standard": "#66c2a5", "Premium": "#fc8d62"}
 DPI = 110
@@ -83,40 +85,68 @@ def _empty(ax: Any, message: str) -> None:
 
 # --- distributions -------------------------------------------------------------------------------
 
-def histograms(sessions: pd.DataFrame, users: pd.DataFrame) -> Figure:
-    """Watch minutes and completion per session, lifetime hours per user, with mean and median."""
+def histograms(minutes: Freq, completion: Freq, users: pd.DataFrame) -> Figure:
+    """Watch minutes and completion per session, lifetime hours per user, with mean and median.
+
+    Session variables arrive as frequency tables (value, count); a histogram of a table weighted
+    by its counts is the histogram of the sessions.
+    """
     fig, axes = _figure(13, 3.6, ncols=3)
     panels = (
-        (sessions["watch_minutes"], "Watch minutes per session", "minutes", 40),
-        (sessions["completion"], "Completion per session", "completion %", 36),
-        (users["lifetime_hours"], "Lifetime watch hours per user", "hours", 40),
+        (minutes, "Watch minutes per session", "minutes", 40),
+        (completion, "Completion per session", "completion %", 36),
+        (Freq.from_sample(pd.to_numeric(users["lifetime_hours"], errors="coerce").to_numpy(dtype=float)),
+         "Lifetime watch hours per user", "hours", 40),
     )
-    for ax, (values, title, unit, bins) in zip(axes, panels):
-        x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-        ax.hist(x, bins=bins, color="#4c72b0", alpha=0.85, edgecolor="white", linewidth=0.5)
-        ax.axvline(np.mean(x), color="#c44e52", linestyle="-", linewidth=1.5, label=f"mean {np.mean(x):,.1f}")
-        ax.axvline(np.median(x), color="#222", linestyle="--", linewidth=1.2, label=f"median {np.median(x):,.1f}")
-        ax.set_title(f"{title} (n = {x.shape[0]:,})")
+    for ax, (f, title, unit, bins) in zip(axes, panels):
+        if f.n == 0:
+            _empty(ax, "no values")
+            continue
+        ax.hist(f.values, bins=bins, weights=f.counts, color="#4c72b0", alpha=0.85, edgecolor="white", linewidth=0.5)
+        ax.axvline(f.mean(), color="#c44e52", linestyle="-", linewidth=1.5, label=f"mean {f.mean():,.1f}")
+        ax.axvline(f.median(), color="#222", linestyle="--", linewidth=1.2, label=f"median {f.median():,.1f}")
+        ax.set_title(f"{title} (n = {f.n:,})")
         ax.set_xlabel(unit)
         ax.set_ylabel("count")
         ax.legend(loc="upper right", frameon=True)
     return fig
 
 
-def boxplots_by_plan(sessions: pd.DataFrame, users: pd.DataFrame) -> Figure:
+def box_stats(f: Freq, label: str) -> dict[str, Any]:
+    """matplotlib's box statistics (whiskers at 1.5 × IQR) of a frequency table.
+
+    Fliers are the distinct values beyond the whiskers: repeated values would be drawn on
+    top of each other anyway.
+    """
+    q1, med, q3 = (float(v) for v in f.percentile([25, 50, 75]))
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    inside = f.values[(f.values >= low) & (f.values <= high)]
+    return {"label": label, "med": med, "q1": q1, "q3": q3, "mean": f.mean(),
+            "whislo": float(inside.min()) if inside.size else q1, "whishi": float(inside.max()) if inside.size else q3,
+            "fliers": f.values[(f.values < low) | (f.values > high)]}
+
+
+def boxplots_by_plan(completion_by_plan: Mapping[str, Freq], users: pd.DataFrame) -> Figure:
     """Per-user log minutes, per-session completion and lifetime hours by plan (outliers shown)."""
     fig, axes = _figure(13, 3.8, ncols=3)
+    per_user = lambda column: {str(p): Freq.from_sample(g[column].to_numpy(dtype=float))  # noqa: E731
+                               for p, g in users.groupby("plan")}
     panels = (
-        (users, "watch_minutes", "Watch minutes per user (session log)", "minutes"),
-        (sessions, "completion", "Completion per session", "completion %"),
-        (users, "lifetime_hours", "Lifetime watch hours per user", "hours"),
+        (per_user("watch_minutes"), "Watch minutes per user (session log)", "minutes"),
+        (completion_by_plan, "Completion per session", "completion %"),
+        (per_user("lifetime_hours"), "Lifetime watch hours per user", "hours"),
     )
-    for ax, (frame, column, title, unit) in zip(axes, panels):
-        order = [p for p in PLANS if p in set(frame["plan"].dropna())]
-        sns.boxplot(data=frame, x="plan", y=column, hue="plan", order=order, hue_order=order,
-                    palette=PLAN_COLOURS, ax=ax, fliersize=2, linewidth=1, legend=False)
-        counts = frame.groupby("plan")[column].count()
-        ax.set_xticks(range(len(order)), [f"{p}\nn = {counts.get(p, 0):,}" for p in order])
+    for ax, (groups, title, unit) in zip(axes, panels):
+        order = [p for p in PLANS if p in groups and groups[p].n > 0]
+        if not order:
+            _empty(ax, "no values")
+            continue
+        boxes = ax.bxp([box_stats(groups[p], f"{p}\nn = {groups[p].n:,}") for p in order], patch_artist=True,
+                       showfliers=True, flierprops={"markersize": 2, "marker": "d", "markerfacecolor": "#444",
+                                                    "markeredgecolor": "#444"},
+                       medianprops={"color": "#222"}, widths=0.6)
+        for patch, p in zip(boxes["boxes"], order):
+            patch.set_facecolor(PLAN_COLOURS[p])
         ax.set_title(title)
         ax.set_xlabel("")
         ax.set_ylabel(unit)
