@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from great_expectations.checkpoint.checkpoint import CheckpointResult
-from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+from great_expectations.core.expectation_validation_result import (
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
+)
 
 SEVERITY_NAMES = {"critical": "error", "warning": "warning", "info": "info"}
 
@@ -117,13 +119,9 @@ class ValidationReport:
         return path
 
 
-def outcomes_from_checkpoint(result: CheckpointResult) -> list[ExpectationOutcome]:
-    """Flatten a checkpoint's results, suite by suite, in the suites' own order."""
-    outcomes = []
-    for suite_result in result.run_results.values():
-        suite = suite_result.suite_name
-        outcomes.extend(outcome_from_result(suite, r) for r in suite_result.results)
-    return outcomes
+def outcomes_from_suite_result(result: ExpectationSuiteValidationResult) -> list[ExpectationOutcome]:
+    """One suite's results, in the suite's own order."""
+    return [outcome_from_result(result.suite_name, r) for r in result.results]
 
 
 def outcome_from_result(suite: str, result: ExpectationValidationResult) -> ExpectationOutcome:

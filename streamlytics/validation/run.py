@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import copy
+
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from streamlytics.config import settings
 from streamlytics.validation.gx_context import DOCS_SITE, checkpoint_name, open_context
 from streamlytics.validation.offline_docs import make_offline
-from streamlytics.validation.report import ValidationReport, outcomes_from_checkpoint
+from streamlytics.validation.report import ValidationReport, outcomes_from_suite_result
 
 STAGES = ("raw", "marts")
 STAGE_CHOICES = (*STAGES, "all")
+# Stages whose expectations are first evaluated with counts but no sample of offending values
+# (one aggregate query per table), then again with the checkpoint's result format (counts and
+# a sample) for the failed ones only. The raw landing holds millions of rows: GX's sample query
+# for a met expectation (`... where not <rule> limit 10`) finds nothing to stop at and scans
+# the whole table, once per expectation; with a sample size of 0 it reads nothing.
+# The marts are small and keep full detail on every expectation.
+COUNTS_FIRST_STAGES = ("raw",)
+COUNTS_ONLY = {"result_format": "BASIC", "partial_unexpected_count": 0}
 
 
 def stages_for(stage: str) -> tuple[str, ...]:
@@ -38,6 +48,8 @@ def run_validation(
     The database is `database_url`, else the one the project uses (DATABASE_URL or its own server).
     Never raises on failed expectations: read ``report.passed``.
     """
+    from great_expectations.core.run_identifier import RunIdentifier
+
     from streamlytics import services
 
     cfg = settings()
@@ -45,17 +57,99 @@ def run_validation(
     today = today or date.today()
     context = open_context(project_dir, runtime_environment={"DATABASE_URL": url})
     parameters = {"today": today.isoformat(), "current_year": today.year}
-    run_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(timezone.utc)
+    run_at = started.isoformat(timespec="seconds")
     checkpoints = [context.checkpoints.get(checkpoint_name(name)) for name in stages_for(stage)]
     _require_tables(url, [d.data.data_asset for c in checkpoints for d in c.validation_definitions])
-    outcomes = []
-    for checkpoint in checkpoints:
-        outcomes.extend(outcomes_from_checkpoint(checkpoint.run(expectation_parameters=parameters)))
-    site_index = _docs_index(context)
+    # The checkpoints' validation definitions run here one by one rather than through
+    # Checkpoint.run: its UpdateDataDocs action rebuilds the site (and re-lists every stored
+    # result for the index) once per suite; the site is built once below instead.
+    run_id = RunIdentifier(run_name=f"streamlytics-{stage}", run_time=started)
+    outcomes, built = [], []
+    for name, checkpoint in zip(stages_for(stage), checkpoints):
+        for definition in checkpoint.validation_definitions:
+            result, key = _validate(context, checkpoint, definition, parameters, run_id,
+                                    counts_first=name in COUNTS_FIRST_STAGES)
+            outcomes.extend(outcomes_from_suite_result(result))
+            built.append(key)
+    site_index = _build_docs(context, built)
     report = ValidationReport(stage=stage, outcomes=outcomes, run_at=run_at,
                               data_docs_index=make_offline(site_index.parent) if site_index else None)
     report.save((reports_dir or cfg.reports_dir) / "validation" / f"{stage}.json")
     return report
+
+
+def _validate(context, checkpoint, definition, parameters: dict, run_id, *, counts_first: bool,
+              batch_parameters: dict | None = None):
+    """Run one validation definition; returns its suite result (as stored) and the result's key.
+
+    With `counts_first`, every expectation is evaluated without a sample of offending values,
+    then the failed ones again with the checkpoint's result format, and their detailed results
+    replace the first ones in the stored result: samples where they matter, and only there.
+    """
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier,
+    )
+
+    result = definition.run(
+        checkpoint_id=checkpoint.id, batch_parameters=batch_parameters, expectation_parameters=parameters,
+        result_format=COUNTS_ONLY if counts_first else checkpoint.result_format, run_id=run_id,
+    )
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
+        run_id=run_id, batch_identifier=result.batch_id,
+    )
+    failed = {_check(r) for r in result.results if not r.success} if counts_first else set()
+    if failed:
+        detailed = _detail(definition, failed, parameters, checkpoint.result_format, batch_parameters)
+        result.results = [detailed.get(_check(r), r) for r in result.results]
+        context.validation_results_store.set(key, result)
+    return result, key
+
+
+def _check(result) -> str:
+    # meta.check names an expectation uniquely within its suite (specs.named); copies of an
+    # expectation get no id, so the check name is what pairs a detailed result with the first.
+    return (result.expectation_config.meta or {}).get("check")
+
+
+def _detail(definition, checks: set[str], parameters: dict, result_format, batch_parameters) -> dict:
+    """Results, by check name, of the expectations named `checks` of `definition`'s suite
+    evaluated again on the same batch with `result_format`."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(
+        name=definition.suite.name,
+        expectations=[copy.copy(e) for e in definition.suite.expectations if (e.meta or {}).get("check") in checks],
+    )
+    batch = definition.batch_definition.get_batch(batch_parameters=batch_parameters)
+    detailed = batch.validate(suite, result_format=result_format, expectation_parameters=parameters)
+    return {_check(r): r for r in detailed.results}
+
+
+def _build_docs(context, result_keys: list) -> Path | None:
+    """Render this run's result pages (and the pages of suites changed since theirs), then redraw
+    the index: once per run, whatever the number of suites."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    suites = sorted({k.expectation_suite_identifier.name for k in result_keys})
+    index = _docs_index(context)
+    stale = [s for s in suites if index is None or _suite_page_stale(context, index.parent, s)]
+    context.build_data_docs(
+        site_names=[DOCS_SITE],
+        resource_identifiers=[*result_keys, *(ExpectationSuiteIdentifier(name=s) for s in stale)],
+    )
+    return _docs_index(context)
+
+
+def _suite_page_stale(context, site_dir: Path, suite: str) -> bool:
+    # A suite's page renders only the committed suite, so it changes only when the suite does.
+    page = site_dir / "expectations" / f"{suite}.html"
+    source = Path(context.root_directory) / "expectations" / f"{suite}.json"
+    try:
+        return page.stat().st_mtime_ns < source.stat().st_mtime_ns
+    except FileNotFoundError:
+        return True
 
 
 class MissingTablesError(ValueError):
