@@ -75,6 +75,62 @@ def test_schema_rejects_a_bad_field_and_names_it(changes: dict, field: str) -> N
     assert errors and any(e.startswith(field) for e in errors), errors
 
 
+def _content(**changes: object) -> dict:
+    doc = {
+        "_id": "S001", "content_id": "S001", "content_type": "series", "title": "T", "genres": ["Drama", "Crime"],
+        "rating": 4.1, "production_budget": 2**40, "views": 10, "content_length_minutes": 44,
+        "release_year": None, "season_count": 3, "episode_total": 38,
+        "session_count": 2, "total_watch_minutes": 100, "sum_completion_percentage": 150.0,
+        "mean_completion_percentage": 75.0, "first_watch_date": dt.datetime(2024, 1, 1),
+        "last_watch_date": dt.datetime(2024, 2, 1), "viewer_count": 2,
+        "by_country": {"Chile": documents.metrics(2, 100, 150.0)}, "by_device": {},
+    }
+    doc.update(changes)
+    return documents.with_hash(doc)
+
+
+_BAD_VALUES = (None, "x", "", -1, 0, 2**31, 2**63 - 1, 1.5, -0.5, 101.0, True, False, {}, [], ["x", "x"], [1],
+               {"k": 1}, dt.datetime(2024, 1, 1), ("a",))
+
+
+def _variants(doc: dict) -> list[dict]:
+    """The document, then each field deleted or replaced by each of _BAD_VALUES, an extra field,
+    and the same one level down in the first entry of every breakdown map."""
+    out = [doc, {**doc, "unexpected": 1}]
+    for key in doc:
+        out.append({k: v for k, v in doc.items() if k != key})
+        out.extend({**doc, key: bad} for bad in _BAD_VALUES)
+        value = doc[key]
+        if isinstance(value, dict) and value:
+            inner_key, inner = next(iter(value.items()))
+            out.append({**doc, key: {**value, "Jan 2024": inner}})
+            out.append({**doc, key: {**value, inner_key: {**inner, "extra": 1}}})
+            for field in inner:
+                out.append({**doc, key: {**value, inner_key: {k: v for k, v in inner.items() if k != field}}})
+                out.extend({**doc, key: {**value, inner_key: {**inner, field: bad}}} for bad in _BAD_VALUES)
+    return out
+
+
+@pytest.mark.parametrize("collection,doc", [(schemas.USER_ANALYTICS, _user()),
+                                            (schemas.CONTENT_ANALYTICS, _content())])
+def test_compiled_check_agrees_with_jsonschema_on_valid_and_broken_documents(collection: str, doc: dict) -> None:
+    """validate_document trusts the compiled check (schemas.is_valid) for speed; it must give
+    jsonschema's verdict on every document, valid or not."""
+    variants = _variants(doc)
+    verdicts = [(schemas.is_valid(collection, d), schemas.validation_errors(collection, d) == []) for d in variants]
+    assert all(fast == slow for fast, slow in verdicts), [
+        (d, v) for d, v in zip(variants, verdicts, strict=True) if v[0] != v[1]][:3]
+    assert verdicts[0] == (True, True) and sum(not slow for _, slow in verdicts) > len(variants) // 2
+
+
+def test_pipeline_results_documents_pass_the_compiled_check() -> None:
+    doc = documents.with_hash({"_id": "p", "source_collection": "user_analytics", "description": "q",
+                               "stage_count": 4, "row_count": 1, "rows": [{"a": 1}]})
+    for d in _variants(doc):
+        assert schemas.is_valid(schemas.PIPELINE_RESULTS, d) == (
+            schemas.validation_errors(schemas.PIPELINE_RESULTS, d) == []), d
+
+
 def test_missing_required_field_is_reported() -> None:
     doc = _user()
     del doc["subscription_type"]
