@@ -116,3 +116,52 @@ def test_missing_tables_are_named_before_any_expectation_runs(pg_url: str, conte
 def test_unknown_stage_is_refused(context_dir: Path, pg_url: str) -> None:
     with pytest.raises(ValueError, match="raw, marts, all"):
         run_validation("staging", project_dir=context_dir, database_url=pg_url)
+
+
+def _land_sessions_load(url: str, load_id: int, rows: list[tuple]) -> None:
+    """A second viewing_sessions file, loaded after the sample: its ledger row and its rows."""
+    _execute(
+        url,
+        "insert into audit.load_batches (load_id, batch_id, source_file, source_path, file_kind, file_bytes,"
+        f" lines_read, rows_loaded, rows_quarantined, started_at, finished_at, status) values ({load_id},"
+        f" 'day{load_id}', 'viewing_sessions_day.csv', '/data/viewing_sessions_day.csv', 'viewing_sessions',"
+        f" 100, {len(rows)}, {len(rows)}, 0, now(), now(), 'loaded')",
+    )
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "insert into raw.viewing_sessions_rows values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(*r, i + 2, load_id) for i, r in enumerate(rows)],
+        )
+    conn.close()
+
+
+def test_sessions_loads_are_read_once_each_and_a_failing_load_until_it_is_fixed(
+    pg_url: str, context_dir: Path, tmp_path: Path
+) -> None:
+    rows = load_sample(pg_url)
+    run = lambda **kw: run_validation("raw", project_dir=context_dir, database_url=pg_url,  # noqa: E731
+                                      reports_dir=tmp_path / "reports", **kw)
+    sessions = lambda report: {o.check: o for o in report.outcomes if o.suite == "raw_viewing_sessions"}  # noqa: E731
+    first = run()
+    assert first.passed, first.message()
+    assert sessions(first)["has_rows"].observed == str(len(rows["viewing_sessions"]))
+
+    # A new day: only its rows are read; the first load's result is carried and both are reported.
+    day = [(f"S9{i:05d}", *r[1:]) for i, r in enumerate(rows["viewing_sessions"][:4])]
+    day[1] = (*day[1][:4], -3, *day[1][5:])  # negative minutes: staging would quarantine the row
+    _land_sessions_load(pg_url, 20, day)
+    second = run()
+    assert second.failed_expectations == ["raw_viewing_sessions.watch_duration_minutes_positive"]
+    outcome = sessions(second)["watch_duration_minutes_positive"]
+    assert outcome.sample == [-3] and outcome.observed.startswith("load 20: 1 of 4")
+    assert sessions(second)["has_rows"].observed == "met on 2 loads; load 20: 4"
+
+    # A failing load is read again on every run, so the gate keeps failing until it is fixed.
+    assert not run().passed
+    _execute(pg_url, "update raw.viewing_sessions_rows set watch_duration_minutes = 7 where _load_id = 20")
+    assert run().passed
+
+    # A load that passed is not read again (an in-place change is only seen with all_loads).
+    _execute(pg_url, "update raw.viewing_sessions_rows set device_type = 'VR Headset' where _load_id = 3")
+    assert run().passed
+    assert run(all_loads=True).failed_expectations == ["raw_viewing_sessions.device_type_known"]

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 
 import great_expectations as gx
+from great_expectations.core.partitioners import PartitionerColumnValue
 from great_expectations.data_context import FileDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -36,6 +37,9 @@ from streamlytics.validation.specs import SuiteSpec
 DATASOURCE = "streamlytics_postgres"
 CONNECTION_STRING = "${DATABASE_URL}"
 BATCH_DEFINITION = "whole_table"
+# Batch definition of a SuiteSpec.per_load table: one batch per value of LOAD_COLUMN.
+PER_LOAD_BATCH_DEFINITION = "per_load"
+LOAD_COLUMN = "_load_id"
 DOCS_SITE = "local_site"
 # Runs listed on the Data Docs index: the newest 50 validation results (raw and marts together
 # make 14 per pipeline run). GX reads every listed result from disk to draw the index, so an
@@ -93,6 +97,12 @@ def build_context(project_dir: Path, suites: Sequence[SuiteSpec], scratch_databa
     for spec in suites:
         asset = source.add_table_asset(name=spec.asset_name, schema_name=spec.schema, table_name=spec.table)
         batch = asset.add_batch_definition_whole_table(BATCH_DEFINITION)
+        if spec.per_load:
+            # GX only checks date partitioners against the data; a load id is an integer.
+            batch = asset.add_batch_definition(
+                PER_LOAD_BATCH_DEFINITION, partitioner=PartitionerColumnValue(column_name=LOAD_COLUMN),
+                validate_partitioner=False,
+            )
         suite = context.suites.add(gx.ExpectationSuite(name=spec.name, meta={"stage": spec.stage}))
         for expectation in spec.expectations:
             suite.add_expectation(expectation.copy(deep=True))

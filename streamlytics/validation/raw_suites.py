@@ -78,6 +78,10 @@ def viewing_sessions_suite(d: Domains) -> SuiteSpec:
         stage=STAGE,
         schema="raw",
         table="viewing_sessions",
+        # The one landing that grows by a file a day: each run reads only the loads it has not
+        # validated yet (streamlytics/validation/loads.py); the ledger suite still reconciles
+        # every load.
+        per_load="viewing_sessions",
         expectations=(
             column_set(["session_id", "user_id", "content_id", "watch_date", "watch_duration_minutes",
                         "completion_percentage", "device_type", "quality_level", *LINEAGE]),

@@ -169,13 +169,14 @@ def _observed(expectation_type: str, details: dict[str, Any], error: str | None)
     if expectation_type == "unexpected_rows_expectation":
         rows = details.get("observed_value", 0)
         return f"{rows} unexpected row{'' if rows == 1 else 's'}"
-    if details.get("missing_count") is not None:  # *_to_contain_set: values that should be there
-        return f"{details['missing_count']} expected value(s) missing"
+    # Column map results carry a missing_count too (their null rows), so rows come first.
     if details.get("unexpected_count") is not None:
         count = details["unexpected_count"]
         total = details.get("element_count")
         percent = _rounded(details.get("unexpected_percent")) or 0
         return f"{count} of {total} ({percent:.3g}%)" if total is not None else f"{count} unexpected"
+    if details.get("missing_count") is not None:  # *_to_contain_set: values that should be there
+        return f"{details['missing_count']} expected value(s) missing"
     observed = details.get("observed_value")
     if isinstance(observed, float):
         observed = round(observed, 3)

@@ -8,9 +8,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from streamlytics.config import settings
-from streamlytics.validation.gx_context import DOCS_SITE, checkpoint_name, open_context
+from streamlytics.validation import loads
+from streamlytics.validation.gx_context import (
+    BATCH_DEFINITION, DOCS_SITE, LOAD_COLUMN, all_suites, checkpoint_name, open_context,
+)
 from streamlytics.validation.offline_docs import make_offline
-from streamlytics.validation.report import ValidationReport, outcomes_from_suite_result
+from streamlytics.validation.report import ValidationReport, outcome_from_result, outcomes_from_suite_result
 
 STAGES = ("raw", "marts")
 STAGE_CHOICES = (*STAGES, "all")
@@ -40,12 +43,16 @@ def run_validation(
     database_url: str | None = None,
     reports_dir: Path | None = None,
     today: date | None = None,
+    all_loads: bool = False,
 ) -> ValidationReport:
     """Validate `stage` (raw, marts or all), build offline Data Docs and save the report as JSON.
 
     The report is saved to `reports_dir`/validation/<stage>.json (default: the project's reports
     folder); GX keeps every run's full results under expectations/gx/uncommitted/validations.
     The database is `database_url`, else the one the project uses (DATABASE_URL or its own server).
+    A per-load suite (raw_viewing_sessions) reads only the loads it has not validated yet and
+    reports the kept outcomes of the others (streamlytics/validation/loads.py); `all_loads`
+    reads every load again.
     Never raises on failed expectations: read ``report.passed``.
     """
     from great_expectations.core.run_identifier import RunIdentifier
@@ -65,11 +72,20 @@ def run_validation(
     # Checkpoint.run: its UpdateDataDocs action rebuilds the site (and re-lists every stored
     # result for the index) once per suite; the site is built once below instead.
     run_id = RunIdentifier(run_name=f"streamlytics-{stage}", run_time=started)
+    per_load = {spec.name: spec.per_load for spec in all_suites() if spec.per_load}
     outcomes, built = [], []
     for name, checkpoint in zip(stages_for(stage), checkpoints):
+        counts_first = name in COUNTS_FIRST_STAGES
         for definition in checkpoint.validation_definitions:
-            result, key = _validate(context, checkpoint, definition, parameters, run_id,
-                                    counts_first=name in COUNTS_FIRST_STAGES)
+            if definition.suite.name in per_load:
+                suite_outcomes, keys = _validate_per_load(
+                    context, checkpoint, definition, parameters, run_id, url,
+                    file_kind=per_load[definition.suite.name], counts_first=counts_first, revalidate=all_loads,
+                )
+                outcomes.extend(suite_outcomes)
+                built.extend(keys)
+                continue
+            result, key = _validate(context, checkpoint, definition, parameters, run_id, counts_first=counts_first)
             outcomes.extend(outcomes_from_suite_result(result))
             built.append(key)
     site_index = _build_docs(context, built)
@@ -105,6 +121,36 @@ def _validate(context, checkpoint, definition, parameters: dict, run_id, *, coun
         result.results = [detailed.get(_check(r), r) for r in result.results]
         context.validation_results_store.set(key, result)
     return result, key
+
+
+def _validate_per_load(context, checkpoint, definition, parameters: dict, run_id, database_url: str, *,
+                       file_kind: str, counts_first: bool, revalidate: bool):
+    """Validate the loads of `file_kind` that `definition`'s suite has not passed yet, one GX
+    batch each; returns the suite's outcomes over every loaded load and the new results' keys."""
+    import psycopg2
+
+    suite = definition.suite
+    suite_fingerprint = loads.fingerprint(suite)
+    conn = psycopg2.connect(database_url)
+    try:
+        pending, by_load = loads.loads_to_validate(conn, suite.name, file_kind, suite_fingerprint, revalidate)
+        keys = []
+        for load_id in pending:
+            result, key = _validate(context, checkpoint, definition, parameters, run_id, counts_first=counts_first,
+                                    batch_parameters={LOAD_COLUMN: load_id})
+            by_load[load_id] = outcomes_from_suite_result(result)
+            keys.append(key)
+            if not any(o.fatal for o in by_load[load_id]):
+                loads.record_pass(conn, suite.name, load_id, suite_fingerprint, by_load[load_id])
+    finally:
+        conn.close()
+    if by_load:
+        return loads.merge_loads(by_load), keys
+    # No load landed a row: there is no batch to read, so the whole (empty) table is checked,
+    # and has_rows says what is wrong. Not stored: there is no load to name the result after.
+    whole = definition.data.data_asset.get_batch_definition(BATCH_DEFINITION).get_batch()
+    result = whole.validate(suite, result_format=checkpoint.result_format, expectation_parameters=parameters)
+    return [outcome_from_result(suite.name, r) for r in result.results], []
 
 
 def _check(result) -> str:

@@ -31,6 +31,9 @@ class SuiteSpec:
     schema: str
     table: str
     expectations: Sequence[Expectation] = field(default_factory=tuple)
+    per_load: str | None = None
+    """A ledger file kind (audit.load_batches.file_kind): validate the table one load at a time
+    (a GX batch per ``_load_id``), each load once, instead of the whole table on every run."""
 
     @property
     def asset_name(self) -> str:
