@@ -122,6 +122,9 @@ def generate(
 def validate(
     stage: str = typer.Option("all", "--stage", help="raw (landing + load ledger), marts, or all."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every expectation, not only failures."),
+    all_loads: bool = typer.Option(
+        False, "--all-loads", help="Read every sessions load again, not only those not validated yet."
+    ),
 ) -> None:
     """Great Expectations checkpoints on the raw landing and/or the marts; exit 1 on an error-severity failure."""
     from rich.markup import escape
@@ -130,7 +133,7 @@ def validate(
     from streamlytics.validation.console import expectations_table, suites_table
 
     try:
-        report = run_validation(stage)
+        report = run_validation(stage, all_loads=all_loads)
     except (ValueError, FileNotFoundError, svc.ServiceError) as exc:
         fail(escape(str(exc)), code=2)
     console.print(suites_table(report))
