@@ -19,7 +19,7 @@ noncentral-F interval (Steiger 2004) for an adjusted factor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -103,18 +103,28 @@ def cramers_v(table: np.ndarray) -> float:
     return float(np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
 
 
+# Bootstrap resamples are drawn and evaluated in blocks of at most this many counts (resamples ×
+# distinct values), so memory stays small when a group has many distinct values (per-user means).
+BOOT_BLOCK_CELLS = 250_000
+
+
 def resampled_counts(
     groups: list[np.ndarray] | list[Freq], rng: np.random.Generator, n_boot: int,
-) -> tuple[np.ndarray, list[np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """Bootstrap resamples of each group, as counts over the distinct values of all groups.
 
     Drawing n_g values with replacement from a group is a multinomial draw of n_g over its
-    observed value frequencies, so a resample is a row of counts: (distinct values, one (B, K)
-    array per group). This makes a bootstrap O(distinct values) instead of O(rows log rows).
+    observed value frequencies, so a resample is a row of counts: yields (distinct values, one
+    (b, K) array per group) for consecutive blocks of b resamples, n_boot in all. This makes a
+    bootstrap O(distinct values) instead of O(rows log rows), in bounded memory.
     """
     tables = [g if isinstance(g, Freq) else Freq.from_sample(g) for g in groups]
     values, counts = common_counts(tables)
-    return values, [rng.multinomial(t.n, c[0] / t.n, size=n_boot).astype(float) for t, c in zip(tables, counts)]
+    freqs = [c[0] / t.n for t, c in zip(tables, counts)]
+    block = max(1, BOOT_BLOCK_CELLS // values.shape[0])
+    for start in range(0, n_boot, block):
+        size = min(block, n_boot - start)
+        yield values, [rng.multinomial(t.n, f, size=size).astype(float) for t, f in zip(tables, freqs)]
 
 
 def kruskal_h_from_counts(counts: list[np.ndarray]) -> np.ndarray:
@@ -158,8 +168,8 @@ def bootstrap_groups(
     rng: np.random.Generator, n_boot: int,
 ) -> tuple[float, float]:
     """Percentile 95 % CI of a statistic of value counts, resampling each group on its own."""
-    values, counts = resampled_counts(groups, rng, n_boot)
-    low, high = np.nanpercentile(statistic(values, counts), [2.5, 97.5])
+    draws = np.concatenate([statistic(values, counts) for values, counts in resampled_counts(groups, rng, n_boot)])
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
     return float(low), float(high)
 
 
