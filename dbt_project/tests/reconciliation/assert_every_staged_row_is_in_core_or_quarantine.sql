@@ -1,7 +1,12 @@
 {#-
     Nothing lost, nothing doubled: every staged user, content item and session is in the core or
-    in audit.staging_quarantine, exactly once. (A core session whose raw row has gone - its batch
-    was superseded by a corrected file - also fails here: rebuild with --full-refresh.)
+    in audit.staging_quarantine, exactly once, and nothing is there without a staged row. (A core
+    session whose raw row has gone - its batch was superseded by a corrected file - also fails
+    here: rebuild with --full-refresh.)
+
+    One pass: the placed rows are counted per (batch_id, source_line) - a batch is one file, so
+    the pair names one staged row - and the counts are full-outer-joined to the staged rows. A
+    failing row says what is wrong in `problem`.
 -#}
 with
 
@@ -14,43 +19,43 @@ staged as (
 ),
 
 landed as (
-    select 'users' as entity, batch_id, source_line, 'core' as place from {{ ref('users') }}
+    select 'users' as place, batch_id, source_line from {{ ref('users') }}
     union all
-    select 'content' as entity, batch_id, source_line, 'core' as place from {{ ref('content') }}
+    select 'content' as place, batch_id, source_line from {{ ref('content') }}
     union all
-    select 'viewing_sessions' as entity, batch_id, source_line, 'core' as place from {{ ref('viewing_sessions') }}
+    select 'viewing_sessions' as place, batch_id, source_line from {{ ref('viewing_sessions') }}
     union all
-    select 'any' as entity, batch_id, source_line, 'quarantine' as place from {{ ref('staging_quarantine') }}
+    select 'quarantine' as place, batch_id, source_line from {{ ref('staging_quarantine') }}
 ),
 
+-- place is only read where the row was placed once
 placements as (
     select
-        staged.entity,
-        staged.batch_id,
-        staged.source_line,
-        count(landed.place) as times_placed
-    from staged
-    left join landed
-        on staged.batch_id = landed.batch_id
-        and staged.source_line = landed.source_line
-        and (landed.entity = staged.entity or landed.entity = 'any')
-    group by staged.entity, staged.batch_id, staged.source_line
+        batch_id,
+        source_line,
+        count(*) as times_placed,
+        max(place) as place
+    from landed
+    group by batch_id, source_line
 ),
 
-orphans as (
-    -- core rows whose staged row no longer exists
+compared as (
     select
-        landed.entity,
-        landed.batch_id,
-        landed.source_line,
-        0 as times_placed
-    from landed
-    left join staged
-        on landed.batch_id = staged.batch_id
-        and landed.source_line = staged.source_line
-    where staged.batch_id is null
+        coalesce(staged.entity, placements.place) as entity,
+        coalesce(staged.batch_id, placements.batch_id) as batch_id,
+        coalesce(staged.source_line, placements.source_line) as source_line,
+        coalesce(placements.times_placed, 0) as times_placed,
+        case
+            when staged.batch_id is null then {{ dbt.concat(["'in '", "placements.place", "' without a staged row'"]) }}
+            when placements.batch_id is null then 'neither in the core nor in the quarantine'
+            when placements.times_placed > 1 then 'placed more than once'
+            when placements.place not in (staged.entity, 'quarantine') then 'in the wrong core table'
+        end as problem
+    from staged
+    full outer join placements
+        on staged.batch_id = placements.batch_id
+        and staged.source_line = placements.source_line
 )
 
-select * from placements where times_placed <> 1
-union all
-select * from orphans
+select * from compared
+where problem is not null
