@@ -19,7 +19,11 @@
 with
 
 sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+    select * from {{ ref('viewing_sessions') }}
+),
+
+users as (
+    select * from {{ ref('users') }}
 ),
 
 content_genres as (
@@ -38,47 +42,54 @@ genre_counts as (
     group by content_id
 ),
 
-session_genre_minutes as (
+-- Grouped on the narrow key (user, month, genre) straight from the core sessions; the user's
+-- country and plan depend on user_id alone and are joined to the ~10x smaller result.
+user_month_genres as (
     select
         sessions.user_id,
-        sessions.activity_month,
-        sessions.country,
-        sessions.subscription_type,
+        {{ month_start('sessions.watch_date') }} as activity_month,
         content_genres.genre,
-        cast(sessions.watch_minutes as {{ dbt.type_numeric() }})
-            / cast(genre_counts.genre_count as {{ dbt.type_numeric() }}) as genre_minutes
+        sum(
+            cast(sessions.watch_minutes as {{ dbt.type_numeric() }})
+            / cast(genre_counts.genre_count as {{ dbt.type_numeric() }})
+        ) as attributed_watch_minutes
     from sessions
     inner join content_genres
         on sessions.content_id = content_genres.content_id
     inner join genre_counts
         on sessions.content_id = genre_counts.content_id
+    group by
+        sessions.user_id,
+        {{ month_start('sessions.watch_date') }},
+        content_genres.genre
 ),
 
-user_month_genres as (
+priced as (
     select
-        user_id,
-        activity_month,
-        country,
-        subscription_type,
-        genre,
-        sum(genre_minutes) as attributed_watch_minutes
-    from session_genre_minutes
-    group by user_id, activity_month, country, subscription_type, genre
+        user_month_genres.user_id,
+        user_month_genres.activity_month,
+        user_month_genres.genre,
+        users.country,
+        users.subscription_type,
+        user_month_genres.attributed_watch_minutes,
+        cast(round(plan_prices.monthly_price_usd * 100, 0) as {{ dbt.type_bigint() }}) as price_cents
+    from user_month_genres
+    inner join users
+        on user_month_genres.user_id = users.user_id
+    inner join plan_prices
+        on users.subscription_type = plan_prices.subscription_type
 ),
 
 exact_shares as (
     select
-        user_month_genres.*,
-        cast(round(plan_prices.monthly_price_usd * 100, 0) as {{ dbt.type_bigint() }}) as price_cents,
+        *,
         round(
-            cast(round(plan_prices.monthly_price_usd * 100, 0) as {{ dbt.type_numeric() }})
+            cast(price_cents as {{ dbt.type_numeric() }})
             * attributed_watch_minutes
             / sum(attributed_watch_minutes) over (partition by user_id, activity_month),
             6
         ) as exact_share_cents
-    from user_month_genres
-    inner join plan_prices
-        on user_month_genres.subscription_type = plan_prices.subscription_type
+    from priced
 ),
 
 floored as (
