@@ -1,4 +1,7 @@
 {#- Session-log engagement of every valid item, watched or not (grain content_id). -#}
+-- A table, not a view: two marts read it, and it scans the whole session log.
+{{ config(materialized='table') }}
+
 with
 
 content as (
@@ -9,14 +12,28 @@ sessions as (
     select * from {{ ref('viewing_sessions') }}
 ),
 
+-- Two hash aggregations instead of count(distinct user_id), which sorts the whole log:
+-- first per item and viewer, then per item (a viewer is one row of the first step).
+content_viewers as (
+    select
+        content_id,
+        user_id,
+        count(*) as session_count,
+        sum(watch_minutes) as total_watch_minutes,
+        sum(cast(completion_percentage as {{ dbt.type_numeric() }})) as sum_completion_percentage
+    from sessions
+    group by content_id, user_id
+),
+
 engagement as (
     select
         content_id,
-        count(*) as session_count,
-        count(distinct user_id) as viewer_count,
-        sum(watch_minutes) as total_watch_minutes,
-        avg(cast(completion_percentage as {{ dbt.type_numeric() }})) as mean_completion_percentage
-    from sessions
+        cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
+        count(*) as viewer_count,
+        cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
+        sum(sum_completion_percentage)
+            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+    from content_viewers
     group by content_id
 ),
 

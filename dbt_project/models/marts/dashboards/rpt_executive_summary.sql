@@ -7,24 +7,31 @@
 with
 
 sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+    select * from {{ ref('viewing_sessions') }}
 ),
 
+-- One row per user and active day; the day figures below are sums over it, so the log is
+-- aggregated once and distinct users per day are its rows (no count(distinct) sort).
 user_days as (
-    select distinct
+    select
         user_id,
-        watch_date
+        watch_date,
+        count(*) as session_count,
+        sum(watch_minutes) as total_watch_minutes,
+        sum(cast(completion_percentage as {{ dbt.type_numeric() }})) as sum_completion_percentage
     from sessions
+    group by user_id, watch_date
 ),
 
 days as (
     select
         watch_date as activity_date,
-        count(*) as session_count,
-        count(distinct user_id) as daily_active_users,
-        sum(watch_minutes) as total_watch_minutes,
-        avg(cast(completion_percentage as {{ dbt.type_numeric() }})) as mean_completion_percentage
-    from sessions
+        sum(session_count) as session_count,
+        count(*) as daily_active_users,
+        sum(total_watch_minutes) as total_watch_minutes,
+        sum(sum_completion_percentage)
+            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+    from user_days
     group by watch_date
 ),
 
@@ -76,7 +83,7 @@ final as (
         days.daily_active_users,
         cast(weekly_active.active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
         cast(monthly_active.active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
-        days.session_count,
+        cast(days.session_count as {{ dbt.type_bigint() }}) as session_count,
         cast(days.total_watch_minutes as {{ dbt.type_numeric() }}) / 60 as watch_hours,
         days.mean_completion_percentage,
         cast(days.daily_active_users as {{ dbt.type_numeric() }})

@@ -16,7 +16,9 @@ final as (
         subscription_type,
         country,
         genre,
-        count(distinct user_id) as paying_user_count,
+        -- allocated has one row per user, month and genre, and a user has one plan and one
+        -- country: counting rows counts distinct users, without a distinct sort of the whole table.
+        count(*) as paying_user_count,
         cast(sum(revenue_cents) as {{ dbt.type_bigint() }}) as revenue_cents,
         cast(sum(revenue_cents) as {{ dbt.type_numeric() }}) / 100 as revenue_usd
     from allocated

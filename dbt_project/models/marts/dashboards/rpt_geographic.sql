@@ -8,8 +8,9 @@ users as (
     select * from {{ ref('users') }}
 ),
 
-sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+-- One row per user and active month (a user has one country): far fewer rows than the log.
+user_months as (
+    select * from {{ ref('int_user_months_active') }}
 ),
 
 allocated as (
@@ -28,11 +29,12 @@ audience as (
 engagement as (
     select
         country,
-        count(*) as session_count,
+        sum(session_count) as session_count,
         count(distinct user_id) as active_user_count,
-        sum(watch_minutes) as total_watch_minutes,
-        avg(cast(completion_percentage as {{ dbt.type_numeric() }})) as mean_completion_percentage
-    from sessions
+        sum(total_watch_minutes) as total_watch_minutes,
+        sum(sum_completion_percentage)
+            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+    from user_months
     group by country
 ),
 
@@ -51,7 +53,7 @@ final as (
         coalesce(engagement.active_user_count, 0) as active_user_count,
         cast(audience.premium_user_count as {{ dbt.type_numeric() }})
             / cast(audience.user_count as {{ dbt.type_numeric() }}) as premium_share,
-        coalesce(engagement.session_count, 0) as session_count,
+        cast(coalesce(engagement.session_count, 0) as {{ dbt.type_bigint() }}) as session_count,
         cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_numeric() }}) / 60 as watch_hours,
         engagement.mean_completion_percentage,
         cast(coalesce(revenue.revenue_cents, 0) as {{ dbt.type_numeric() }}) / 100 as revenue_usd,

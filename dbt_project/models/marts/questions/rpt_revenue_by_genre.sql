@@ -14,7 +14,8 @@ by_genre as (
     select
         revenue_month,
         genre,
-        count(distinct user_id) as paying_user_count,
+        -- one allocated row per user, month and genre: rows are distinct users
+        count(*) as paying_user_count,
         sum(attributed_watch_minutes) as attributed_watch_minutes,
         sum(revenue_cents) as revenue_cents
     from allocated

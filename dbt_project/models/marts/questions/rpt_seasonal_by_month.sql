@@ -1,18 +1,20 @@
 {#- Question 4a: viewing by calendar month (grain activity_month). -#}
 with
 
-sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+-- One row per user and active month: its rows per month are the month's distinct users.
+user_months as (
+    select * from {{ ref('int_user_months_active') }}
 ),
 
 final as (
     select
         activity_month,
-        count(*) as session_count,
-        count(distinct user_id) as active_user_count,
-        sum(watch_minutes) as total_watch_minutes,
-        avg(cast(completion_percentage as {{ dbt.type_numeric() }})) as mean_completion_percentage
-    from sessions
+        cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
+        count(*) as active_user_count,
+        cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
+        sum(sum_completion_percentage)
+            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+    from user_months
     group by activity_month
 )
 
