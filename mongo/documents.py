@@ -127,11 +127,14 @@ def _breakdown(
 
 
 def _totals(conn: PgConnection, schema: str, entity: str, distinct: str) -> dict[str, tuple]:
-    """{entity id: (sessions, minutes, completion sum, distinct count, first, last, months)}."""
+    """{entity id: (sessions, minutes, completion sum, distinct count, first, last)}.
+
+    A user's active months are not counted here: they are the keys of its monthly breakdown,
+    and a second ``count(distinct ...)`` doubled this query's sorting (1.7 s -> 3.3 s at scale 10).
+    """
     query = sql.SQL(
         "select {entity}, count(*), sum(s.watch_minutes), sum(s.completion_percentage), "
-        "count(distinct {distinct}), min(s.watch_date), max(s.watch_date), "
-        "count(distinct to_char(s.watch_date, 'YYYY-MM')) "
+        "count(distinct {distinct}), min(s.watch_date), max(s.watch_date) "
         "from {sessions} s group by 1"
     ).format(entity=sql.SQL(entity), distinct=sql.SQL(distinct),
              sessions=_table(schema, "viewing_sessions"))
@@ -139,7 +142,7 @@ def _totals(conn: PgConnection, schema: str, entity: str, distinct: str) -> dict
 
 
 def _engagement(total: tuple | None) -> dict[str, Any]:
-    sessions, minutes, completion, _, first, last, _ = total or (0, 0, 0, 0, None, None, 0)
+    sessions, minutes, completion, _, first, last = total or (0, 0, 0, 0, None, None)
     return {
         **metrics(sessions, minutes, completion),
         "first_watch_date": _as_datetime(first),
@@ -173,7 +176,7 @@ def user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dic
             "lifetime_watch_hours": _num(lifetime_hours),
             **_engagement(total),
             "distinct_content_count": total[3] if total else 0,
-            "active_month_count": total[6] if total else 0,
+            "active_month_count": len(monthly.get(user_id, {})),
             "by_device": by_device.get(user_id, {}),
             "by_quality": by_quality.get(user_id, {}),
             "monthly_activity": monthly.get(user_id, {}),

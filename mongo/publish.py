@@ -9,7 +9,7 @@ once, then sends only what differs:
 - a stored id not given        -> DeleteMany({_id: {$in: [...]}})   counted as *removed*
 
 So publishing the same data twice sends nothing the second time (0 inserted / updated /
-removed). Writes go in ordered=False chunks of ``compat.BULK_CHUNK``: nx-27017 serves one
+removed): its cost is building the documents and reading the stored pairs. Writes go in ordered=False chunks of ``compat.BULK_CHUNK``: nx-27017 serves one
 request at a time and every request must finish well inside the client's timeout. Counts are
 the server's own (upserted / matched / deleted), not the plan's.
 """
@@ -49,7 +49,11 @@ class DuplicateDocumentId(ValueError):
 
 
 def _stored_hashes(coll: Collection) -> dict[Any, str | None]:
-    return {d["_id"]: d.get("content_hash") for d in coll.find({}, {"content_hash": 1})}
+    # An aggregation rather than find(projection): nx-27017 answers a $project in SQL, but a
+    # find by decoding every whole document in Python (0.7 s instead of 5.2 s of server CPU
+    # for 50,000 users). Large batches: the answer is ~100 bytes per document.
+    rows = coll.aggregate([{"$project": {"_id": 1, "content_hash": 1}}], batchSize=10_000)
+    return {d["_id"]: d.get("content_hash") for d in rows}
 
 
 def _check_unique_ids(coll_name: str, docs: Sequence[Mapping[str, Any]]) -> None:

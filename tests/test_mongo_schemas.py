@@ -160,7 +160,10 @@ def test_sync_refuses_an_invalid_document_before_any_write() -> None:
     class ReadOnlyStore:
         name = "user_analytics"
 
-        def find(self, *args: object) -> list:
+        def find(self, *args: object, **kwargs: object) -> list:
+            return []  # nothing stored yet
+
+        def aggregate(self, *args: object, **kwargs: object) -> list:
             return []  # nothing stored yet
 
         def bulk_write(self, *args: object, **kwargs: object) -> None:
