@@ -395,6 +395,23 @@ def test_retention_features_refuse_behaviour_from_the_target_month(rng):
         retention_model.features(users, _before(sessions, cutoff), cutoff)
 
 
+def test_weighted_logistic_fit_equals_scikit_learn_on_the_repeated_rows(rng):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.column_stack([rng.normal(50, 10, 400), rng.exponential(3, 400), np.zeros(400), rng.integers(0, 2, 400)])
+    y = (rng.random(400) < 1 / (1 + np.exp(-(x[:, 0] - 50) / 10 - x[:, 3]))).astype(int)
+    idx = rng.integers(0, 400, 400)  # a bootstrap resample: the same rows, as counts
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200,
+                                                               tol=1e-12)).fit(x[idx], y[idx])
+    theta = retention_model.standardised_logistic(x, y, np.bincount(idx, minlength=400))
+    assert theta[1:] == pytest.approx(model[-1].coef_[0], abs=1e-9)
+    assert theta[0] == pytest.approx(model[-1].intercept_[0], abs=1e-9)
+    coef, ci = retention_model.coefficient_cis(x, y, np.random.default_rng(1), 50)
+    assert (ci[0] <= coef + 1e-12).all() and (coef - 1e-12 <= ci[1]).all()
+
+
 def test_a_leaky_feature_is_refused_as_a_bug(rng):
     y = (rng.random(400) < 0.8).astype(int)
     x = np.column_stack([rng.normal(size=400), y + rng.normal(0, 0.05, 400)])  # the target, barely hidden
