@@ -92,10 +92,12 @@ exact_shares as (
     from priced
 ),
 
+-- Floors as integers (a share is at most the price in cents), so the leftover below is an
+-- integer sum rather than a numeric one.
 floored as (
     select
         *,
-        floor(exact_share_cents) as floor_cents,
+        cast(floor(exact_share_cents) as {{ dbt.type_int() }}) as floor_cents,
         exact_share_cents - floor(exact_share_cents) as fractional_cents
     from exact_shares
 ),

@@ -9,33 +9,37 @@
 with
 
 sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+    select * from {{ ref('viewing_sessions') }}
+),
+
+users as (
+    select * from {{ ref('users') }}
 ),
 
 user_months as (
     select
         user_id,
-        activity_month,
-        country,
-        subscription_type,
+        {{ month_start('watch_date') }} as activity_month,
         count(*) as session_count,
         sum(watch_minutes) as total_watch_minutes,
         sum(cast(completion_percentage as {{ dbt.type_numeric() }})) as sum_completion_percentage
     from sessions
-    group by user_id, activity_month, country, subscription_type
+    group by user_id, {{ month_start('watch_date') }}
 ),
 
 final as (
     select
-        user_id,
-        activity_month,
-        min(activity_month) over (partition by user_id) as cohort_month,
-        country,
-        subscription_type,
-        session_count,
-        total_watch_minutes,
-        sum_completion_percentage
+        user_months.user_id,
+        user_months.activity_month,
+        min(user_months.activity_month) over (partition by user_months.user_id) as cohort_month,
+        users.country,
+        users.subscription_type,
+        user_months.session_count,
+        user_months.total_watch_minutes,
+        user_months.sum_completion_percentage
     from user_months
+    inner join users
+        on user_months.user_id = users.user_id
 )
 
 select * from final

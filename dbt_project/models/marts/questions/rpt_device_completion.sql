@@ -6,7 +6,7 @@
 with
 
 sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+    select * from {{ ref('viewing_sessions') }}
 ),
 
 by_device as (

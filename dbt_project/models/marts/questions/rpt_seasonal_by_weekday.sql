@@ -6,26 +6,39 @@
 with
 
 sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+    select * from {{ ref('viewing_sessions') }}
+),
+
+-- Aggregated per date first: the weekday is then computed once per date, not per session,
+-- and a weekday's active dates are its rows.
+days as (
+    select
+        watch_date,
+        count(*) as session_count,
+        sum(watch_minutes) as total_watch_minutes,
+        sum(cast(completion_percentage as {{ dbt.type_numeric() }})) as sum_completion_percentage
+    from sessions
+    group by watch_date
 ),
 
 with_weekday as (
     select
         *,
         {{ iso_weekday('watch_date') }} as iso_weekday
-    from sessions
+    from days
 ),
 
 final as (
     select
         cast(iso_weekday as integer) as iso_weekday,
         {{ weekday_name('iso_weekday') }} as weekday_name,
-        count(*) as session_count,
-        count(distinct watch_date) as active_day_count,
-        sum(watch_minutes) as total_watch_minutes,
-        cast(count(*) as {{ dbt.type_numeric() }})
-            / cast(count(distinct watch_date) as {{ dbt.type_numeric() }}) as sessions_per_active_day,
-        avg(cast(completion_percentage as {{ dbt.type_numeric() }})) as mean_completion_percentage
+        cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
+        count(*) as active_day_count,
+        cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
+        cast(sum(session_count) as {{ dbt.type_numeric() }})
+            / cast(count(*) as {{ dbt.type_numeric() }}) as sessions_per_active_day,
+        sum(sum_completion_percentage)
+            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
     from with_weekday
     group by iso_weekday
 )

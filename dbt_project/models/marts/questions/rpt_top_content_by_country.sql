@@ -8,19 +8,41 @@
 with
 
 sessions as (
-    select * from {{ ref('int_viewing_sessions_joined') }}
+    select * from {{ ref('viewing_sessions') }}
+),
+
+users as (
+    select * from {{ ref('users') }}
+),
+
+content as (
+    select * from {{ ref('content') }}
+),
+
+-- A title's country is its viewers' country.
+country_sessions as (
+    select
+        users.country,
+        sessions.content_id,
+        count(*) as session_count,
+        sum(sessions.watch_minutes) as total_watch_minutes
+    from sessions
+    inner join users
+        on sessions.user_id = users.user_id
+    group by users.country, sessions.content_id
 ),
 
 country_content as (
     select
-        country,
-        content_id,
-        content_type,
-        title,
-        count(*) as session_count,
-        sum(watch_minutes) as total_watch_minutes
-    from sessions
-    group by country, content_id, content_type, title
+        country_sessions.country,
+        country_sessions.content_id,
+        content.content_type,
+        content.title,
+        country_sessions.session_count,
+        country_sessions.total_watch_minutes
+    from country_sessions
+    inner join content
+        on country_sessions.content_id = content.content_id
 ),
 
 ranked as (
