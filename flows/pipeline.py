@@ -12,15 +12,22 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from streamlytics import stage_host
 from streamlytics.pipeline import RunContext, Stage, StageResult, execute_stage, run_dag, write_summary
 
 
-def run_stage_as_subflow(stage: Stage, ctx: RunContext) -> StageResult:
-    """Run one stage as a Prefect subflow named after it (no parameters to serialise)."""
+def run_stage_as_subflow(stage: Stage, ctx: RunContext, host: stage_host.StageHost | None = None) -> StageResult:
+    """Run one stage as a Prefect subflow named after it (no parameters to serialise).
+
+    An isolated stage runs in a process of ``host``; what it printed becomes the subflow's log.
+    """
 
     def body() -> StageResult:
         logger = get_run_logger()
-        result = execute_stage(stage, ctx)
+        if stage.isolated and host is not None:
+            result = host.run(stage, ctx, on_output=lambda line: logger.info("%s", line))
+        else:
+            result = execute_stage(stage, ctx)
         if result.status == "failed":
             logger.error("stage %s failed after %.1fs: %s", stage.name, result.seconds, result.message)
         else:
@@ -34,7 +41,9 @@ def run_stage_as_subflow(stage: Stage, ctx: RunContext) -> StageResult:
 def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
     """ingest → (validate raw ‖ dbt build) → validate marts → (publish ‖ analyze ‖ Tableau).
 
-    Independent stages run side by side; everything that publishes waits for both gates.
+    Independent stages run side by side; everything that publishes waits for both gates. The
+    CPU-bound stages run in processes forked from a stage host: the one ``streamlytics run``
+    started before Prefect (so its imports overlap Prefect's start-up), else one of our own.
     Returns the run summary (also written to run_summary.json in the reports folder).
     """
     from streamlytics.stages import make_context, pipeline_stages
@@ -46,5 +55,14 @@ def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
     def log_skip(result: StageResult) -> None:
         logger.warning("stage %s %s", result.name, result.message)
 
-    results = run_dag(pipeline_stages(), lambda stage: run_stage_as_subflow(stage, ctx), on_skip=log_skip)
+    host = stage_host.running()
+    own_host = stage_host.StageHost().start() if host is None else None
+    if own_host is not None:
+        own_host.preload()
+    try:
+        results = run_dag(pipeline_stages(), lambda stage: run_stage_as_subflow(stage, ctx, host or own_host),
+                          on_skip=log_skip)
+    finally:
+        if own_host is not None:
+            own_host.stop()
     return write_summary(ctx.reports_dir / "run_summary.json", results, started, ctx.data_dir)

@@ -349,12 +349,32 @@ def run(
     ),
 ) -> None:
     """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
-    from flows.pipeline import pipeline_flow
+    from streamlytics import prefect_server, stage_host
 
+    # Prefect's temporary server boots while this process imports Prefect; the stage host (which
+    # forks the CPU-bound stages) pre-imports their libraries once the server is up.
+    server = prefect_server.start_unless_configured()
+    host = stage_host.StageHost().start()
     try:
-        summary = pipeline_flow(str(data_dir) if data_dir else None)
-    except svc.ServiceError as exc:
+        from flows.pipeline import pipeline_flow
+
+        if server is not None:
+            err_console.print(f"Prefect: temporary server on {server.api_url}", highlight=False, style="dim")
+            server.wait_ready()
+        host.preload()  # not earlier: on 2 cores the imports would slow down Prefect's start
+        if server is None:
+            summary = pipeline_flow(str(data_dir) if data_dir else None)
+        else:
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+                summary = pipeline_flow(str(data_dir) if data_dir else None)
+    except (svc.ServiceError, prefect_server.PrefectServerError) as exc:
         fail(str(exc))
+    finally:
+        host.stop()
+        if server is not None:
+            server.stop()
     table = Table("stage", "status", "seconds", "detail", title="streamlytics run")
     colour = {"completed": "green", "failed": "red", "skipped": "yellow"}
     for stage in summary["stages"]:

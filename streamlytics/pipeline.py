@@ -13,7 +13,7 @@ import contextvars
 import json
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -48,6 +48,8 @@ class Stage:
     needs: tuple[str, ...] = ()
     """Stages that must have completed for this one to run."""
     description: str = ""
+    isolated: bool = False
+    """Runs in a process of its own (CPU-bound Python that would hold the GIL; see stage_host)."""
 
 
 @dataclass
@@ -57,6 +59,8 @@ class StageResult:
     seconds: float = 0.0
     detail: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    peak_rss_mb: float | None = None
+    """Peak RSS of the stage's own process (isolated stages only; the others share the caller's)."""
 
 
 def blocked_by(stage: Stage, results: dict[str, StageResult]) -> str | None:
@@ -132,11 +136,13 @@ def run_dag(
     return [results[stage.name] for stage in stages]
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process and of its finished children, in MiB (Linux: KiB units)."""
+def peak_rss_mb(results: Sequence[StageResult] = ()) -> float:
+    """Peak resident memory of the largest process of the run, in MiB (Linux: KiB units): this
+    process, its finished children (dbt, Prefect's server once stopped) and the stage processes."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, children) / 1024, 1)
+    stages = max((r.peak_rss_mb or 0.0 for r in results), default=0.0)
+    return max(round(max(own, children) / 1024, 1), stages)
 
 
 def overview(results: list[StageResult]) -> dict[str, Any]:
@@ -178,7 +184,7 @@ def write_summary(path: Path, results: list[StageResult], started: datetime, dat
         "data_dir": str(data_dir),
         "status": "completed" if all(r.status == "completed" for r in results) else "failed",
         "seconds_wall": round((finished - started).total_seconds(), 3),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(results),
         "summary_path": str(path),
         # stages name what they produced under detail["outputs"] = {label: path}
         "outputs": {k: v for r in results for k, v in r.detail.get("outputs", {}).items()},

@@ -101,14 +101,16 @@ def export_tableau(ctx: RunContext) -> dict[str, Any]:
 
 
 def pipeline_stages() -> list[Stage]:
+    # isolated: CPU-bound Python, run in a process of its own (streamlytics.stage_host). ingest
+    # (COPY, with Prefect tasks of its own) and transform (dbt is a subprocess already) stay threads.
     return [
         Stage("ingest", ingest, (), "raw files → raw landing tables (COPY), bad rows quarantined"),
-        Stage("validate-raw", validate_raw, ("ingest",), "Great Expectations on the raw landing"),
+        Stage("validate-raw", validate_raw, ("ingest",), "Great Expectations on the raw landing", isolated=True),
         # dbt builds even when the raw gate fails: staging quarantines the offending rows, and
         # the data team needs that quarantine to act on. Nothing is *published* past a failed gate.
         Stage("transform", transform, ("ingest",), "dbt build: staging → core → marts, with tests"),
-        Stage("validate-marts", validate_marts, ("transform",), "Great Expectations on the marts"),
-        Stage("publish", publish, PUBLISH_GATES, "marts → MongoDB collections and pipelines"),
-        Stage("analyze", analyze, PUBLISH_GATES, "statistics and the HTML report"),
-        Stage("export-tableau", export_tableau, PUBLISH_GATES, "Tableau Hyper extracts of the marts"),
+        Stage("validate-marts", validate_marts, ("transform",), "Great Expectations on the marts", isolated=True),
+        Stage("publish", publish, PUBLISH_GATES, "marts → MongoDB collections and pipelines", isolated=True),
+        Stage("analyze", analyze, PUBLISH_GATES, "statistics and the HTML report", isolated=True),
+        Stage("export-tableau", export_tableau, PUBLISH_GATES, "Tableau Hyper extracts of the marts", isolated=True),
     ]
