@@ -16,12 +16,14 @@ the server's own (upserted / matched / deleted), not the plan's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import bson
 import psycopg2
 import pymongo
+from bson.raw_bson import RawBSONDocument
 from pymongo import DeleteMany, ReplaceOne
 from pymongo.collection import Collection
 
@@ -66,25 +68,35 @@ def _check_unique_ids(coll_name: str, docs: Sequence[Mapping[str, Any]]) -> None
 
 def sync_collection(
     coll: Collection,
-    docs: Sequence[Mapping[str, Any]],
+    docs: Iterable[Mapping[str, Any]],
     *,
     validate: bool = True,
     chunk_size: int = compat.BULK_CHUNK,
 ) -> SyncCounts:
     """Make ``coll`` hold exactly ``docs`` (each with ``_id`` and ``content_hash``).
 
-    With ``validate``, every document to be written is checked against the collection's schema
-    first and nothing is written if one fails (DocumentInvalid names it). Unchanged documents
+    ``docs`` may be a stream: it is read once. With ``validate``, every document to be written
+    is checked against the collection's schema first and nothing is written if one fails
+    (DocumentInvalid names it); so are duplicate ids (DuplicateDocumentId). Unchanged documents
     are not re-checked: their hash equals that of a document validated when it was written.
+    Documents to write wait as encoded BSON (a fraction of their size as Python objects).
     """
-    _check_unique_ids(coll.name, docs)
+    if isinstance(docs, Sequence):  # a list is checked before the server is even asked
+        _check_unique_ids(coll.name, docs)
     stored = _stored_hashes(coll)
-    wanted = {d["_id"] for d in docs}
-    to_write = [d for d in docs if stored.get(d["_id"], object()) != d["content_hash"]]
-    to_remove = [i for i in stored if i not in wanted]
-    if validate:
-        for doc in to_write:
+    seen: set[Any] = set()
+    to_write: list[RawBSONDocument] = []
+    for doc in docs:
+        doc_id = doc["_id"]
+        if doc_id in seen:
+            raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
+        seen.add(doc_id)
+        if stored.get(doc_id, _MISSING) == doc["content_hash"]:
+            continue
+        if validate:
             schemas.validate_document(coll.name, doc)
+        to_write.append(RawBSONDocument(bson.encode(doc)))
+    to_remove = [i for i in stored if i not in seen]
 
     inserted = updated = removed = 0
     for chunk in compat.chunked(to_write, chunk_size):
@@ -92,14 +104,17 @@ def sync_collection(
                                  ordered=False)
         inserted += result.upserted_count
         updated += result.matched_count
-    for chunk in compat.chunked(to_remove, chunk_size):
-        removed += coll.bulk_write([DeleteMany({"_id": {"$in": chunk}})], ordered=False).deleted_count
+    for ids in compat.chunked(to_remove, chunk_size):
+        removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
     return SyncCounts(inserted=inserted, updated=updated, removed=removed,
-                      unchanged=len(docs) - len(to_write))
+                      unchanged=len(seen) - len(to_write))
+
+
+_MISSING = object()
 
 
 def publish_documents(
-    db: pymongo.database.Database, collections: Mapping[str, Sequence[Mapping[str, Any]]]
+    db: pymongo.database.Database, collections: Mapping[str, Iterable[Mapping[str, Any]]]
 ) -> dict[str, SyncCounts]:
     """Ensure collections, validators and indexes exist, then sync each collection."""
     indexes.ensure_all(db)
@@ -113,11 +128,18 @@ def publish(
     *,
     schema: str = documents.DEFAULT_SCHEMA,
 ) -> dict[str, SyncCounts]:
-    """Build every document from Postgres ``schema`` and publish it into ``mongodb_db``."""
-    with psycopg2.connect(database_url) as conn:
+    """Build every document from Postgres ``schema`` and publish it into ``mongodb_db``.
+
+    Documents stream from PostgreSQL into the sync (one read-only transaction, server-side
+    cursors): the client never holds every document as Python objects.
+    """
+    conn = psycopg2.connect(database_url)
+    try:
         conn.set_session(readonly=True)
-        built = documents.build_all(conn, schema)
-    conn.close()
-    with pymongo.MongoClient(mongodb_uri) as client:
-        return publish_documents(client[mongodb_db], built)
+        with pymongo.MongoClient(mongodb_uri) as client:
+            return publish_documents(
+                client[mongodb_db],
+                {name: build(conn, schema) for name, build in documents.BUILDERS.items()})
+    finally:
+        conn.close()
 
