@@ -62,7 +62,7 @@ def compute(conn: Any, *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
     quality = data_quality.run(conn, run_results)
     described = descriptive.run(d.sessions, d.users, d.content)
     tests = adjust_family(hypothesis_tests.run(d.sessions, d.users, data.completion_cells(conn), rng, n_boot=n_boot))
-    corr = adjust_family(correlations.run(d.users, data.session_correlations(conn)))
+    corr = adjust_family(correlations.run(d.users, d.sessions.minutes_completion))
     regression = adjust_family(popularity_regression.run(d.content))
     trend_results, trend_points = trends.run(d.sessions)
     trend_results = adjust_family(trend_results)

@@ -102,12 +102,39 @@ def coefficient_result(
     )
 
 
-def run(users: pd.DataFrame, session_pair: dict[str, float]) -> list[Result]:
+def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    total = w.sum()
+    dx, dy = x - (w @ x) / total, y - (w @ y) / total
+    return float((w * dx) @ dy / np.sqrt(((w * dx) @ dx) * ((w * dy) @ dy)))
+
+
+def _midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    # The average rank of each row's value among all rows (ties share it), from value counts.
+    distinct, inverse = np.unique(values, return_inverse=True)
+    counts = np.bincount(inverse, weights=w)
+    return (np.cumsum(counts) - (counts - 1) / 2)[inverse]
+
+
+def table_correlations(x: np.ndarray, y: np.ndarray, n: np.ndarray) -> dict[str, float]:
+    """Pearson's r and Spearman's ρ of the rows of a joint frequency table (value pairs and counts).
+
+    Spearman's ρ is Pearson's r of the midranks, and a value's midrank depends only on the value.
+    """
+    x, y, w = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(n, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (w > 0)
+    x, y, w = x[keep], y[keep], w[keep]
+    return {"n": int(w.sum()), "pearson": _weighted_pearson(x, y, w),
+            "spearman": _weighted_pearson(_midranks(x, w), _midranks(y, w), w)}
+
+
+def run(users: pd.DataFrame, minutes_completion: pd.DataFrame) -> list[Result]:
     """Every pair of USER_VARIABLES (per user) and watched minutes ~ completion (per session).
 
-    `session_pair` is data.session_correlations: both coefficients over all sessions, computed by
-    PostgreSQL (Spearman as the correlation of midranks), and n.
+    `minutes_completion` is the joint frequency table of the sessions' watch minutes and
+    completion (columns watch_minutes, completion, n; data.SessionAggregates).
     """
+    t = minutes_completion
+    session_pair = table_correlations(t["watch_minutes"].to_numpy(), t["completion"].to_numpy(), t["n"].to_numpy())
     out: list[Result] = []
     for a, b in combinations(USER_VARIABLES, 2):
         for method in METHODS:

@@ -66,15 +66,16 @@ order by u.user_id
 
 # Every session-level aggregate the analyses use, in one pass over the sessions (grouping sets):
 # the frequency tables (`value`, `n`) of watch minutes and completion by plan / quality /
-# device, watch minutes per day (→ per weekday, and with the sums, the daily series), and the
-# category counts (plan × quality, device × quality). `kind` names the grouping set. Overall
-# tables are the sums over the plan groups (a missing plan is a group of its own in SQL).
+# device, watch minutes per day (→ per weekday, and with the sums, the daily series), the joint
+# table of watch minutes and completion (→ their correlations; at most 180k value pairs), and
+# the category counts (plan × quality, device × quality). `kind` names the grouping set.
+# Overall tables are the sums over the plan groups (a missing plan is a group of its own).
 # Values are hashed as double precision: numeric hashing made this pass three times slower.
 GROUPING_KEYS = ("plan", "quality", "device", "watch_date", "watch_minutes", "completion")
 GROUPING_SETS = {
     "minutes_by_plan": ("plan", "watch_minutes"), "completion_by_plan": ("plan", "completion"),
     "completion_by_quality": ("quality", "completion"), "completion_by_device": ("device", "completion"),
-    "minutes_by_day": ("watch_date", "watch_minutes"),
+    "minutes_by_day": ("watch_date", "watch_minutes"), "minutes_completion": ("watch_minutes", "completion"),
     "plan_quality": ("plan", "quality"), "device_quality": ("device", "quality"),
 }
 
@@ -96,7 +97,7 @@ with s as (
     left join core.users as u on u.user_id = v.user_id
 )
 select case grouping({", ".join(GROUPING_KEYS)}) {kinds} end as kind,
-       plan, quality, device, watch_date,
+       plan, quality, device, watch_date, watch_minutes, completion,
        coalesce(watch_minutes, completion) as value,
        count(*) as n,
        sum(watch_minutes) as sum_minutes,
@@ -111,19 +112,6 @@ with user_months as (
     select distinct date_trunc('month', watch_date) as month, user_id from core.viewing_sessions
 )
 select to_char(month, 'YYYY-MM') as month, count(*) as active_users from user_months group by month order by month
-"""
-
-# Spearman's rho is Pearson's r of the midranks; a value's midrank depends only on the value, so
-# each variable's midranks come from its own frequency table and the correlation is one pass.
-SESSION_CORRELATION_SQL = """
-with s as (
-    select cast(watch_minutes as double precision) as x, cast(completion_percentage as double precision) as y
-    from core.viewing_sessions
-),
-rx as (select x, sum(count(*)) over (order by x) - (count(*) - 1) / 2.0 as r from s group by x),
-ry as (select y, sum(count(*)) over (order by y) - (count(*) - 1) / 2.0 as r from s group by y)
-select count(*) as n, corr(s.x, s.y) as pearson, corr(cast(rx.r as double precision), cast(ry.r as double precision)) as spearman
-from s join rx on rx.x = s.x join ry on ry.y = s.y
 """
 
 # Per user, from the sessions strictly before the cutoff only — the where clause is the time
@@ -183,6 +171,7 @@ class SessionAggregates:
     plan_quality: pd.DataFrame    # plan, quality, n
     device_quality: pd.DataFrame  # device, quality, n
     daily: pd.DataFrame           # watch_date (every day of the log), sessions, sum_minutes, sum_completion
+    minutes_completion: pd.DataFrame  # watch_minutes, completion, n: the joint frequency table
     monthly_users: pd.DataFrame   # month ('YYYY-MM'), active_users
 
     def freq(self, table: str) -> dict[str, Freq]:
@@ -224,7 +213,7 @@ def copy_frame(conn: Any, sql: str, params: dict[str, Any] | None = None, *,
         query = cur.mogrify(sql, params).decode() if params else sql
         cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", buf)
     buf.seek(0)
-    frame = pd.read_csv(buf, dtype={c: "string" for c in text} if text else None, keep_default_na=True,
+    frame = pd.read_csv(buf, dtype={c: "string" for c in text} if text else None, keep_default_na=True, low_memory=False,
                         na_values=[""])
     for col in text:
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
@@ -264,9 +253,10 @@ def _require_core(conn: Any) -> None:
 
 def session_aggregates(conn: Any) -> SessionAggregates:
     """Every session-level aggregate, in two passes over core.viewing_sessions."""
-    rows = query_frame(conn, session_aggregates_sql())
+    rows = copy_frame(conn, session_aggregates_sql(), dates=("watch_date",),
+                      text=("kind", "plan", "quality", "device"))
     of = lambda kind: rows[rows["kind"] == kind]  # noqa: E731
-    by_day = of("minutes_by_day").assign(watch_date=lambda f: pd.to_datetime(f["watch_date"]))
+    by_day = of("minutes_by_day")
     if by_day.empty:
         raise MissingCoreError("core.viewing_sessions is empty: load data and run `dbt build` before analysing.")
     by_day = by_day.assign(weekday=[WEEKDAYS[d] for d in by_day["watch_date"].dt.day_of_week])
@@ -296,14 +286,9 @@ def session_aggregates(conn: Any) -> SessionAggregates:
         n=int(daily["sessions"].sum()), first_day=days[0].date(), last_day=days[-1].date(), frequencies=frequencies,
         plan_quality=counts("plan_quality", ["plan", "quality"]),
         device_quality=counts("device_quality", ["device", "quality"]),
-        daily=daily, monthly_users=query_frame(conn, MONTHLY_USERS_SQL),
+        daily=daily, minutes_completion=counts("minutes_completion", ["watch_minutes", "completion"]),
+        monthly_users=query_frame(conn, MONTHLY_USERS_SQL),
     )
-
-
-def session_correlations(conn: Any) -> dict[str, float]:
-    """Pearson and Spearman correlation of watch minutes and completion over all sessions, and n."""
-    row = query_frame(conn, SESSION_CORRELATION_SQL).iloc[0]
-    return {"n": int(row["n"]), "pearson": float(row["pearson"]), "spearman": float(row["spearman"])}
 
 
 def completion_cells(conn: Any) -> pd.DataFrame:

@@ -143,6 +143,16 @@ def test_frequency_tables_give_the_row_based_statistics(rng):
     assert by_rows.statistic == pytest.approx(stats.kruskal(*groups.values()).statistic, rel=1e-9)
 
 
+def test_correlations_of_a_joint_frequency_table_equal_scipy_on_its_rows(rng):
+    x = rng.integers(1, 40, 3000).astype(float)
+    y = np.round(np.clip(x * 2 + rng.normal(0, 15, 3000), 0, 100), 0)
+    pairs = pd.DataFrame({"x": x, "y": y}).groupby(["x", "y"]).size().reset_index(name="n")
+    got = correlations.table_correlations(pairs["x"], pairs["y"], pairs["n"])
+    assert got["n"] == 3000
+    assert got["pearson"] == pytest.approx(stats.pearsonr(x, y).statistic, rel=1e-12)
+    assert got["spearman"] == pytest.approx(stats.spearmanr(x, y).statistic, rel=1e-12)
+
+
 def test_session_correlation_p_values_equal_scipy(rng):
     x = rng.normal(size=300)
     y = 0.2 * x + rng.normal(size=300)
@@ -507,6 +517,7 @@ def _aggregates(sessions: pd.DataFrame) -> SessionAggregates:
         plan_quality=sessions.groupby(["plan", "quality"]).size().rename("n").reset_index(),
         device_quality=sessions.groupby(["device", "quality"]).size().rename("n").reset_index(),
         daily=daily, monthly_users=pd.DataFrame({"month": [], "active_users": []}),
+        minutes_completion=sessions.groupby(["watch_minutes", "completion"]).size().rename("n").reset_index(),
     )
 
 
