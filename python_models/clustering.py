@@ -106,7 +106,7 @@ def profiles(frame: pd.DataFrame, labels: np.ndarray, method: str) -> pd.DataFra
 
 
 def run(users: pd.DataFrame, seed: int, n_boot: int = 500) -> Clustering:
-    """Cluster the users that have sessions (users is data.user_metrics)."""
+    """Cluster the users that have sessions (users is data.AnalysisData.users: one row per user)."""
     # One OpenMP thread: k-means' thread pool spins against other processes on a small machine.
     with threadpool_limits(limits=1):
         return _run(users, seed, n_boot)

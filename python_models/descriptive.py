@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+
 from python_models.data import SessionAggregates
 from python_models.frequencies import Freq
 
