@@ -16,6 +16,7 @@ the server's own (upserted / matched / deleted), not the plan's.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import bson
 import psycopg2
 import pymongo
+from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo import DeleteMany, ReplaceOne
 from pymongo.collection import Collection
@@ -79,13 +81,15 @@ def sync_collection(
     is checked against the collection's schema first and nothing is written if one fails
     (DocumentInvalid names it); so are duplicate ids (DuplicateDocumentId). Unchanged documents
     are not re-checked: their hash equals that of a document validated when it was written.
-    Documents to write wait as encoded BSON (a fraction of their size as Python objects).
+    Documents to write wait as encoded BSON in a temporary file, so memory stays flat however
+    many there are (a first publish writes every document).
     """
     if isinstance(docs, Sequence):  # a list is checked before the server is even asked
         _check_unique_ids(coll.name, docs)
     stored = _stored_hashes(coll)
     seen: set[Any] = set()
-    to_write: list[RawBSONDocument] = []
+    to_write: list[Any] = []  # ids, in the order their BSON is spooled
+    spool = tempfile.TemporaryFile()
     for doc in docs:
         doc_id = doc["_id"]
         if doc_id in seen:
@@ -95,15 +99,21 @@ def sync_collection(
             continue
         if validate:
             schemas.validate_document(coll.name, doc)
-        to_write.append(RawBSONDocument(bson.encode(doc)))
+        to_write.append(doc_id)
+        spool.write(bson.encode(doc))
     to_remove = [i for i in stored if i not in seen]
 
     inserted = updated = removed = 0
-    for chunk in compat.chunked(to_write, chunk_size):
-        result = coll.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk],
-                                 ordered=False)
-        inserted += result.upserted_count
-        updated += result.matched_count
+    with spool:
+        spool.seek(0)
+        raw = bson.decode_file_iter(spool, _RAW)
+        for ids in compat.chunked(to_write, chunk_size):
+            # The filter names the id from the plan: reading it from a RawBSONDocument would
+            # decode the whole document.
+            result = coll.bulk_write([ReplaceOne({"_id": i}, next(raw), upsert=True) for i in ids],
+                                     ordered=False)
+            inserted += result.upserted_count
+            updated += result.matched_count
     for ids in compat.chunked(to_remove, chunk_size):
         removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
     return SyncCounts(inserted=inserted, updated=updated, removed=removed,
@@ -111,6 +121,7 @@ def sync_collection(
 
 
 _MISSING = object()
+_RAW = CodecOptions(document_class=RawBSONDocument)
 
 
 def publish_documents(
