@@ -116,8 +116,9 @@ class _ById:
     """A stream of (entity id, value) in ascending id order, read alongside another stream."""
 
     def __init__(self, pairs: Iterator[tuple[str, Any]]) -> None:
-        self._pairs = pairs
-        self._head = next(pairs, None)
+        # A null id (not possible in the dbt core, whose ids are not null) belongs to no document.
+        self._pairs = (pair for pair in pairs if pair[0] is not None)
+        self._head = next(self._pairs, None)
 
     def pop(self, entity_id: str, default: Any) -> Any:
         """The value of ``entity_id`` (``default`` if it has none), skipping smaller ids."""
