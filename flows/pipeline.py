@@ -6,6 +6,7 @@ streamlytics/stages.py and streamlytics/pipeline.py, which are tested without Pr
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,23 @@ from streamlytics import stage_host
 from streamlytics.pipeline import RunContext, Stage, StageResult, execute_stage, run_dag, write_summary
 
 
+# Subflows start one at a time. Stages that become ready together would otherwise create their
+# flow runs at the same moment, and Prefect's SQLite server answers concurrent writes with 503
+# "database is locked": the client then waits ~2 s before retrying, per collision.
+_starting = threading.Lock()
+
+
 def run_stage_as_subflow(stage: Stage, ctx: RunContext, host: stage_host.StageHost | None = None) -> StageResult:
     """Run one stage as a Prefect subflow named after it (no parameters to serialise).
 
     An isolated stage runs in a process of ``host``; what it printed becomes the subflow's log.
     """
+    started = False
 
     def body() -> StageResult:
+        nonlocal started
+        started = True
+        _starting.release()  # the flow run exists and is Running: the next stage may start
         logger = get_run_logger()
         if stage.isolated and host is not None:
             result = host.run(stage, ctx, on_output=lambda line: logger.info("%s", line))
@@ -34,7 +45,12 @@ def run_stage_as_subflow(stage: Stage, ctx: RunContext, host: stage_host.StageHo
             logger.info("stage %s %s in %.1fs", stage.name, result.status, result.seconds)
         return result
 
-    return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(body)()
+    _starting.acquire()
+    try:
+        return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(body)()
+    finally:
+        if not started:  # the subflow failed before its body ran
+            _starting.release()
 
 
 @flow(name="streamlytics-pipeline", log_prints=True)

@@ -365,16 +365,24 @@ def run(
         if server is None:
             summary = pipeline_flow(str(data_dir) if data_dir else None)
         else:
-            from prefect.settings import PREFECT_API_URL, temporary_settings
+            from prefect.settings import (
+                PREFECT_API_URL,
+                PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                PREFECT_UI_URL,
+                temporary_settings,
+            )
 
-            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            # No flow-run heartbeats: they let a lasting server mark a run whose process died as
+            # crashed, but this server dies with the process; and each subflow waited up to 1 s
+            # at its end for its heartbeat thread to notice it should stop. No UI URL: this
+            # server serves no UI, so "View at ..." links would lead nowhere.
+            temporary = {PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_UI_URL: ""}
+            with temporary_settings(updates=temporary):
                 summary = pipeline_flow(str(data_dir) if data_dir else None)
     except (svc.ServiceError, prefect_server.PrefectServerError) as exc:
         fail(str(exc))
     finally:
-        host.stop()
-        if server is not None:
-            server.stop()
+        host.stop()  # the server stops at exit, once Prefect has sent its last logs
     table = Table("stage", "status", "seconds", "detail", title="streamlytics run")
     colour = {"completed": "green", "failed": "red", "skipped": "yellow"}
     for stage in summary["stages"]:

@@ -12,6 +12,7 @@ Nothing changes when ``PREFECT_API_URL`` is set: the flow then reports to that s
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import socket
@@ -47,6 +48,7 @@ class TemporaryServer:
     def __init__(self) -> None:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self._stop_registered = False
 
     @property
     def api_url(self) -> str:
@@ -68,6 +70,12 @@ class TemporaryServer:
         )
         # Read by Prefect when it is imported, and inherited by every stage process.
         os.environ["PREFECT_API_URL"] = self.api_url
+        if not self._stop_registered:
+            # Registered before Prefect is imported, so it runs after Prefect's own exit handlers
+            # (last in, first out) have sent the last logs and events: stopping the server earlier
+            # leaves them retrying against a closed port for a minute.
+            atexit.register(self.stop)
+            self._stop_registered = True
         return self
 
     def wait_ready(self, timeout: float | None = None) -> None:
@@ -96,6 +104,7 @@ class TemporaryServer:
         )
 
     def stop(self) -> None:
+        """Stop the server (also done at interpreter exit, after Prefect has flushed its logs)."""
         if self.process is None:
             return
         self.process.terminate()

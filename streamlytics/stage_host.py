@@ -26,6 +26,7 @@ import os
 import pickle
 import resource
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -197,7 +198,7 @@ def _child(conn: Connection) -> None:
                                f"{result.message or result.status}; result not transferable: {exc}"), output, peak))
 
 
-def _reap(block: bool = False) -> None:
+def _reap(children: set[int], block: bool = False) -> None:
     while True:
         try:
             pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
@@ -205,9 +206,10 @@ def _reap(block: bool = False) -> None:
             return
         if pid == 0:
             return
+        children.discard(pid)
 
 
-def _serve_one(listener: socket.socket) -> None:
+def _serve_one(listener: socket.socket) -> int:
     sock, _ = listener.accept()
     pid = os.fork()
     if pid == 0:  # the stage process
@@ -222,6 +224,7 @@ def _serve_one(listener: socket.socket) -> None:
         finally:
             os._exit(code)
     sock.close()
+    return pid
 
 
 def serve(address: str, preload: list[str]) -> None:
@@ -230,6 +233,7 @@ def serve(address: str, preload: list[str]) -> None:
     listener.bind(address)
     listener.listen(16)
     pending: list[str] = []
+    children: set[int] = set()
     while True:
         # Import the next module only while no stage is waiting: a waiting stage goes first and
         # imports what it lacks itself.
@@ -237,18 +241,24 @@ def serve(address: str, preload: list[str]) -> None:
         if sys.stdin in ready:
             command = os.read(sys.stdin.fileno(), 4096)
             if not command:
-                _reap(block=True)  # so that their CPU time and peak RSS count for the caller
+                # The caller is gone (or done): a stage still running has nobody to report to.
+                for pid in children:
+                    try:
+                        os.kill(pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+                _reap(children, block=True)  # so that their CPU time and peak RSS count for the caller
                 return
             if PRELOAD in command:
                 pending = list(preload)
         if listener in ready:
-            _serve_one(listener)
+            children.add(_serve_one(listener))
         elif pending:
             try:
                 importlib.import_module(pending.pop(0))
             except Exception:  # noqa: BLE001 - the stage that needs it will report the error
                 pass
-        _reap()
+        _reap(children)
 
 
 if __name__ == "__main__":

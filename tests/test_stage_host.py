@@ -73,3 +73,26 @@ def test_the_run_summary_peak_rss_includes_the_stage_processes(host, tmp_path):
     assert result.status == "completed"
     assert result.peak_rss_mb is not None and result.peak_rss_mb >= 200
     assert peak_rss_mb([result]) >= result.peak_rss_mb
+
+
+def sleep_long(_ctx: RunContext) -> dict:
+    import time
+
+    time.sleep(120)
+    return {}
+
+
+def test_a_stage_still_running_when_the_caller_goes_away_is_ended(tmp_path):
+    import threading
+    import time
+
+    host = StageHost(preload=()).start()
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(host.run(Stage("slow", sleep_long), ctx(tmp_path))))
+    worker.start()
+    time.sleep(1.0)  # the stage process is running
+    started = time.monotonic()
+    host.stop()
+    worker.join(timeout=30)
+    assert time.monotonic() - started < 15
+    assert outcome and outcome[0].status == "failed" and "ended without a result" in outcome[0].message
