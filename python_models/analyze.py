@@ -112,7 +112,7 @@ def headline(computed: dict[str, Any], run_id: str, started: datetime, finished:
 
 def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: str | None = None, *,
                  seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT,
-                 run_results: Path | None | str = "default") -> dict[str, Any]:
+                 run_results: Path | None | str = "default", report_dir: Path | str | None = None) -> dict[str, Any]:
     """Compute every statistic from the database at `database_url`, persist it, return the headline.
 
     Writes one run to the ``analysis`` schema (one transaction) and, when `mongodb_uri` is
@@ -121,6 +121,9 @@ def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: 
     section ("default": the project's, when present; None: leave dbt out). Raises
     data.MissingCoreError when the core is absent or empty, and
     retention_model.LeakageSuspected when the retention model scores implausibly well.
+    With `report_dir`, the HTML report of this run is written there too, drawn from the same
+    data the statistics were computed from (read once, not twice); its path is in the headline's
+    outputs under "HTML report".
     """
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
@@ -151,4 +154,10 @@ def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: 
 
         persist.write_mongo(mongodb_uri, mongodb_db or settings().mongodb_db, record)
         head["outputs"]["statistics summary (MongoDB)"] = f"{mongodb_db or settings().mongodb_db}.{persist.SUMMARY_COLLECTION}"
+    if report_dir is not None:
+        from python_models.report import build_report
+
+        path = build_report(database_url, report_dir, mongodb_uri, mongodb_db, run_id=run_id,
+                            run_results_path=dbt_results, core=computed["data"])
+        head["outputs"]["HTML report"] = str(path)
     return head

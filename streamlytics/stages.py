@@ -86,11 +86,9 @@ def publish(ctx: RunContext) -> dict[str, Any]:
 
 def analyze(ctx: RunContext) -> dict[str, Any]:
     from python_models.analyze import run_analysis
-    from python_models.report import build_report
 
-    head = run_analysis(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db)
-    report = build_report(ctx.database_url, ctx.reports_dir, ctx.mongodb_uri, ctx.cfg.mongodb_db, run_id=head["run_id"])
-    return {**head, "outputs": {**head.get("outputs", {}), "HTML report": str(report)}}
+    # The report is drawn from the data the statistics were computed from (read once).
+    return run_analysis(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db, report_dir=ctx.reports_dir)
 
 
 def export_tableau(ctx: RunContext) -> dict[str, Any]:

@@ -58,13 +58,15 @@ class Page:
 def build_report(
     database_url: str, out_dir: Path | str, mongodb_uri: str | None = None, mongodb_db: str | None = None,
     *, run_id: Any | None = None, run_results_path: Path | None = None,
+    core: core_data.AnalysisData | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` for the latest analysis run (or ``run_id``) and return its path.
 
     ``run_results_path`` is dbt's run_results.json for the data-quality section (default: the
     project's dbt target folder; missing is fine). MongoDB is read only when both ``mongodb_uri``
-    and ``mongodb_db`` are given. Raises sources.ReportSourceError when the database holds no
-    analysis run or no core to draw from.
+    and ``mongodb_db`` are given. ``core`` is the data the analysis itself read (the pipeline
+    passes it, so the core's aggregates are not read a second time); by default it is read now.
+    Raises sources.ReportSourceError when the database holds no analysis run or no core to draw from.
     """
     import psycopg2
 
@@ -77,10 +79,11 @@ def build_report(
             # The file the analysis read, so the report and the persisted dbt figures agree.
             used = (run.run.get("parameters") or {}).get("dbt_run_results")
             run_results_path = Path(used) if used else settings().dbt_project_dir / "target" / "run_results.json"
-        try:
-            core = core_data.load(conn)
-        except core_data.MissingCoreError as exc:
-            raise sources.ReportSourceError(str(exc)) from exc
+        if core is None:
+            try:
+                core = core_data.load(conn)
+            except core_data.MissingCoreError as exc:
+                raise sources.ReportSourceError(str(exc)) from exc
         marts = sources.marts(conn)
         quality = sources.quality(conn, Path(run_results_path))
     finally:
