@@ -1,6 +1,6 @@
 {#-
     Incremental: a build inserts only the valid sessions whose (session_id, batch_id) is not yet
-    in the table (anti-join), so re-running without new data changes no row; a session refused
+    in the table (anti-join), among the rows int_viewing_sessions_validated wrote in this run, so re-running without new data changes no row; a session refused
     earlier (say, its user arrived late) comes in once it becomes valid; a corrected re-export of
     a sessions file replaces its sessions (delete+insert on session_id). Sessions whose raw rows
     disappeared stay until `dbt build --full-refresh` (the reconciliation test reports them).
@@ -22,9 +22,16 @@
 
 with
 
+-- On an incremental build only the rows the validation wrote this run (its newest
+-- validation_load_id; every row when it re-validated everything): older rows were offered before.
 sessions as (
     select * from {{ ref('int_viewing_sessions_validated') }}
     where quarantine_reason is null
+    {%- if is_incremental() %}
+        and validation_load_id = (
+            select max(validation_load_id) from {{ ref('int_viewing_sessions_validated') }}
+        )
+    {%- endif %}
 ),
 
 {% if is_incremental() %}

@@ -14,12 +14,26 @@
     only removes decimal noise from the division (3 x 10/3 floors to 10, not 9).
 -#}
 -- A table, not a view: several models and tests read it, so it is computed once.
-{{ config(materialized='table') }}
+-- Incremental by month: a user-month's allocation depends on that user-month's sessions only,
+-- so a build recomputes the months from the earliest one this run's new sessions fall in
+-- (delete+insert on revenue_month; insert_overwrite of month partitions on dbt-spark).
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='revenue_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
+    {%- if is_incremental() %}
+    where watch_date >= {{ first_month_written_this_run() }}
+    {%- endif %}
 ),
 
 users as (

@@ -1,13 +1,33 @@
 {#-
     Every staged session with its single quarantine reason. Precedence (first match wins):
-    duplicate_id and out_of_range (from staging), unknown_user_id, unknown_content_id,
-    watch_before_registration, duration_above_length. A user or content item that was itself
-    quarantined is unknown here: its sessions cannot reach the core's foreign keys.
+    duplicate_id (not the first occurrence of the session_id in load order), staging's
+    out_of_range, unknown_user_id, unknown_content_id, watch_before_registration,
+    duration_above_length. A user or content item that was itself quarantined is unknown here:
+    its sessions cannot reach the core's foreign keys.
+
+    Incremental per load (macros/utils/session_validation_plan.sql): when the users and content
+    snapshots are the ones the table was validated against and no validated batch was replaced,
+    a build validates only the sessions loads newer than the table's, and a new session repeats
+    an id when an earlier load holds it (the kept occurrence, found through the session_id
+    index) or an earlier line of the new loads does. Otherwise the table is emptied and every
+    staged session is validated again - the same rows a first build writes.
+    validation_load_id (the newest load the run saw) marks the rows a run wrote, so the core and
+    the tests can read just those.
 -#}
--- A table, not a view: several models and tests read it, so it is computed once.
-{{ config(materialized='table') }}
+{%- set plan = session_validation_plan() -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[{'columns': ['session_id']}, {'columns': ['validation_load_id']}],
+        pre_hook="{{ empty_unless_appending(session_validation_plan()) }}",
+    )
+}}
 
 {%- set quarantine_rules = [
+    {'when': 'occurrence_number > 1', 'reason': 'duplicate_id', 'field': 'session_id',
+     'value': 'session_id', 'detail': duplicate_detail('session_id')},
     {'inherit': 'staged_quarantine'},
     {'when': 'matched_user_id is null or user_quarantine_reason is not null',
      'reason': 'unknown_user_id', 'field': 'user_id', 'value': 'user_id',
@@ -29,8 +49,74 @@
 
 with
 
-sessions as (
+staged as (
     select * from {{ ref('stg_streaming__viewing_sessions') }}
+    {%- if plan['append'] %}
+    where load_id > {{ plan['after_load_id'] }}
+    {%- endif %}
+),
+
+ranked as (
+    select
+        *,
+        {{ first_occurrence_columns('session_id') }}
+    from staged
+),
+
+{% if plan['append'] -%}
+-- The kept occurrence of each id among the rows validated before (exactly one per id).
+earlier as (
+    select
+        session_id,
+        source_file,
+        source_line
+    from {{ this }}
+    where quarantine_reason is null or quarantine_reason <> 'duplicate_id'
+),
+
+sessions as (
+    select
+        ranked.session_id,
+        ranked.user_id,
+        ranked.content_id,
+        ranked.watch_date,
+        ranked.watch_minutes,
+        ranked.completion_percentage,
+        ranked.device_type,
+        ranked.quality_level,
+        ranked.quarantine_reason,
+        ranked.quarantine_field,
+        ranked.quarantine_value,
+        ranked.quarantine_detail,
+        ranked.load_id,
+        ranked.batch_id,
+        ranked.source_file,
+        ranked.source_line,
+        ranked.loaded_at,
+        ranked.raw_text,
+        case when earlier.session_id is null then ranked.occurrence_number
+             else ranked.occurrence_number + 1 end as occurrence_number,
+        case when earlier.session_id is null then ranked.first_source_file
+             else earlier.source_file end as first_source_file,
+        case when earlier.session_id is null then ranked.first_source_line
+             else earlier.source_line end as first_source_line
+    from ranked
+    left join earlier
+        on ranked.session_id = earlier.session_id
+),
+{%- else %}
+sessions as (
+    select * from ranked
+),
+{%- endif %}
+
+-- The user and content snapshots this run validates against (recorded on every row: the next
+-- build appends only while they are unchanged).
+snapshots as (
+    select
+        (select max(load_id) from {{ ref('stg_streaming__users') }}) as users_load_id,
+        (select max(load_id) from {{ ref('int_content_validated') }}) as content_load_id,
+        (select max(load_id) from staged) as validation_load_id
 ),
 
 -- The first occurrence of each id (never a duplicate_id), valid or not: a session that names a
@@ -52,6 +138,9 @@ joined as (
         sessions.quarantine_field as staged_quarantine_field,
         sessions.quarantine_value as staged_quarantine_value,
         sessions.quarantine_detail as staged_quarantine_detail,
+        snapshots.validation_load_id,
+        snapshots.users_load_id,
+        snapshots.content_load_id,
         users.user_id as matched_user_id,
         users.quarantine_reason as user_quarantine_reason,
         users.registration_date,
@@ -63,6 +152,7 @@ joined as (
         on sessions.user_id = users.user_id
     left join content
         on sessions.content_id = content.content_id
+    cross join snapshots
 ),
 
 final as (
@@ -77,11 +167,15 @@ final as (
         quality_level,
         content_length_minutes,
         {{ quarantine_columns(quarantine_rules) }},
+        load_id,
         batch_id,
         source_file,
         source_line,
         loaded_at,
-        raw_text
+        raw_text,
+        validation_load_id,
+        users_load_id,
+        content_load_id
     from joined
 )
 

@@ -1,8 +1,9 @@
-{#- A date after the batch's loaded_at is out_of_range: the export cannot hold the future.
+{#- Row-local rules only, so a filter on load_id reaches the landing table's BRIN index through
+    this view: duplicate ids (first occurrence in load order) are decided in
+    int_viewing_sessions_validated, which can compare a new load with the rows validated before.
+    A date after the batch's loaded_at is out_of_range: the export cannot hold the future.
     Compared with the lineage column, not now(), so a rebuild gives the same answer. -#}
 {%- set quarantine_rules = [
-    {'when': 'occurrence_number > 1', 'reason': 'duplicate_id', 'field': 'session_id',
-     'value': 'session_id', 'detail': duplicate_detail('session_id')},
     {'when': 'watch_minutes <= 0', 'reason': 'out_of_range', 'field': 'watch_duration_minutes',
      'value': 'watch_minutes', 'detail': sql_text('is not a positive number of minutes')},
     {'when': 'completion_percentage < 0 or completion_percentage > 100', 'reason': 'out_of_range',
@@ -41,13 +42,6 @@ renamed as (
     from source
 ),
 
-occurrences as (
-    select
-        *,
-        {{ first_occurrence_columns('session_id') }}
-    from renamed
-),
-
 final as (
     select
         session_id,
@@ -61,7 +55,7 @@ final as (
         {{ quarantine_columns(quarantine_rules) }},
         {{ lineage_columns() }},
         raw_text
-    from occurrences
+    from renamed
 )
 
 select * from final
