@@ -67,6 +67,10 @@ def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
     logger = get_run_logger()
     started = datetime.now(timezone.utc)
     ctx = make_context(Path(data_dir) if data_dir else None)
+    # dbt parses the project while the files load (it needs no data); the build then skips it.
+    from streamlytics.transform import parse_ahead
+
+    parse_ahead(cfg=ctx.cfg)
 
     def log_skip(result: StageResult) -> None:
         logger.warning("stage %s %s", result.name, result.message)

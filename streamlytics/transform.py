@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -136,6 +137,44 @@ def dbt_environment(cfg: Settings | None = None) -> dict[str, str]:
     }
 
 
+# dbt parses the whole project before it builds (≈ 6 s of CPU for a full parse here, ≈ 3 s when
+# its saved partial-parse state is still valid). Parsing needs the project and the profile, not
+# the data, so the pipeline starts it while the files are still being loaded: ``parse_ahead``
+# runs ``dbt parse`` into the target folder the build will use, and ``run_build`` waits for it,
+# then finds the saved state valid and skips the parse.
+_pending_parses: dict[Path, subprocess.Popen[bytes]] = {}
+_parses_lock = threading.Lock()
+
+
+def parse_ahead(target_path: Path | None = None, log_path: Path | None = None, cfg: Settings | None = None) -> None:
+    """Start ``dbt parse`` in the background for a later ``run_build`` with the same folders.
+
+    Nothing depends on it succeeding: a parse that fails or is still running simply leaves the
+    build to parse for itself (the build waits for it first, so two dbt processes never write
+    the same target folder at once).
+    """
+    cfg = cfg or settings()
+    target = Path(target_path) if target_path is not None else cfg.dbt_project_dir / "target"
+    logs = Path(log_path) if log_path is not None else cfg.dbt_project_dir / "logs"
+    command = [dbt_executable(), "parse", "--project-dir", str(cfg.dbt_project_dir),
+               "--profiles-dir", str(cfg.dbt_profiles_dir), "--target-path", str(target), "--log-path", str(logs),
+               "--quiet"]
+    with _parses_lock:
+        if target in _pending_parses and _pending_parses[target].poll() is None:
+            return
+        _pending_parses[target] = subprocess.Popen(
+            command, env=dbt_environment(cfg), cwd=cfg.dbt_project_dir,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+
+def _wait_for_parse(target: Path) -> None:
+    with _parses_lock:
+        process = _pending_parses.pop(target, None)
+    if process is not None:
+        process.wait()
+
+
 def build_command(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -224,6 +263,7 @@ def run_build(
     logs = Path(log_path) if log_path is not None else cfg.dbt_project_dir / "logs"
     command = build_command(select, exclude, full_refresh, threads, target, logs, cfg)
     run_results_path = target / "run_results.json"
+    _wait_for_parse(target)
     # A stale file from an earlier build must never be read as this build's outcome.
     run_results_path.unlink(missing_ok=True)
 
