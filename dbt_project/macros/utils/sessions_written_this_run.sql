@@ -19,3 +19,10 @@
 {% macro first_month_written_this_run() -%}
     (select min({{ month_start('watch_date') }}) from ({{ sessions_written_this_run() }}) as written)
 {%- endmacro %}
+
+
+{#- SQL scalar: the earliest day this run's new sessions fall in (null when none). -#}
+{% macro first_day_written_this_run() -%}
+    (select min(watch_date) from ({{ sessions_written_this_run() }}) as written)
+{%- endmacro %}
+

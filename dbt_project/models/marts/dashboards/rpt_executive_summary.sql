@@ -4,10 +4,27 @@
     7 days, and in the 30 days ending on it (trailing windows, so the first 6 / 29 days of the
     log see shorter history). stickiness = daily / monthly active users.
 -#}
+-- Incremental by day: the days from the first one this run's new sessions fall in are
+-- recomputed (delete+insert on activity_date; insert_overwrite of day partitions on dbt-spark).
+-- Their 30-day windows need the 30 days before that first day and nothing earlier: an
+-- interval opened before them has ended by then.
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='activity_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
+    {%- if is_incremental() %}
+    where watch_date >= {{ dbt.dateadd('day', -30, first_day_written_this_run()) }}
+    {%- endif %}
 ),
 
 -- One row per user and active day; the day figures below are sums over it, so the log is
@@ -84,15 +101,23 @@ final as (
         cast(weekly_active.active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
         cast(monthly_active.active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
         cast(days.session_count as {{ dbt.type_bigint() }}) as session_count,
-        cast(days.total_watch_minutes as {{ dbt.type_numeric() }}) / 60 as watch_hours,
-        days.mean_completion_percentage,
-        cast(days.daily_active_users as {{ dbt.type_numeric() }})
-            / cast(monthly_active.active_users as {{ dbt.type_numeric() }}) as stickiness
+        -- The contract's types, stated here too: the incremental schema check compares the
+        -- query's types with the table's (the same rounding the contract's insert applies).
+        cast(cast(days.total_watch_minutes as {{ dbt.type_numeric() }}) / 60 as numeric(18, 4)) as watch_hours,
+        cast(days.mean_completion_percentage as numeric(18, 6)) as mean_completion_percentage,
+        cast(
+            cast(days.daily_active_users as {{ dbt.type_numeric() }})
+            / cast(monthly_active.active_users as {{ dbt.type_numeric() }})
+            as numeric(18, 6)
+        ) as stickiness
     from days
     inner join weekly_active
         on days.activity_date = weekly_active.event_date
     inner join monthly_active
         on days.activity_date = monthly_active.event_date
+    {%- if is_incremental() %}
+    where days.activity_date >= {{ first_day_written_this_run() }}
+    {%- endif %}
 )
 
 select * from final
