@@ -7,8 +7,27 @@
     One pass: the placed rows are counted per (batch_id, source_line) - a batch is one file, so
     the pair names one staged row - and the counts are full-outer-joined to the staged rows. A
     failing row says what is wrong in `problem`.
+
+    Sessions: the loads int_viewing_sessions_validated's latest build wrote, and every placed
+    row outside the older loads. A full build or a re-validation writes every load, so those
+    builds check everything; an appending build checks the new loads' lines and any placed row
+    whose batch is not an older staged one (a vanished batch still fails). The older loads'
+    lines were proven when they were written, and an appending build neither re-places them
+    (the core only takes rows the validation just wrote) nor removes them.
 -#}
+{%- set validated = ref('int_viewing_sessions_validated') -%}
+{%- set first_checked_load -%}
+    (select min(load_id) from {{ validated }}
+     where validation_load_id = (select max(validation_load_id) from {{ validated }}))
+{%- endset -%}
 with
+
+-- Sessions batches proven by an earlier build (none after a full build or a re-validation).
+proven_session_batches as (
+    select distinct batch_id
+    from {{ validated }}
+    where load_id < {{ first_checked_load }}
+),
 
 staged as (
     select 'users' as entity, batch_id, source_line from {{ ref('stg_streaming__users') }}
@@ -16,6 +35,7 @@ staged as (
     select 'content' as entity, batch_id, source_line from {{ ref('int_content_validated') }}
     union all
     select 'viewing_sessions' as entity, batch_id, source_line from {{ ref('stg_streaming__viewing_sessions') }}
+    where load_id >= {{ first_checked_load }}
 ),
 
 landed as (
@@ -24,8 +44,10 @@ landed as (
     select 'content' as place, batch_id, source_line from {{ ref('content') }}
     union all
     select 'viewing_sessions' as place, batch_id, source_line from {{ ref('viewing_sessions') }}
+    where batch_id not in (select batch_id from proven_session_batches)
     union all
     select 'quarantine' as place, batch_id, source_line from {{ ref('staging_quarantine') }}
+    where batch_id not in (select batch_id from proven_session_batches)
 ),
 
 -- place is only read where the row was placed once
