@@ -11,7 +11,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run serve test chromium services-up services-down services-status clean-state
+.PHONY: install run serve test bench chromium services-up services-down services-status clean-state
 
 install: $(STAMP)
 
@@ -50,6 +50,13 @@ PYTEST_ARGS ?= --durations=25
 
 test: services-up $(CHROMIUM_IF_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The pipeline benchmark from a fresh clone: scales 1, 10 and 45 by default (about an hour on
+# 2 cores); e.g. `make bench BENCH_ARGS="--scales 1"`. Prints the table, writes benchmarks/results/.
+BENCH_ARGS ?=
+
+bench: services-up
+	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 clean-state: services-down
 	rm -rf .state
