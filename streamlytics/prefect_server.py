@@ -107,12 +107,10 @@ class TemporaryServer:
         """Stop the server (also done at interpreter exit, after Prefect has flushed its logs)."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        from streamlytics.services._process import stop_process
+
+        stop_process(self.process.pid, timeout=5)  # SIGTERM, then SIGKILL for it and its children
+        self.process.wait()  # reap it
         self.process = None
         if os.environ.get("PREFECT_API_URL") == self.api_url:
             del os.environ["PREFECT_API_URL"]
