@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     cpu_start = time.process_time()
     try:
-        summary = generate_dataset(out, scale=args.scale, seed=args.seed, dirty_fraction=args.dirty_fraction)
+        summary = generate_dataset(
+            out, scale=args.scale, seed=args.seed, dirty_fraction=args.dirty_fraction
+        )
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu_start
         sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
@@ -42,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
-    print(f"scale            {args.scale:g} (seed {args.seed}, dirty fraction {args.dirty_fraction:g})")
+    print(
+        f"scale            {args.scale:g} (seed {args.seed}, dirty fraction {args.dirty_fraction:g})"
+    )
     print(f"users            {summary['users']:,}")
     print(f"titles           {summary['movies']:,} movies + {summary['series']:,} series")
     print(f"sessions         {summary['sessions']:,}")

@@ -65,8 +65,12 @@ def _server_cpu(conn) -> float | None:
 
 def _cpu_figures(conn, server_before: float | None, client_before: float) -> dict:
     server_after = _server_cpu(conn)
-    return {"client_cpu": time.process_time() - client_before,
-            "server_cpu": None if server_before is None or server_after is None else server_after - server_before}
+    return {
+        "client_cpu": time.process_time() - client_before,
+        "server_cpu": None
+        if server_before is None or server_after is None
+        else server_after - server_before,
+    }
 
 
 def child_raw_copy(url: str, path: str) -> dict:
@@ -76,7 +80,9 @@ def child_raw_copy(url: str, path: str) -> dict:
     server_before, client_before = _server_cpu(conn), time.process_time()
     with conn.cursor() as cur, open(path, "rb") as f:
         started = time.perf_counter()
-        cur.copy_expert("copy bench_raw_copy from stdin with (format csv, header true)", f, size=1024 * 1024)
+        cur.copy_expert(
+            "copy bench_raw_copy from stdin with (format csv, header true)", f, size=1024 * 1024
+        )
         rows = cur.rowcount
         conn.commit()
         seconds = time.perf_counter() - started
@@ -100,13 +106,23 @@ def child_ingest(url: str, path: str) -> dict:
     cpu = _cpu_figures(conn, server_before, client_before)
     conn.close()
     assert report.status == "loaded" and report.accounted, report
-    return {"seconds": seconds, "preflight_seconds": checked - started, "rows": report.rows_loaded,
-            "quarantined": report.rows_quarantined, "peak_rss_mb": _peak_rss_mb(), **cpu}
+    return {
+        "seconds": seconds,
+        "preflight_seconds": checked - started,
+        "rows": report.rows_loaded,
+        "quarantined": report.rows_quarantined,
+        "peak_rss_mb": _peak_rss_mb(),
+        **cpu,
+    }
 
 
 def run_child(mode: str, url: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, f"_{mode}", url, str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, f"_{mode}", url, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -131,9 +147,11 @@ def bench_scale(admin_url: str, scale: float, rounds: int, workdir: Path) -> dic
     data = workdir / f"scale-{scale:g}"
     started = time.perf_counter()
     summary = generate_dataset(data, scale=scale, seed=42)
-    print(f"scale {scale:g}: generated {summary['sessions']:,} sessions "
-          f"({(data / 'viewing_sessions.csv').stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"scale {scale:g}: generated {summary['sessions']:,} sessions "
+        f"({(data / 'viewing_sessions.csv').stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     with scratch_database(admin_url, "bench_ingest") as url:
         conn = db.connect(url)
         db.apply_schema(conn)
@@ -148,10 +166,12 @@ def bench_scale(admin_url: str, scale: float, rounds: int, workdir: Path) -> dic
                 result = run_child(mode, url, data / "viewing_sessions.csv")
                 runs[mode].append(result)
                 server = "-" if result["server_cpu"] is None else f"{result['server_cpu']:.2f}"
-                print(f"  round {r + 1} {mode:8s} {result['seconds']:7.2f} s  "
-                      f"{result['rows'] / result['seconds']:>12,.0f} rows/s  peak RSS {result['peak_rss_mb']:6.1f} MB  "
-                      f"CPU s: loader {result['client_cpu']:.2f}, server {server}",
-                      flush=True)
+                print(
+                    f"  round {r + 1} {mode:8s} {result['seconds']:7.2f} s  "
+                    f"{result['rows'] / result['seconds']:>12,.0f} rows/s  peak RSS {result['peak_rss_mb']:6.1f} MB  "
+                    f"CPU s: loader {result['client_cpu']:.2f}, server {server}",
+                    flush=True,
+                )
     return {"scale": scale, "sessions": summary["sessions"], "runs": runs}
 
 
@@ -163,39 +183,58 @@ def summarise(result: dict) -> None:
     rss_raw = max(r["peak_rss_mb"] for r in result["runs"]["raw_copy"])
     rss_ing = max(r["peak_rss_mb"] for r in result["runs"]["ingest"])
     print(f"\nscale {result['scale']:g} — {rows:,} sessions")
-    print(f"  raw COPY : best {min(raw):6.2f} s ({rows / min(raw):>11,.0f} rows/s)  median {statistics.median(raw):6.2f} s"
-          f"  peak RSS {rss_raw:.0f} MB")
-    print(f"  ingest   : best {min(ing):6.2f} s ({rows / min(ing):>11,.0f} rows/s)  median {statistics.median(ing):6.2f} s"
-          f"  peak RSS {rss_ing:.0f} MB  (of which preflight: median {statistics.median(pre):.2f} s)")
-    print(f"  ingest / raw COPY throughput: best {min(raw) / min(ing):.2f}×, "
-          f"median {statistics.median(raw) / statistics.median(ing):.2f}×")
+    print(
+        f"  raw COPY : best {min(raw):6.2f} s ({rows / min(raw):>11,.0f} rows/s)  median {statistics.median(raw):6.2f} s"
+        f"  peak RSS {rss_raw:.0f} MB"
+    )
+    print(
+        f"  ingest   : best {min(ing):6.2f} s ({rows / min(ing):>11,.0f} rows/s)  median {statistics.median(ing):6.2f} s"
+        f"  peak RSS {rss_ing:.0f} MB  (of which preflight: median {statistics.median(pre):.2f} s)"
+    )
+    print(
+        f"  ingest / raw COPY throughput: best {min(raw) / min(ing):.2f}×, "
+        f"median {statistics.median(raw) / statistics.median(ing):.2f}×"
+    )
     for mode in ("raw_copy", "ingest"):
         runs = result["runs"][mode]
         client = statistics.median(r["client_cpu"] for r in runs)
         servers = [r["server_cpu"] for r in runs if r["server_cpu"] is not None]
         server = f"{statistics.median(servers) / rows * 1e6:.2f}" if servers else "-"
-        print(f"  CPU s per million rows, {mode:8s}: loader {client / rows * 1e6:.2f}, server {server}")
+        print(
+            f"  CPU s per million rows, {mode:8s}: loader {client / rows * 1e6:.2f}, server {server}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default=f"1,{10_000_000 / SESSIONS_PER_SCALE:.1f}",
-                        help="comma-separated generator scales (default: 1 and ≈10 M sessions)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scales",
+        default=f"1,{10_000_000 / SESSIONS_PER_SCALE:.1f}",
+        help="comma-separated generator scales (default: 1 and ≈10 M sessions)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None, help="where to generate (default: a temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where to generate (default: a temp dir)"
+    )
     args = parser.parse_args()
 
     from streamlytics import services
 
     admin_url = services.database_url()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-", dir=args.workdir) as tmp:
-        results = [bench_scale(admin_url, float(s), args.rounds, Path(tmp)) for s in args.scales.split(",")]
+        results = [
+            bench_scale(admin_url, float(s), args.rounds, Path(tmp)) for s in args.scales.split(",")
+        ]
     for result in results:
         summarise(result)
     load = os.getloadavg()
-    print(f"\nmachine: {os.cpu_count()} CPUs shared by loader and server; load average at the end "
-          f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min). Wall times on a busy machine "
-          "vary a lot; the CPU seconds do not.")
+    print(
+        f"\nmachine: {os.cpu_count()} CPUs shared by loader and server; load average at the end "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min). Wall times on a busy machine "
+        "vary a lot; the CPU seconds do not."
+    )
 
 
 if __name__ == "__main__":

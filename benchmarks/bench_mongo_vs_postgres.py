@@ -38,9 +38,13 @@ from mongo import compat, pipelines, publish, sql_questions
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
 from streamlytics import services
 
-
-DBT_MODELS = ("+path:models/core", "+rpt_user_analytics", "+rpt_geographic", "+rpt_seasonal_by_month",
-              "+rpt_content_performance")
+DBT_MODELS = (
+    "+path:models/core",
+    "+rpt_user_analytics",
+    "+rpt_geographic",
+    "+rpt_seasonal_by_month",
+    "+rpt_content_performance",
+)
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -101,10 +105,16 @@ def build(url: str, work: Path, scale: float, seed: int) -> dict[str, float]:
     seconds["ingest"] = time.perf_counter() - start
     os.environ["DATABASE_URL"] = url  # run_build reaches Postgres through the project settings
     # Only the models the questions read; dbt's tests are the test suite's business, not timed.
-    result = run_build(select=DBT_MODELS, exclude=("resource_type:test", "resource_type:unit_test"),
-                       target_path=work / "target", log_path=work / "logs")
+    result = run_build(
+        select=DBT_MODELS,
+        exclude=("resource_type:test", "resource_type:unit_test"),
+        target_path=work / "target",
+        log_path=work / "logs",
+    )
     if not result.ok:
-        raise SystemExit("dbt build failed: " + "; ".join(f.describe() for f in result.failures[:5]))
+        raise SystemExit(
+            "dbt build failed: " + "; ".join(f.describe() for f in result.failures[:5])
+        )
     seconds["dbt build"] = result.elapsed_seconds
     return seconds
 
@@ -132,63 +142,107 @@ def bench_scale(scale: float, args: argparse.Namespace, pg_admin: str, mongo_uri
             sessions = cur.fetchone()[0]
         users = db[USER_ANALYTICS].estimated_document_count()
         titles = db[CONTENT_ANALYTICS].estimated_document_count()
-        print(f"\n=== scale {scale:g}: {users:,} users, {titles:,} titles, {sessions:,} sessions "
-              f"(server: {compat.server_process(db)})")
+        print(
+            f"\n=== scale {scale:g}: {users:,} users, {titles:,} titles, {sessions:,} sessions "
+            f"(server: {compat.server_process(db)})"
+        )
         for step, secs in steps.items():
             print(f"  {step:<22} {secs:8.2f} s")
         for coll, c in first.items():
             print(f"  publish counts {coll}: first {c.as_dict()}; again {again[coll].as_dict()}")
 
-        print(f"\n  {'question':<28} {'rows':>5} {'pg core':>10} {'pg mart':>10} {'mongo':>10}  check")
+        print(
+            f"\n  {'question':<28} {'rows':>5} {'pg core':>10} {'pg mart':>10} {'mongo':>10}  check"
+        )
         for question in pipelines.PIPELINES:
             pg_s, want = timed(lambda q=question: sql_questions.answer(conn, q), args.repeat)
             mart_s = None
             if question in sql_questions.MARTS:
-                mart_s, _ = timed(lambda q=question: sql_questions.mart_answer(conn, q), args.repeat)
+                mart_s, _ = timed(
+                    lambda q=question: sql_questions.mart_answer(conn, q), args.repeat
+                )
             mongo_s, got = timed(lambda q=question: pipelines.run(db, q), args.repeat)
             check = "equal" if same_rows(got, want) else "DIFFERENT"
             mart = f"{mart_s * 1000:8.1f}ms" if mart_s is not None else f"{'-':>10}"
-            print(f"  {question:<28} {len(got):>5} {pg_s * 1000:8.1f}ms {mart} {mongo_s * 1000:8.1f}ms  {check}")
+            print(
+                f"  {question:<28} {len(got):>5} {pg_s * 1000:8.1f}ms {mart} {mongo_s * 1000:8.1f}ms  {check}"
+            )
 
         for content_type in ("movie", "series"):
-            pg_s, want = timed(lambda t=content_type: sql_questions.top_titles(conn, t), args.repeat)
-            mart_s, _ = timed(lambda t=content_type: sql_questions.top_titles_mart(conn, t), args.repeat)
+            pg_s, want = timed(
+                lambda t=content_type: sql_questions.top_titles(conn, t), args.repeat
+            )
+            mart_s, _ = timed(
+                lambda t=content_type: sql_questions.top_titles_mart(conn, t), args.repeat
+            )
             mongo_s, got = timed(lambda t=content_type: pipelines.top_titles(db, t), args.repeat)
             check = "equal" if same_rows(got, want) else "DIFFERENT"
-            print(f"  {'top 10 ' + content_type:<28} {len(got):>5} {pg_s * 1000:8.1f}ms "
-                  f"{mart_s * 1000:8.1f}ms {mongo_s * 1000:8.1f}ms  {check}")
+            print(
+                f"  {'top 10 ' + content_type:<28} {len(got):>5} {pg_s * 1000:8.1f}ms "
+                f"{mart_s * 1000:8.1f}ms {mongo_s * 1000:8.1f}ms  {check}"
+            )
 
         with conn.cursor() as cur:  # ids that exist at every scale (the id width grows with it)
             cur.execute("select max(user_id) from core.users")
             user_id = cur.fetchone()[0]
             cur.execute("select max(content_id) from core.content where content_type = 'movie'")
             content_id = cur.fetchone()[0]
-        print(f"\n  lookups (median of {args.lookups})              pg          mongo      mongo explain")
+        print(
+            f"\n  lookups (median of {args.lookups})              pg          mongo      mongo explain"
+        )
         lookups = [
-            ("user by id", "select * from core.users where user_id = %s", (user_id,),
-             USER_ANALYTICS, {"user_id": user_id}),
-            ("title by id", "select * from core.content where content_id = %s", (content_id,),
-             CONTENT_ANALYTICS, {"content_id": content_id}),
-            ("titles of a genre (no index)", "select c.* from core.content c join core.content_genres g "
-             "using (content_id) where g.genre = %s", ("Drama",), CONTENT_ANALYTICS, {"genres": "Drama"}),
-            ("users of a country", "select * from core.users where country = %s", ("Chile",),
-             USER_ANALYTICS, {"country": "Chile"}),
+            (
+                "user by id",
+                "select * from core.users where user_id = %s",
+                (user_id,),
+                USER_ANALYTICS,
+                {"user_id": user_id},
+            ),
+            (
+                "title by id",
+                "select * from core.content where content_id = %s",
+                (content_id,),
+                CONTENT_ANALYTICS,
+                {"content_id": content_id},
+            ),
+            (
+                "titles of a genre (no index)",
+                "select c.* from core.content c join core.content_genres g "
+                "using (content_id) where g.genre = %s",
+                ("Drama",),
+                CONTENT_ANALYTICS,
+                {"genres": "Drama"},
+            ),
+            (
+                "users of a country",
+                "select * from core.users where country = %s",
+                ("Chile",),
+                USER_ANALYTICS,
+                {"country": "Chile"},
+            ),
         ]
         for label, query, params, coll, flt in lookups:
+
             def pg_lookup(q: str = query, p: tuple = params) -> list:
                 with conn.cursor() as cur:
                     cur.execute(q, p)
                     return cur.fetchall()
+
             pg_s, pg_rows = timed(pg_lookup, args.lookups)
             mongo_s, docs = timed(lambda c=coll, f=flt: list(db[c].find(f)), args.lookups)
             uses = compat.winning_plan_uses_index(db[coll].find(flt).explain())
-            print(f"  {label:<30} {pg_s * 1000:8.2f}ms {mongo_s * 1000:8.2f}ms   "
-                  f"{'index' if uses else 'COLLECTION SCAN'} ({len(docs)} docs, pg {len(pg_rows)} rows)")
+            print(
+                f"  {label:<30} {pg_s * 1000:8.2f}ms {mongo_s * 1000:8.2f}ms   "
+                f"{'index' if uses else 'COLLECTION SCAN'} ({len(docs)} docs, pg {len(pg_rows)} rows)"
+            )
 
-        filtered_s, rows = timed(lambda: pipelines.run(db, "engagement_by_demographics", country="Chile"),
-                                 args.repeat)
-        print(f"  engagement pipeline for one country (index on country): {filtered_s * 1000:.1f} ms, "
-              f"{len(rows)} rows")
+        filtered_s, rows = timed(
+            lambda: pipelines.run(db, "engagement_by_demographics", country="Chile"), args.repeat
+        )
+        print(
+            f"  engagement pipeline for one country (index on country): {filtered_s * 1000:.1f} ms, "
+            f"{len(rows)} rows"
+        )
         conn.close()
     finally:
         client.close()

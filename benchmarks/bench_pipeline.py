@@ -51,15 +51,24 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve()
 RESULTS_DIR = HERE.parent / "results"
-ALL_STAGES = ("ingest", "validate-raw", "transform", "validate-marts", "publish", "analyze", "export-tableau")
+ALL_STAGES = (
+    "ingest",
+    "validate-raw",
+    "transform",
+    "validate-marts",
+    "publish",
+    "analyze",
+    "export-tableau",
+)
 DATA_PATH_STAGES = ("ingest", "transform", "publish")  # the stages that move the rows
 NEW_DAY = "2024-09-01"
 NEW_DAY_FILE = f"viewing_sessions_{NEW_DAY}.csv"
@@ -105,20 +114,49 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         from streamlytics.ingest import ingest_directory
 
         report = ingest_directory(data, url)
-        return {"files": [{"file": f.file, "status": f.status, "read": f.lines_read, "loaded": f.rows_loaded,
-                           "quarantined": f.rows_quarantined, "seconds": round(f.seconds, 3)} for f in report.files]}
+        return {
+            "files": [
+                {
+                    "file": f.file,
+                    "status": f.status,
+                    "read": f.lines_read,
+                    "loaded": f.rows_loaded,
+                    "quarantined": f.rows_quarantined,
+                    "seconds": round(f.seconds, 3),
+                }
+                for f in report.files
+            ]
+        }
     if stage == "transform":
         from streamlytics.transform import run_build
 
-        result = run_build(target_path=work / "target", log_path=work / "logs", cfg=replace(settings(), database_url=url))
+        result = run_build(
+            target_path=work / "target",
+            log_path=work / "logs",
+            cfg=replace(settings(), database_url=url),
+        )
         run_results = json.loads(Path(result.run_results_path).read_text())
-        node = next((r for r in run_results["results"] if r["unique_id"] == "model.streamlytics.viewing_sessions"), None)
+        node = next(
+            (
+                r
+                for r in run_results["results"]
+                if r["unique_id"] == "model.streamlytics.viewing_sessions"
+            ),
+            None,
+        )
         summary = result.summary()
-        return {"ok": result.ok, "models": summary["models"], "tests_passed": summary["tests_passed"],
-                "failures": [f["name"] for f in summary["failures"]],
-                "core_viewing_sessions": None if node is None else {
-                    "seconds": round(node["execution_time"], 2),
-                    "rows_inserted": (node.get("adapter_response") or {}).get("rows_affected")}}
+        return {
+            "ok": result.ok,
+            "models": summary["models"],
+            "tests_passed": summary["tests_passed"],
+            "failures": [f["name"] for f in summary["failures"]],
+            "core_viewing_sessions": None
+            if node is None
+            else {
+                "seconds": round(node["execution_time"], 2),
+                "rows_inserted": (node.get("adapter_response") or {}).get("rows_affected"),
+            },
+        }
     if stage in ("validate-raw", "validate-marts"):
         from streamlytics.validation import run_validation
 
@@ -131,7 +169,9 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
     if stage == "analyze":
         from python_models.analyze import run_analysis
 
-        head = run_analysis(url, mongo_uri, mongo_db, run_results=work / "target" / "run_results.json")
+        head = run_analysis(
+            url, mongo_uri, mongo_db, run_results=work / "target" / "run_results.json"
+        )
         return {"seconds_reported": head.get("seconds")}
     if stage == "export-tableau":
         from streamlytics.consumers.tableau import export_marts, row_counts
@@ -143,14 +183,23 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return child_seed_loader(url, data, args["schema"])
     if stage == "streamlytics-run":
         # What a user runs: the whole Prefect flow, in the CLI's own process (its children counted).
-        proc = subprocess.run([str(Path(sys.executable).with_name("streamlytics")), "run", "--data-dir", str(data)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(Path(sys.executable).with_name("streamlytics")), "run", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
             raise SystemExit(proc.returncode)
         summary = json.loads((work / "reports" / "run_summary.json").read_text())
-        return {"status": summary["status"], "peak_rss_mb_reported": summary.get("peak_rss_mb"),
-                "stages": {st["name"]: {"status": st["status"], "seconds": st["seconds"]} for st in summary["stages"]}}
+        return {
+            "status": summary["status"],
+            "peak_rss_mb_reported": summary.get("peak_rss_mb"),
+            "stages": {
+                st["name"]: {"status": st["status"], "seconds": st["seconds"]}
+                for st in summary["stages"]
+            },
+        }
     if stage == "prefect-start":
         from prefect import flow
 
@@ -171,7 +220,9 @@ def child_raw_copy(url: str, data: Path, schema: str) -> dict[str, Any]:
     for table in ("users", "viewing_sessions"):
         started = time.perf_counter()
         with conn.cursor() as cur, (data / f"{table}.csv").open("rb") as f:
-            cur.copy_expert(f"copy {schema}.{table} from stdin with (format csv, header true)", f, size=1 << 20)
+            cur.copy_expert(
+                f"copy {schema}.{table} from stdin with (format csv, header true)", f, size=1 << 20
+            )
             rows = cur.rowcount
         conn.commit()
         out[table] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}
@@ -196,11 +247,15 @@ def child_seed_loader(url: str, data: Path, schema: str) -> dict[str, Any]:
             for record in reader:
                 batch.append(record)
                 if len(batch) == SEED_BATCH:
-                    execute_values(cur, f"insert into {schema}.{table} values %s", batch, page_size=SEED_BATCH)
+                    execute_values(
+                        cur, f"insert into {schema}.{table} values %s", batch, page_size=SEED_BATCH
+                    )
                     rows += len(batch)
                     batch = []
             if batch:
-                execute_values(cur, f"insert into {schema}.{table} values %s", batch, page_size=SEED_BATCH)
+                execute_values(
+                    cur, f"insert into {schema}.{table} values %s", batch, page_size=SEED_BATCH
+                )
                 rows += len(batch)
         conn.commit()
         out[table] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}
@@ -210,8 +265,16 @@ def child_seed_loader(url: str, data: Path, schema: str) -> dict[str, Any]:
 
 def child_main(stage: str, args_json: str) -> int:
     result = child_stage(stage, json.loads(args_json))
-    print(json.dumps({"result": result, "own_peak_mb": _own_peak_mb(), "children_peak_mb": _children_peak_mb()},
-                     default=str))
+    print(
+        json.dumps(
+            {
+                "result": result,
+                "own_peak_mb": _own_peak_mb(),
+                "children_peak_mb": _children_peak_mb(),
+            },
+            default=str,
+        )
+    )
     return 0
 
 
@@ -280,8 +343,13 @@ def kill_tree(pid: int) -> None:
             pass
 
 
-def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int | None,
-              max_rss_mb: float = float("inf")) -> StageRun:
+def run_stage(
+    stage: str,
+    args: dict[str, Any],
+    env: dict[str, str],
+    rows: int | None,
+    max_rss_mb: float = float("inf"),
+) -> StageRun:
     """Run one stage in a child process; wall time, polled tree RSS, load averages.
 
     A stage whose process tree grows beyond ``max_rss_mb`` is killed (the machine is shared,
@@ -289,8 +357,13 @@ def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int |
     """
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, str(HERE), "_child", stage, json.dumps(args)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(HERE), "_child", stage, json.dumps(args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = 0.0
     done = threading.Event()
     over: list[float] = []
@@ -314,38 +387,88 @@ def run_stage(stage: str, args: dict[str, Any], env: dict[str, str], rows: int |
     if over:
         message = f"killed after {seconds:.0f} s: its processes held {over[0]:,.0f} MB, above the {max_rss_mb:,.0f} MB guard"
         print(f"    {stage}: {message}", flush=True)
-        return StageRun(stage, "killed", round(seconds, 2), round(peak, 1), None, load_before, load_after, error=message)
+        return StageRun(
+            stage,
+            "killed",
+            round(seconds, 2),
+            round(peak, 1),
+            None,
+            load_before,
+            load_after,
+            error=message,
+        )
     if child.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-8:])
         print(f"    {stage}: FAILED (exit {child.returncode})\n{tail}", flush=True)
-        return StageRun(stage, "failed", round(seconds, 2), round(peak, 1), None, load_before, load_after, error=tail)
+        return StageRun(
+            stage,
+            "failed",
+            round(seconds, 2),
+            round(peak, 1),
+            None,
+            load_before,
+            load_after,
+            error=tail,
+        )
     report = json.loads(stdout.strip().splitlines()[-1])
     peak = max(peak, report["own_peak_mb"], report["children_peak_mb"])
     rate = rows / seconds if rows else None
-    run = StageRun(stage, "ok", round(seconds, 2), round(peak, 1), rate and round(rate), load_before, load_after,
-                   report["result"])
-    print(f"    {stage:<20} {seconds:8.2f} s  {peak:7.0f} MB  load {load_before:.1f}->{load_after:.1f}", flush=True)
+    run = StageRun(
+        stage,
+        "ok",
+        round(seconds, 2),
+        round(peak, 1),
+        rate and round(rate),
+        load_before,
+        load_after,
+        report["result"],
+    )
+    print(
+        f"    {stage:<20} {seconds:8.2f} s  {peak:7.0f} MB  load {load_before:.1f}->{load_after:.1f}",
+        flush=True,
+    )
     return run
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal:"))
-    return {"nproc": os.cpu_count(), "ram_gb": round(mem_kb / (1 << 20), 1), "cpu": cpu,
-            "kernel": platform.release(), "python": platform.python_version()}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gb": round(mem_kb / (1 << 20), 1),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
 def postgres_info(url: str) -> dict[str, Any]:
     import psycopg2
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("select current_setting('server_version'), current_setting('shared_buffers'), "
-                    "current_setting('synchronous_commit'), current_setting('wal_level')")
+        cur.execute(
+            "select current_setting('server_version'), current_setting('shared_buffers'), "
+            "current_setting('synchronous_commit'), current_setting('wal_level')"
+        )
         version, buffers, sync, wal = cur.fetchone()
     conn.close()
-    return {"version": version, "shared_buffers": buffers, "synchronous_commit": sync, "wal_level": wal}
+    return {
+        "version": version,
+        "shared_buffers": buffers,
+        "synchronous_commit": sync,
+        "wal_level": wal,
+    }
 
 
 def admin_execute(admin_url: str, sql: str) -> None:
@@ -396,9 +519,17 @@ def add_new_day(data: Path) -> int:
     return len(picked)
 
 
-def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri: str, workdir: Path,
-                keep_data: bool, max_rss_mb: float, save: Callable[[ScaleRun], None],
-                end_to_end: bool = True) -> ScaleRun:
+def bench_scale(
+    scale: float,
+    stages: tuple[str, ...],
+    admin_url: str,
+    mongo_uri: str,
+    workdir: Path,
+    keep_data: bool,
+    max_rss_mb: float,
+    save: Callable[[ScaleRun], None],
+    end_to_end: bool = True,
+) -> ScaleRun:
     """Every stage, the baselines and the incremental day at one scale; ``save`` is called after
     each step, so an interrupted run keeps what it measured."""
     from streamlytics.generate import generate_dataset
@@ -409,24 +540,45 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
     print(f"scale {scale:g}: generating ...", flush=True)
     started = time.perf_counter()
     summary = generate_dataset(data, scale=scale, seed=42)
-    run = ScaleRun(scale, summary["sessions"], summary["users"], summary["movies"] + summary["series"],
-                   round((data / "viewing_sessions.csv").stat().st_size / 1e6, 1),
-                   round(time.perf_counter() - started, 1),
-                   started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    print(f"  {run.sessions:,} sessions ({run.sessions_mb:,.0f} MB) in {run.generate_seconds} s", flush=True)
+    run = ScaleRun(
+        scale,
+        summary["sessions"],
+        summary["users"],
+        summary["movies"] + summary["series"],
+        round((data / "viewing_sessions.csv").stat().st_size / 1e6, 1),
+        round(time.perf_counter() - started, 1),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    print(
+        f"  {run.sessions:,} sessions ({run.sessions_mb:,.0f} MB) in {run.generate_seconds} s",
+        flush=True,
+    )
     db_name = f"bench_pipeline_{uuid.uuid4().hex[:8]}"
     admin_execute(admin_url, f'create database "{db_name}"')
     url = with_database(admin_url, db_name)
-    env = {**os.environ, "DATABASE_URL": url, **pg_variables(url), "MONGODB_URI": mongo_uri, "MONGODB_DB": db_name,
-           "STREAMLYTICS_REPORTS_DIR": str(work / "reports"), "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        **pg_variables(url),
+        "MONGODB_URI": mongo_uri,
+        "MONGODB_DB": db_name,
+        "STREAMLYTICS_REPORTS_DIR": str(work / "reports"),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
     args = {"data": str(data), "work": str(work)}
     # `streamlytics run` gets a database (and Mongo database) of its own, so it starts from nothing too.
     run_db = f"{db_name}_run"
     run_url = with_database(admin_url, run_db)
     run_work = work.parent / "work-run"
-    run_env = {**env, "DATABASE_URL": run_url, **pg_variables(run_url), "MONGODB_DB": run_db,
-               "STREAMLYTICS_REPORTS_DIR": str(run_work / "reports")}
+    run_env = {
+        **env,
+        "DATABASE_URL": run_url,
+        **pg_variables(run_url),
+        "MONGODB_DB": run_db,
+        "STREAMLYTICS_REPORTS_DIR": str(run_work / "reports"),
+    }
     run_args = {"data": str(data), "work": str(run_work)}
     try:
         print("  full run", flush=True)
@@ -436,17 +588,32 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
         create_plain_tables(url, "bench_copy")
         print("  baselines", flush=True)
         copy = run_stage("raw-copy", {**args, "schema": "bench_copy"}, env, run.sessions)
-        run.raw_copy = {"seconds": copy.seconds, "peak_rss_mb": copy.peak_rss_mb, "files": copy.result}
+        run.raw_copy = {
+            "seconds": copy.seconds,
+            "peak_rss_mb": copy.peak_rss_mb,
+            "files": copy.result,
+        }
         if scale == 1:
             create_plain_tables(url, "bench_seed")
-            seed = run_stage("seed-execute-values", {**args, "schema": "bench_seed"}, env, run.sessions)
-            run.seed_loader = {"seconds": seed.seconds, "peak_rss_mb": seed.peak_rss_mb, "files": seed.result}
-        admin_execute(url, "drop schema bench_copy cascade; drop schema if exists bench_seed cascade; checkpoint")
+            seed = run_stage(
+                "seed-execute-values", {**args, "schema": "bench_seed"}, env, run.sessions
+            )
+            run.seed_loader = {
+                "seconds": seed.seconds,
+                "peak_rss_mb": seed.peak_rss_mb,
+                "files": seed.result,
+            }
+        admin_execute(
+            url,
+            "drop schema bench_copy cascade; drop schema if exists bench_seed cascade; checkpoint",
+        )
         save(run)
         if end_to_end:
             print("  streamlytics run (the whole flow, one process)", flush=True)
             admin_execute(admin_url, f'create database "{run_db}"')
-            run.run_full = run_stage("streamlytics-run", run_args, run_env, run.sessions, max_rss_mb)
+            run.run_full = run_stage(
+                "streamlytics-run", run_args, run_env, run.sessions, max_rss_mb
+            )
             save(run)
         run.incremental_rows = add_new_day(data)
         print(f"  incremental day: {run.incremental_rows:,} new sessions", flush=True)
@@ -455,7 +622,9 @@ def bench_scale(scale: float, stages: tuple[str, ...], admin_url: str, mongo_uri
             save(run)
         if end_to_end:
             print("  streamlytics run after the new day", flush=True)
-            run.run_incremental = run_stage("streamlytics-run", run_args, run_env, run.incremental_rows, max_rss_mb)
+            run.run_incremental = run_stage(
+                "streamlytics-run", run_args, run_env, run.incremental_rows, max_rss_mb
+            )
         run.comparisons = compare(run)
     finally:
         admin_execute(admin_url, f'drop database if exists "{db_name}" with (force)')
@@ -479,13 +648,17 @@ def compare(run: ScaleRun) -> dict[str, Any]:
     out: dict[str, Any] = {}
     full = sum(s.seconds for s in run.stages)
     out["end_to_end_seconds"] = round(full, 2)
-    out["data_path_seconds"] = round(sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2)
+    out["data_path_seconds"] = round(
+        sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2
+    )
     out["end_to_end_ok"] = all(s.status == "ok" for s in run.stages)
     out["peak_rss_mb"] = max((s.peak_rss_mb for s in run.stages), default=None)
     ingest = next((s for s in run.stages if s.stage == "ingest" and s.status == "ok"), None)
     copy_files = run.raw_copy.get("files") or {}
     if ingest is not None and copy_files:
-        sessions_file = next(f for f in ingest.result["files"] if f["file"] == "viewing_sessions.csv")
+        sessions_file = next(
+            f for f in ingest.result["files"] if f["file"] == "viewing_sessions.csv"
+        )
         copy_sessions = copy_files["viewing_sessions"]["seconds"]
         copy_csvs = copy_sessions + copy_files["users"]["seconds"]
         # Throughput ratios (>= 0.8 is the target): raw COPY time over ingest time.
@@ -497,7 +670,12 @@ def compare(run: ScaleRun) -> dict[str, Any]:
         seed_sessions = run.seed_loader["files"]["viewing_sessions"]["seconds"]
         out["seed_loader_sessions_rows_per_s"] = round(run.sessions / seed_sessions)
         out["ingest_speedup_over_seed_loader"] = round(
-            seed_sessions / next(f for f in ingest.result["files"] if f["file"] == "viewing_sessions.csv")["seconds"], 1)
+            seed_sessions
+            / next(f for f in ingest.result["files"] if f["file"] == "viewing_sessions.csv")[
+                "seconds"
+            ],
+            1,
+        )
     if run.incremental:
         incremental = sum(s.seconds for s in run.incremental)
         out["incremental_seconds"] = round(incremental, 2)
@@ -507,13 +685,17 @@ def compare(run: ScaleRun) -> dict[str, Any]:
         if transform and full_transform:
             out["incremental_core_viewing_sessions"] = transform[0].result["core_viewing_sessions"]
             out["full_core_viewing_sessions"] = full_transform[0].result["core_viewing_sessions"]
-            out["incremental_transform_fraction"] = round(transform[0].seconds / full_transform[0].seconds, 3)
+            out["incremental_transform_fraction"] = round(
+                transform[0].seconds / full_transform[0].seconds, 3
+            )
     if run.run_full is not None and run.run_full.status == "ok":
         out["streamlytics_run_seconds"] = run.run_full.seconds
         out["streamlytics_run_peak_rss_mb"] = run.run_full.peak_rss_mb
         if run.run_incremental is not None and run.run_incremental.status == "ok":
             out["streamlytics_run_incremental_seconds"] = run.run_incremental.seconds
-            out["streamlytics_run_incremental_fraction"] = round(run.run_incremental.seconds / run.run_full.seconds, 3)
+            out["streamlytics_run_incremental_fraction"] = round(
+                run.run_incremental.seconds / run.run_full.seconds, 3
+            )
     return out
 
 
@@ -532,48 +714,71 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if results.get("prefect_start"):
         p = results["prefect_start"]
-        lines += [f"Prefect start-up (an empty flow in a fresh process, own PREFECT_HOME), added by "
-                  f"`streamlytics run` on top of the stages: {p['seconds']} s, {p['peak_rss_mb']:.0f} MB.", ""]
-    lines += ["| scale | sessions | stage | wall s | rows/s | peak RSS MB | load before→after |",
-              "|---:|---:|---|---:|---:|---:|---|"]
+        lines += [
+            f"Prefect start-up (an empty flow in a fresh process, own PREFECT_HOME), added by "
+            f"`streamlytics run` on top of the stages: {p['seconds']} s, {p['peak_rss_mb']:.0f} MB.",
+            "",
+        ]
+    lines += [
+        "| scale | sessions | stage | wall s | rows/s | peak RSS MB | load before→after |",
+        "|---:|---:|---|---:|---:|---:|---|",
+    ]
     for run in results["scales"]:
-        rows = [*(("full", s) for s in run["stages"]), *(("incremental day", s) for s in run["incremental"])]
+        rows = [
+            *(("full", s) for s in run["stages"]),
+            *(("incremental day", s) for s in run["incremental"]),
+        ]
         for phase, s in rows:
             rate = f"{s['rows_per_second']:,}" if s["rows_per_second"] else "-"
             status = "" if s["status"] == "ok" else f" **{s['status'].upper()}**"
             label = s["stage"] if phase == "full" else f"{s['stage']} (+1 day)"
-            lines.append(f"| {run['scale']:g} | {run['sessions']:,} | {label}{status} | {s['seconds']:.2f} | {rate} "
-                         f"| {s['peak_rss_mb']:.0f} | {s['load_before']:.1f}→{s['load_after']:.1f} |")
-        for label, s in (("`streamlytics run` (whole flow)", run.get("run_full")),
-                         ("`streamlytics run` (+1 day)", run.get("run_incremental"))):
+            lines.append(
+                f"| {run['scale']:g} | {run['sessions']:,} | {label}{status} | {s['seconds']:.2f} | {rate} "
+                f"| {s['peak_rss_mb']:.0f} | {s['load_before']:.1f}→{s['load_after']:.1f} |"
+            )
+        for label, s in (
+            ("`streamlytics run` (whole flow)", run.get("run_full")),
+            ("`streamlytics run` (+1 day)", run.get("run_incremental")),
+        ):
             if s:
                 status = "" if s["status"] == "ok" else f" **{s['status'].upper()}**"
                 rate = f"{s['rows_per_second']:,}" if s["rows_per_second"] else "-"
-                lines.append(f"| {run['scale']:g} | {run['sessions']:,} | {label}{status} | {s['seconds']:.2f} | {rate} "
-                             f"| {s['peak_rss_mb']:.0f} | {s['load_before']:.1f}→{s['load_after']:.1f} |")
+                lines.append(
+                    f"| {run['scale']:g} | {run['sessions']:,} | {label}{status} | {s['seconds']:.2f} | {rate} "
+                    f"| {s['peak_rss_mb']:.0f} | {s['load_before']:.1f}→{s['load_after']:.1f} |"
+                )
         copy = run["raw_copy"]
         if copy.get("files"):
             seconds = copy["files"]["viewing_sessions"]["seconds"]
-            lines.append(f"| {run['scale']:g} | {run['sessions']:,} | (a) raw COPY, sessions file | {seconds:.2f} "
-                         f"| {run['sessions'] / seconds:,.0f} | {copy['peak_rss_mb']:.0f} | |")
+            lines.append(
+                f"| {run['scale']:g} | {run['sessions']:,} | (a) raw COPY, sessions file | {seconds:.2f} "
+                f"| {run['sessions'] / seconds:,.0f} | {copy['peak_rss_mb']:.0f} | |"
+            )
         if run.get("seed_loader") and run["seed_loader"].get("files"):
             seconds = run["seed_loader"]["files"]["viewing_sessions"]["seconds"]
-            lines.append(f"| {run['scale']:g} | {run['sessions']:,} | (b) seed loader (execute_values, 500/batch), "
-                         f"sessions file | {seconds:.2f} | {run['sessions'] / seconds:,.0f} "
-                         f"| {run['seed_loader']['peak_rss_mb']:.0f} | |")
-    lines += ["", "| scale | `streamlytics run` s | its peak RSS MB | its +1 day / full |"
-              " end-to-end s (stages run one by one) | data path s (ingest+transform+publish) | peak RSS MB "
-              "| ingest/raw COPY (sessions file) | ingest stage/raw COPY (CSVs) | incremental day / full run "
-              "| incremental dbt / full dbt |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            lines.append(
+                f"| {run['scale']:g} | {run['sessions']:,} | (b) seed loader (execute_values, 500/batch), "
+                f"sessions file | {seconds:.2f} | {run['sessions'] / seconds:,.0f} "
+                f"| {run['seed_loader']['peak_rss_mb']:.0f} | |"
+            )
+    lines += [
+        "",
+        "| scale | `streamlytics run` s | its peak RSS MB | its +1 day / full |"
+        " end-to-end s (stages run one by one) | data path s (ingest+transform+publish) | peak RSS MB "
+        "| ingest/raw COPY (sessions file) | ingest stage/raw COPY (CSVs) | incremental day / full run "
+        "| incremental dbt / full dbt |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for run in results["scales"]:
         c = run["comparisons"]
-        lines.append(f"| {run['scale']:g} | {c.get('streamlytics_run_seconds', '-')} "
-                     f"| {c.get('streamlytics_run_peak_rss_mb', '-')} | {c.get('streamlytics_run_incremental_fraction', '-')} "
-                     f"| {c.get('end_to_end_seconds', '-')} | {c.get('data_path_seconds', '-')} "
-                     f"| {c.get('peak_rss_mb', '-')} "
-                     f"| {c.get('ingest_vs_raw_copy_sessions_file', '-')} | {c.get('ingest_vs_raw_copy_stage', '-')} "
-                     f"| {c.get('incremental_fraction', '-')} | {c.get('incremental_transform_fraction', '-')} |")
+        lines.append(
+            f"| {run['scale']:g} | {c.get('streamlytics_run_seconds', '-')} "
+            f"| {c.get('streamlytics_run_peak_rss_mb', '-')} | {c.get('streamlytics_run_incremental_fraction', '-')} "
+            f"| {c.get('end_to_end_seconds', '-')} | {c.get('data_path_seconds', '-')} "
+            f"| {c.get('peak_rss_mb', '-')} "
+            f"| {c.get('ingest_vs_raw_copy_sessions_file', '-')} | {c.get('ingest_vs_raw_copy_stage', '-')} "
+            f"| {c.get('incremental_fraction', '-')} | {c.get('incremental_transform_fraction', '-')} |"
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -583,19 +788,40 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["_child"]:
         return child_main(argv[1], argv[2])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", default="1,10,45", help="comma-separated generator scales (default 1,10,45)")
-    parser.add_argument("--stages", default="all",
-                        help=f"comma-separated, in pipeline order, or 'all' (default: {','.join(ALL_STAGES)})")
-    parser.add_argument("--workdir", type=Path, default=None, help="where data is generated (default: a temp dir)")
+    parser.add_argument(
+        "--scales", default="1,10,45", help="comma-separated generator scales (default 1,10,45)"
+    )
+    parser.add_argument(
+        "--stages",
+        default="all",
+        help=f"comma-separated, in pipeline order, or 'all' (default: {','.join(ALL_STAGES)})",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where data is generated (default: a temp dir)"
+    )
     parser.add_argument("--keep-data", action="store_true")
-    parser.add_argument("--name", default="pipeline_latest", help="results file name in benchmarks/results/")
-    parser.add_argument("--no-prefect", action="store_true", help="skip measuring Prefect's start-up")
-    parser.add_argument("--max-rss-mb", type=float, default=8000,
-                        help="kill a stage whose processes hold more than this (default 8000: a shared machine)")
-    parser.add_argument("--no-end-to-end", action="store_true",
-                        help="skip timing `streamlytics run` as a whole (it runs on a second database)")
-    parser.add_argument("--append", action="store_true",
-                        help="add these scales to the existing results file instead of starting a new one")
+    parser.add_argument(
+        "--name", default="pipeline_latest", help="results file name in benchmarks/results/"
+    )
+    parser.add_argument(
+        "--no-prefect", action="store_true", help="skip measuring Prefect's start-up"
+    )
+    parser.add_argument(
+        "--max-rss-mb",
+        type=float,
+        default=8000,
+        help="kill a stage whose processes hold more than this (default 8000: a shared machine)",
+    )
+    parser.add_argument(
+        "--no-end-to-end",
+        action="store_true",
+        help="skip timing `streamlytics run` as a whole (it runs on a second database)",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add these scales to the existing results file instead of starting a new one",
+    )
     args = parser.parse_args(argv)
     scales = [float(s) for s in args.scales.split(",") if s]
     stages = ALL_STAGES if args.stages == "all" else tuple(s for s in args.stages.split(",") if s)
@@ -608,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
     urls = services.up()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
     results: dict[str, Any] = {
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
         "postgres": postgres_info(urls["postgres"]),
@@ -629,21 +855,41 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.no_prefect:
             home = workdir / "prefect-home"
-            env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                   "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
+            env = {
+                **os.environ,
+                "PREFECT_HOME": str(home),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
+            }
             print("prefect start-up ...", flush=True)
-            prefect = run_stage("prefect-start", {"data": "", "work": str(workdir)},
-                                {**env, "MONGODB_URI": "", "MONGODB_DB": "", "DATABASE_URL": ""}, None)
-            results["prefect_start"] = {"seconds": prefect.seconds, "peak_rss_mb": prefect.peak_rss_mb,
-                                        "status": prefect.status}
+            prefect = run_stage(
+                "prefect-start",
+                {"data": "", "work": str(workdir)},
+                {**env, "MONGODB_URI": "", "MONGODB_DB": "", "DATABASE_URL": ""},
+                None,
+            )
+            results["prefect_start"] = {
+                "seconds": prefect.seconds,
+                "peak_rss_mb": prefect.peak_rss_mb,
+                "status": prefect.status,
+            }
         for scale in scales:
             done = list(results["scales"])
 
             def save(partial: ScaleRun) -> None:
                 _write({**results, "scales": [*done, asdict(partial)]}, args.name)
 
-            run = bench_scale(scale, stages, urls["postgres"], urls["mongo"], workdir, args.keep_data,
-                              args.max_rss_mb, save, end_to_end=not args.no_end_to_end)
+            run = bench_scale(
+                scale,
+                stages,
+                urls["postgres"],
+                urls["mongo"],
+                workdir,
+                args.keep_data,
+                args.max_rss_mb,
+                save,
+                end_to_end=not args.no_end_to_end,
+            )
             results["scales"].append(asdict(run))
             _write(results, args.name)
     finally:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psutil
 import psycopg2
-
 from _common import scratch_database
 
 MART_SQL = """

@@ -24,7 +24,9 @@ def dbt_build_task() -> dict[str, Any]:
     work = settings().state_dir / "dbt" / "backfill"
     result = run_build(target_path=work / "target", log_path=work / "logs", on_output=logger.info)
     if not result.ok:
-        failed = "; ".join(f.describe() for f in result.failures[:10]) or "\n".join(result.output_tail)
+        failed = "; ".join(f.describe() for f in result.failures[:10]) or "\n".join(
+            result.output_tail
+        )
         raise RuntimeError(f"dbt build failed (exit {result.return_code}): {failed}")
     return result.summary()
 

@@ -35,13 +35,23 @@ def preflight_task(data_dir: str) -> list[SourceFile]:
     logger = get_run_logger()
     sources = preflight(Path(data_dir))
     for source in sources:
-        logger.info("%s: %s records, %s bytes, batch %s", source.name, f"{source.records:,}",
-                    f"{source.size:,}", source.batch_id[:12])
+        logger.info(
+            "%s: %s records, %s bytes, batch %s",
+            source.name,
+            f"{source.records:,}",
+            f"{source.size:,}",
+            source.batch_id[:12],
+        )
     return sources
 
 
-@task(name="ingest-schema", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=retry_on_connection_error)
+@task(
+    name="ingest-schema",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_connection_error,
+)
 def schema_task(database_url: str) -> None:
     conn = db.connect(database_url)
     try:
@@ -50,9 +60,17 @@ def schema_task(database_url: str) -> None:
         conn.close()
 
 
-@task(name="ingest-file", task_run_name="ingest-{source.path.name}", cache_policy=NO_CACHE,
-      retries=3, retry_delay_seconds=2, retry_condition_fn=retry_on_connection_error)
-def load_file_task(source: SourceFile, database_url: str, progress: FileProgress | None = None) -> FileReport:
+@task(
+    name="ingest-file",
+    task_run_name="ingest-{source.path.name}",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_connection_error,
+)
+def load_file_task(
+    source: SourceFile, database_url: str, progress: FileProgress | None = None
+) -> FileReport:
     logger = get_run_logger()
     conn = db.connect(database_url)
     try:
@@ -60,17 +78,33 @@ def load_file_task(source: SourceFile, database_url: str, progress: FileProgress
     finally:
         conn.close()
     if report.status == "skipped":
-        logger.info("%s: batch %s already loaded (load %d); nothing to do", report.file,
-                    report.batch_id[:12], report.load_id)
+        logger.info(
+            "%s: batch %s already loaded (load %d); nothing to do",
+            report.file,
+            report.batch_id[:12],
+            report.load_id,
+        )
     else:
         rate = report.lines_read / report.seconds if report.seconds else 0.0
-        logger.info("%s: %s read = %s loaded + %s quarantined in %.2f s (%s records/s)%s",
-                    report.file, f"{report.lines_read:,}", f"{report.rows_loaded:,}",
-                    f"{report.rows_quarantined:,}", report.seconds, f"{rate:,.0f}",
-                    f"; superseded {', '.join(b[:12] for b in report.superseded)}" if report.superseded else "")
+        logger.info(
+            "%s: %s read = %s loaded + %s quarantined in %.2f s (%s records/s)%s",
+            report.file,
+            f"{report.lines_read:,}",
+            f"{report.rows_loaded:,}",
+            f"{report.rows_quarantined:,}",
+            report.seconds,
+            f"{rate:,.0f}",
+            f"; superseded {', '.join(b[:12] for b in report.superseded)}"
+            if report.superseded
+            else "",
+        )
         if report.rows_quarantined:
-            logger.warning("%s: %s record(s) quarantined, see audit.quarantine where batch_id = '%s'",
-                           report.file, f"{report.rows_quarantined:,}", report.batch_id)
+            logger.warning(
+                "%s: %s record(s) quarantined, see audit.quarantine where batch_id = '%s'",
+                report.file,
+                f"{report.rows_quarantined:,}",
+                report.batch_id,
+            )
     return report
 
 

@@ -7,15 +7,21 @@ streamlytics/stages.py and streamlytics/pipeline.py, which are tested without Pr
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from streamlytics import stage_host
-from streamlytics.pipeline import RunContext, Stage, StageResult, execute_stage, run_dag, write_summary
-
+from streamlytics.pipeline import (
+    RunContext,
+    Stage,
+    StageResult,
+    execute_stage,
+    run_dag,
+    write_summary,
+)
 
 # Subflows start one at a time. Stages that become ready together would otherwise create their
 # flow runs at the same moment, and Prefect's SQLite server answers concurrent writes with 503
@@ -23,7 +29,9 @@ from streamlytics.pipeline import RunContext, Stage, StageResult, execute_stage,
 _starting = threading.Lock()
 
 
-def run_stage_as_subflow(stage: Stage, ctx: RunContext, host: stage_host.StageHost | None = None) -> StageResult:
+def run_stage_as_subflow(
+    stage: Stage, ctx: RunContext, host: stage_host.StageHost | None = None
+) -> StageResult:
     """Run one stage as a Prefect subflow named after it (no parameters to serialise).
 
     An isolated stage runs in a process of ``host``; what it printed becomes the subflow's log.
@@ -40,14 +48,18 @@ def run_stage_as_subflow(stage: Stage, ctx: RunContext, host: stage_host.StageHo
         else:
             result = execute_stage(stage, ctx)
         if result.status == "failed":
-            logger.error("stage %s failed after %.1fs: %s", stage.name, result.seconds, result.message)
+            logger.error(
+                "stage %s failed after %.1fs: %s", stage.name, result.seconds, result.message
+            )
         else:
             logger.info("stage %s %s in %.1fs", stage.name, result.status, result.seconds)
         return result
 
     _starting.acquire()
     try:
-        return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(body)()
+        return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(
+            body
+        )()
     finally:
         if not started:  # the subflow failed before its body ran
             _starting.release()
@@ -65,7 +77,7 @@ def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
     from streamlytics.stages import make_context, pipeline_stages
 
     logger = get_run_logger()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     ctx = make_context(Path(data_dir) if data_dir else None)
     # dbt parses the project while the files load (it needs no data); the build then skips it.
     from streamlytics.transform import parse_ahead
@@ -80,8 +92,11 @@ def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
     if own_host is not None:
         own_host.preload()
     try:
-        results = run_dag(pipeline_stages(), lambda stage: run_stage_as_subflow(stage, ctx, host or own_host),
-                          on_skip=log_skip)
+        results = run_dag(
+            pipeline_stages(),
+            lambda stage: run_stage_as_subflow(stage, ctx, host or own_host),
+            on_skip=log_skip,
+        )
     finally:
         if own_host is not None:
             own_host.stop()

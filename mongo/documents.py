@@ -58,7 +58,9 @@ def _num(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def metrics(session_count: int, total_watch_minutes: int | None, sum_completion: Any) -> dict[str, Any]:
+def metrics(
+    session_count: int, total_watch_minutes: int | None, sum_completion: Any
+) -> dict[str, Any]:
     """The measures of one slice; ``mean_completion_percentage`` is None without sessions."""
     total = float(sum_completion or 0)
     return {
@@ -151,8 +153,11 @@ def _breakdown(
         entity=sql.SQL(entity),
         key=sql.SQL(key),
         sessions=_table(schema, "viewing_sessions"),
-        join=sql.SQL("join {users} u on u.user_id = s.user_id").format(users=_table(schema, "users"))
-        if join_users else sql.SQL(""),
+        join=sql.SQL("join {users} u on u.user_id = s.user_id").format(
+            users=_table(schema, "users")
+        )
+        if join_users
+        else sql.SQL(""),
     )
 
     def grouped() -> Iterator[tuple[str, dict[str, dict]]]:
@@ -179,8 +184,11 @@ def _totals(conn: PgConnection, schema: str, entity: str, distinct: str) -> _ByI
         "select {entity}, count(*), sum(s.watch_minutes), sum(s.completion_percentage), "
         "count(distinct {distinct}), min(s.watch_date), max(s.watch_date) "
         'from {sessions} s group by 1 order by {entity} collate "C"'
-    ).format(entity=sql.SQL(entity), distinct=sql.SQL(distinct),
-             sessions=_table(schema, "viewing_sessions"))
+    ).format(
+        entity=sql.SQL(entity),
+        distinct=sql.SQL(distinct),
+        sessions=_table(schema, "viewing_sessions"),
+    )
     return _ById((row[0], row[1:]) for row in _stream(conn, query))
 
 
@@ -193,12 +201,17 @@ def _engagement(total: tuple | None) -> dict[str, Any]:
     }
 
 
-def iter_user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> Iterator[dict[str, Any]]:
+def iter_user_documents(
+    conn: PgConnection, schema: str = DEFAULT_SCHEMA
+) -> Iterator[dict[str, Any]]:
     """One document per user of ``<schema>.users``, in user_id order (shape: schemas.py)."""
-    users = _stream(conn, sql.SQL(
-        "select user_id, age, country, subscription_type, registration_date, lifetime_watch_hours "
-        'from {users} order by user_id collate "C"'
-    ).format(users=_table(schema, "users")))
+    users = _stream(
+        conn,
+        sql.SQL(
+            "select user_id, age, country, subscription_type, registration_date, lifetime_watch_hours "
+            'from {users} order by user_id collate "C"'
+        ).format(users=_table(schema, "users")),
+    )
     totals = _totals(conn, schema, "s.user_id", "s.content_id")
     by_device = _breakdown(conn, schema, "s.user_id", "s.device_type")
     by_quality = _breakdown(conn, schema, "s.user_id", "s.quality_level")
@@ -207,23 +220,25 @@ def iter_user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> Ite
         total = totals.pop(user_id, None)
         months = monthly.pop(user_id, {})
         band = age_band(age)
-        yield with_hash({
-            "_id": user_id,
-            "user_id": user_id,
-            "age": age,
-            "age_band": band,
-            "country": country,
-            "subscription_type": plan,
-            "segment": f"{band}|{plan}|{country}",
-            "registration_date": _as_datetime(registered),
-            "lifetime_watch_hours": _num(lifetime_hours),
-            **_engagement(total),
-            "distinct_content_count": total[3] if total else 0,
-            "active_month_count": len(months),
-            "by_device": by_device.pop(user_id, {}),
-            "by_quality": by_quality.pop(user_id, {}),
-            "monthly_activity": months,
-        })
+        yield with_hash(
+            {
+                "_id": user_id,
+                "user_id": user_id,
+                "age": age,
+                "age_band": band,
+                "country": country,
+                "subscription_type": plan,
+                "segment": f"{band}|{plan}|{country}",
+                "registration_date": _as_datetime(registered),
+                "lifetime_watch_hours": _num(lifetime_hours),
+                **_engagement(total),
+                "distinct_content_count": total[3] if total else 0,
+                "active_month_count": len(months),
+                "by_device": by_device.pop(user_id, {}),
+                "by_quality": by_quality.pop(user_id, {}),
+                "monthly_activity": months,
+            }
+        )
 
 
 def _genres(conn: PgConnection, schema: str) -> _ById:
@@ -245,42 +260,62 @@ def _genres(conn: PgConnection, schema: str) -> _ById:
     return _ById(grouped())
 
 
-def iter_content_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> Iterator[dict[str, Any]]:
+def iter_content_documents(
+    conn: PgConnection, schema: str = DEFAULT_SCHEMA
+) -> Iterator[dict[str, Any]]:
     """One document per title of ``<schema>.content``, in content_id order (shape: schemas.py)."""
-    titles = _stream(conn, sql.SQL(
-        "select c.content_id, c.content_type, c.title, c.rating, c.production_budget, c.views, "
-        "c.content_length_minutes, m.release_year, sd.season_count, sd.episode_total "
-        "from {content} c "
-        "left join {movies} m on m.content_id = c.content_id "
-        "left join {series} sd on sd.content_id = c.content_id "
-        'order by c.content_id collate "C"'
-    ).format(content=_table(schema, "content"), movies=_table(schema, "movie_details"),
-             series=_table(schema, "series_details")))
+    titles = _stream(
+        conn,
+        sql.SQL(
+            "select c.content_id, c.content_type, c.title, c.rating, c.production_budget, c.views, "
+            "c.content_length_minutes, m.release_year, sd.season_count, sd.episode_total "
+            "from {content} c "
+            "left join {movies} m on m.content_id = c.content_id "
+            "left join {series} sd on sd.content_id = c.content_id "
+            'order by c.content_id collate "C"'
+        ).format(
+            content=_table(schema, "content"),
+            movies=_table(schema, "movie_details"),
+            series=_table(schema, "series_details"),
+        ),
+    )
     genres = _genres(conn, schema)
     totals = _totals(conn, schema, "s.content_id", "s.user_id")
     by_country = _breakdown(conn, schema, "s.content_id", "u.country", join_users=True)
     by_device = _breakdown(conn, schema, "s.content_id", "s.device_type")
-    for (content_id, content_type, title, rating, budget, views, length, release_year, seasons,
-         episodes) in titles:
+    for (
+        content_id,
+        content_type,
+        title,
+        rating,
+        budget,
+        views,
+        length,
+        release_year,
+        seasons,
+        episodes,
+    ) in titles:
         total = totals.pop(content_id, None)
-        yield with_hash({
-            "_id": content_id,
-            "content_id": content_id,
-            "content_type": content_type,
-            "title": title,
-            "genres": genres.pop(content_id, []),
-            "rating": _num(rating),
-            "production_budget": int(budget),
-            "views": int(views),
-            "content_length_minutes": length,
-            "release_year": release_year,
-            "season_count": seasons,
-            "episode_total": None if episodes is None else int(episodes),
-            **_engagement(total),
-            "viewer_count": total[3] if total else 0,
-            "by_country": by_country.pop(content_id, {}),
-            "by_device": by_device.pop(content_id, {}),
-        })
+        yield with_hash(
+            {
+                "_id": content_id,
+                "content_id": content_id,
+                "content_type": content_type,
+                "title": title,
+                "genres": genres.pop(content_id, []),
+                "rating": _num(rating),
+                "production_budget": int(budget),
+                "views": int(views),
+                "content_length_minutes": length,
+                "release_year": release_year,
+                "season_count": seasons,
+                "episode_total": None if episodes is None else int(episodes),
+                **_engagement(total),
+                "viewer_count": total[3] if total else 0,
+                "by_country": by_country.pop(content_id, {}),
+                "by_device": by_device.pop(content_id, {}),
+            }
+        )
 
 
 def user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:

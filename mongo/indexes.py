@@ -35,16 +35,31 @@ class IndexSpec:
 INDEXES: dict[str, tuple[IndexSpec, ...]] = {
     USER_ANALYTICS: (
         IndexSpec((("user_id", ASCENDING),), True, "one document per user; point lookups by id"),
-        IndexSpec((("country", ASCENDING),), False,
-                  "pipelines filtered to one country (engagement_by_demographics(country=...))"),
-        IndexSpec((("subscription_type", ASCENDING),), False,
-                  "pipelines filtered to one plan (engagement, geographic_distribution)"),
+        IndexSpec(
+            (("country", ASCENDING),),
+            False,
+            "pipelines filtered to one country (engagement_by_demographics(country=...))",
+        ),
+        IndexSpec(
+            (("subscription_type", ASCENDING),),
+            False,
+            "pipelines filtered to one plan (engagement, geographic_distribution)",
+        ),
     ),
     CONTENT_ANALYTICS: (
-        IndexSpec((("content_id", ASCENDING),), True, "one document per title; point lookups by id"),
-        IndexSpec((("content_type", ASCENDING), ("session_count", DESCENDING),
-                   ("total_watch_minutes", DESCENDING), ("content_id", ASCENDING)), False,
-                  "pipelines.top_titles: filter on the type and read in ranking order"),
+        IndexSpec(
+            (("content_id", ASCENDING),), True, "one document per title; point lookups by id"
+        ),
+        IndexSpec(
+            (
+                ("content_type", ASCENDING),
+                ("session_count", DESCENDING),
+                ("total_watch_minutes", DESCENDING),
+                ("content_id", ASCENDING),
+            ),
+            False,
+            "pipelines.top_titles: filter on the type and read in ranking order",
+        ),
     ),
     PIPELINE_RESULTS: (),
 }
@@ -54,12 +69,14 @@ def ensure_collection(db: Database, name: str) -> None:
     """Create ``name`` with its validator, or refresh the validator of an existing one."""
     validator = VALIDATORS[name]
     if name in db.list_collection_names():
-        db.command("collMod", name, validator=validator, validationLevel="strict",
-                   validationAction="error")
+        db.command(
+            "collMod", name, validator=validator, validationLevel="strict", validationAction="error"
+        )
         return
     try:
-        db.create_collection(name, validator=validator, validationLevel="strict",
-                             validationAction="error")
+        db.create_collection(
+            name, validator=validator, validationLevel="strict", validationAction="error"
+        )
     except CollectionInvalid:  # created concurrently between the check and here
         db.command("collMod", name, validator=validator)
 

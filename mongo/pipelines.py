@@ -79,38 +79,54 @@ def _part(field: str) -> dict:
     return {"$min": field}
 
 
-def engagement_by_demographics(country: str | None = None,
-                               subscription_type: str | None = None) -> Pipeline:
+def engagement_by_demographics(
+    country: str | None = None, subscription_type: str | None = None
+) -> Pipeline:
     """Per (age band, plan, country): users, activity, sessions, watch time, completion, 4K
     share and lifetime hours — the columns and grain of marts.rpt_user_analytics."""
     return [
         *_match({"country": country, "subscription_type": subscription_type}),
         # ``segment`` is stored in each document ("age_band|plan|country"): grouping on one
         # stored field runs in SQL on nx-27017; a computed key would not.
-        {"$group": {
-            "_id": "$segment",
-            "age_band": _part("$age_band"),
-            "subscription_type": _part("$subscription_type"),
-            "country": _part("$country"),
-            "user_count": {"$sum": 1},
-            "active_user_count": _ACTIVE,
-            **_viewing_sums(),
-            # A map key path, not a path through an array: safe on nx-27017. $ifNull: a
-            # segment without any 4K session sums to 0, never to null.
-            "sessions_4k": {"$sum": {"$ifNull": ["$by_quality.4K.session_count", 0]}},
-            "lifetime_watch_hours": {"$sum": "$lifetime_watch_hours"},
-        }},
-        {"$addFields": {
-            "watch_hours": _WATCH_HOURS,
-            "sessions_per_active_user": _ratio("$session_count", "$active_user_count"),
-            "watch_hours_per_active_user": _ratio(_WATCH_HOURS, "$active_user_count"),
-            "mean_completion_percentage": _MEAN_COMPLETION,
-            "share_of_sessions_4k": _ratio("$sessions_4k", "$session_count"),
-            "mean_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$user_count"]},
-        }},
-        _keep("country", "subscription_type", "age_band", "user_count", "active_user_count",
-              "session_count", "watch_hours", "sessions_per_active_user", "watch_hours_per_active_user",
-              "mean_completion_percentage", "share_of_sessions_4k", "mean_lifetime_watch_hours"),
+        {
+            "$group": {
+                "_id": "$segment",
+                "age_band": _part("$age_band"),
+                "subscription_type": _part("$subscription_type"),
+                "country": _part("$country"),
+                "user_count": {"$sum": 1},
+                "active_user_count": _ACTIVE,
+                **_viewing_sums(),
+                # A map key path, not a path through an array: safe on nx-27017. $ifNull: a
+                # segment without any 4K session sums to 0, never to null.
+                "sessions_4k": {"$sum": {"$ifNull": ["$by_quality.4K.session_count", 0]}},
+                "lifetime_watch_hours": {"$sum": "$lifetime_watch_hours"},
+            }
+        },
+        {
+            "$addFields": {
+                "watch_hours": _WATCH_HOURS,
+                "sessions_per_active_user": _ratio("$session_count", "$active_user_count"),
+                "watch_hours_per_active_user": _ratio(_WATCH_HOURS, "$active_user_count"),
+                "mean_completion_percentage": _MEAN_COMPLETION,
+                "share_of_sessions_4k": _ratio("$sessions_4k", "$session_count"),
+                "mean_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$user_count"]},
+            }
+        },
+        _keep(
+            "country",
+            "subscription_type",
+            "age_band",
+            "user_count",
+            "active_user_count",
+            "session_count",
+            "watch_hours",
+            "sessions_per_active_user",
+            "watch_hours_per_active_user",
+            "mean_completion_percentage",
+            "share_of_sessions_4k",
+            "mean_lifetime_watch_hours",
+        ),
         {"$sort": {"age_band": 1, "subscription_type": 1, "country": 1}},
     ]
 
@@ -124,26 +140,42 @@ def content_performance(genre: str | None = None, content_type: str | None = Non
         {"$unwind": "$genres"},
         # After the unwind, not before: nx-27017 ignores a $match on an array element.
         *_match({"genres": genre}),
-        {"$group": {
-            "_id": "$genres",
-            "title_count": {"$sum": 1},
-            "movie_count": _count_if("$content_type", "movie"),
-            "series_count": _count_if("$content_type", "series"),
-            **_viewing_sums(),
-            "views": {"$sum": "$views"},
-            "rating_sum": {"$sum": "$rating"},
-            "production_budget": {"$sum": "$production_budget"},
-        }},
-        {"$addFields": {
-            "watch_hours": _WATCH_HOURS,
-            "mean_completion_percentage": _MEAN_COMPLETION,
-            "watch_minutes_per_title": {"$divide": ["$total_watch_minutes", "$title_count"]},
-            "mean_rating": {"$divide": ["$rating_sum", "$title_count"]},
-            "budget_per_view": _ratio("$production_budget", "$views"),
-        }},
-        _keep("title_count", "movie_count", "series_count", "session_count", "total_watch_minutes",
-              "watch_hours", "mean_completion_percentage", "watch_minutes_per_title", "views",
-              "mean_rating", "production_budget", "budget_per_view", genre="$_id"),
+        {
+            "$group": {
+                "_id": "$genres",
+                "title_count": {"$sum": 1},
+                "movie_count": _count_if("$content_type", "movie"),
+                "series_count": _count_if("$content_type", "series"),
+                **_viewing_sums(),
+                "views": {"$sum": "$views"},
+                "rating_sum": {"$sum": "$rating"},
+                "production_budget": {"$sum": "$production_budget"},
+            }
+        },
+        {
+            "$addFields": {
+                "watch_hours": _WATCH_HOURS,
+                "mean_completion_percentage": _MEAN_COMPLETION,
+                "watch_minutes_per_title": {"$divide": ["$total_watch_minutes", "$title_count"]},
+                "mean_rating": {"$divide": ["$rating_sum", "$title_count"]},
+                "budget_per_view": _ratio("$production_budget", "$views"),
+            }
+        },
+        _keep(
+            "title_count",
+            "movie_count",
+            "series_count",
+            "session_count",
+            "total_watch_minutes",
+            "watch_hours",
+            "mean_completion_percentage",
+            "watch_minutes_per_title",
+            "views",
+            "mean_rating",
+            "production_budget",
+            "budget_per_view",
+            genre="$_id",
+        ),
         {"$sort": {"total_watch_minutes": -1, "genre": 1}},
     ]
 
@@ -153,27 +185,41 @@ def geographic_distribution(subscription_type: str | None = None) -> Pipeline:
     session-log columns of marts.rpt_geographic, plus plan counts and per-user rates)."""
     return [
         *_match({"subscription_type": subscription_type}),
-        {"$group": {
-            "_id": "$country",
-            "country": _part("$country"),
-            "user_count": {"$sum": 1},
-            "active_user_count": _ACTIVE,
-            **{f"{p.lower()}_user_count": _count_if("$subscription_type", p) for p in PLANS},
-            **_viewing_sums(),
-            "lifetime_watch_hours": {"$sum": "$lifetime_watch_hours"},
-        }},
-        {"$addFields": {
-            "premium_share": {"$divide": ["$premium_user_count", "$user_count"]},
-            "watch_hours": _WATCH_HOURS,
-            "sessions_per_active_user": _ratio("$session_count", "$active_user_count"),
-            "watch_hours_per_active_user": _ratio(_WATCH_HOURS, "$active_user_count"),
-            "mean_completion_percentage": _MEAN_COMPLETION,
-            "mean_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$user_count"]},
-        }},
-        _keep("user_count", "active_user_count", *(f"{p.lower()}_user_count" for p in PLANS),
-              "premium_share", "session_count", "total_watch_minutes", "watch_hours",
-              "sessions_per_active_user", "watch_hours_per_active_user", "mean_completion_percentage",
-              "mean_lifetime_watch_hours", "country"),
+        {
+            "$group": {
+                "_id": "$country",
+                "country": _part("$country"),
+                "user_count": {"$sum": 1},
+                "active_user_count": _ACTIVE,
+                **{f"{p.lower()}_user_count": _count_if("$subscription_type", p) for p in PLANS},
+                **_viewing_sums(),
+                "lifetime_watch_hours": {"$sum": "$lifetime_watch_hours"},
+            }
+        },
+        {
+            "$addFields": {
+                "premium_share": {"$divide": ["$premium_user_count", "$user_count"]},
+                "watch_hours": _WATCH_HOURS,
+                "sessions_per_active_user": _ratio("$session_count", "$active_user_count"),
+                "watch_hours_per_active_user": _ratio(_WATCH_HOURS, "$active_user_count"),
+                "mean_completion_percentage": _MEAN_COMPLETION,
+                "mean_lifetime_watch_hours": {"$divide": ["$lifetime_watch_hours", "$user_count"]},
+            }
+        },
+        _keep(
+            "user_count",
+            "active_user_count",
+            *(f"{p.lower()}_user_count" for p in PLANS),
+            "premium_share",
+            "session_count",
+            "total_watch_minutes",
+            "watch_hours",
+            "sessions_per_active_user",
+            "watch_hours_per_active_user",
+            "mean_completion_percentage",
+            "mean_lifetime_watch_hours",
+            "country",
+        ),
         {"$sort": {"session_count": -1, "country": 1}},
     ]
 
@@ -184,27 +230,44 @@ def monthly_viewing_trends(since: str | None = None, until: str | None = None) -
     inclusive ``YYYY-MM`` bounds."""
     bounds = {k: v for k, v in (("$gte", since), ("$lte", until)) if v is not None}
     return [
-        {"$project": {"_id": 1, "subscription_type": 1, "month": {"$objectToArray": "$monthly_activity"}}},
+        {
+            "$project": {
+                "_id": 1,
+                "subscription_type": 1,
+                "month": {"$objectToArray": "$monthly_activity"},
+            }
+        },
         {"$unwind": "$month"},
         *([{"$match": {"month.k": bounds}}] if bounds else []),
-        {"$group": {
-            # No separator needed: month keys are exactly 7 characters (the validator's
-            # pattern), so "2024-03Basic" splits one way only. A literal separator would make
-            # nx-27017 group in Python, one row at a time (~5x slower).
-            "_id": {"$concat": ["$month.k", "$subscription_type"]},
-            "activity_month": _part("$month.k"),
-            "subscription_type": _part("$subscription_type"),
-            "active_user_count": {"$sum": 1},
-            **_viewing_sums("$month.v."),
-        }},
-        {"$addFields": {
-            "watch_hours": _WATCH_HOURS,
-            "sessions_per_active_user": {"$divide": ["$session_count", "$active_user_count"]},
-            "mean_completion_percentage": _MEAN_COMPLETION,
-        }},
-        _keep("activity_month", "subscription_type", "active_user_count", "session_count",
-              "total_watch_minutes", "watch_hours", "sessions_per_active_user",
-              "mean_completion_percentage"),
+        {
+            "$group": {
+                # No separator needed: month keys are exactly 7 characters (the validator's
+                # pattern), so "2024-03Basic" splits one way only. A literal separator would make
+                # nx-27017 group in Python, one row at a time (~5x slower).
+                "_id": {"$concat": ["$month.k", "$subscription_type"]},
+                "activity_month": _part("$month.k"),
+                "subscription_type": _part("$subscription_type"),
+                "active_user_count": {"$sum": 1},
+                **_viewing_sums("$month.v."),
+            }
+        },
+        {
+            "$addFields": {
+                "watch_hours": _WATCH_HOURS,
+                "sessions_per_active_user": {"$divide": ["$session_count", "$active_user_count"]},
+                "mean_completion_percentage": _MEAN_COMPLETION,
+            }
+        },
+        _keep(
+            "activity_month",
+            "subscription_type",
+            "active_user_count",
+            "session_count",
+            "total_watch_minutes",
+            "watch_hours",
+            "sessions_per_active_user",
+            "mean_completion_percentage",
+        ),
         {"$sort": {"activity_month": 1, "subscription_type": 1}},
     ]
 
@@ -220,16 +283,30 @@ class PipelineSpec:
 PIPELINES: dict[str, PipelineSpec] = {
     spec.name: spec
     for spec in (
-        PipelineSpec("engagement_by_demographics", USER_ANALYTICS,
-                     "How engaged are users by age band x plan x country?", engagement_by_demographics),
-        PipelineSpec("content_performance", CONTENT_ANALYTICS,
-                     "How does each genre perform (titles unwound into each of their genres)?",
-                     content_performance),
-        PipelineSpec("geographic_distribution", USER_ANALYTICS,
-                     "How are users, plans and viewing distributed across countries?",
-                     geographic_distribution),
-        PipelineSpec("monthly_viewing_trends", USER_ANALYTICS,
-                     "How does viewing evolve month by month, per plan?", monthly_viewing_trends),
+        PipelineSpec(
+            "engagement_by_demographics",
+            USER_ANALYTICS,
+            "How engaged are users by age band x plan x country?",
+            engagement_by_demographics,
+        ),
+        PipelineSpec(
+            "content_performance",
+            CONTENT_ANALYTICS,
+            "How does each genre perform (titles unwound into each of their genres)?",
+            content_performance,
+        ),
+        PipelineSpec(
+            "geographic_distribution",
+            USER_ANALYTICS,
+            "How are users, plans and viewing distributed across countries?",
+            geographic_distribution,
+        ),
+        PipelineSpec(
+            "monthly_viewing_trends",
+            USER_ANALYTICS,
+            "How does viewing evolve month by month, per plan?",
+            monthly_viewing_trends,
+        ),
     )
 }
 
@@ -254,13 +331,26 @@ def top_titles(db: Database, content_type: str, limit: int = 10) -> list[dict[st
     """The ``limit`` most watched titles of one type, ranked like marts.rpt_content_performance
     ('All genres'): by sessions, then watch minutes, then content_id. The filter and the sort
     follow the (content_type, session_count, total_watch_minutes, content_id) index."""
-    rows = _without_id(db[CONTENT_ANALYTICS].aggregate([
-        {"$match": {"content_type": content_type}},
-        {"$sort": {"session_count": -1, "total_watch_minutes": -1, "content_id": 1}},
-        {"$limit": limit},
-        _keep("content_type", "content_id", "title", "session_count", "viewer_count",
-              "mean_completion_percentage", "rating", "views", watch_hours=_WATCH_HOURS),
-    ]))
+    rows = _without_id(
+        db[CONTENT_ANALYTICS].aggregate(
+            [
+                {"$match": {"content_type": content_type}},
+                {"$sort": {"session_count": -1, "total_watch_minutes": -1, "content_id": 1}},
+                {"$limit": limit},
+                _keep(
+                    "content_type",
+                    "content_id",
+                    "title",
+                    "session_count",
+                    "viewer_count",
+                    "mean_completion_percentage",
+                    "rating",
+                    "views",
+                    watch_hours=_WATCH_HOURS,
+                ),
+            ]
+        )
+    )
     return [{"performance_rank": rank, **row} for rank, row in enumerate(rows, start=1)]
 
 
@@ -269,14 +359,18 @@ def result_documents(results: Mapping[str, list[dict[str, Any]]]) -> list[dict[s
     docs = []
     for name, rows in results.items():
         spec = PIPELINES[name]
-        docs.append(documents.with_hash({
-            "_id": name,
-            "source_collection": spec.collection,
-            "description": spec.question,
-            "stage_count": len(spec.build()),
-            "row_count": len(rows),
-            "rows": rows,
-        }))
+        docs.append(
+            documents.with_hash(
+                {
+                    "_id": name,
+                    "source_collection": spec.collection,
+                    "description": spec.question,
+                    "stage_count": len(spec.build()),
+                    "row_count": len(rows),
+                    "rows": rows,
+                }
+            )
+        )
     return docs
 
 

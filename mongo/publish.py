@@ -110,14 +110,16 @@ def sync_collection(
         for ids in compat.chunked(to_write, chunk_size):
             # The filter names the id from the plan: reading it from a RawBSONDocument would
             # decode the whole document.
-            result = coll.bulk_write([ReplaceOne({"_id": i}, next(raw), upsert=True) for i in ids],
-                                     ordered=False)
+            result = coll.bulk_write(
+                [ReplaceOne({"_id": i}, next(raw), upsert=True) for i in ids], ordered=False
+            )
             inserted += result.upserted_count
             updated += result.matched_count
     for ids in compat.chunked(to_remove, chunk_size):
         removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
-    return SyncCounts(inserted=inserted, updated=updated, removed=removed,
-                      unchanged=len(seen) - len(to_write))
+    return SyncCounts(
+        inserted=inserted, updated=updated, removed=removed, unchanged=len(seen) - len(to_write)
+    )
 
 
 _MISSING = object()
@@ -150,7 +152,7 @@ def publish(
         with pymongo.MongoClient(mongodb_uri) as client:
             return publish_documents(
                 client[mongodb_db],
-                {name: build(conn, schema) for name, build in documents.BUILDERS.items()})
+                {name: build(conn, schema) for name, build in documents.BUILDERS.items()},
+            )
     finally:
         conn.close()
-

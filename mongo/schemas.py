@@ -56,16 +56,22 @@ def _metrics(what: str) -> dict:
     return {
         "bsonType": "object",
         "description": f"viewing measures of {what}",
-        "required": ["session_count", "total_watch_minutes", "sum_completion_percentage",
-                     "mean_completion_percentage"],
+        "required": [
+            "session_count",
+            "total_watch_minutes",
+            "sum_completion_percentage",
+            "mean_completion_percentage",
+        ],
         "additionalProperties": False,
         "properties": {
             "session_count": _f(_INT, "number of viewing sessions", minimum=1),
             "total_watch_minutes": _f(_INT, "sum of watch_minutes", minimum=0),
-            "sum_completion_percentage": _f(_NUM, "sum of completion_percentage (exact weighted means)",
-                                            minimum=0),
-            "mean_completion_percentage": _f(_NUM, "sum_completion_percentage / session_count",
-                                             minimum=0, maximum=100),
+            "sum_completion_percentage": _f(
+                _NUM, "sum of completion_percentage (exact weighted means)", minimum=0
+            ),
+            "mean_completion_percentage": _f(
+                _NUM, "sum_completion_percentage / session_count", minimum=0, maximum=100
+            ),
         },
     }
 
@@ -96,32 +102,58 @@ def _document(required: list[str], properties: dict[str, Any], description: str)
 _ENGAGEMENT = {
     "session_count": _f(_INT, "viewing sessions in the log (0 for no sessions)", minimum=0),
     "total_watch_minutes": _f(_INT, "sum of watch_minutes over the sessions", minimum=0),
-    "sum_completion_percentage": _f(_NUM, "sum of completion_percentage over the sessions", minimum=0),
-    "mean_completion_percentage": _f(_NUM, "mean completion_percentage; null without sessions",
-                                     nullable=True, minimum=0, maximum=100),
+    "sum_completion_percentage": _f(
+        _NUM, "sum of completion_percentage over the sessions", minimum=0
+    ),
+    "mean_completion_percentage": _f(
+        _NUM,
+        "mean completion_percentage; null without sessions",
+        nullable=True,
+        minimum=0,
+        maximum=100,
+    ),
     "first_watch_date": _f(_DATE, "earliest watch_date; null without sessions", nullable=True),
     "last_watch_date": _f(_DATE, "latest watch_date; null without sessions", nullable=True),
 }
 
 USER_ANALYTICS_SCHEMA = _document(
     required=[
-        "_id", "user_id", "age", "age_band", "country", "subscription_type", "segment", "registration_date",
-        "lifetime_watch_hours", *_ENGAGEMENT, "distinct_content_count", "active_month_count",
-        "by_device", "by_quality", "monthly_activity", "content_hash",
+        "_id",
+        "user_id",
+        "age",
+        "age_band",
+        "country",
+        "subscription_type",
+        "segment",
+        "registration_date",
+        "lifetime_watch_hours",
+        *_ENGAGEMENT,
+        "distinct_content_count",
+        "active_month_count",
+        "by_device",
+        "by_quality",
+        "monthly_activity",
+        "content_hash",
     ],
     description="one document per user of core.users: demographics, plan and viewing engagement",
     properties={
         "_id": _f(_STR, "the user_id (documents are keyed on it)"),
         "user_id": _f(_STR, "platform user id, e.g. U0001"),
         "age": _f(_INT, "age in years", minimum=13, maximum=120),
-        "age_band": _f(_STR, "age band, e.g. 25-34 (documents.AGE_BANDS, as in marts.rpt_user_analytics)"),
+        "age_band": _f(
+            _STR, "age band, e.g. 25-34 (documents.AGE_BANDS, as in marts.rpt_user_analytics)"
+        ),
         "country": _f(_STR, "country of the account"),
         "subscription_type": _f(_STR, "plan: Basic, Standard or Premium"),
-        "segment": _f(_STR, "age_band|subscription_type|country, e.g. 25-34|Basic|Chile: the group key of "
-                            "pipelines.engagement_by_demographics, stored so the server groups on one field"),
+        "segment": _f(
+            _STR,
+            "age_band|subscription_type|country, e.g. 25-34|Basic|Chile: the group key of "
+            "pipelines.engagement_by_demographics, stored so the server groups on one field",
+        ),
         "registration_date": _f(_DATE, "date the account was registered"),
-        "lifetime_watch_hours": _f(_NUM, "lifetime watch hours from the account system (not the log)",
-                                   minimum=0),
+        "lifetime_watch_hours": _f(
+            _NUM, "lifetime watch hours from the account system (not the log)", minimum=0
+        ),
         **_ENGAGEMENT,
         "distinct_content_count": _f(_INT, "distinct titles watched", minimum=0),
         "active_month_count": _f(_INT, "calendar months with at least one session", minimum=0),
@@ -134,9 +166,23 @@ USER_ANALYTICS_SCHEMA = _document(
 
 CONTENT_ANALYTICS_SCHEMA = _document(
     required=[
-        "_id", "content_id", "content_type", "title", "genres", "rating", "production_budget",
-        "views", "content_length_minutes", "release_year", "season_count", "episode_total",
-        *_ENGAGEMENT, "viewer_count", "by_country", "by_device", "content_hash",
+        "_id",
+        "content_id",
+        "content_type",
+        "title",
+        "genres",
+        "rating",
+        "production_budget",
+        "views",
+        "content_length_minutes",
+        "release_year",
+        "season_count",
+        "episode_total",
+        *_ENGAGEMENT,
+        "viewer_count",
+        "by_country",
+        "by_device",
+        "content_hash",
     ],
     description="one document per title of core.content (movie or series): metadata and performance",
     properties={
@@ -145,14 +191,20 @@ CONTENT_ANALYTICS_SCHEMA = _document(
         "content_type": _f(_STR, "movie or series", enum=["movie", "series"]),
         "title": _f(_STR, "title (not unique across the catalogue)"),
         "genres": {
-            "bsonType": "array", "description": "genres, in catalogue order (1-3, distinct)",
-            "minItems": 1, "uniqueItems": True, "items": _STR,
+            "bsonType": "array",
+            "description": "genres, in catalogue order (1-3, distinct)",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": _STR,
         },
         "rating": _f(_NUM, "catalogue rating 1.0-5.0", minimum=1, maximum=5),
         "production_budget": _f(_INT, "production budget, USD", minimum=0),
-        "views": _f(_INT, "catalogue view counter from the export (views_count / total_views)",
-                    minimum=0),
-        "content_length_minutes": _f(_INT, "movie running time, or a series' average episode length"),
+        "views": _f(
+            _INT, "catalogue view counter from the export (views_count / total_views)", minimum=0
+        ),
+        "content_length_minutes": _f(
+            _INT, "movie running time, or a series' average episode length"
+        ),
         "release_year": _f(_INT, "movies: release year; series: null", nullable=True),
         "season_count": _f(_INT, "series: number of seasons; movies: null", nullable=True),
         "episode_total": _f(_INT, "series: episodes over all seasons; movies: null", nullable=True),
@@ -165,8 +217,15 @@ CONTENT_ANALYTICS_SCHEMA = _document(
 )
 
 PIPELINE_RESULTS_SCHEMA = _document(
-    required=["_id", "source_collection", "description", "stage_count", "row_count", "rows",
-              "content_hash"],
+    required=[
+        "_id",
+        "source_collection",
+        "description",
+        "stage_count",
+        "row_count",
+        "rows",
+        "content_hash",
+    ],
     description="latest result of each aggregation pipeline, for the report",
     properties={
         "_id": _f(_STR, "pipeline name, e.g. engagement_by_demographics"),
@@ -174,8 +233,11 @@ PIPELINE_RESULTS_SCHEMA = _document(
         "description": _f(_STR, "the question the pipeline answers"),
         "stage_count": _f(_INT, "number of stages in the pipeline", minimum=3),
         "row_count": _f(_INT, "len(rows)", minimum=0),
-        "rows": {"bsonType": "array", "description": "result rows, in pipeline order",
-                 "items": {"bsonType": "object"}},
+        "rows": {
+            "bsonType": "array",
+            "description": "result rows, in pipeline order",
+            "items": {"bsonType": "object"},
+        },
         "content_hash": _f(_STR, "sha256 of the other fields"),
     },
 )
@@ -209,7 +271,7 @@ def _is_bson_type(value: Any, name: str) -> bool:
     return isinstance(value, _BSON_TYPES[name])
 
 
-def _bson_type(validator: Any, types: Any, instance: Any, schema: Any):  # noqa: ANN202
+def _bson_type(validator: Any, types: Any, instance: Any, schema: Any):
     names = types if isinstance(types, list) else [types]
     if not any(_is_bson_type(instance, n) for n in names):
         yield jsonschema.ValidationError(f"{instance!r} is not of BSON type {' or '.join(names)}")
@@ -236,7 +298,9 @@ class DocumentInvalid(ValueError):
 
 def validation_errors(collection: str, document: Mapping[str, Any]) -> list[str]:
     """Every way ``document`` breaks ``collection``'s ``$jsonSchema`` (empty list: valid)."""
-    errors = sorted(_validator(collection).iter_errors(document), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        _validator(collection).iter_errors(document), key=lambda e: list(e.absolute_path)
+    )
     return [f"{'.'.join(map(str, e.absolute_path)) or '<document>'}: {e.message}" for e in errors]
 
 
@@ -247,8 +311,20 @@ def validation_errors(collection: str, document: Mapping[str, Any]) -> list[str]
 
 Check = Callable[[Any], bool]
 
-_HANDLED = {"bsonType", "description", "required", "properties", "patternProperties",
-            "additionalProperties", "minimum", "maximum", "enum", "items", "minItems", "uniqueItems"}
+_HANDLED = {
+    "bsonType",
+    "description",
+    "required",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "minimum",
+    "maximum",
+    "enum",
+    "items",
+    "minItems",
+    "uniqueItems",
+}
 
 # One Python expression per BSON type, equal to _is_bson_type (bool is no number; int is 32-bit).
 _TYPE_TESTS = {
@@ -290,16 +366,25 @@ class _Compiler:
         if unknown:  # never skip a keyword silently: teach the compiler first
             raise NotImplementedError(f"schema keyword(s) not compiled: {sorted(unknown)}")
         if "bsonType" in schema:
-            names = schema["bsonType"] if isinstance(schema["bsonType"], list) else [schema["bsonType"]]
+            names = (
+                schema["bsonType"] if isinstance(schema["bsonType"], list) else [schema["bsonType"]]
+            )
             test = " or ".join(_TYPE_TESTS[n].format(v=v) for n in names)
             self.emit(indent, f"if not ({test}): return False")
         if "enum" in schema:
-            self.emit(indent, f"if not any(_equal({v}, a) for a in {self.const(list(schema['enum']))}): return False")
+            self.emit(
+                indent,
+                f"if not any(_equal({v}, a) for a in {self.const(list(schema['enum']))}): return False",
+            )
         number = f"(isinstance({v}, (int, float)) and not isinstance({v}, bool))"
         if "minimum" in schema:
-            self.emit(indent, f"if {number} and not {v} >= {self.const(schema['minimum'])}: return False")
+            self.emit(
+                indent, f"if {number} and not {v} >= {self.const(schema['minimum'])}: return False"
+            )
         if "maximum" in schema:
-            self.emit(indent, f"if {number} and not {v} <= {self.const(schema['maximum'])}: return False")
+            self.emit(
+                indent, f"if {number} and not {v} <= {self.const(schema['maximum'])}: return False"
+            )
         if {"required", "properties", "patternProperties", "additionalProperties"} & set(schema):
             self.emit(indent, f"if isinstance({v}, dict):")
             self.object(schema, v, indent + 1)
@@ -346,8 +431,12 @@ def _compile(schema: Mapping[str, Any]) -> Check:
     compiler = _Compiler()
     compiler.node(schema, "doc", 1)
     source = "def check(doc):\n" + "\n".join(compiler.lines) + "\n    return True\n"
-    namespace: dict[str, Any] = {"_datetime": dt.datetime, "_equal": jsonschema._utils.equal,
-                                 "_uniq": jsonschema._utils.uniq, **compiler.constants}
+    namespace: dict[str, Any] = {
+        "_datetime": dt.datetime,
+        "_equal": jsonschema._utils.equal,
+        "_uniq": jsonschema._utils.uniq,
+        **compiler.constants,
+    }
     exec(compile(source, "<compiled $jsonSchema>", "exec"), namespace)  # noqa: S102 - our own schema
     return namespace["check"]
 
@@ -367,7 +456,8 @@ def validate_document(collection: str, document: Mapping[str, Any]) -> None:
     if is_valid(collection, document):
         return
     errors = validation_errors(collection, document) or [
-        "<document>: rejected by the compiled schema check (jsonschema finds no error: a bug)"]
+        "<document>: rejected by the compiled schema check (jsonschema finds no error: a bug)"
+    ]
     if errors:
         raise DocumentInvalid(
             f"{collection} document _id={document.get('_id')!r} breaks the collection schema: "

@@ -23,7 +23,9 @@ from mongo.documents import AGE_BANDS, DEFAULT_SCHEMA
 
 def _age_band_case(column: str) -> str:
     whens = " ".join(
-        f"when {column} <= {high} then '{label}'" for _low, high, label in AGE_BANDS if high is not None
+        f"when {column} <= {high} then '{label}'"
+        for _low, high, label in AGE_BANDS
+        if high is not None
     )
     return f"case {whens} else '{AGE_BANDS[-1][2]}' end"
 
@@ -173,7 +175,9 @@ MARTS: dict[str, str] = {
 def core_query(name: str, schema: str = DEFAULT_SCHEMA) -> sql.Composed:
     """The SQL of one question over the core tables of ``schema``."""
     parts = {
-        "user_totals": sql.SQL(_USER_TOTALS).format(sessions=sql.Identifier(schema, "viewing_sessions")),
+        "user_totals": sql.SQL(_USER_TOTALS).format(
+            sessions=sql.Identifier(schema, "viewing_sessions")
+        ),
         "age_band": sql.SQL(_age_band_case("age")),
         "users": sql.Identifier(schema, "users"),
         "sessions": sql.Identifier(schema, "viewing_sessions"),
@@ -253,15 +257,28 @@ order by performance_rank
 """
 
 
-def top_titles(conn: PgConnection, content_type: str, limit: int = 10,
-               schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
+def top_titles(
+    conn: PgConnection, content_type: str, limit: int = 10, schema: str = DEFAULT_SCHEMA
+) -> list[dict[str, Any]]:
     """pipelines.top_titles computed from the core."""
-    return fetch(conn, sql.SQL(TOP_TITLES).format(
-        sessions=sql.Identifier(schema, "viewing_sessions"), content=sql.Identifier(schema, "content"),
-        content_type=sql.Literal(content_type), limit=sql.Literal(limit)))
+    return fetch(
+        conn,
+        sql.SQL(TOP_TITLES).format(
+            sessions=sql.Identifier(schema, "viewing_sessions"),
+            content=sql.Identifier(schema, "content"),
+            content_type=sql.Literal(content_type),
+            limit=sql.Literal(limit),
+        ),
+    )
 
 
-def top_titles_mart(conn: PgConnection, content_type: str, marts_schema: str = "marts") -> list[dict[str, Any]]:
+def top_titles_mart(
+    conn: PgConnection, content_type: str, marts_schema: str = "marts"
+) -> list[dict[str, Any]]:
     """The overall top 10 of one type, as marts.rpt_content_performance holds it."""
-    return fetch(conn, sql.SQL(TOP_TITLES_MART).format(
-        marts=sql.Identifier(marts_schema), content_type=sql.Literal(content_type)))
+    return fetch(
+        conn,
+        sql.SQL(TOP_TITLES_MART).format(
+            marts=sql.Identifier(marts_schema), content_type=sql.Literal(content_type)
+        ),
+    )

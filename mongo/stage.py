@@ -49,7 +49,9 @@ def run_publish_stage(
 ) -> PublishOutcome:
     """Publish every collection from Postgres ``schema``; then run and save the pipelines."""
     try:
-        outcome = PublishOutcome(publish.publish(database_url, mongodb_uri, mongodb_db, schema=schema))
+        outcome = PublishOutcome(
+            publish.publish(database_url, mongodb_uri, mongodb_db, schema=schema)
+        )
         if run_pipelines:
             with pymongo.MongoClient(mongodb_uri) as client:
                 db = client[mongodb_db]
@@ -62,7 +64,9 @@ def run_publish_stage(
             f"build it first with `streamlytics transform` (dbt), or pass --schema"
         ) from exc
     except psycopg2.Error as exc:
-        raise PublishError(f"reading the Postgres core (schema {schema!r}) failed: {exc}".strip()) from exc
+        raise PublishError(
+            f"reading the Postgres core (schema {schema!r}) failed: {exc}".strip()
+        ) from exc
     except (schemas.DocumentInvalid, publish.DuplicateDocumentId) as exc:
         raise PublishError(f"nothing was written to that collection: {exc}") from exc
     except PyMongoError as exc:
@@ -70,20 +74,29 @@ def run_publish_stage(
     return outcome
 
 
-def run_pipelines(mongodb_uri: str, mongodb_db: str, name: str | None = None) -> dict[str, list[dict]]:
+def run_pipelines(
+    mongodb_uri: str, mongodb_db: str, name: str | None = None
+) -> dict[str, list[dict]]:
     """Run one pipeline (or all four) over what was published; rows by pipeline name."""
     names = [name] if name else list(pipelines.PIPELINES)
     unknown = [n for n in names if n not in pipelines.PIPELINES]
     if unknown:
-        raise PublishError(f"unknown pipeline {unknown[0]!r}; choose one of {', '.join(pipelines.PIPELINES)}")
+        raise PublishError(
+            f"unknown pipeline {unknown[0]!r}; choose one of {', '.join(pipelines.PIPELINES)}"
+        )
     try:
         with pymongo.MongoClient(mongodb_uri) as client:
             db = client[mongodb_db]
-            empty = [s.collection for s in pipelines.PIPELINES.values()
-                     if s.name in names and db[s.collection].estimated_document_count() == 0]
+            empty = [
+                s.collection
+                for s in pipelines.PIPELINES.values()
+                if s.name in names and db[s.collection].estimated_document_count() == 0
+            ]
             if empty:
-                raise PublishError(f"collection {empty[0]!r} of database {mongodb_db!r} is empty: "
-                                   f"run `streamlytics publish` first")
+                raise PublishError(
+                    f"collection {empty[0]!r} of database {mongodb_db!r} is empty: "
+                    f"run `streamlytics publish` first"
+                )
             return {n: pipelines.run(db, n) for n in names}
     except PyMongoError as exc:
         raise PublishError(f"MongoDB at {_redact(mongodb_uri)} failed: {exc}") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,17 @@ import numpy as np
 import psycopg2
 
 from python_models import (
-    clustering, correlations, data, data_quality, descriptive, hypothesis_tests, persist,
-    popularity_regression, retention_model, seed_findings, trends,
+    clustering,
+    correlations,
+    data,
+    data_quality,
+    descriptive,
+    hypothesis_tests,
+    persist,
+    popularity_regression,
+    retention_model,
+    seed_findings,
+    trends,
 )
 from python_models.results import ALPHA, Result, adjust_family, unique_names
 
@@ -29,12 +38,25 @@ DEFAULT_N_BOOT = 1000
 
 # The effects a reader asks about first, by result name (for run_summary.json and the CLI).
 HEADLINE_RESULTS = (
-    "premium_vs_basic_mean_completion", "plan_mean_completion", "plan_4k_share", "premium_vs_basic_watch_minutes",
-    "premium_vs_basic_lifetime_hours", "quality_completion", "quality_completion_given_plan", "device_completion",
-    "weekday_daily_sessions", "spearman_session_watch_minutes__completion", "spearman_lifetime_hours__tenure_days",
-    "movies_views_on_rating", "movies_views_on_budget_musd", "series_views_on_seasons",
-    "series_views_on_episode_minutes", "retention_auc_logistic", "retention_auc_gradient_boosting",
-    "kmeans_chosen_k", "kmeans_vs_ward_ari",
+    "premium_vs_basic_mean_completion",
+    "plan_mean_completion",
+    "plan_4k_share",
+    "premium_vs_basic_watch_minutes",
+    "premium_vs_basic_lifetime_hours",
+    "quality_completion",
+    "quality_completion_given_plan",
+    "device_completion",
+    "weekday_daily_sessions",
+    "spearman_session_watch_minutes__completion",
+    "spearman_lifetime_hours__tenure_days",
+    "movies_views_on_rating",
+    "movies_views_on_budget_musd",
+    "series_views_on_seasons",
+    "series_views_on_episode_minutes",
+    "retention_auc_logistic",
+    "retention_auc_gradient_boosting",
+    "kmeans_chosen_k",
+    "kmeans_vs_ward_ari",
 )
 
 
@@ -48,20 +70,36 @@ def default_run_results() -> Path | None:
 
 def _brief(r: Result) -> dict[str, Any]:
     return {
-        "section": r.section, "statistic_name": r.statistic_name, "statistic": r.statistic, "p_value": r.p_value,
-        "p_adjusted": r.p_adjusted, "effect_name": r.effect_name, "effect": r.effect, "ci_low": r.ci_low,
-        "ci_high": r.ci_high, "n": r.n, "verdict": r.verdict, "interpretation": r.interpretation,
+        "section": r.section,
+        "statistic_name": r.statistic_name,
+        "statistic": r.statistic,
+        "p_value": r.p_value,
+        "p_adjusted": r.p_adjusted,
+        "effect_name": r.effect_name,
+        "effect": r.effect,
+        "ci_low": r.ci_low,
+        "ci_high": r.ci_high,
+        "n": r.n,
+        "verdict": r.verdict,
+        "interpretation": r.interpretation,
     }
 
 
-def compute(conn: Any, *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT,
-            run_results: Path | None = None) -> dict[str, Any]:
+def compute(
+    conn: Any,
+    *,
+    seed: int = DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    run_results: Path | None = None,
+) -> dict[str, Any]:
     """Every statistic of a run, from the database behind `conn` (nothing is written)."""
     rng = np.random.default_rng(seed)
     d = data.load(conn)
     quality = data_quality.run(conn, run_results)
     described = descriptive.run(d.sessions, d.users, d.content)
-    tests = adjust_family(hypothesis_tests.run(d.sessions, d.users, data.completion_cells(conn), rng, n_boot=n_boot))
+    tests = adjust_family(
+        hypothesis_tests.run(d.sessions, d.users, data.completion_cells(conn), rng, n_boot=n_boot)
+    )
     corr = adjust_family(correlations.run(d.users, d.sessions.minutes_completion))
     regression = adjust_family(popularity_regression.run(d.content))
     trend_results, trend_points = trends.run(d.sessions)
@@ -71,28 +109,59 @@ def compute(conn: Any, *, seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT
     evidence = seed_findings.device_and_quality_evidence(d.sessions.device_quality)
     so_far = {r.name: r for r in [*tests, *corr, *regression]}
     findings = seed_findings.run(so_far, evidence)
-    results = unique_names([*quality.results, *tests, *corr, *regression, *trend_results, *clusters.results,
-                            *retention.results, *evidence, *findings])
+    results = unique_names(
+        [
+            *quality.results,
+            *tests,
+            *corr,
+            *regression,
+            *trend_results,
+            *clusters.results,
+            *retention.results,
+            *evidence,
+            *findings,
+        ]
+    )
     silhouette_points = [
-        {"series": "kmeans_silhouette", "measure": "silhouette", "point_index": i, "x_label": f"k={k}",
-         "x": float(k), "y": s, "n": None}
+        {
+            "series": "kmeans_silhouette",
+            "measure": "silhouette",
+            "point_index": i,
+            "x_label": f"k={k}",
+            "x": float(k),
+            "y": s,
+            "n": None,
+        }
         for i, (k, s) in enumerate(sorted(clusters.silhouettes.items()))
     ]
     return {
-        "data": d, "results": results, "descriptive": described, "series": [*trend_points, *retention.curves, *silhouette_points],
-        "clusters": clusters, "retention": retention, "data_quality": quality,
+        "data": d,
+        "results": results,
+        "descriptive": described,
+        "series": [*trend_points, *retention.curves, *silhouette_points],
+        "clusters": clusters,
+        "retention": retention,
+        "data_quality": quality,
     }
 
 
-def headline(computed: dict[str, Any], run_id: str, started: datetime, finished: datetime) -> dict[str, Any]:
+def headline(
+    computed: dict[str, Any], run_id: str, started: datetime, finished: datetime
+) -> dict[str, Any]:
     """The figures a reader wants first, JSON-ready."""
     by_name = {r.name: r for r in computed["results"]}
     sections: dict[str, int] = {}
     for r in computed["results"]:
         sections[r.section] = sections.get(r.section, 0) + 1
-    files = {r.details["batch_id"][:12] + ":" + r.variables.split(" ")[0]: {
-        "lines_read": r.n, "refused": r.statistic, "verdict": r.verdict}
-        for r in computed["results"] if r.section == "data_quality" and r.name.startswith("file_")}
+    files = {
+        r.details["batch_id"][:12] + ":" + r.variables.split(" ")[0]: {
+            "lines_read": r.n,
+            "refused": r.statistic,
+            "verdict": r.verdict,
+        }
+        for r in computed["results"]
+        if r.section == "data_quality" and r.name.startswith("file_")
+    }
     return {
         "run_id": run_id,
         "started_at": started.isoformat(),
@@ -102,17 +171,32 @@ def headline(computed: dict[str, Any], run_id: str, started: datetime, finished:
         "data_end": str(computed["data"].data_end),
         "row_counts": computed["data"].fingerprint["row_counts"],
         "results_by_section": sections,
-        "seed_findings": {r.name: r.verdict for r in computed["results"] if r.section == "seed_finding"},
-        "key_results": {name: _brief(by_name[name]) for name in HEADLINE_RESULTS if name in by_name},
-        "retention": {k: v for k, v in computed["retention"].headline.items() if k not in ("features", "excluded")},
+        "seed_findings": {
+            r.name: r.verdict for r in computed["results"] if r.section == "seed_finding"
+        },
+        "key_results": {
+            name: _brief(by_name[name]) for name in HEADLINE_RESULTS if name in by_name
+        },
+        "retention": {
+            k: v
+            for k, v in computed["retention"].headline.items()
+            if k not in ("features", "excluded")
+        },
         "data_quality": files,
         "outputs": {"statistics (PostgreSQL)": f"analysis.results where run_id = '{run_id}'"},
     }
 
 
-def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: str | None = None, *,
-                 seed: int = DEFAULT_SEED, n_boot: int = DEFAULT_N_BOOT,
-                 run_results: Path | None | str = "default", report_dir: Path | str | None = None) -> dict[str, Any]:
+def run_analysis(
+    database_url: str,
+    mongodb_uri: str | None = None,
+    mongodb_db: str | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    n_boot: int = DEFAULT_N_BOOT,
+    run_results: Path | None | str = "default",
+    report_dir: Path | str | None = None,
+) -> dict[str, Any]:
     """Compute every statistic from the database at `database_url`, persist it, return the headline.
 
     Writes one run to the ``analysis`` schema (one transaction) and, when `mongodb_uri` is
@@ -125,21 +209,37 @@ def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: 
     data the statistics were computed from (read once, not twice); its path is in the headline's
     outputs under "HTML report".
     """
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
-    dbt_results = default_run_results() if run_results == "default" else (Path(run_results) if run_results else None)
+    dbt_results = (
+        default_run_results()
+        if run_results == "default"
+        else (Path(run_results) if run_results else None)
+    )
     run_id = str(uuid.uuid4())
     conn = psycopg2.connect(database_url)
     try:
         computed = compute(conn, seed=seed, n_boot=n_boot, run_results=dbt_results)
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         head = headline(computed, run_id, started, finished)
         head["seconds"] = round(time.perf_counter() - clock, 2)
         record = persist.RunRecord(
-            run_id=run_id, started_at=started, finished_at=finished, fingerprint=computed["data"].fingerprint,
-            parameters={"seed": seed, "n_boot": n_boot, "alpha": ALPHA, "dbt_run_results": str(dbt_results) if dbt_results else None},
-            headline=head, results=computed["results"], descriptive=computed["descriptive"], series=computed["series"],
-            cluster_profiles=computed["clusters"].profiles, user_clusters=computed["clusters"].assignments,
+            run_id=run_id,
+            started_at=started,
+            finished_at=finished,
+            fingerprint=computed["data"].fingerprint,
+            parameters={
+                "seed": seed,
+                "n_boot": n_boot,
+                "alpha": ALPHA,
+                "dbt_run_results": str(dbt_results) if dbt_results else None,
+            },
+            headline=head,
+            results=computed["results"],
+            descriptive=computed["descriptive"],
+            series=computed["series"],
+            cluster_profiles=computed["clusters"].profiles,
+            user_clusters=computed["clusters"].assignments,
             data_quality=computed["data_quality"].rules,
         )
         persist.write_postgres(conn, record)
@@ -153,11 +253,20 @@ def run_analysis(database_url: str, mongodb_uri: str | None = None, mongodb_db: 
         from streamlytics.config import settings
 
         persist.write_mongo(mongodb_uri, mongodb_db or settings().mongodb_db, record)
-        head["outputs"]["statistics summary (MongoDB)"] = f"{mongodb_db or settings().mongodb_db}.{persist.SUMMARY_COLLECTION}"
+        head["outputs"]["statistics summary (MongoDB)"] = (
+            f"{mongodb_db or settings().mongodb_db}.{persist.SUMMARY_COLLECTION}"
+        )
     if report_dir is not None:
         from python_models.report import build_report
 
-        path = build_report(database_url, report_dir, mongodb_uri, mongodb_db, run_id=run_id,
-                            run_results_path=dbt_results, core=computed["data"])
+        path = build_report(
+            database_url,
+            report_dir,
+            mongodb_uri,
+            mongodb_db,
+            run_id=run_id,
+            run_results_path=dbt_results,
+            core=computed["data"],
+        )
         head["outputs"]["HTML report"] = str(path)
     return head

@@ -31,8 +31,14 @@ from threadpoolctl import threadpool_limits
 from python_models.results import Result, insufficient
 
 FEATURES = (
-    "sessions", "watch_minutes", "mean_completion", "minutes_per_session", "share_4k",
-    "share_mobile", "share_series", "lifetime_hours",
+    "sessions",
+    "watch_minutes",
+    "mean_completion",
+    "minutes_per_session",
+    "share_4k",
+    "share_mobile",
+    "share_series",
+    "lifetime_hours",
 )
 K_RANGE = range(2, 9)
 SILHOUETTE_SAMPLE = 3000
@@ -43,8 +49,8 @@ MIN_USERS = 10
 @dataclass(frozen=True)
 class Clustering:
     results: list[Result]
-    assignments: pd.DataFrame   # user_id, kmeans_cluster, ward_cluster, in_ward_sample, pc1, pc2
-    profiles: pd.DataFrame      # method, cluster, n_users, feature, mean, median
+    assignments: pd.DataFrame  # user_id, kmeans_cluster, ward_cluster, in_ward_sample, pc1, pc2
+    profiles: pd.DataFrame  # method, cluster, n_users, feature, mean, median
     silhouettes: dict[int, float]
 
 
@@ -83,10 +89,15 @@ def ward_labels(x: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.nda
     return labels, in_sample
 
 
-def ari_ci(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_boot: int) -> tuple[float, float]:
+def ari_ci(
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> tuple[float, float]:
     """Percentile 95 % CI of the adjusted Rand index, resampling users (labels held fixed)."""
     n = a.shape[0]
-    values = [adjusted_rand_score(a[idx], b[idx]) for idx in (rng.integers(0, n, n) for _ in range(n_boot))]
+    values = [
+        adjusted_rand_score(a[idx], b[idx])
+        for idx in (rng.integers(0, n, n) for _ in range(n_boot))
+    ]
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
 
@@ -96,14 +107,25 @@ def profiles(frame: pd.DataFrame, labels: np.ndarray, method: str) -> pd.DataFra
     data = frame.assign(cluster=labels)
     for plan in sorted(data["plan"].dropna().unique()):
         data[f"plan_share_{plan}"] = (data["plan"] == plan).astype(float)
-    columns = [*FEATURES, "age", "tenure_days", *[c for c in data.columns if c.startswith("plan_share_")]]
+    columns = [
+        *FEATURES,
+        "age",
+        "tenure_days",
+        *[c for c in data.columns if c.startswith("plan_share_")],
+    ]
     rows = []
     for cluster, part in data.groupby("cluster"):
         for feature in columns:
-            rows.append({
-                "method": method, "cluster": int(cluster), "n_users": int(part.shape[0]),
-                "feature": feature, "mean": float(part[feature].mean()), "median": float(part[feature].median()),
-            })
+            rows.append(
+                {
+                    "method": method,
+                    "cluster": int(cluster),
+                    "n_users": int(part.shape[0]),
+                    "feature": feature,
+                    "mean": float(part[feature].mean()),
+                    "median": float(part[feature].median()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -118,11 +140,25 @@ def _run(users: pd.DataFrame, seed: int, n_boot: int) -> Clustering:
     rng = np.random.default_rng(seed)
     frame = users[users["sessions"] > 0].dropna(subset=list(FEATURES)).reset_index(drop=True)
     if frame.shape[0] < MIN_USERS:
-        note = insufficient("clustering", "kmeans_chosen_k", ", ".join(FEATURES), int(frame.shape[0]),
-                            f"{frame.shape[0]} users with sessions (at least {MIN_USERS} needed)")
+        note = insufficient(
+            "clustering",
+            "kmeans_chosen_k",
+            ", ".join(FEATURES),
+            int(frame.shape[0]),
+            f"{frame.shape[0]} users with sessions (at least {MIN_USERS} needed)",
+        )
         return Clustering(
             [note],
-            pd.DataFrame(columns=["user_id", "kmeans_cluster", "ward_cluster", "in_ward_sample", "pc1", "pc2"]),
+            pd.DataFrame(
+                columns=[
+                    "user_id",
+                    "kmeans_cluster",
+                    "ward_cluster",
+                    "in_ward_sample",
+                    "pc1",
+                    "pc2",
+                ]
+            ),
             pd.DataFrame(columns=["method", "cluster", "n_users", "feature", "mean", "median"]),
             {},
         )
@@ -137,40 +173,83 @@ def _run(users: pd.DataFrame, seed: int, n_boot: int) -> Clustering:
     ward_sil = float(silhouette_score(x[in_sample], ward[in_sample]))
     pca = PCA(n_components=2, random_state=seed).fit(x)
     coords = pca.transform(x)
-    assignments = pd.DataFrame({
-        "user_id": frame["user_id"], "kmeans_cluster": kmeans, "ward_cluster": ward,
-        "in_ward_sample": in_sample, "pc1": coords[:, 0], "pc2": coords[:, 1],
-    })
+    assignments = pd.DataFrame(
+        {
+            "user_id": frame["user_id"],
+            "kmeans_cluster": kmeans,
+            "ward_cluster": ward,
+            "in_ward_sample": in_sample,
+            "pc1": coords[:, 0],
+            "pc2": coords[:, 1],
+        }
+    )
     results = [
         Result(
-            section="clustering", name=f"kmeans_silhouette_k{kk}", variables=", ".join(FEATURES),
-            statistic_name="silhouette", statistic=s, n=int(x.shape[0]),
+            section="clustering",
+            name=f"kmeans_silhouette_k{kk}",
+            variables=", ".join(FEATURES),
+            statistic_name="silhouette",
+            statistic=s,
+            n=int(x.shape[0]),
             interpretation=f"k-means with k = {kk}: mean silhouette {s:.3f}.",
-            details={"k": kk, "chosen": kk == k, "silhouette_sample": min(x.shape[0], SILHOUETTE_SAMPLE)},
+            details={
+                "k": kk,
+                "chosen": kk == k,
+                "silhouette_sample": min(x.shape[0], SILHOUETTE_SAMPLE),
+            },
         )
         for kk, s in scores.items()
     ]
     sizes = np.bincount(kmeans, minlength=k).tolist()
-    results.append(Result(
-        section="clustering", name="kmeans_chosen_k", variables=", ".join(FEATURES),
-        statistic_name="k", statistic=float(k), effect_name="silhouette", effect=scores[k], n=int(x.shape[0]),
-        interpretation=f"k-means finds {k} groups of users (best silhouette {scores[k]:.3f}; sizes {sizes}).",
-        details={"sizes": sizes, "silhouettes": scores, "standardised": True, "n_init": 10, "seed": seed,
-                 "users_without_sessions_left_out": int(users.shape[0] - frame.shape[0])},
-    ))
-    results.append(Result(
-        section="clustering", name="kmeans_vs_ward_ari", variables="kmeans_cluster ~ ward_cluster",
-        statistic_name="adjusted_rand_index", statistic=ari, effect_name="adjusted_rand_index", effect=ari,
-        ci_low=low, ci_high=high, n=int(in_sample.sum()),
-        interpretation=(
-            f"k-means and Ward ({k} clusters each) agree with adjusted Rand index {ari:.2f} "
-            f"(95% CI [{low:.2f}, {high:.2f}]; 1 = identical, 0 = chance) on {int(in_sample.sum())} sampled users."
-        ),
-        details={"ward_sample": int(in_sample.sum()), "ward_silhouette": ward_sil,
-                 "ward_sizes": np.bincount(ward, minlength=k).tolist(), "n_boot": n_boot,
-                 "pca_explained_variance": pca.explained_variance_ratio_.tolist()},
-    ))
-    prof = pd.concat([profiles(frame, kmeans, "kmeans"), profiles(frame, ward, "ward")], ignore_index=True)
+    results.append(
+        Result(
+            section="clustering",
+            name="kmeans_chosen_k",
+            variables=", ".join(FEATURES),
+            statistic_name="k",
+            statistic=float(k),
+            effect_name="silhouette",
+            effect=scores[k],
+            n=int(x.shape[0]),
+            interpretation=f"k-means finds {k} groups of users (best silhouette {scores[k]:.3f}; sizes {sizes}).",
+            details={
+                "sizes": sizes,
+                "silhouettes": scores,
+                "standardised": True,
+                "n_init": 10,
+                "seed": seed,
+                "users_without_sessions_left_out": int(users.shape[0] - frame.shape[0]),
+            },
+        )
+    )
+    results.append(
+        Result(
+            section="clustering",
+            name="kmeans_vs_ward_ari",
+            variables="kmeans_cluster ~ ward_cluster",
+            statistic_name="adjusted_rand_index",
+            statistic=ari,
+            effect_name="adjusted_rand_index",
+            effect=ari,
+            ci_low=low,
+            ci_high=high,
+            n=int(in_sample.sum()),
+            interpretation=(
+                f"k-means and Ward ({k} clusters each) agree with adjusted Rand index {ari:.2f} "
+                f"(95% CI [{low:.2f}, {high:.2f}]; 1 = identical, 0 = chance) on {int(in_sample.sum())} sampled users."
+            ),
+            details={
+                "ward_sample": int(in_sample.sum()),
+                "ward_silhouette": ward_sil,
+                "ward_sizes": np.bincount(ward, minlength=k).tolist(),
+                "n_boot": n_boot,
+                "pca_explained_variance": pca.explained_variance_ratio_.tolist(),
+            },
+        )
+    )
+    prof = pd.concat(
+        [profiles(frame, kmeans, "kmeans"), profiles(frame, ward, "ward")], ignore_index=True
+    )
     return Clustering(results, assignments, prof, scores)
 
 

@@ -66,26 +66,52 @@ def p_value(r: float, n: int, method: str) -> float:
 
 
 def correlation_result(
-    x: np.ndarray, y: np.ndarray, *, method: str, name: str, variables: str, words: tuple[str, str],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: str,
+    name: str,
+    variables: str,
+    words: tuple[str, str],
     level: str,
 ) -> Result:
     """One correlation as a result row (verdict set later, from the family's adjusted p)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 4 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
-        return insufficient("correlation", name, variables, int(keep.sum()),
-                            "fewer than 4 complete pairs, or a variable without variation")
+        return insufficient(
+            "correlation",
+            name,
+            variables,
+            int(keep.sum()),
+            "fewer than 4 complete pairs, or a variable without variation",
+        )
     r, p, n = correlate(x, y, method)
-    return coefficient_result(r, p, n, method=method, name=name, variables=variables, words=words, level=level)
+    return coefficient_result(
+        r, p, n, method=method, name=name, variables=variables, words=words, level=level
+    )
 
 
 def coefficient_result(
-    r: float, p: float, n: int, *, method: str, name: str, variables: str, words: tuple[str, str], level: str,
+    r: float,
+    p: float,
+    n: int,
+    *,
+    method: str,
+    name: str,
+    variables: str,
+    words: tuple[str, str],
+    level: str,
 ) -> Result:
     """A computed coefficient (r, p, n) as a result row, with its Fisher-z interval."""
     if n < 4 or not np.isfinite(r):
-        return insufficient("correlation", name, variables, int(n),
-                            "fewer than 4 complete pairs, or a variable without variation")
+        return insufficient(
+            "correlation",
+            name,
+            variables,
+            int(n),
+            "fewer than 4 complete pairs, or a variable without variation",
+        )
     low, high = fisher_ci(r, n, method)
     effect_name = "pearson_r" if method == "pearson" else "spearman_rho"
     sign = "positive" if r > 0 else "negative"
@@ -94,11 +120,25 @@ def coefficient_result(
         f"({effect_name} {r:.3f}, 95% CI [{low:.3f}, {high:.3f}], {fmt_p(p)}, n = {n})."
     )
     return Result(
-        section="correlation", name=name, variables=variables, statistic_name=effect_name, statistic=r,
-        p_value=p, effect_name=effect_name, effect=r, ci_low=low, ci_high=high, n=n,
+        section="correlation",
+        name=name,
+        variables=variables,
+        statistic_name=effect_name,
+        statistic=r,
+        p_value=p,
+        effect_name=effect_name,
+        effect=r,
+        ci_low=low,
+        ci_high=high,
+        n=n,
         interpretation=interpretation,
-        details={"method": method, "level": level, "ci": "Fisher z, 95%", "x": variables.split(" ~ ")[0],
-                 "y": variables.split(" ~ ")[1]},
+        details={
+            "method": method,
+            "level": level,
+            "ci": "Fisher z, 95%",
+            "x": variables.split(" ~ ")[0],
+            "y": variables.split(" ~ ")[1],
+        },
     )
 
 
@@ -123,8 +163,11 @@ def table_correlations(x: np.ndarray, y: np.ndarray, n: np.ndarray) -> dict[str,
     x, y, w = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(n, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y) & (w > 0)
     x, y, w = x[keep], y[keep], w[keep]
-    return {"n": int(w.sum()), "pearson": _weighted_pearson(x, y, w),
-            "spearman": _weighted_pearson(_midranks(x, w), _midranks(y, w), w)}
+    return {
+        "n": int(w.sum()),
+        "pearson": _weighted_pearson(x, y, w),
+        "spearman": _weighted_pearson(_midranks(x, w), _midranks(y, w), w),
+    }
 
 
 def run(users: pd.DataFrame, minutes_completion: pd.DataFrame) -> list[Result]:
@@ -134,20 +177,36 @@ def run(users: pd.DataFrame, minutes_completion: pd.DataFrame) -> list[Result]:
     completion (columns watch_minutes, completion, n; data.SessionAggregates).
     """
     t = minutes_completion
-    session_pair = table_correlations(t["watch_minutes"].to_numpy(), t["completion"].to_numpy(), t["n"].to_numpy())
+    session_pair = table_correlations(
+        t["watch_minutes"].to_numpy(), t["completion"].to_numpy(), t["n"].to_numpy()
+    )
     out: list[Result] = []
     for a, b in combinations(USER_VARIABLES, 2):
         for method in METHODS:
-            out.append(correlation_result(
-                users[a].to_numpy(), users[b].to_numpy(), method=method, name=f"{method}_{a}__{b}",
-                variables=f"{a} ~ {b}", words=(USER_VARIABLES[a], USER_VARIABLES[b]), level="user",
-            ))
+            out.append(
+                correlation_result(
+                    users[a].to_numpy(),
+                    users[b].to_numpy(),
+                    method=method,
+                    name=f"{method}_{a}__{b}",
+                    variables=f"{a} ~ {b}",
+                    words=(USER_VARIABLES[a], USER_VARIABLES[b]),
+                    level="user",
+                )
+            )
     n = int(session_pair["n"])
     for method in METHODS:
         r = float(session_pair[method])
-        out.append(coefficient_result(
-            r, p_value(r, n, method), n, method=method,
-            name=f"{method}_session_watch_minutes__completion", variables="watch_minutes ~ completion",
-            words=("watched minutes of a session", "its completion"), level="session",
-        ))
+        out.append(
+            coefficient_result(
+                r,
+                p_value(r, n, method),
+                n,
+                method=method,
+                name=f"{method}_session_watch_minutes__completion",
+                variables="watch_minutes ~ completion",
+                words=("watched minutes of a session", "its completion"),
+                level="session",
+            )
+        )
     return out

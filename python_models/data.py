@@ -73,20 +73,28 @@ order by u.user_id
 # Values are hashed as double precision: numeric hashing made this pass three times slower.
 GROUPING_KEYS = ("plan", "quality", "device", "watch_date", "watch_minutes", "completion")
 GROUPING_SETS = {
-    "minutes_by_plan": ("plan", "watch_minutes"), "completion_by_plan": ("plan", "completion"),
-    "completion_by_quality": ("quality", "completion"), "completion_by_device": ("device", "completion"),
-    "minutes_by_day": ("watch_date", "watch_minutes"), "minutes_completion": ("watch_minutes", "completion"),
-    "plan_quality": ("plan", "quality"), "device_quality": ("device", "quality"),
+    "minutes_by_plan": ("plan", "watch_minutes"),
+    "completion_by_plan": ("plan", "completion"),
+    "completion_by_quality": ("quality", "completion"),
+    "completion_by_device": ("device", "completion"),
+    "minutes_by_day": ("watch_date", "watch_minutes"),
+    "minutes_completion": ("watch_minutes", "completion"),
+    "plan_quality": ("plan", "quality"),
+    "device_quality": ("device", "quality"),
 }
 
 
 def _grouping_id(columns: tuple[str, ...]) -> int:
     # PostgreSQL's grouping(a, b, …): bit set for every argument not grouped by, first argument highest.
-    return sum(1 << (len(GROUPING_KEYS) - 1 - i) for i, c in enumerate(GROUPING_KEYS) if c not in columns)
+    return sum(
+        1 << (len(GROUPING_KEYS) - 1 - i) for i, c in enumerate(GROUPING_KEYS) if c not in columns
+    )
 
 
 def session_aggregates_sql() -> str:
-    kinds = " ".join(f"when {_grouping_id(cols)} then '{kind}'" for kind, cols in GROUPING_SETS.items())
+    kinds = " ".join(
+        f"when {_grouping_id(cols)} then '{kind}'" for kind, cols in GROUPING_SETS.items()
+    )
     sets = ", ".join("(" + ", ".join(cols) + ")" for cols in GROUPING_SETS.values())
     return f"""
 with s as (
@@ -146,8 +154,14 @@ group by v.user_id, v.quality_level, u.subscription_type
 
 # Tables whose row counts (and, where there is one, latest load time) identify the data a run saw.
 FINGERPRINT_TABLES = (
-    "users", "content", "movie_details", "series_details", "genres", "content_genres",
-    "series_episodes", "viewing_sessions",
+    "users",
+    "content",
+    "movie_details",
+    "series_details",
+    "genres",
+    "content_genres",
+    "series_episodes",
+    "viewing_sessions",
 )
 LOADED_AT_TABLES = ("users", "content", "viewing_sessions")
 
@@ -167,12 +181,14 @@ class SessionAggregates:
     n: int
     first_day: dt.date
     last_day: dt.date
-    frequencies: dict[str, dict[str, Freq]]   # table → group ('all' when ungrouped) → frequency table
-    plan_quality: pd.DataFrame    # plan, quality, n
+    frequencies: dict[
+        str, dict[str, Freq]
+    ]  # table → group ('all' when ungrouped) → frequency table
+    plan_quality: pd.DataFrame  # plan, quality, n
     device_quality: pd.DataFrame  # device, quality, n
-    daily: pd.DataFrame           # watch_date (every day of the log), sessions, sum_minutes, sum_completion
+    daily: pd.DataFrame  # watch_date (every day of the log), sessions, sum_minutes, sum_completion
     minutes_completion: pd.DataFrame  # watch_minutes, completion, n: the joint frequency table
-    monthly_users: pd.DataFrame   # month ('YYYY-MM'), active_users
+    monthly_users: pd.DataFrame  # month ('YYYY-MM'), active_users
 
     def freq(self, table: str) -> dict[str, Freq]:
         return self.frequencies.get(table, {})
@@ -182,8 +198,10 @@ class SessionAggregates:
 class AnalysisData:
     """The core as the analyses see it."""
 
-    users: pd.DataFrame       # one row per user: profile and behaviour (see USER_METRICS_SQL)
-    content: pd.DataFrame     # content_id, content_type, title, length_minutes, rating, budget, views, ...
+    users: pd.DataFrame  # one row per user: profile and behaviour (see USER_METRICS_SQL)
+    content: (
+        pd.DataFrame
+    )  # content_id, content_type, title, length_minutes, rating, budget, views, ...
     sessions: SessionAggregates
     fingerprint: dict[str, Any]
 
@@ -193,7 +211,9 @@ class AnalysisData:
         return self.sessions.last_day
 
 
-def query_frame(conn: Any, sql: str, params: tuple[Any, ...] | dict[str, Any] | None = None) -> pd.DataFrame:
+def query_frame(
+    conn: Any, sql: str, params: tuple[Any, ...] | dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Run a query on a DB-API connection and return its rows as a data frame."""
     with conn.cursor() as cur:
         cur.execute(sql, params)
@@ -201,8 +221,14 @@ def query_frame(conn: Any, sql: str, params: tuple[Any, ...] | dict[str, Any] | 
         return pd.DataFrame(cur.fetchall(), columns=columns)
 
 
-def copy_frame(conn: Any, sql: str, params: dict[str, Any] | None = None, *,
-               dates: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> pd.DataFrame:
+def copy_frame(
+    conn: Any,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    *,
+    dates: tuple[str, ...] = (),
+    text: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """A query's rows through COPY … TO STDOUT (CSV) into a data frame.
 
     For results with many rows (one per user): no Python object per value, and numbers arrive
@@ -213,8 +239,13 @@ def copy_frame(conn: Any, sql: str, params: dict[str, Any] | None = None, *,
         query = cur.mogrify(sql, params).decode() if params else sql
         cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", buf)
     buf.seek(0)
-    frame = pd.read_csv(buf, dtype={c: "string" for c in text} if text else None, keep_default_na=True, low_memory=False,
-                        na_values=[""])
+    frame = pd.read_csv(
+        buf,
+        dtype={c: "string" for c in text} if text else None,
+        keep_default_na=True,
+        low_memory=False,
+        na_values=[""],
+    )
     for col in text:
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     for col in dates:
@@ -253,19 +284,28 @@ def _require_core(conn: Any) -> None:
 
 def session_aggregates(conn: Any) -> SessionAggregates:
     """Every session-level aggregate, in two passes over core.viewing_sessions."""
-    rows = copy_frame(conn, session_aggregates_sql(), dates=("watch_date",),
-                      text=("kind", "plan", "quality", "device"))
-    of = lambda kind: rows[rows["kind"] == kind]  # noqa: E731
+    rows = copy_frame(
+        conn,
+        session_aggregates_sql(),
+        dates=("watch_date",),
+        text=("kind", "plan", "quality", "device"),
+    )
+    of = lambda kind: rows[rows["kind"] == kind]
     by_day = of("minutes_by_day")
     if by_day.empty:
-        raise MissingCoreError("core.viewing_sessions is empty: load data and run `dbt build` before analysing.")
+        raise MissingCoreError(
+            "core.viewing_sessions is empty: load data and run `dbt build` before analysing."
+        )
     by_day = by_day.assign(weekday=[WEEKDAYS[d] for d in by_day["watch_date"].dt.day_of_week])
 
     def tables(part: pd.DataFrame, key: str | None) -> dict[str, Freq]:
         if key is None:
             return {"all": Freq.of(part["value"].to_numpy(float), part["n"].to_numpy(np.int64))}
         part = part[part[key].notna()]  # a missing group is no group (the overall table counts it)
-        return {str(k): Freq.of(g["value"].to_numpy(float), g["n"].to_numpy(np.int64)) for k, g in part.groupby(key)}
+        return {
+            str(k): Freq.of(g["value"].to_numpy(float), g["n"].to_numpy(np.int64))
+            for k, g in part.groupby(key)
+        }
 
     frequencies = {
         "minutes_by_plan": tables(of("minutes_by_plan"), "plan"),
@@ -276,17 +316,25 @@ def session_aggregates(conn: Any) -> SessionAggregates:
         "minutes": tables(of("minutes_by_plan"), None),
         "completion": tables(of("completion_by_plan"), None),
     }
-    daily = by_day.groupby("watch_date")[["n", "sum_minutes", "sum_completion"]].sum().rename(columns={"n": "sessions"})
+    daily = (
+        by_day.groupby("watch_date")[["n", "sum_minutes", "sum_completion"]]
+        .sum()
+        .rename(columns={"n": "sessions"})
+    )
     days = pd.date_range(daily.index.min(), daily.index.max(), freq="D")
     daily = daily.reindex(days, fill_value=0).rename_axis("watch_date").reset_index()
     daily["sessions"] = daily["sessions"].astype(np.int64)
     daily["weekday"] = [WEEKDAYS[d] for d in days.day_of_week]
-    counts = lambda kind, cols: of(kind)[[*cols, "n"]].reset_index(drop=True)  # noqa: E731
+    counts = lambda kind, cols: of(kind)[[*cols, "n"]].reset_index(drop=True)
     return SessionAggregates(
-        n=int(daily["sessions"].sum()), first_day=days[0].date(), last_day=days[-1].date(), frequencies=frequencies,
+        n=int(daily["sessions"].sum()),
+        first_day=days[0].date(),
+        last_day=days[-1].date(),
+        frequencies=frequencies,
         plan_quality=counts("plan_quality", ["plan", "quality"]),
         device_quality=counts("device_quality", ["device", "quality"]),
-        daily=daily, minutes_completion=counts("minutes_completion", ["watch_minutes", "completion"]),
+        daily=daily,
+        minutes_completion=counts("minutes_completion", ["watch_minutes", "completion"]),
         monthly_users=query_frame(conn, MONTHLY_USERS_SQL),
     )
 
@@ -299,8 +347,13 @@ def completion_cells(conn: Any) -> pd.DataFrame:
 def sessions_before(conn: Any, cutoff: dt.date) -> pd.DataFrame:
     """Per user with a session before `cutoff`: the retention model's behaviour features."""
     recent = cutoff - dt.timedelta(days=30)
-    return copy_frame(conn, RETENTION_FEATURES_SQL, {"cutoff": cutoff, "recent": recent}, dates=("last_session",),
-                      text=("user_id",))
+    return copy_frame(
+        conn,
+        RETENTION_FEATURES_SQL,
+        {"cutoff": cutoff, "recent": recent},
+        dates=("last_session",),
+        text=("user_id",),
+    )
 
 
 def active_since(conn: Any, cutoff: dt.date) -> set[str]:
@@ -313,12 +366,21 @@ def load(conn: Any) -> AnalysisData:
     _require_core(conn)
     content = query_frame(conn, CONTENT_SQL)
     if content.empty:
-        raise MissingCoreError("core.content is empty: load data and run `dbt build` before analysing.")
+        raise MissingCoreError(
+            "core.content is empty: load data and run `dbt build` before analysing."
+        )
     sessions = session_aggregates(conn)
-    users = copy_frame(conn, USER_METRICS_SQL, {"data_end": sessions.last_day}, dates=("registration_date",),
-                       text=("user_id", "country", "plan"))
+    users = copy_frame(
+        conn,
+        USER_METRICS_SQL,
+        {"data_end": sessions.last_day},
+        dates=("registration_date",),
+        text=("user_id", "country", "plan"),
+    )
     if users.empty:
-        raise MissingCoreError("core.users is empty: load data and run `dbt build` before analysing.")
+        raise MissingCoreError(
+            "core.users is empty: load data and run `dbt build` before analysing."
+        )
     for col in ("age", "sessions", "watch_minutes", "tenure_days"):
         users[col] = users[col].astype("float64")
     for col in ("length_minutes", "release_year", "seasons", "episode_total"):

@@ -20,13 +20,19 @@ from python_models.data import query_frame
 from python_models.results import Result
 
 RECONCILED, NOT_RECONCILED = "reconciled", "not reconciled"
-CORE_TABLE_BY_KIND = {"users": "users", "content": "content", "viewing_sessions": "viewing_sessions"}
+CORE_TABLE_BY_KIND = {
+    "users": "users",
+    "content": "content",
+    "viewing_sessions": "viewing_sessions",
+}
 
 
 @dataclass(frozen=True)
 class DataQuality:
     results: list[Result]
-    rules: pd.DataFrame     # source_file, batch_id, stage, reason_code, field, rows, share_of_file, example_message
+    rules: (
+        pd.DataFrame
+    )  # source_file, batch_id, stage, reason_code, field, rows, share_of_file, example_message
 
 
 def _relation_exists(conn: Any, schema: str, name: str) -> bool:
@@ -37,37 +43,49 @@ def _relation_exists(conn: Any, schema: str, name: str) -> bool:
 
 def quarantine_relation(conn: Any) -> str:
     """audit.all_quarantine (ingest + staging, built by dbt) when present, else audit.quarantine."""
-    return "audit.all_quarantine" if _relation_exists(conn, "audit", "all_quarantine") else "audit.quarantine"
+    return (
+        "audit.all_quarantine"
+        if _relation_exists(conn, "audit", "all_quarantine")
+        else "audit.quarantine"
+    )
 
 
 def loaded_batches(conn: Any) -> pd.DataFrame:
-    return query_frame(conn, """
+    return query_frame(
+        conn,
+        """
         select load_id, batch_id, source_file, file_kind, lines_read, rows_loaded, rows_quarantined,
                started_at, finished_at
         from audit.load_batches
         where status = 'loaded'
         order by load_id
-    """)
+    """,
+    )
 
 
 def core_rows_by_batch(conn: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table in CORE_TABLE_BY_KIND.values():
-        for batch_id, n in query_frame(conn, f"select batch_id, count(*) as n from core.{table} group by batch_id").itertuples(index=False):
+        for batch_id, n in query_frame(
+            conn, f"select batch_id, count(*) as n from core.{table} group by batch_id"
+        ).itertuples(index=False):
             counts[batch_id] = counts.get(batch_id, 0) + int(n)
     return counts
 
 
 def refused_by_rule(conn: Any, relation: str) -> pd.DataFrame:
     """Refused rows of the loaded batches per file, stage, reason and field, with one example."""
-    return query_frame(conn, f"""
+    return query_frame(
+        conn,
+        f"""
         select q.source_file, q.batch_id, q.stage, q.reason_code, coalesce(q.field, '') as field,
                count(*) as rows, min(q.message) as example_message
         from {relation} as q
         inner join audit.load_batches as b on b.batch_id = q.batch_id and b.status = 'loaded'
         group by q.source_file, q.batch_id, q.stage, q.reason_code, coalesce(q.field, '')
         order by q.source_file, q.stage, rows desc, q.reason_code
-    """)
+    """,
+    )
 
 
 def dbt_test_summary(run_results: Path | None) -> Result | None:
@@ -82,18 +100,32 @@ def dbt_test_summary(run_results: Path | None) -> Result | None:
     for t in tests:
         by_status[t["status"]] = by_status.get(t["status"], 0) + 1
     not_passed = [
-        {"test": t["unique_id"], "status": t["status"], "failures": t.get("failures"), "message": t.get("message")}
-        for t in tests if t["status"] != "pass"
+        {
+            "test": t["unique_id"],
+            "status": t["status"],
+            "failures": t.get("failures"),
+            "message": t.get("message"),
+        }
+        for t in tests
+        if t["status"] != "pass"
     ]
     passed = by_status.get("pass", 0)
     generated = doc.get("metadata", {}).get("generated_at")
     return Result(
-        section="data_quality", name="dbt_tests", variables="dbt data tests",
-        statistic_name="tests_passed", statistic=float(passed), n=len(tests),
+        section="data_quality",
+        name="dbt_tests",
+        variables="dbt data tests",
+        statistic_name="tests_passed",
+        statistic=float(passed),
+        n=len(tests),
         verdict="all passed" if passed == len(tests) else "not all passed",
         interpretation=f"dbt: {passed} of {len(tests)} data tests passed ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))}).",
-        details={"by_status": by_status, "not_passed": not_passed, "generated_at": generated,
-                 "run_results": str(run_results)},
+        details={
+            "by_status": by_status,
+            "not_passed": not_passed,
+            "generated_at": generated,
+            "run_results": str(run_results),
+        },
     )
 
 
@@ -112,35 +144,69 @@ def run(conn: Any, run_results: Path | None = None) -> DataQuality:
         lines = int(b.lines_read or 0)
         balanced = lines == in_core + ingest + staging
         share = (ingest + staging) / lines if lines else 0.0
-        results.append(Result(
-            section="data_quality", name=f"file_{b.source_file}", variables=f"{b.source_file} (batch {b.batch_id[:12]})",
-            statistic_name="rows_refused", statistic=float(ingest + staging), effect_name="share_refused",
-            effect=share, n=lines, verdict=RECONCILED if balanced else NOT_RECONCILED,
-            interpretation=(f"{b.source_file}: {lines:,} records read, {in_core:,} reached the core, "
-                            f"{ingest:,} refused at ingest and {staging:,} at staging ({share:.2%}); "
-                            + ("every record is accounted for." if balanced else
-                               f"{lines - in_core - ingest - staging:+,} records unaccounted for.")),
-            details={"batch_id": b.batch_id, "file_kind": b.file_kind, "lines_read": lines,
-                     "rows_loaded": int(b.rows_loaded or 0), "rows_quarantined_at_ingest": ingest,
-                     "rows_quarantined_at_staging": staging, "rows_in_core": in_core,
-                     "loaded_at": b.finished_at.isoformat() if b.finished_at is not None else None,
-                     "quarantine_source": relation},
-        ))
+        results.append(
+            Result(
+                section="data_quality",
+                name=f"file_{b.source_file}",
+                variables=f"{b.source_file} (batch {b.batch_id[:12]})",
+                statistic_name="rows_refused",
+                statistic=float(ingest + staging),
+                effect_name="share_refused",
+                effect=share,
+                n=lines,
+                verdict=RECONCILED if balanced else NOT_RECONCILED,
+                interpretation=(
+                    f"{b.source_file}: {lines:,} records read, {in_core:,} reached the core, "
+                    f"{ingest:,} refused at ingest and {staging:,} at staging ({share:.2%}); "
+                    + (
+                        "every record is accounted for."
+                        if balanced
+                        else f"{lines - in_core - ingest - staging:+,} records unaccounted for."
+                    )
+                ),
+                details={
+                    "batch_id": b.batch_id,
+                    "file_kind": b.file_kind,
+                    "lines_read": lines,
+                    "rows_loaded": int(b.rows_loaded or 0),
+                    "rows_quarantined_at_ingest": ingest,
+                    "rows_quarantined_at_staging": staging,
+                    "rows_in_core": in_core,
+                    "loaded_at": b.finished_at.isoformat() if b.finished_at is not None else None,
+                    "quarantine_source": relation,
+                },
+            )
+        )
     lines_by_batch = dict(zip(batches["batch_id"], batches["lines_read"].fillna(0).astype(int)))
     rules = rules.assign(
         rows=rules["rows"].astype(int),
-        share_of_file=[r / lines_by_batch[b] if lines_by_batch.get(b) else None for r, b in zip(rules["rows"], rules["batch_id"])],
+        share_of_file=[
+            r / lines_by_batch[b] if lines_by_batch.get(b) else None
+            for r, b in zip(rules["rows"], rules["batch_id"])
+        ],
     )
     for r in rules.itertuples(index=False):
-        results.append(Result(
-            section="data_quality", name=f"refused_{r.source_file}_{r.stage}_{r.reason_code}_{r.field or 'row'}",
-            variables=f"{r.source_file} | {r.stage} | {r.reason_code} | {r.field or '-'}",
-            statistic_name="rows", statistic=float(r.rows), effect_name="share_of_file", effect=r.share_of_file,
-            n=int(lines_by_batch.get(r.batch_id, 0)),
-            interpretation=f"{r.source_file}: {r.rows:,} rows refused at {r.stage} for {r.reason_code}"
-                           + (f" in field {r.field}" if r.field else "") + f", e.g. {r.example_message}",
-            details={"batch_id": r.batch_id, "stage": r.stage, "reason_code": r.reason_code, "field": r.field or None},
-        ))
+        results.append(
+            Result(
+                section="data_quality",
+                name=f"refused_{r.source_file}_{r.stage}_{r.reason_code}_{r.field or 'row'}",
+                variables=f"{r.source_file} | {r.stage} | {r.reason_code} | {r.field or '-'}",
+                statistic_name="rows",
+                statistic=float(r.rows),
+                effect_name="share_of_file",
+                effect=r.share_of_file,
+                n=int(lines_by_batch.get(r.batch_id, 0)),
+                interpretation=f"{r.source_file}: {r.rows:,} rows refused at {r.stage} for {r.reason_code}"
+                + (f" in field {r.field}" if r.field else "")
+                + f", e.g. {r.example_message}",
+                details={
+                    "batch_id": r.batch_id,
+                    "stage": r.stage,
+                    "reason_code": r.reason_code,
+                    "field": r.field or None,
+                },
+            )
+        )
     dbt = dbt_test_summary(run_results)
     if dbt is not None:
         results.append(dbt)

@@ -29,8 +29,8 @@ class Description:
     """One row of analysis.descriptive."""
 
     variable: str
-    level: str          # the unit a value describes: session, user, movie, series, content
-    grp: str            # 'all' or the subgroup (e.g. a plan or a content type)
+    level: str  # the unit a value describes: session, user, movie, series, content
+    grp: str  # 'all' or the subgroup (e.g. a plan or a content type)
     n: int
     mean: float | None
     median: float | None
@@ -77,12 +77,18 @@ def robust_z_outliers(x: np.ndarray) -> np.ndarray:
     return np.abs(robust_z(x)) > ROBUST_Z_LIMIT
 
 
-def describe(values: pd.Series | np.ndarray | Freq, variable: str, level: str, grp: str = "all") -> Description:
+def describe(
+    values: pd.Series | np.ndarray | Freq, variable: str, level: str, grp: str = "all"
+) -> Description:
     """All summary figures of the non-missing values (missing values are not counted in n).
 
     `values` may be the observations or their frequency table; both give the same figures.
     """
-    f = values if isinstance(values, Freq) else Freq.from_sample(pd.Series(values, dtype="float64").to_numpy())
+    f = (
+        values
+        if isinstance(values, Freq)
+        else Freq.from_sample(pd.Series(values, dtype="float64").to_numpy())
+    )
     n = f.n
     if n == 0:
         return Description(variable, level, grp, 0, *([None] * 14), 0, 0)
@@ -129,7 +135,9 @@ def robust_z_outlier_count(f: Freq, median: float) -> int:
     return f.count_where(z > ROBUST_Z_LIMIT)
 
 
-def describe_by(frame: pd.DataFrame, column: str, variable: str, level: str, by: str | None) -> list[Description]:
+def describe_by(
+    frame: pd.DataFrame, column: str, variable: str, level: str, by: str | None
+) -> list[Description]:
     """The description over all rows, then one per value of `by` (sorted), if given."""
     out = [describe(frame[column], variable, level)]
     if by is not None:
@@ -138,21 +146,36 @@ def describe_by(frame: pd.DataFrame, column: str, variable: str, level: str, by:
     return out
 
 
-def describe_tables(overall: Freq, groups: dict[str, Freq], variable: str, level: str) -> list[Description]:
+def describe_tables(
+    overall: Freq, groups: dict[str, Freq], variable: str, level: str
+) -> list[Description]:
     """As describe_by, from frequency tables: over all rows, then per group (sorted)."""
-    return [describe(overall, variable, level), *(describe(groups[k], variable, level, k) for k in sorted(groups))]
+    return [
+        describe(overall, variable, level),
+        *(describe(groups[k], variable, level, k) for k in sorted(groups)),
+    ]
 
 
-def run(sessions: SessionAggregates, users: pd.DataFrame, content: pd.DataFrame) -> list[Description]:
+def run(
+    sessions: SessionAggregates, users: pd.DataFrame, content: pd.DataFrame
+) -> list[Description]:
     """The variables the course asks about, overall and per plan or content type.
 
     `sessions` are the session aggregates (data.session_aggregates); `users` one row per user.
     """
     out: list[Description] = []
-    out += describe_tables(sessions.freq("minutes")["all"], sessions.freq("minutes_by_plan"),
-                           "watch_minutes", "session")
-    out += describe_tables(sessions.freq("completion")["all"], sessions.freq("completion_by_plan"),
-                           "completion_percentage", "session")
+    out += describe_tables(
+        sessions.freq("minutes")["all"],
+        sessions.freq("minutes_by_plan"),
+        "watch_minutes",
+        "session",
+    )
+    out += describe_tables(
+        sessions.freq("completion")["all"],
+        sessions.freq("completion_by_plan"),
+        "completion_percentage",
+        "session",
+    )
     out += describe_by(users, "watch_minutes", "watch_minutes_per_user", "user", "plan")
     out += describe_by(users, "mean_completion", "mean_completion_per_user", "user", "plan")
     out += describe_by(users, "lifetime_hours", "lifetime_hours", "user", "plan")

@@ -21,8 +21,8 @@ from scipy import stats
 class Freq:
     """A sample as sorted distinct values and how often each occurs (counts > 0)."""
 
-    values: np.ndarray   # float64, strictly increasing
-    counts: np.ndarray   # int64, same length
+    values: np.ndarray  # float64, strictly increasing
+    counts: np.ndarray  # int64, same length
 
     @classmethod
     def of(cls, values: np.ndarray, counts: np.ndarray) -> Freq:
@@ -84,12 +84,12 @@ class Freq:
     def skew(self) -> float:
         """Bias-adjusted sample skewness G1 (scipy.stats.skew(bias=False))."""
         n, m2, m3 = self.n, self.central_moment(2), self.central_moment(3)
-        return float(m3 / m2 ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
+        return float(m3 / m2**1.5 * np.sqrt(n * (n - 1)) / (n - 2))
 
     def excess_kurtosis(self) -> float:
         """Bias-adjusted excess kurtosis G2 (scipy.stats.kurtosis(fisher=True, bias=False))."""
         n, m2, m4 = self.n, self.central_moment(2), self.central_moment(4)
-        return float(((n * n - 1.0) * m4 / m2 ** 2 - 3 * (n - 1) ** 2.0) / ((n - 2) * (n - 3)))
+        return float(((n * n - 1.0) * m4 / m2**2 - 3 * (n - 1) ** 2.0) / ((n - 2) * (n - 3)))
 
     def abs_deviation(self, centre: float) -> Freq:
         """The frequency table of |x − centre|."""
@@ -108,25 +108,32 @@ def dagostino_k2(f: Freq) -> tuple[float, float]:
     """D'Agostino–Pearson K² and its p-value, as scipy.stats.normaltest (n ≥ 20)."""
     n = float(f.n)
     m2, m3, m4 = f.central_moment(2), f.central_moment(3), f.central_moment(4)
-    b1 = m3 / m2 ** 1.5
+    b1 = m3 / m2**1.5
     y = b1 * np.sqrt(((n + 1) * (n + 3)) / (6.0 * (n - 2)))
-    beta2 = 3.0 * (n ** 2 + 27 * n - 70) * (n + 1) * (n + 3) / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
+    beta2 = (
+        3.0 * (n**2 + 27 * n - 70) * (n + 1) * (n + 3) / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
+    )
     w2 = -1 + np.sqrt(2 * (beta2 - 1))
     delta = 1 / np.sqrt(0.5 * np.log(w2))
     alpha = np.sqrt(2.0 / (w2 - 1))
     y = 1.0 if y == 0 else y
     z_skew = delta * np.log(y / alpha + np.sqrt((y / alpha) ** 2 + 1))
-    b2 = m4 / m2 ** 2
+    b2 = m4 / m2**2
     e = 3.0 * (n - 1) / (n + 1)
     varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) * (n + 1.0) * (n + 3) * (n + 5))
-    x = (b2 - e) / varb2 ** 0.5
-    sqrtbeta1 = 6.0 * (n * n - 5 * n + 2) / ((n + 7) * (n + 9)) * ((6.0 * (n + 3) * (n + 5)) / (n * (n - 2) * (n - 3))) ** 0.5
-    a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + (1 + 4.0 / (sqrtbeta1 ** 2)) ** 0.5)
+    x = (b2 - e) / varb2**0.5
+    sqrtbeta1 = (
+        6.0
+        * (n * n - 5 * n + 2)
+        / ((n + 7) * (n + 9))
+        * ((6.0 * (n + 3) * (n + 5)) / (n * (n - 2) * (n - 3))) ** 0.5
+    )
+    a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + (1 + 4.0 / (sqrtbeta1**2)) ** 0.5)
     term1 = 1 - 2 / (9.0 * a)
     denom = 1 + x * (2 / (a - 4.0)) ** 0.5
     term2 = np.sign(denom) * ((1 - 2.0 / a) / abs(denom)) ** (1 / 3) if denom != 0 else np.nan
     z_kurt = (term1 - term2) / (2 / (9.0 * a)) ** 0.5
-    k2 = float(z_skew ** 2 + z_kurt ** 2)
+    k2 = float(z_skew**2 + z_kurt**2)
     return k2, float(stats.chi2.sf(k2, 2))
 
 
@@ -147,5 +154,9 @@ def levene_median(groups: list[Freq]) -> tuple[float, float]:
 def common_counts(groups: list[Freq]) -> tuple[np.ndarray, list[np.ndarray]]:
     """The distinct values of all groups together, and each group's counts over them (1 × K rows)."""
     values = np.unique(np.concatenate([g.values for g in groups]))
-    return values, [np.bincount(np.searchsorted(values, g.values), weights=g.counts,
-                                minlength=values.shape[0])[None, :] for g in groups]
+    return values, [
+        np.bincount(np.searchsorted(values, g.values), weights=g.counts, minlength=values.shape[0])[
+            None, :
+        ]
+        for g in groups
+    ]

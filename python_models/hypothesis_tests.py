@@ -37,7 +37,10 @@ Z95 = float(stats.norm.ppf(0.975))
 
 # --- assumption checks -------------------------------------------------------------------------
 
-def normality(x: np.ndarray | Freq, rng: np.random.Generator, alpha: float = ALPHA) -> dict[str, Any]:
+
+def normality(
+    x: np.ndarray | Freq, rng: np.random.Generator, alpha: float = ALPHA
+) -> dict[str, Any]:
     """Shapiro–Wilk (on ≤ 5,000 values) and D'Agostino K² (n ≥ 20); normal unless one rejects."""
     f = x if isinstance(x, Freq) else Freq.from_sample(x)
     out: dict[str, Any] = {"n": f.n}
@@ -61,6 +64,7 @@ def equal_variances(groups: list[np.ndarray] | list[Freq], alpha: float = ALPHA)
 
 
 # --- effect sizes ------------------------------------------------------------------------------
+
 
 def hedges_g(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     """Hedges g of a − b (pooled SD, small-sample correction) and its 95 % CI."""
@@ -111,17 +115,24 @@ BOOT_BLOCK_CELLS = 250_000
 INDEX_DRAW_ROWS_PER_VALUE = 10
 
 
-def _resample_block(n: int, codes: np.ndarray | None, freq: np.ndarray, k: int, size: int,
-                    rng: np.random.Generator) -> np.ndarray:
+def _resample_block(
+    n: int, codes: np.ndarray | None, freq: np.ndarray, k: int, size: int, rng: np.random.Generator
+) -> np.ndarray:
     """`size` bootstrap resamples of n rows as counts over k values (each row ~ multinomial(n, freq))."""
     if codes is None:
         return rng.multinomial(n, freq, size=size).astype(float)
     picks = codes[rng.integers(0, n, size=(size, n))]
-    return np.bincount((picks + k * np.arange(size)[:, None]).ravel(), minlength=size * k).reshape(size, k).astype(float)
+    return (
+        np.bincount((picks + k * np.arange(size)[:, None]).ravel(), minlength=size * k)
+        .reshape(size, k)
+        .astype(float)
+    )
 
 
 def resampled_counts(
-    groups: list[np.ndarray] | list[Freq], rng: np.random.Generator, n_boot: int,
+    groups: list[np.ndarray] | list[Freq],
+    rng: np.random.Generator,
+    n_boot: int,
 ) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """Bootstrap resamples of each group, as counts over the distinct values of all groups.
 
@@ -136,12 +147,21 @@ def resampled_counts(
     values, counts = common_counts(tables)
     k = values.shape[0]
     freqs = [c[0] / t.n for t, c in zip(tables, counts)]
-    codes = [np.repeat(np.searchsorted(values, t.values), t.counts) if t.n < INDEX_DRAW_ROWS_PER_VALUE * t.values.shape[0]
-             else None for t in tables]
-    block = max(1, BOOT_BLOCK_CELLS // max([k, *(t.n for t, c in zip(tables, codes) if c is not None)]))
+    codes = [
+        np.repeat(np.searchsorted(values, t.values), t.counts)
+        if t.n < INDEX_DRAW_ROWS_PER_VALUE * t.values.shape[0]
+        else None
+        for t in tables
+    ]
+    block = max(
+        1, BOOT_BLOCK_CELLS // max([k, *(t.n for t, c in zip(tables, codes) if c is not None)])
+    )
     for start in range(0, n_boot, block):
         size = min(block, n_boot - start)
-        yield values, [_resample_block(t.n, c, f, k, size, rng) for t, c, f in zip(tables, codes, freqs)]
+        yield (
+            values,
+            [_resample_block(t.n, c, f, k, size, rng) for t, c, f in zip(tables, codes, freqs)],
+        )
 
 
 def kruskal_h_from_counts(counts: list[np.ndarray]) -> np.ndarray:
@@ -151,7 +171,7 @@ def kruskal_h_from_counts(counts: list[np.ndarray]) -> np.ndarray:
     midrank = np.cumsum(total, axis=1) - (total - 1) / 2
     rank_term = sum((c * midrank).sum(axis=1) ** 2 / c.sum(axis=1) for c in counts)
     h = 12 / (n * (n + 1)) * rank_term - 3 * (n + 1)
-    ties = 1 - (total ** 3 - total).sum(axis=1) / (n ** 3 - n)
+    ties = 1 - (total**3 - total).sum(axis=1) / (n**3 - n)
     return h / ties
 
 
@@ -181,17 +201,24 @@ def eta_squared_from_counts(values: np.ndarray, counts: list[np.ndarray]) -> np.
 
 
 def bootstrap_groups(
-    groups: list[np.ndarray] | list[Freq], statistic: Callable[[np.ndarray, list[np.ndarray]], np.ndarray],
-    rng: np.random.Generator, n_boot: int,
+    groups: list[np.ndarray] | list[Freq],
+    statistic: Callable[[np.ndarray, list[np.ndarray]], np.ndarray],
+    rng: np.random.Generator,
+    n_boot: int,
 ) -> tuple[float, float]:
     """Percentile 95 % CI of a statistic of value counts, resampling each group on its own."""
-    draws = np.concatenate([statistic(values, counts) for values, counts in resampled_counts(groups, rng, n_boot)])
+    draws = np.concatenate(
+        [statistic(values, counts) for values, counts in resampled_counts(groups, rng, n_boot)]
+    )
     low, high = np.nanpercentile(draws, [2.5, 97.5])
     return float(low), float(high)
 
 
 def bootstrap_table(
-    table: np.ndarray, statistic: Callable[[np.ndarray], float], rng: np.random.Generator, n_boot: int,
+    table: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    rng: np.random.Generator,
+    n_boot: int,
 ) -> tuple[float, float]:
     """Percentile 95 % CI of a table statistic; a resample of the rows is a multinomial draw."""
     table = np.asarray(table, dtype=float)
@@ -202,13 +229,15 @@ def bootstrap_table(
     return float(low), float(high)
 
 
-def partial_eta_squared_ci(f: float, df1: float, df2: float, level: float = 0.95) -> tuple[float, float]:
+def partial_eta_squared_ci(
+    f: float, df1: float, df2: float, level: float = 0.95
+) -> tuple[float, float]:
     """CI of partial η² by inverting the noncentral F distribution (Steiger 2004)."""
     tail = (1 - level) / 2
 
     def bound(target: float) -> float:
         # The noncentrality λ at which F is the `target` quantile; 0 when even λ = 0 is too large.
-        fn = lambda lam: stats.ncf.cdf(f, df1, df2, lam) - target  # noqa: E731
+        fn = lambda lam: stats.ncf.cdf(f, df1, df2, lam) - target
         if fn(0.0) < 0:
             return 0.0
         hi = max(10.0, f * df1 * 4)
@@ -217,11 +246,12 @@ def partial_eta_squared_ci(f: float, df1: float, df2: float, level: float = 0.95
         return float(optimize.brentq(fn, 0.0, hi))
 
     lam_low, lam_high = bound(1 - tail), bound(tail)
-    to_eta = lambda lam: lam / (lam + df1 + df2 + 1)  # noqa: E731
+    to_eta = lambda lam: lam / (lam + df1 + df2 + 1)
     return to_eta(lam_low), to_eta(lam_high)
 
 
 # --- comparisons -------------------------------------------------------------------------------
+
 
 def _summary(values: np.ndarray | Freq) -> dict[str, float | int]:
     f = values if isinstance(values, Freq) else Freq.from_sample(values)
@@ -237,23 +267,39 @@ def _direction(effect: float, low: float, high: float) -> str:
 
 
 def compare_two(
-    a: np.ndarray, b: np.ndarray, *, name: str, variables: str, label_a: str, label_b: str,
-    measure: str, rng: np.random.Generator, n_boot: int = 1000, alpha: float = ALPHA,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    name: str,
+    variables: str,
+    label_a: str,
+    label_b: str,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    alpha: float = ALPHA,
     section: str = "hypothesis",
 ) -> Result:
     """Two independent groups: t test (Student or Welch) or Mann–Whitney U, two-sided."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if min(a.shape[0], b.shape[0]) < MIN_GROUP_N or np.ptp(np.concatenate([a, b])) == 0:
-        return insufficient(section, name, variables, int(a.shape[0] + b.shape[0]),
-                            f"{label_a} has {a.shape[0]} and {label_b} {b.shape[0]} values (at least "
-                            f"{MIN_GROUP_N} each, not all equal, are needed)")
+        return insufficient(
+            section,
+            name,
+            variables,
+            int(a.shape[0] + b.shape[0]),
+            f"{label_a} has {a.shape[0]} and {label_b} {b.shape[0]} values (at least "
+            f"{MIN_GROUP_N} each, not all equal, are needed)",
+        )
     checks = {label_a: normality(a, rng, alpha), label_b: normality(b, rng, alpha)}
     variance = equal_variances([a, b], alpha)
     all_normal = all(c["normal"] for c in checks.values())
     g, g_low, g_high = hedges_g(a, b)
     details: dict[str, Any] = {
         "groups": {label_a: _summary(a), label_b: _summary(b)},
-        "normality": checks, "variance": variance, "alpha": alpha,
+        "normality": checks,
+        "variance": variance,
+        "alpha": alpha,
         "hedges_g": {"value": g, "ci_low": g_low, "ci_high": g_high},
     }
     if all_normal:
@@ -276,16 +322,30 @@ def compare_two(
     details["why"] = _why(all_normal, variance["equal"], two=True)
     words = _direction(effect, low, high)
     interpretation = (
-        f"{measure}: {label_a} {words} than {label_b} ({centre}; {effect_name} {effect:.2f}, "
-        f"95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
-    ) if words != "not clearly different" else (
-        f"{measure}: {label_a} and {label_b} are not clearly different ({centre}; {effect_name} "
-        f"{effect:.2f}, 95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
+        (
+            f"{measure}: {label_a} {words} than {label_b} ({centre}; {effect_name} {effect:.2f}, "
+            f"95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
+        )
+        if words != "not clearly different"
+        else (
+            f"{measure}: {label_a} and {label_b} are not clearly different ({centre}; {effect_name} "
+            f"{effect:.2f}, 95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
+        )
     )
     return Result(
-        section=section, name=name, variables=variables, statistic_name=stat_name, statistic=stat,
-        p_value=p, effect_name=effect_name, effect=effect, ci_low=low, ci_high=high,
-        n=int(a.shape[0] + b.shape[0]), interpretation=interpretation, details=details,
+        section=section,
+        name=name,
+        variables=variables,
+        statistic_name=stat_name,
+        statistic=stat,
+        p_value=p,
+        effect_name=effect_name,
+        effect=effect,
+        ci_low=low,
+        ci_high=high,
+        n=int(a.shape[0] + b.shape[0]),
+        interpretation=interpretation,
+        details=details,
     )
 
 
@@ -294,13 +354,22 @@ def _why(all_normal: bool, equal: bool, two: bool) -> str:
     rank = "Mann-Whitney U test" if two else "Kruskal-Wallis test"
     if not all_normal:
         return f"at least one group is not normal, so the rank-based {rank}"
-    return f"all groups normal and variances {'equal' if equal else 'unequal'}, so the " \
+    return (
+        f"all groups normal and variances {'equal' if equal else 'unequal'}, so the "
         f"{parametric[0] if equal else parametric[1]}"
+    )
 
 
 def compare_many(
-    groups: Mapping[str, np.ndarray | Freq], *, name: str, variables: str, measure: str,
-    rng: np.random.Generator, n_boot: int = 1000, alpha: float = ALPHA, section: str = "hypothesis",
+    groups: Mapping[str, np.ndarray | Freq],
+    *,
+    name: str,
+    variables: str,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    alpha: float = ALPHA,
+    section: str = "hypothesis",
 ) -> Result:
     """Two or more independent groups: one-way ANOVA, Welch ANOVA or Kruskal–Wallis.
 
@@ -310,21 +379,33 @@ def compare_many(
     labels = [k for k, t in tables.items() if t.n >= MIN_GROUP_N]
     data = [tables[k] for k in labels]
     if len(data) < 2 or np.unique(np.concatenate([t.values for t in data])).shape[0] < 2:
-        return insufficient(section, name, variables, int(sum(t.n for t in data)),
-                            f"fewer than two groups with at least {MIN_GROUP_N} values, or no variation")
+        return insufficient(
+            section,
+            name,
+            variables,
+            int(sum(t.n for t in data)),
+            f"fewer than two groups with at least {MIN_GROUP_N} values, or no variation",
+        )
     checks = {k: normality(t, rng, alpha) for k, t in zip(labels, data)}
     variance = equal_variances(data, alpha)
     all_normal = all(c["normal"] for c in checks.values())
     details: dict[str, Any] = {
         "groups": {k: _summary(t) for k, t in zip(labels, data)},
-        "normality": checks, "variance": variance, "alpha": alpha, "n_boot": n_boot,
+        "normality": checks,
+        "variance": variance,
+        "alpha": alpha,
+        "n_boot": n_boot,
     }
     values, counts = common_counts(data)
     n_total = sum(t.n for t in data)
     if all_normal:
         welch = not variance["equal"]
-        res = anova_generic(np.array([t.mean() for t in data]), np.array([t.var(ddof=1) for t in data]),
-                            np.array([t.n for t in data], dtype=float), use_var="unequal" if welch else "equal")
+        res = anova_generic(
+            np.array([t.mean() for t in data]),
+            np.array([t.var(ddof=1) for t in data]),
+            np.array([t.n for t in data], dtype=float),
+            use_var="unequal" if welch else "equal",
+        )
         test = "Welch ANOVA" if welch else "one-way ANOVA"
         stat_name, stat, p = "F", float(res.statistic), float(res.pvalue)
         details["df"] = [float(res.df_num), float(res.df_denom)]
@@ -348,21 +429,43 @@ def compare_many(
         f"95% CI [{low:.3f}, {high:.3f}]; {test}, {fmt_p(p)})."
     )
     return Result(
-        section=section, name=name, variables=variables, statistic_name=stat_name, statistic=stat,
-        p_value=p, effect_name=effect_name, effect=effect, ci_low=low, ci_high=high,
-        n=int(n_total), interpretation=interpretation, details=details,
+        section=section,
+        name=name,
+        variables=variables,
+        statistic_name=stat_name,
+        statistic=stat,
+        p_value=p,
+        effect_name=effect_name,
+        effect=effect,
+        ci_low=low,
+        ci_high=high,
+        n=int(n_total),
+        interpretation=interpretation,
+        details=details,
     )
 
 
 def association(
-    table: pd.DataFrame, *, name: str, variables: str, measure: str, rng: np.random.Generator,
-    n_boot: int = 1000, alpha: float = ALPHA, section: str = "hypothesis",
+    table: pd.DataFrame,
+    *,
+    name: str,
+    variables: str,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    alpha: float = ALPHA,
+    section: str = "hypothesis",
 ) -> Result:
     """Chi-square test of independence on a contingency table (Fisher exact for a sparse 2×2)."""
     table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
     if min(table.shape) < 2:
-        return insufficient(section, name, variables, int(table.to_numpy().sum()),
-                            f"the table has {table.shape[0]} non-empty rows and {table.shape[1]} columns")
+        return insufficient(
+            section,
+            name,
+            variables,
+            int(table.to_numpy().sum()),
+            f"the table has {table.shape[0]} non-empty rows and {table.shape[1]} columns",
+        )
     counts = table.to_numpy(dtype=float)
     expected = stats.contingency.expected_freq(counts)
     sparse = bool((expected < 5).any())
@@ -372,7 +475,9 @@ def association(
             str(r): {str(c): float(v) for c, v in row.items()}
             for r, row in table.div(table.sum(axis=1), axis=0).iterrows()
         },
-        "min_expected": float(expected.min()), "alpha": alpha, "n_boot": n_boot,
+        "min_expected": float(expected.min()),
+        "alpha": alpha,
+        "n_boot": n_boot,
     }
     if sparse and counts.shape == (2, 2):
         test, stat_name = "Fisher exact test", "odds_ratio"
@@ -380,10 +485,17 @@ def association(
         stat, p = float(fisher.statistic), float(fisher.pvalue)
     else:
         chi = stats.chi2_contingency(counts, correction=False)
-        test, stat_name, stat, p = "chi-square test of independence", "chi2", float(chi.statistic), float(chi.pvalue)
+        test, stat_name, stat, p = (
+            "chi-square test of independence",
+            "chi2",
+            float(chi.statistic),
+            float(chi.pvalue),
+        )
         details["df"] = int(chi.dof)
         if sparse:
-            details["warning"] = "some expected counts are below 5: the chi-square p-value is approximate"
+            details["warning"] = (
+                "some expected counts are below 5: the chi-square p-value is approximate"
+            )
     effect = cramers_v(counts)
     low, high = bootstrap_table(counts, cramers_v, rng, n_boot)
     # The share of the first column within each row (e.g. the 4K share of each plan).
@@ -391,26 +503,47 @@ def association(
     details["first_column"] = str(table.columns[0])
     details["test"] = test
     interpretation = (
-        f"{measure}: " + ", ".join(f"{r} {v:.1%}" for r, v in shares.items())
+        f"{measure}: "
+        + ", ".join(f"{r} {v:.1%}" for r, v in shares.items())
         + f" (Cramér's V {effect:.3f}, 95% CI [{low:.3f}, {high:.3f}]; {test}, {fmt_p(p)})."
     )
     return Result(
-        section=section, name=name, variables=variables, statistic_name=stat_name, statistic=stat,
-        p_value=p, effect_name="cramers_v", effect=effect, ci_low=low, ci_high=high,
-        n=int(counts.sum()), interpretation=interpretation, details=details,
+        section=section,
+        name=name,
+        variables=variables,
+        statistic_name=stat_name,
+        statistic=stat,
+        p_value=p,
+        effect_name="cramers_v",
+        effect=effect,
+        ci_low=low,
+        ci_high=high,
+        n=int(counts.sum()),
+        interpretation=interpretation,
+        details=details,
     )
 
 
 def _treatment(levels: pd.Series, prefix: str) -> tuple[np.ndarray, list[str]]:
     # Treatment coding: the first level in sorted order is the reference.
     names = sorted(levels.dropna().unique())
-    return (np.column_stack([(levels == v).to_numpy(dtype=float) for v in names[1:]]) if len(names) > 1
-            else np.zeros((levels.shape[0], 0))), [f"{prefix}_{v}" for v in names[1:]]
+    return (
+        np.column_stack([(levels == v).to_numpy(dtype=float) for v in names[1:]])
+        if len(names) > 1
+        else np.zeros((levels.shape[0], 0))
+    ), [f"{prefix}_{v}" for v in names[1:]]
 
 
 def adjusted_factor(
-    cells: pd.DataFrame, *, factor: str, adjust_for: str, name: str, variables: str, measure: str,
-    alpha: float = ALPHA, section: str = "hypothesis",
+    cells: pd.DataFrame,
+    *,
+    factor: str,
+    adjust_for: str,
+    name: str,
+    variables: str,
+    measure: str,
+    alpha: float = ALPHA,
+    section: str = "hypothesis",
 ) -> Result:
     """Does `factor` explain an outcome once `adjust_for` is accounted for? (additive OLS)
 
@@ -426,11 +559,15 @@ def adjusted_factor(
     of squares) with the noncentral-F interval of the classical F, which ignores that clustering.
     """
     keys = [factor, adjust_for]
-    by_cell = cells.groupby(keys, sort=True).agg(n=("n", "sum"), sum_y=("sum_y", "sum")).reset_index()
+    by_cell = (
+        cells.groupby(keys, sort=True).agg(n=("n", "sum"), sum_y=("sum_y", "sum")).reset_index()
+    )
     n_factor, n_adjust = by_cell[factor].nunique(), by_cell[adjust_for].nunique()
     nobs = int(by_cell["n"].sum())
     if n_factor < 2 or nobs < n_factor + n_adjust + 2:
-        return insufficient(section, name, variables, nobs, f"{factor} has {n_factor} levels in {nobs} rows")
+        return insufficient(
+            section, name, variables, nobs, f"{factor} has {n_factor} levels in {nobs} rows"
+        )
     f_x, f_names = _treatment(by_cell[factor], factor)
     a_x, _ = _treatment(by_cell[adjust_for], adjust_for)
     w = by_cell["n"].to_numpy(dtype=float)
@@ -438,8 +575,11 @@ def adjusted_factor(
     # Within-cell sum of squares: the clusters' own plus their means' spread around the cell mean.
     cell_of = cells.merge(by_cell[keys].assign(cell=np.arange(by_cell.shape[0])), on=keys)
     cluster_mean = cell_of["sum_y"].to_numpy(dtype=float) / cell_of["n"].to_numpy(dtype=float)
-    spread = cell_of["ss_y"].to_numpy(dtype=float) + cell_of["n"].to_numpy(dtype=float) * (
-        cluster_mean - mean[cell_of["cell"].to_numpy()]) ** 2
+    spread = (
+        cell_of["ss_y"].to_numpy(dtype=float)
+        + cell_of["n"].to_numpy(dtype=float)
+        * (cluster_mean - mean[cell_of["cell"].to_numpy()]) ** 2
+    )
     ss_within = float(spread.sum())
 
     def fit(x: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -458,7 +598,10 @@ def adjusted_factor(
     low, high = partial_eta_squared_ci(f_classic, df1, df2)
     details: dict[str, Any] = {
         "model": f"outcome ~ {factor} + {adjust_for} (OLS, treatment coding)",
-        "classic_f": f_classic, "classic_p": classic_p, "df": [df1, df2], "alpha": alpha,
+        "classic_f": f_classic,
+        "classic_p": classic_p,
+        "df": [df1, df2],
+        "alpha": alpha,
         "coefficients": {t: float(beta[1 + i]) for i, t in enumerate(f_names)},
     }
     # Cluster scores: Σ over a cluster's rows of x·residual = Σ over its cells of x_cell·(sum_y − n·fitted).
@@ -481,20 +624,36 @@ def adjusted_factor(
         f"partial eta² {effect:.4f}, 95% CI [{low:.4f}, {high:.4f}]; {details['test']}, {fmt_p(p)}."
     )
     return Result(
-        section=section, name=name, variables=variables, statistic_name="F", statistic=stat, p_value=p,
-        effect_name="partial_eta_squared", effect=effect, ci_low=low, ci_high=high, n=nobs,
-        interpretation=interpretation, details=details,
+        section=section,
+        name=name,
+        variables=variables,
+        statistic_name="F",
+        statistic=stat,
+        p_value=p,
+        effect_name="partial_eta_squared",
+        effect=effect,
+        ci_low=low,
+        ci_high=high,
+        n=nobs,
+        interpretation=interpretation,
+        details=details,
     )
 
 
 # --- the questions the course asks -------------------------------------------------------------
 
+
 def _ordered(groups: Mapping[str, Freq], order: tuple[str, ...] | None = None) -> dict[str, Freq]:
     return {k: groups[k] for k in (order or sorted(groups)) if k in groups}
 
 
-def _by(frame: pd.DataFrame, column: str, key: str, order: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    groups = {str(k): g[column].dropna().to_numpy(dtype=float) for k, g in frame.groupby(key, observed=True)}
+def _by(
+    frame: pd.DataFrame, column: str, key: str, order: tuple[str, ...] | None = None
+) -> dict[str, np.ndarray]:
+    groups = {
+        str(k): g[column].dropna().to_numpy(dtype=float)
+        for k, g in frame.groupby(key, observed=True)
+    }
     keys = [k for k in (order or sorted(groups)) if k in groups]
     return {k: groups[k] for k in keys}
 
@@ -503,15 +662,19 @@ def plan_4k_table(plan_quality: pd.DataFrame) -> pd.DataFrame:
     """Sessions per plan (rows Basic, Standard, Premium) streamed in 4K or not (any other or no quality)."""
     known = plan_quality[plan_quality["plan"].notna()]
     is_4k = np.where(known["quality"] == "4K", "4K", "other")
-    table = known.assign(is_4k=is_4k).pivot_table(index="plan", columns="is_4k", values="n", aggfunc="sum",
-                                                   fill_value=0)
+    table = known.assign(is_4k=is_4k).pivot_table(
+        index="plan", columns="is_4k", values="n", aggfunc="sum", fill_value=0
+    )
     table = table.reindex(columns=["4K", "other"], fill_value=0)
     table.columns.name = "col_0"
     return table.reindex(list(PLANS)).dropna().astype(np.int64)
 
 
 def run(
-    sessions: SessionAggregates, users: pd.DataFrame, cells: pd.DataFrame, rng: np.random.Generator,
+    sessions: SessionAggregates,
+    users: pd.DataFrame,
+    cells: pd.DataFrame,
+    rng: np.random.Generator,
     n_boot: int = 1000,
 ) -> list[Result]:
     """Premium vs Basic engagement, plan → 4K, completion by quality and device, weekday effect.
@@ -530,46 +693,97 @@ def run(
         ("lifetime_hours", "Lifetime watch hours"),
         ("share_4k", "Share of a user's sessions in 4K"),
     ):
-        out.append(compare_two(
-            premium[column].dropna().to_numpy(), basic[column].dropna().to_numpy(),
-            name=f"premium_vs_basic_{column}", variables=f"{column} ~ plan (Premium vs Basic)",
-            label_a="Premium", label_b="Basic", measure=measure, rng=rng, n_boot=n_boot,
-        ))
-    out.append(compare_many(
-        _by(users, "mean_completion", "plan", PLANS),
-        name="plan_mean_completion", variables="mean_completion ~ plan", measure="Mean completion per user",
-        rng=rng, n_boot=n_boot,
-    ))
+        out.append(
+            compare_two(
+                premium[column].dropna().to_numpy(),
+                basic[column].dropna().to_numpy(),
+                name=f"premium_vs_basic_{column}",
+                variables=f"{column} ~ plan (Premium vs Basic)",
+                label_a="Premium",
+                label_b="Basic",
+                measure=measure,
+                rng=rng,
+                n_boot=n_boot,
+            )
+        )
+    out.append(
+        compare_many(
+            _by(users, "mean_completion", "plan", PLANS),
+            name="plan_mean_completion",
+            variables="mean_completion ~ plan",
+            measure="Mean completion per user",
+            rng=rng,
+            n_boot=n_boot,
+        )
+    )
     chi = association(
-        plan_4k_table(sessions.plan_quality), name="plan_4k_share", variables="quality is 4K ~ plan (sessions)",
-        measure="Share of sessions streamed in 4K by plan", rng=rng, n_boot=n_boot,
+        plan_4k_table(sessions.plan_quality),
+        name="plan_4k_share",
+        variables="quality is 4K ~ plan (sessions)",
+        measure="Share of sessions streamed in 4K by plan",
+        rng=rng,
+        n_boot=n_boot,
     )
     # Sessions of one user share a plan: the per-user test premium_vs_basic_share_4k does not
     # lean on independent sessions and should agree.
-    out.append(chi.with_(details={**chi.details, "caveat": "sessions of one user are not independent; "
-                                  "see premium_vs_basic_share_4k for the per-user test"}))
-    out.append(compare_many(
-        _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER), name="quality_completion",
-        variables="completion ~ quality_level (sessions)", measure="Completion per session",
-        rng=rng, n_boot=n_boot,
-    ))
-    out.append(adjusted_factor(
-        cells, factor="quality", adjust_for="plan", name="quality_completion_given_plan",
-        variables="completion ~ quality_level + plan (sessions)", measure="Completion per session",
-    ))
-    out.append(compare_many(
-        _ordered(sessions.freq("completion_by_device")), name="device_completion",
-        variables="completion ~ device_type (sessions)", measure="Completion per session",
-        rng=rng, n_boot=n_boot,
-    ))
+    out.append(
+        chi.with_(
+            details={
+                **chi.details,
+                "caveat": "sessions of one user are not independent; "
+                "see premium_vs_basic_share_4k for the per-user test",
+            }
+        )
+    )
+    out.append(
+        compare_many(
+            _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
+            name="quality_completion",
+            variables="completion ~ quality_level (sessions)",
+            measure="Completion per session",
+            rng=rng,
+            n_boot=n_boot,
+        )
+    )
+    out.append(
+        adjusted_factor(
+            cells,
+            factor="quality",
+            adjust_for="plan",
+            name="quality_completion_given_plan",
+            variables="completion ~ quality_level + plan (sessions)",
+            measure="Completion per session",
+        )
+    )
+    out.append(
+        compare_many(
+            _ordered(sessions.freq("completion_by_device")),
+            name="device_completion",
+            variables="completion ~ device_type (sessions)",
+            measure="Completion per session",
+            rng=rng,
+            n_boot=n_boot,
+        )
+    )
     daily = sessions.daily
-    out.append(compare_many(
-        _by(daily, "sessions", "weekday", WEEKDAYS), name="weekday_daily_sessions",
-        variables="sessions per day ~ weekday", measure="Sessions per day", rng=rng, n_boot=n_boot,
-    ))
-    out.append(compare_many(
-        _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
-        name="weekday_watch_minutes", variables="watch_minutes ~ weekday (sessions)",
-        measure="Watch minutes per session", rng=rng, n_boot=n_boot,
-    ))
+    out.append(
+        compare_many(
+            _by(daily, "sessions", "weekday", WEEKDAYS),
+            name="weekday_daily_sessions",
+            variables="sessions per day ~ weekday",
+            measure="Sessions per day",
+            rng=rng,
+            n_boot=n_boot,
+        )
+    )
+    out.append(
+        compare_many(
+            _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
+            name="weekday_watch_minutes",
+            variables="watch_minutes ~ weekday (sessions)",
+            measure="Watch minutes per session",
+            rng=rng,
+            n_boot=n_boot,
+        )
+    )
     return out

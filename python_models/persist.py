@@ -151,8 +151,20 @@ limit 1;
 
 SUMMARY_COLLECTION = "statistics_summary"
 RESULT_COLUMNS = (
-    "section", "name", "variables", "statistic_name", "statistic", "p_value", "p_adjusted", "effect_name",
-    "effect", "ci_low", "ci_high", "n", "verdict", "interpretation",
+    "section",
+    "name",
+    "variables",
+    "statistic_name",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "effect_name",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "n",
+    "verdict",
+    "interpretation",
 )
 
 
@@ -190,7 +202,12 @@ def _result_rows(run_id: str, results: Iterable[Result]) -> list[tuple[Any, ...]
 
 def _insert(cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        execute_values(cur, f"insert into analysis.{table} ({', '.join(columns)}) values %s", rows, page_size=1000)
+        execute_values(
+            cur,
+            f"insert into analysis.{table} ({', '.join(columns)}) values %s",
+            rows,
+            page_size=1000,
+        )
 
 
 def write_postgres(conn: Any, record: RunRecord) -> None:
@@ -200,48 +217,128 @@ def write_postgres(conn: Any, record: RunRecord) -> None:
         cur.execute(
             "insert into analysis.runs (run_id, started_at, finished_at, status, data_fingerprint, parameters, headline)"
             " values (%s, %s, %s, 'completed', %s, %s, %s)",
-            (record.run_id, record.started_at, record.finished_at, Json(clean(record.fingerprint)),
-             Json(clean(record.parameters)), Json(clean(record.headline))),
+            (
+                record.run_id,
+                record.started_at,
+                record.finished_at,
+                Json(clean(record.fingerprint)),
+                Json(clean(record.parameters)),
+                Json(clean(record.headline)),
+            ),
         )
-        _insert(cur, "results", ("run_id", "result_id", *RESULT_COLUMNS, "details"), _result_rows(record.run_id, record.results))
+        _insert(
+            cur,
+            "results",
+            ("run_id", "result_id", *RESULT_COLUMNS, "details"),
+            _result_rows(record.run_id, record.results),
+        )
         desc_cols = tuple(record.descriptive[0].as_row()) if record.descriptive else ()
-        _insert(cur, "descriptive", ("run_id", *desc_cols),
-                [(record.run_id, *[clean(v) for v in d.as_row().values()]) for d in record.descriptive])
+        _insert(
+            cur,
+            "descriptive",
+            ("run_id", *desc_cols),
+            [(record.run_id, *[clean(v) for v in d.as_row().values()]) for d in record.descriptive],
+        )
         series_cols = ("series", "measure", "point_index", "x_label", "x", "y", "n")
-        _insert(cur, "series", ("run_id", *series_cols),
-                [(record.run_id, *[clean(p.get(c)) for c in series_cols]) for p in record.series])
+        _insert(
+            cur,
+            "series",
+            ("run_id", *series_cols),
+            [(record.run_id, *[clean(p.get(c)) for c in series_cols]) for p in record.series],
+        )
         prof_cols = ("method", "cluster", "n_users", "feature", "mean", "median")
-        _insert(cur, "clusters", ("run_id", *prof_cols),
-                [(record.run_id, *[clean(v) for v in row]) for row in record.cluster_profiles[list(prof_cols)].itertuples(index=False)])
+        _insert(
+            cur,
+            "clusters",
+            ("run_id", *prof_cols),
+            [
+                (record.run_id, *[clean(v) for v in row])
+                for row in record.cluster_profiles[list(prof_cols)].itertuples(index=False)
+            ],
+        )
         uc_cols = ("user_id", "kmeans_cluster", "ward_cluster", "in_ward_sample", "pc1", "pc2")
-        _insert(cur, "user_clusters", ("run_id", *uc_cols),
-                [(record.run_id, *[clean(v) for v in row]) for row in record.user_clusters[list(uc_cols)].itertuples(index=False)])
-        dq_cols = ("source_file", "batch_id", "stage", "reason_code", "field", "rows", "share_of_file", "example_message")
-        _insert(cur, "data_quality", ("run_id", *dq_cols),
-                [(record.run_id, *[clean(v) for v in row]) for row in record.data_quality[list(dq_cols)].itertuples(index=False)])
+        _insert(
+            cur,
+            "user_clusters",
+            ("run_id", *uc_cols),
+            [
+                (record.run_id, *[clean(v) for v in row])
+                for row in record.user_clusters[list(uc_cols)].itertuples(index=False)
+            ],
+        )
+        dq_cols = (
+            "source_file",
+            "batch_id",
+            "stage",
+            "reason_code",
+            "field",
+            "rows",
+            "share_of_file",
+            "example_message",
+        )
+        _insert(
+            cur,
+            "data_quality",
+            ("run_id", *dq_cols),
+            [
+                (record.run_id, *[clean(v) for v in row])
+                for row in record.data_quality[list(dq_cols)].itertuples(index=False)
+            ],
+        )
 
 
 def summary_document(record: RunRecord) -> dict[str, Any]:
     """The MongoDB summary of a run: headline figures, the seed verdicts and every tested result."""
     tested = [
-        {k: clean(getattr(r, k)) for k in ("section", "name", "variables", "statistic_name", "statistic", "p_value",
-                                           "p_adjusted", "effect_name", "effect", "ci_low", "ci_high", "n", "verdict",
-                                           "interpretation")}
-        for r in record.results if r.section in ("hypothesis", "correlation", "regression", "retention", "seed_finding",
-                                                 "seed_evidence", "clustering", "trend")
+        {
+            k: clean(getattr(r, k))
+            for k in (
+                "section",
+                "name",
+                "variables",
+                "statistic_name",
+                "statistic",
+                "p_value",
+                "p_adjusted",
+                "effect_name",
+                "effect",
+                "ci_low",
+                "ci_high",
+                "n",
+                "verdict",
+                "interpretation",
+            )
+        }
+        for r in record.results
+        if r.section
+        in (
+            "hypothesis",
+            "correlation",
+            "regression",
+            "retention",
+            "seed_finding",
+            "seed_evidence",
+            "clustering",
+            "trend",
+        )
     ]
-    return clean({
-        "_id": record.run_id,
-        "run_id": record.run_id,
-        "started_at": record.started_at,
-        "finished_at": record.finished_at,
-        "data_fingerprint": record.fingerprint,
-        "parameters": record.parameters,
-        "headline": record.headline,
-        "findings": [{"name": r.name, "verdict": r.verdict, "interpretation": r.interpretation}
-                     for r in record.results if r.section == "seed_finding"],
-        "results": tested,
-    })
+    return clean(
+        {
+            "_id": record.run_id,
+            "run_id": record.run_id,
+            "started_at": record.started_at,
+            "finished_at": record.finished_at,
+            "data_fingerprint": record.fingerprint,
+            "parameters": record.parameters,
+            "headline": record.headline,
+            "findings": [
+                {"name": r.name, "verdict": r.verdict, "interpretation": r.interpretation}
+                for r in record.results
+                if r.section == "seed_finding"
+            ],
+            "results": tested,
+        }
+    )
 
 
 def write_mongo(uri: str, db_name: str, record: RunRecord) -> None:

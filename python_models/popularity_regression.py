@@ -37,9 +37,13 @@ MODELS: dict[str, dict[str, tuple[str, str, float]]] = {
 PLURAL = {"movie": "movies", "series": "series"}
 
 
-def fit(frame: pd.DataFrame, predictors: dict[str, tuple[str, str, float]], alpha: float = ALPHA) -> dict[str, Any]:
+def fit(
+    frame: pd.DataFrame, predictors: dict[str, tuple[str, str, float]], alpha: float = ALPHA
+) -> dict[str, Any]:
     """OLS of views on the predictors (scaled), with the assumption checks and the covariance used."""
-    x = pd.DataFrame({spec[0]: frame[col].to_numpy(dtype=float) / spec[2] for col, spec in predictors.items()})
+    x = pd.DataFrame(
+        {spec[0]: frame[col].to_numpy(dtype=float) / spec[2] for col, spec in predictors.items()}
+    )
     y = frame["views"].to_numpy(dtype=float)
     design = sm.add_constant(x)
     plain = sm.OLS(y, design).fit()
@@ -47,13 +51,25 @@ def fit(frame: pd.DataFrame, predictors: dict[str, tuple[str, str, float]], alph
     jb, jb_p, _, _ = jarque_bera(plain.resid)
     robust = bp_p < alpha
     used = plain.get_robustcov_results(cov_type="HC3") if robust else plain
-    vif = {c: float(variance_inflation_factor(design.to_numpy(), i)) for i, c in enumerate(design.columns) if c != "const"}
+    vif = {
+        c: float(variance_inflation_factor(design.to_numpy(), i))
+        for i, c in enumerate(design.columns)
+        if c != "const"
+    }
     sd_y = float(np.std(y, ddof=1))
     standardised = {c: float(plain.params[c] * np.std(x[c], ddof=1) / sd_y) for c in x.columns}
     return {
-        "fit": used, "plain": plain, "names": list(design.columns), "robust": robust,
-        "checks": {"breusch_pagan_lm": float(bp_lm), "breusch_pagan_p": float(bp_p),
-                   "jarque_bera": float(jb), "jarque_bera_p": float(jb_p), "vif": vif},
+        "fit": used,
+        "plain": plain,
+        "names": list(design.columns),
+        "robust": robust,
+        "checks": {
+            "breusch_pagan_lm": float(bp_lm),
+            "breusch_pagan_p": float(bp_p),
+            "jarque_bera": float(jb),
+            "jarque_bera_p": float(jb_p),
+            "vif": vif,
+        },
         "standardised": standardised,
     }
 
@@ -63,38 +79,78 @@ def _rows(content_type: str, frame: pd.DataFrame, alpha: float) -> list[Result]:
     model = fit(frame, predictors, alpha)
     res, names = model["fit"], model["names"]
     params, bse = np.asarray(res.params), np.asarray(res.bse)
-    pvals, tvals, ci = np.asarray(res.pvalues), np.asarray(res.tvalues), np.asarray(res.conf_int(alpha=0.05))
+    pvals, tvals, ci = (
+        np.asarray(res.pvalues),
+        np.asarray(res.tvalues),
+        np.asarray(res.conf_int(alpha=0.05)),
+    )
     plural = PLURAL[content_type]
     cov = "HC3 robust" if model["robust"] else "classical"
     formula = "views ~ " + " + ".join(spec[0] for spec in predictors.values())
-    common = {"model": formula, "covariance": cov, "checks": model["checks"], "r_squared": float(res.rsquared),
-              "n": int(res.nobs), "alpha": alpha}
+    common = {
+        "model": formula,
+        "covariance": cov,
+        "checks": model["checks"],
+        "r_squared": float(res.rsquared),
+        "n": int(res.nobs),
+        "alpha": alpha,
+    }
     out = []
     for col, (label, words, _) in predictors.items():
         i = names.index(label)
         coef, low, high = float(params[i]), float(ci[i][0]), float(ci[i][1])
-        out.append(Result(
-            section="regression", name=f"{plural}_views_on_{label}", variables=f"views ~ {label} ({plural})",
-            statistic_name="t", statistic=float(tvals[i]), p_value=float(pvals[i]), effect_name="coef_views_per_unit",
-            effect=coef, ci_low=low, ci_high=high, n=int(res.nobs),
-            interpretation=(f"{plural.capitalize()}: {words} goes with {coef:+,.0f} views "
-                            f"(95% CI [{low:,.0f}, {high:,.0f}], {fmt_p(float(pvals[i]))}; OLS, {cov} SEs)."),
-            details={**common, "predictor": label, "se": float(bse[i]),
-                     "standardised_beta": model["standardised"][label]},
-        ))
+        out.append(
+            Result(
+                section="regression",
+                name=f"{plural}_views_on_{label}",
+                variables=f"views ~ {label} ({plural})",
+                statistic_name="t",
+                statistic=float(tvals[i]),
+                p_value=float(pvals[i]),
+                effect_name="coef_views_per_unit",
+                effect=coef,
+                ci_low=low,
+                ci_high=high,
+                n=int(res.nobs),
+                interpretation=(
+                    f"{plural.capitalize()}: {words} goes with {coef:+,.0f} views "
+                    f"(95% CI [{low:,.0f}, {high:,.0f}], {fmt_p(float(pvals[i]))}; OLS, {cov} SEs)."
+                ),
+                details={
+                    **common,
+                    "predictor": label,
+                    "se": float(bse[i]),
+                    "standardised_beta": model["standardised"][label],
+                },
+            )
+        )
     const = names.index("const")
     plain = model["plain"]
-    out.append(Result(
-        section="regression", name=f"{plural}_views_model", variables=formula + f" ({plural})",
-        statistic_name="F", statistic=float(plain.fvalue), p_value=float(plain.f_pvalue),
-        effect_name="r_squared", effect=float(plain.rsquared), n=int(plain.nobs),
-        interpretation=(f"{plural.capitalize()}: {', '.join(s[0] for s in predictors.values())} explain "
-                        f"{plain.rsquared:.1%} of the variance in views (adjusted R² {plain.rsquared_adj:.3f}; "
-                        f"F test {fmt_p(float(plain.f_pvalue))})."),
-        details={**common, "adj_r_squared": float(plain.rsquared_adj), "intercept": float(params[const]),
-                 "intercept_ci": [float(ci[const][0]), float(ci[const][1])],
-                 "df": [float(plain.df_model), float(plain.df_resid)]},
-    ))
+    out.append(
+        Result(
+            section="regression",
+            name=f"{plural}_views_model",
+            variables=formula + f" ({plural})",
+            statistic_name="F",
+            statistic=float(plain.fvalue),
+            p_value=float(plain.f_pvalue),
+            effect_name="r_squared",
+            effect=float(plain.rsquared),
+            n=int(plain.nobs),
+            interpretation=(
+                f"{plural.capitalize()}: {', '.join(s[0] for s in predictors.values())} explain "
+                f"{plain.rsquared:.1%} of the variance in views (adjusted R² {plain.rsquared_adj:.3f}; "
+                f"F test {fmt_p(float(plain.f_pvalue))})."
+            ),
+            details={
+                **common,
+                "adj_r_squared": float(plain.rsquared_adj),
+                "intercept": float(params[const]),
+                "intercept_ci": [float(ci[const][0]), float(ci[const][1])],
+                "df": [float(plain.df_model), float(plain.df_resid)],
+            },
+        )
+    )
     return out
 
 
@@ -102,7 +158,9 @@ def run(content: pd.DataFrame, alpha: float = ALPHA) -> list[Result]:
     """Both models (content is data.AnalysisData.content)."""
     out: list[Result] = []
     for content_type in MODELS:
-        frame = content[content["content_type"] == content_type].dropna(subset=["views", *MODELS[content_type]])
+        frame = content[content["content_type"] == content_type].dropna(
+            subset=["views", *MODELS[content_type]]
+        )
         if frame.shape[0] > len(MODELS[content_type]) + 2:
             out += _rows(content_type, frame, alpha)
     return out

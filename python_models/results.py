@@ -61,8 +61,14 @@ MIN_GROUP_N = 3
 
 def insufficient(section: str, name: str, variables: str, n: int, why: str) -> Result:
     """A result that could not be computed on this data: no statistic, no verdict, and why."""
-    return Result(section=section, name=name, variables=variables, n=n,
-                  interpretation=f"Not computed: {why}.", details={"not_computed": why})
+    return Result(
+        section=section,
+        name=name,
+        variables=variables,
+        n=n,
+        interpretation=f"Not computed: {why}.",
+        details={"not_computed": why},
+    )
 
 
 def verdict_for(p_value: float | None, alpha: float = ALPHA) -> str | None:
@@ -88,7 +94,9 @@ def holm(p_values: list[float]) -> list[float]:
 
 def adjust_family(results: list[Result], alpha: float = ALPHA) -> list[Result]:
     """Holm-adjust the p-values of one family of tests and set each verdict from the adjusted p."""
-    tested = [i for i, r in enumerate(results) if r.p_value is not None and math.isfinite(r.p_value)]
+    tested = [
+        i for i, r in enumerate(results) if r.p_value is not None and math.isfinite(r.p_value)
+    ]
     adjusted = holm([results[i].p_value for i in tested])  # type: ignore[misc]
     out = list(results)
     for i, p_adj in zip(tested, adjusted):
@@ -98,7 +106,10 @@ def adjust_family(results: list[Result], alpha: float = ALPHA) -> list[Result]:
             p_adjusted=p_adj,
             verdict=verdict,
             interpretation=f"{r.interpretation} Holm-adjusted {fmt_p(p_adj)}: {verdict} at alpha {alpha}.",
-            details={**r.details, "correction": f"Holm over {len(tested)} tests of section {r.section!r}"},
+            details={
+                **r.details,
+                "correction": f"Holm over {len(tested)} tests of section {r.section!r}",
+            },
         )
     return out
 

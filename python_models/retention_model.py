@@ -47,9 +47,19 @@ CALIBRATION_BINS = 10
 PERMUTATION_REPEATS = 3
 Z95 = float(stats.norm.ppf(0.975))
 FEATURES = (
-    "sessions_before", "watch_minutes_before", "mean_completion_before", "active_days_before",
-    "days_since_last_session", "sessions_last_30_days", "share_4k_before", "share_mobile_before",
-    "no_sessions_before", "plan_standard", "plan_premium", "age", "tenure_days_at_cutoff",
+    "sessions_before",
+    "watch_minutes_before",
+    "mean_completion_before",
+    "active_days_before",
+    "days_since_last_session",
+    "sessions_last_30_days",
+    "share_4k_before",
+    "share_mobile_before",
+    "no_sessions_before",
+    "plan_standard",
+    "plan_premium",
+    "age",
+    "tenure_days_at_cutoff",
 )
 
 
@@ -61,13 +71,13 @@ class LeakageSuspected(RuntimeError):
 class RetentionData:
     cutoff: pd.Timestamp
     end: pd.Timestamp
-    frame: pd.DataFrame   # user_id, the FEATURES, retained (0/1)
+    frame: pd.DataFrame  # user_id, the FEATURES, retained (0/1)
 
 
 @dataclass(frozen=True)
 class Retention:
     results: list[Result]
-    curves: list[dict[str, Any]]    # rows for analysis.series (ROC and calibration points)
+    curves: list[dict[str, Any]]  # rows for analysis.series (ROC and calibration points)
     headline: dict[str, Any]
 
 
@@ -84,17 +94,29 @@ def features(users: pd.DataFrame, before: pd.DataFrame, cutoff: pd.Timestamp) ->
     the whole point, so it is checked rather than trusted.
     """
     if not before.empty and before["last_session"].max() >= cutoff:
-        raise ValueError(f"feature sessions must end before the cutoff {cutoff.date()}, "
-                         f"found {before['last_session'].max().date()}")
+        raise ValueError(
+            f"feature sessions must end before the cutoff {cutoff.date()}, "
+            f"found {before['last_session'].max().date()}"
+        )
     eligible = users[users["registration_date"] < cutoff]
-    out = eligible[["user_id", "plan", "age", "registration_date"]].merge(before, on="user_id", how="left")
+    out = eligible[["user_id", "plan", "age", "registration_date"]].merge(
+        before, on="user_id", how="left"
+    )
     out["no_sessions_before"] = out["sessions_before"].isna().astype(float)
-    for col in ("sessions_before", "watch_minutes_before", "active_days_before", "sessions_last_30_days",
-                "share_4k_before", "share_mobile_before"):
+    for col in (
+        "sessions_before",
+        "watch_minutes_before",
+        "active_days_before",
+        "sessions_last_30_days",
+        "share_4k_before",
+        "share_mobile_before",
+    ):
         out[col] = out[col].fillna(0.0).astype(float)
     # Without sessions there is no completion: the mean of the others stands in, and the
     # no_sessions_before flag lets the model tell those users apart.
-    out["mean_completion_before"] = out["mean_completion_before"].fillna(out["mean_completion_before"].mean())
+    out["mean_completion_before"] = out["mean_completion_before"].fillna(
+        out["mean_completion_before"].mean()
+    )
     since = out["last_session"].fillna(out["registration_date"])
     out["days_since_last_session"] = (cutoff - since).dt.days.astype(float)
     out["tenure_days_at_cutoff"] = (cutoff - out["registration_date"]).dt.days.astype(float)
@@ -129,11 +151,15 @@ def delong_auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float, f
 
 def _folds(y: np.ndarray, seed: int) -> StratifiedKFold:
     minority = int(min(np.bincount(y, minlength=2)))
-    return StratifiedKFold(n_splits=max(2, min(MAX_FOLDS, minority)), shuffle=True, random_state=seed)
+    return StratifiedKFold(
+        n_splits=max(2, min(MAX_FOLDS, minority)), shuffle=True, random_state=seed
+    )
 
 
 def _logistic() -> Any:
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200))
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200)
+    )
 
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
@@ -153,14 +179,32 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
         gb.fit(x[train], y[train])
         oof["gradient_boosting"][test] = gb.predict_proba(x[test])[:, 1]
         if len(np.unique(y[test])) == 2:
-            imp = permutation_importance(gb, x[test], y[test], scoring="roc_auc", n_repeats=PERMUTATION_REPEATS, random_state=seed)
+            imp = permutation_importance(
+                gb,
+                x[test],
+                y[test],
+                scoring="roc_auc",
+                n_repeats=PERMUTATION_REPEATS,
+                random_state=seed,
+            )
             importances.append(imp.importances_mean)
-    return {"scores": oof, "n_folds": folds.get_n_splits(),
-            "gb_importance": np.mean(importances, axis=0) if importances else np.full(x.shape[1], np.nan)}
+    return {
+        "scores": oof,
+        "n_folds": folds.get_n_splits(),
+        "gb_importance": np.mean(importances, axis=0)
+        if importances
+        else np.full(x.shape[1], np.nan),
+    }
 
 
-def standardised_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray | None = None,
-                          tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
+def standardised_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    start: np.ndarray | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> np.ndarray:
     """Coefficients per SD of `_logistic()` fitted to the rows of x repeated w times.
 
     The same model as `_logistic().fit(np.repeat(x, w, axis=0), ...)`: features standardised by
@@ -203,7 +247,9 @@ def standardised_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, start: np
     return theta
 
 
-def coefficient_cis(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_boot: int) -> tuple[np.ndarray, np.ndarray]:
+def coefficient_cis(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Standardised logistic coefficients on all users and their percentile bootstrap 95 % CIs.
 
     A resample of users is a vector of counts, so each bootstrap fit is standardised_logistic
@@ -216,9 +262,15 @@ def coefficient_cis(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_bo
         idx = rng.integers(0, y.shape[0], y.shape[0])
         if np.unique(y[idx]).shape[0] < 2:
             continue
-        draws.append(standardised_logistic(x, y, np.bincount(idx, minlength=y.shape[0]), start=full)[1:])
+        draws.append(
+            standardised_logistic(x, y, np.bincount(idx, minlength=y.shape[0]), start=full)[1:]
+        )
     coef = full[1:]
-    ci = np.percentile(np.asarray(draws), [2.5, 97.5], axis=0) if draws else np.full((2, coef.shape[0]), np.nan)
+    ci = (
+        np.percentile(np.asarray(draws), [2.5, 97.5], axis=0)
+        if draws
+        else np.full((2, coef.shape[0]), np.nan)
+    )
     return coef, ci
 
 
@@ -239,9 +291,15 @@ def calibration_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[st
     counts = np.histogram(p, bins=edges)[0] if edges.shape[0] > 1 else np.array([p.shape[0]])
     counts = counts[counts > 0]
     return [
-        {"series": f"retention_calibration_{model}", "measure": "observed_rate", "point_index": i,
-         "x_label": f"bin {i + 1}", "x": float(pr), "y": float(ob),
-         "n": int(counts[i]) if i < counts.shape[0] else None}
+        {
+            "series": f"retention_calibration_{model}",
+            "measure": "observed_rate",
+            "point_index": i,
+            "x_label": f"bin {i + 1}",
+            "x": float(pr),
+            "y": float(ob),
+            "n": int(counts[i]) if i < counts.shape[0] else None,
+        }
         for i, (pr, ob) in enumerate(zip(predicted, observed))
     ]
 
@@ -249,8 +307,15 @@ def calibration_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[st
 def roc_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[str, Any]]:
     fpr, tpr, thresholds = roc_curve(y, p)
     return [
-        {"series": f"retention_roc_{model}", "measure": "tpr", "point_index": i,
-         "x_label": f"{min(t, 1.0):.6f}", "x": float(f), "y": float(tp), "n": None}
+        {
+            "series": f"retention_roc_{model}",
+            "measure": "tpr",
+            "point_index": i,
+            "x_label": f"{min(t, 1.0):.6f}",
+            "x": float(f),
+            "y": float(tp),
+            "n": None,
+        }
         for i, (f, tp, t) in enumerate(zip(fpr, tpr, thresholds))
     ]
 
@@ -270,15 +335,22 @@ def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
     setup = {
         "target": f"at least one session between {rd.cutoff.date()} and {rd.end.date()}",
         "features_from": f"sessions before {rd.cutoff.date()} and the profile at that day",
-        "features": list(FEATURES), "excluded": {"lifetime_hours": "export-time snapshot, may include the target month"},
-        "users": int(y.shape[0]), "retained": int(counts[1]), "not_retained": int(counts[0]),
+        "features": list(FEATURES),
+        "excluded": {"lifetime_hours": "export-time snapshot, may include the target month"},
+        "users": int(y.shape[0]),
+        "retained": int(counts[1]),
+        "not_retained": int(counts[0]),
     }
     if int(counts.min()) < MIN_MINORITY:
         note = Result(
-            section="retention", name="retention_not_evaluated", variables="retained ~ behaviour before cutoff",
+            section="retention",
+            name="retention_not_evaluated",
+            variables="retained ~ behaviour before cutoff",
             n=int(y.shape[0]),
-            interpretation=(f"Too few users in one class to evaluate a retention model "
-                            f"({int(counts[1])} retained, {int(counts[0])} not; at least {MIN_MINORITY} each needed)."),
+            interpretation=(
+                f"Too few users in one class to evaluate a retention model "
+                f"({int(counts[1])} retained, {int(counts[0])} not; at least {MIN_MINORITY} each needed)."
+            ),
             details=setup,
         )
         return Retention([note], [], {"evaluated": False, **setup})
@@ -291,45 +363,91 @@ def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
         check_leakage(auc, y, model)
         brier = float(brier_score_loss(y, p))
         base = float(y.mean())
-        results.append(Result(
-            section="retention", name=f"retention_auc_{model}", variables="retained ~ " + ", ".join(FEATURES),
-            statistic_name="auc", statistic=auc, effect_name="auc", effect=auc, ci_low=low, ci_high=high,
-            n=int(y.shape[0]),
-            interpretation=(f"{model.replace('_', ' ').capitalize()} ranks a retained user above a lapsed one "
-                            f"{auc:.0%} of the time on held-out users (AUC {auc:.3f}, 95% CI [{low:.3f}, {high:.3f}], "
-                            f"DeLong; {oof['n_folds']}-fold cross-validation)."),
-            details={**setup, "auc_se": se, "ci": "DeLong, 95%", "n_folds": oof["n_folds"],
-                     "auc_sklearn": float(roc_auc_score(y, p)), "brier": brier,
-                     "brier_base_rate": base * (1 - base)},
-        ))
-        results.append(Result(
-            section="retention", name=f"retention_brier_{model}", variables="retained ~ predicted probability",
-            statistic_name="brier", statistic=brier, n=int(y.shape[0]),
-            interpretation=(f"Brier score {brier:.4f} for {model.replace('_', ' ')} against {base * (1 - base):.4f} "
-                            "for always predicting the base rate (lower is better)."),
-            details={"base_rate": base, "brier_base_rate": base * (1 - base)},
-        ))
+        results.append(
+            Result(
+                section="retention",
+                name=f"retention_auc_{model}",
+                variables="retained ~ " + ", ".join(FEATURES),
+                statistic_name="auc",
+                statistic=auc,
+                effect_name="auc",
+                effect=auc,
+                ci_low=low,
+                ci_high=high,
+                n=int(y.shape[0]),
+                interpretation=(
+                    f"{model.replace('_', ' ').capitalize()} ranks a retained user above a lapsed one "
+                    f"{auc:.0%} of the time on held-out users (AUC {auc:.3f}, 95% CI [{low:.3f}, {high:.3f}], "
+                    f"DeLong; {oof['n_folds']}-fold cross-validation)."
+                ),
+                details={
+                    **setup,
+                    "auc_se": se,
+                    "ci": "DeLong, 95%",
+                    "n_folds": oof["n_folds"],
+                    "auc_sklearn": float(roc_auc_score(y, p)),
+                    "brier": brier,
+                    "brier_base_rate": base * (1 - base),
+                },
+            )
+        )
+        results.append(
+            Result(
+                section="retention",
+                name=f"retention_brier_{model}",
+                variables="retained ~ predicted probability",
+                statistic_name="brier",
+                statistic=brier,
+                n=int(y.shape[0]),
+                interpretation=(
+                    f"Brier score {brier:.4f} for {model.replace('_', ' ')} against {base * (1 - base):.4f} "
+                    "for always predicting the base rate (lower is better)."
+                ),
+                details={"base_rate": base, "brier_base_rate": base * (1 - base)},
+            )
+        )
         headline[f"auc_{model}"] = {"auc": auc, "ci_low": low, "ci_high": high, "brier": brier}
         curves += roc_points(y, p, model) + calibration_points(y, p, model)
     rng = np.random.default_rng(seed)
     coef, ci = coefficient_cis(x, y, rng, n_boot)
     for i, feature in enumerate(FEATURES):
-        results.append(Result(
-            section="retention", name=f"retention_logistic_coef_{feature}", variables=f"retained ~ {feature}",
-            statistic_name="coef_per_sd", statistic=float(coef[i]), effect_name="odds_ratio_per_sd",
-            effect=float(np.exp(coef[i])), ci_low=float(np.exp(ci[0, i])), ci_high=float(np.exp(ci[1, i])),
-            n=int(y.shape[0]),
-            interpretation=(f"{feature}: odds of being retained × {np.exp(coef[i]):.2f} per standard deviation "
-                            f"(95% bootstrap CI [{np.exp(ci[0, i]):.2f}, {np.exp(ci[1, i]):.2f}]; L2-penalised)."),
-            details={"coef_ci_low": float(ci[0, i]), "coef_ci_high": float(ci[1, i]), "n_boot": n_boot,
-                     "penalty": "L2, C=1"},
-        ))
-        results.append(Result(
-            section="retention", name=f"retention_gb_importance_{feature}", variables=f"retained ~ {feature}",
-            statistic_name="permutation_importance_auc", statistic=float(oof["gb_importance"][i]),
-            n=int(y.shape[0]),
-            interpretation=(f"{feature}: shuffling it on held-out users costs the gradient-boosting model "
-                            f"{oof['gb_importance'][i]:.4f} AUC."),
-            details={"n_repeats": PERMUTATION_REPEATS, "averaged_over_folds": oof["n_folds"]},
-        ))
+        results.append(
+            Result(
+                section="retention",
+                name=f"retention_logistic_coef_{feature}",
+                variables=f"retained ~ {feature}",
+                statistic_name="coef_per_sd",
+                statistic=float(coef[i]),
+                effect_name="odds_ratio_per_sd",
+                effect=float(np.exp(coef[i])),
+                ci_low=float(np.exp(ci[0, i])),
+                ci_high=float(np.exp(ci[1, i])),
+                n=int(y.shape[0]),
+                interpretation=(
+                    f"{feature}: odds of being retained × {np.exp(coef[i]):.2f} per standard deviation "
+                    f"(95% bootstrap CI [{np.exp(ci[0, i]):.2f}, {np.exp(ci[1, i]):.2f}]; L2-penalised)."
+                ),
+                details={
+                    "coef_ci_low": float(ci[0, i]),
+                    "coef_ci_high": float(ci[1, i]),
+                    "n_boot": n_boot,
+                    "penalty": "L2, C=1",
+                },
+            )
+        )
+        results.append(
+            Result(
+                section="retention",
+                name=f"retention_gb_importance_{feature}",
+                variables=f"retained ~ {feature}",
+                statistic_name="permutation_importance_auc",
+                statistic=float(oof["gb_importance"][i]),
+                n=int(y.shape[0]),
+                interpretation=(
+                    f"{feature}: shuffling it on held-out users costs the gradient-boosting model "
+                    f"{oof['gb_importance'][i]:.4f} AUC."
+                ),
+                details={"n_repeats": PERMUTATION_REPEATS, "averaged_over_folds": oof["n_folds"]},
+            )
+        )
     return Retention(results, curves, headline)

@@ -22,25 +22,48 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from python_models.results import (
-    ALPHA, MIN_EFFECT, NOT_SUPPORTED, SUPPORTED, Result, adjust_family, fmt_p, insufficient,
+    ALPHA,
+    MIN_EFFECT,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Result,
+    adjust_family,
+    fmt_p,
+    insufficient,
 )
 
 MIN_STANDARDISED_SLOPE = 0.10
 MEDIUM_HIGH = ("HD", "4K")
 
 
-def _share_result(k: int, n: int, *, name: str, variables: str, against: float, words: str,
-                  details: dict[str, Any]) -> Result:
+def _share_result(
+    k: int,
+    n: int,
+    *,
+    name: str,
+    variables: str,
+    against: float,
+    words: str,
+    details: dict[str, Any],
+) -> Result:
     """One-sided exact binomial test that a share exceeds `against`, with a Wilson 95 % CI."""
     test = stats.binomtest(k, n, against, alternative="greater")
     low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
     share = k / n
     return Result(
-        section="seed_evidence", name=name, variables=variables, statistic_name="successes",
-        statistic=float(k), p_value=float(test.pvalue), effect_name="share", effect=share,
-        ci_low=float(low), ci_high=float(high), n=n,
+        section="seed_evidence",
+        name=name,
+        variables=variables,
+        statistic_name="successes",
+        statistic=float(k),
+        p_value=float(test.pvalue),
+        effect_name="share",
+        effect=share,
+        ci_low=float(low),
+        ci_high=float(high),
+        n=n,
         interpretation=f"{words}: {share:.1%} (95% CI [{low:.1%}, {high:.1%}]) against {against:.0%}; "
-                       f"one-sided exact binomial test, {fmt_p(float(test.pvalue))}.",
+        f"one-sided exact binomial test, {fmt_p(float(test.pvalue))}.",
         details={**details, "null_share": against, "alternative": "greater", "ci": "Wilson, 95%"},
     )
 
@@ -52,41 +75,85 @@ def device_and_quality_evidence(device_quality: pd.DataFrame) -> list[Result]:
     either may be missing), as data.SessionAggregates holds it.
     """
     dq = device_quality
-    counts = dq[dq["device"].notna()].groupby("device")["n"].sum().sort_values(ascending=False, kind="stable")
+    counts = (
+        dq[dq["device"].notna()]
+        .groupby("device")["n"]
+        .sum()
+        .sort_values(ascending=False, kind="stable")
+    )
     shares = (counts / counts.sum()).to_dict()
     mobile = int(counts.get("Mobile", 0))
     others = counts.drop("Mobile", errors="ignore")
     if others.empty:
-        device = insufficient("seed_evidence", "mobile_is_top_device", "device (sessions)", int(counts.sum()),
-                              "no device other than Mobile to compare with")
+        device = insufficient(
+            "seed_evidence",
+            "mobile_is_top_device",
+            "device (sessions)",
+            int(counts.sum()),
+            "no device other than Mobile to compare with",
+        )
     else:
         rival_name = str(others.idxmax())
         rival = int(counts[rival_name])
         device = _share_result(
-            mobile, mobile + rival, name="mobile_is_top_device", variables=f"device: Mobile vs {rival_name} (sessions)",
-            against=0.5, words=f"Mobile's share of the sessions on Mobile or {rival_name} (the busiest other device)",
-            details={"device_shares": shares, "rival": rival_name, "mobile_share_of_all": shares.get("Mobile", 0.0)},
+            mobile,
+            mobile + rival,
+            name="mobile_is_top_device",
+            variables=f"device: Mobile vs {rival_name} (sessions)",
+            against=0.5,
+            words=f"Mobile's share of the sessions on Mobile or {rival_name} (the busiest other device)",
+            details={
+                "device_shares": shares,
+                "rival": rival_name,
+                "mobile_share_of_all": shares.get("Mobile", 0.0),
+            },
         )
     medium_high = int(dq.loc[dq["quality"].isin(MEDIUM_HIGH), "n"].sum())
-    by_quality = dq[dq["quality"].notna()].groupby("quality")["n"].sum().sort_values(ascending=False, kind="stable")
+    by_quality = (
+        dq[dq["quality"].notna()]
+        .groupby("quality")["n"]
+        .sum()
+        .sort_values(ascending=False, kind="stable")
+    )
     on_mobile = dq[dq["device"] == "Mobile"]
     quality = _share_result(
-        medium_high, int(dq["n"].sum()), name="most_sessions_hd_or_4k", variables="quality in (HD, 4K) (sessions)",
-        against=0.5, words="Share of sessions in HD or 4K",
-        details={"quality_shares": (by_quality / by_quality.sum()).to_dict(),
-                 "share_hd_or_4k_on_mobile": float(on_mobile.loc[on_mobile["quality"].isin(MEDIUM_HIGH), "n"].sum()
-                                                   / on_mobile["n"].sum()) if on_mobile["n"].sum() else None},
+        medium_high,
+        int(dq["n"].sum()),
+        name="most_sessions_hd_or_4k",
+        variables="quality in (HD, 4K) (sessions)",
+        against=0.5,
+        words="Share of sessions in HD or 4K",
+        details={
+            "quality_shares": (by_quality / by_quality.sum()).to_dict(),
+            "share_hd_or_4k_on_mobile": float(
+                on_mobile.loc[on_mobile["quality"].isin(MEDIUM_HIGH), "n"].sum()
+                / on_mobile["n"].sum()
+            )
+            if on_mobile["n"].sum()
+            else None,
+        },
     )
     return adjust_family([device, quality])
 
 
-def _part(r: Result | None, *, claim: str, min_effect: float | None, effect: float | None = None,
-          extra_ok: bool = True, extra_note: str = "") -> dict[str, Any]:
+def _part(
+    r: Result | None,
+    *,
+    claim: str,
+    min_effect: float | None,
+    effect: float | None = None,
+    extra_ok: bool = True,
+    extra_note: str = "",
+) -> dict[str, Any]:
     """Whether one piece of evidence supports its part of a claim, and why."""
     if r is None or "not_computed" in r.details:
         why = r.details["not_computed"] if r is not None else "too little data"
-        return {"evidence": r.name if r is not None else None, "claim": claim, "supported": False,
-                "why": f"not computed: {why}"}
+        return {
+            "evidence": r.name if r is not None else None,
+            "claim": claim,
+            "supported": False,
+            "why": f"not computed: {why}",
+        }
     p = r.p_adjusted if r.p_adjusted is not None else r.p_value
     size = r.effect if effect is None else effect
     significant = p is not None and p < ALPHA
@@ -103,8 +170,14 @@ def _part(r: Result | None, *, claim: str, min_effect: float | None, effect: flo
     if not extra_ok:
         reasons.append(extra_note)
     return {
-        "evidence": r.name, "claim": claim, "supported": ok, "p_adjusted": p, "effect": size,
-        "why": "significant, in the claimed direction and large enough" if ok else "; ".join(reasons),
+        "evidence": r.name,
+        "claim": claim,
+        "supported": ok,
+        "p_adjusted": p,
+        "effect": size,
+        "why": "significant, in the claimed direction and large enough"
+        if ok
+        else "; ".join(reasons),
     }
 
 
@@ -116,15 +189,27 @@ def _above_half(r: Result | None) -> float | None:
 def _finding(name: str, claim: str, parts: list[dict[str, Any]]) -> Result:
     supported = all(p["supported"] for p in parts)
     p_values = [p.get("p_adjusted") for p in parts]
-    p_iut = max(p for p in p_values if p is not None) if any(p is not None for p in p_values) else None
-    summary = "; ".join(f"{p['claim']}: {'yes' if p['supported'] else 'no'} ({p['why']})" for p in parts)
+    p_iut = (
+        max(p for p in p_values if p is not None) if any(p is not None for p in p_values) else None
+    )
+    summary = "; ".join(
+        f"{p['claim']}: {'yes' if p['supported'] else 'no'} ({p['why']})" for p in parts
+    )
     return Result(
-        section="seed_finding", name=name, variables=claim, statistic_name="parts_supported",
-        statistic=float(sum(p["supported"] for p in parts)), p_value=p_iut, n=len(parts),
+        section="seed_finding",
+        name=name,
+        variables=claim,
+        statistic_name="parts_supported",
+        statistic=float(sum(p["supported"] for p in parts)),
+        p_value=p_iut,
+        n=len(parts),
         verdict=SUPPORTED if supported else NOT_SUPPORTED,
         interpretation=f"{'Supported' if supported else 'Not supported'}: {claim}. {summary}.",
-        details={"parts": parts, "rule": "every part significant (Holm-adjusted), in the claimed direction and "
-                                         "at least the smallest effect of interest; p = the largest part p (IUT)"},
+        details={
+            "parts": parts,
+            "rule": "every part significant (Holm-adjusted), in the claimed direction and "
+            "at least the smallest effect of interest; p = the largest part p (IUT)",
+        },
     )
 
 
@@ -132,23 +217,43 @@ def run(results: Mapping[str, Result], evidence: list[Result]) -> list[Result]:
     """The three findings from the already computed (and adjusted) results plus `evidence`."""
     get = results.get
     by_name = {r.name: r for r in evidence}
-    f1 = _finding("seed_claim_1_tenure_more_watching", "longer subscription (tenure) goes with more watching", [
-        _part(get("spearman_lifetime_hours__tenure_days"), claim="tenure ~ lifetime hours",
-              min_effect=MIN_EFFECT["spearman_rho"]),
-        _part(get("spearman_watch_minutes__tenure_days"), claim="tenure ~ watch minutes in the log",
-              min_effect=MIN_EFFECT["spearman_rho"]),
-    ])
+    f1 = _finding(
+        "seed_claim_1_tenure_more_watching",
+        "longer subscription (tenure) goes with more watching",
+        [
+            _part(
+                get("spearman_lifetime_hours__tenure_days"),
+                claim="tenure ~ lifetime hours",
+                min_effect=MIN_EFFECT["spearman_rho"],
+            ),
+            _part(
+                get("spearman_watch_minutes__tenure_days"),
+                claim="tenure ~ watch minutes in the log",
+                min_effect=MIN_EFFECT["spearman_rho"],
+            ),
+        ],
+    )
     slope_parts = []
-    for key, claim in (("movies_views_on_budget_musd", "bigger budget → more movie views"),
-                       ("movies_views_on_rating", "higher rating → more movie views"),
-                       ("series_views_on_seasons", "more seasons → more series views"),
-                       ("series_views_on_episode_minutes", "longer episodes → more series views")):
+    for key, claim in (
+        ("movies_views_on_budget_musd", "bigger budget → more movie views"),
+        ("movies_views_on_rating", "higher rating → more movie views"),
+        ("series_views_on_seasons", "more seasons → more series views"),
+        ("series_views_on_episode_minutes", "longer episodes → more series views"),
+    ):
         r = get(key)
-        slope_parts.append(_part(r, claim=claim, min_effect=MIN_STANDARDISED_SLOPE,
-                                 effect=r.details.get("standardised_beta") if r is not None else None))
-    f2 = _finding("seed_claim_2_budget_rating_seasons_views",
-                  "bigger budget and rating → more views; series popularity grows with seasons and episode length",
-                  slope_parts)
+        slope_parts.append(
+            _part(
+                r,
+                claim=claim,
+                min_effect=MIN_STANDARDISED_SLOPE,
+                effect=r.details.get("standardised_beta") if r is not None else None,
+            )
+        )
+    f2 = _finding(
+        "seed_claim_2_budget_rating_seasons_views",
+        "bigger budget and rating → more views; series popularity grows with seasons and episode length",
+        slope_parts,
+    )
     adjusted = get("quality_completion_given_plan")
     ordered = True
     if adjusted is not None:
@@ -156,14 +261,29 @@ def run(results: Mapping[str, Result], evidence: list[Result]) -> list[Result]:
         # Reference level is 4K (first in sorted order): SD < HD < 4K means coef(SD) < coef(HD) < 0.
         sd, hd = coefs.get("quality_SD"), coefs.get("quality_HD")
         ordered = sd is not None and hd is not None and sd < hd < 0
-    f3 = _finding("seed_claim_3_mobile_quality_completion",
-                  "most sessions are on mobile at medium-high quality, and lower quality → lower completion", [
-        _part(by_name.get("mobile_is_top_device"), claim="mobile is the most used device", min_effect=None,
-              effect=_above_half(by_name.get("mobile_is_top_device"))),
-        _part(by_name.get("most_sessions_hd_or_4k"), claim="most sessions are HD or 4K", min_effect=None,
-              effect=_above_half(by_name.get("most_sessions_hd_or_4k"))),
-        _part(adjusted, claim="lower quality → lower completion (plan held fixed)",
-              min_effect=MIN_EFFECT["partial_eta_squared"], extra_ok=ordered,
-              extra_note="completion does not rise from SD to HD to 4K"),
-    ])
+    f3 = _finding(
+        "seed_claim_3_mobile_quality_completion",
+        "most sessions are on mobile at medium-high quality, and lower quality → lower completion",
+        [
+            _part(
+                by_name.get("mobile_is_top_device"),
+                claim="mobile is the most used device",
+                min_effect=None,
+                effect=_above_half(by_name.get("mobile_is_top_device")),
+            ),
+            _part(
+                by_name.get("most_sessions_hd_or_4k"),
+                claim="most sessions are HD or 4K",
+                min_effect=None,
+                effect=_above_half(by_name.get("most_sessions_hd_or_4k")),
+            ),
+            _part(
+                adjusted,
+                claim="lower quality → lower completion (plan held fixed)",
+                min_effect=MIN_EFFECT["partial_eta_squared"],
+                extra_ok=ordered,
+                extra_note="completion does not rise from SD to HD to 4K",
+            ),
+        ],
+    )
     return [f1, f2, f3]

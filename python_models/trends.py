@@ -20,12 +20,24 @@ from python_models.data import WEEKDAYS, SessionAggregates
 from python_models.results import Result
 
 
-def _points(series: str, measure: str, labels: list[str], values: list[float], n: list[int] | None = None,
-            x: list[float] | None = None) -> list[dict[str, Any]]:
+def _points(
+    series: str,
+    measure: str,
+    labels: list[str],
+    values: list[float],
+    n: list[int] | None = None,
+    x: list[float] | None = None,
+) -> list[dict[str, Any]]:
     return [
-        {"series": series, "measure": measure, "point_index": i, "x_label": label,
-         "x": float(x[i]) if x is not None else float(i), "y": float(v),
-         "n": int(n[i]) if n is not None else None}
+        {
+            "series": series,
+            "measure": measure,
+            "point_index": i,
+            "x_label": label,
+            "x": float(x[i]) if x is not None else float(i),
+            "y": float(v),
+            "n": int(n[i]) if n is not None else None,
+        }
         for i, (label, v) in enumerate(zip(labels, values))
     ]
 
@@ -34,15 +46,25 @@ def monthly(sessions: SessionAggregates) -> list[dict[str, Any]]:
     """Sessions, watch minutes, mean completion, active users and days covered, per month."""
     days = sessions.daily[sessions.daily["sessions"] > 0]
     g = days.groupby(days["watch_date"].dt.strftime("%Y-%m"))
-    per_month = pd.DataFrame({
-        "sessions": g["sessions"].sum(), "watch_minutes": g["sum_minutes"].sum(),
-        "sum_completion": g["sum_completion"].sum(), "days": g.size(),
-    }).join(sessions.monthly_users.set_index("month"))
+    per_month = pd.DataFrame(
+        {
+            "sessions": g["sessions"].sum(),
+            "watch_minutes": g["sum_minutes"].sum(),
+            "sum_completion": g["sum_completion"].sum(),
+            "days": g.size(),
+        }
+    ).join(sessions.monthly_users.set_index("month"))
     labels = list(per_month.index)
     n = [int(v) for v in per_month["sessions"]]
     out = _points("monthly", "sessions", labels, n, n)
     out += _points("monthly", "watch_minutes", labels, per_month["watch_minutes"].tolist(), n)
-    out += _points("monthly", "mean_completion", labels, (per_month["sum_completion"] / per_month["sessions"]).tolist(), n)
+    out += _points(
+        "monthly",
+        "mean_completion",
+        labels,
+        (per_month["sum_completion"] / per_month["sessions"]).tolist(),
+        n,
+    )
     out += _points("monthly", "active_users", labels, per_month["active_users"].tolist(), n)
     out += _points("monthly", "days_in_data", labels, per_month["days"].tolist(), n)
     return out
@@ -56,11 +78,23 @@ def weekday(sessions: SessionAggregates) -> list[dict[str, Any]]:
     labels = list(WEEKDAYS)
     n_days = [int(per_day.size().get(d, 0)) for d in labels]
     totals = [int(wd["sessions"].get(d, 0)) for d in labels]
-    ratio = lambda col, d: float(wd[col][d] / wd["sessions"][d]) if totals[labels.index(d)] else np.nan  # noqa: E731
+    ratio = lambda col, d: (
+        float(wd[col][d] / wd["sessions"][d]) if totals[labels.index(d)] else np.nan
+    )
     out = _points("weekday", "sessions", labels, totals, totals)
-    out += _points("weekday", "sessions_per_day", labels, [float(per_day.mean().get(d, np.nan)) for d in labels], n_days)
-    out += _points("weekday", "mean_completion", labels, [ratio("sum_completion", d) for d in labels], totals)
-    out += _points("weekday", "mean_watch_minutes", labels, [ratio("sum_minutes", d) for d in labels], totals)
+    out += _points(
+        "weekday",
+        "sessions_per_day",
+        labels,
+        [float(per_day.mean().get(d, np.nan)) for d in labels],
+        n_days,
+    )
+    out += _points(
+        "weekday", "mean_completion", labels, [ratio("sum_completion", d) for d in labels], totals
+    )
+    out += _points(
+        "weekday", "mean_watch_minutes", labels, [ratio("sum_minutes", d) for d in labels], totals
+    )
     return out
 
 
@@ -75,9 +109,20 @@ def run(sessions: SessionAggregates) -> tuple[list[Result], list[dict[str, Any]]
     days = sessions.daily
     index = np.arange(days.shape[0], dtype=float)
     trend = correlation_result(
-        index, days["sessions"].to_numpy(dtype=float), method="spearman", name="daily_sessions_trend",
-        variables="day_index ~ sessions_per_day", words=("day of the log", "sessions that day"), level="day",
+        index,
+        days["sessions"].to_numpy(dtype=float),
+        method="spearman",
+        name="daily_sessions_trend",
+        variables="day_index ~ sessions_per_day",
+        words=("day of the log", "sessions that day"),
+        level="day",
     )
-    trend = trend.with_(section="trend", details={**trend.details, "first_day": str(days["watch_date"].min().date()),
-                                                  "last_day": str(days["watch_date"].max().date())})
+    trend = trend.with_(
+        section="trend",
+        details={
+            **trend.details,
+            "first_day": str(days["watch_date"].min().date()),
+            "last_day": str(days["watch_date"].max().date()),
+        },
+    )
     return [trend], monthly(sessions) + weekday(sessions) + daily(sessions)

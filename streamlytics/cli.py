@@ -22,7 +22,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-services_app = typer.Typer(help="Local PostgreSQL and MongoDB servers owned by the project.", no_args_is_help=True)
+services_app = typer.Typer(
+    help="Local PostgreSQL and MongoDB servers owned by the project.", no_args_is_help=True
+)
 app.add_typer(services_app, name="services")
 
 console = Console()
@@ -71,8 +73,12 @@ def services_status() -> None:
     table = Table("service", "mode", "url", "reachable", "version", "detail")
     for s in rows:
         table.add_row(
-            s.name, s.mode, s.url or "-", "[green]yes[/]" if s.reachable else "[red]no[/]",
-            s.version or "-", s.detail,
+            s.name,
+            s.mode,
+            s.url or "-",
+            "[green]yes[/]" if s.reachable else "[red]no[/]",
+            s.version or "-",
+            s.detail,
         )
     console.print(table)
     if not all(s.reachable for s in rows):
@@ -90,11 +96,17 @@ def services_env() -> None:
 
 @app.command("generate")
 def generate(
-    out: Path = typer.Option(..., "--out", help="Folder for users.csv, content.json, viewing_sessions.csv."),
-    scale: float = typer.Option(1.0, help="1 = course size (5,000 users, ≈222,785 sessions); users grow linearly."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for users.csv, content.json, viewing_sessions.csv."
+    ),
+    scale: float = typer.Option(
+        1.0, help="1 = course size (5,000 users, ≈222,785 sessions); users grow linearly."
+    ),
     seed: int = typer.Option(42, help="Same seed and scale give byte-identical files."),
     dirty_fraction: float = typer.Option(
-        0.0, "--dirty-fraction", help="Share of defect records to inject (0–0.5); also writes manifest.json."
+        0.0,
+        "--dirty-fraction",
+        help="Share of defect records to inject (0–0.5); also writes manifest.json.",
     ),
 ) -> None:
     """Write a synthetic dataset in the course layout (docs/generator.md)."""
@@ -115,15 +127,21 @@ def generate(
     if dirty_fraction > 0:
         table.add_row("manifest.json", f"{summary['defects']:,} defects")
     console.print(table)
-    console.print(f"[green]✓[/] {out} (scale {scale:g}, seed {seed}) in {seconds:.2f} s", highlight=False)
+    console.print(
+        f"[green]✓[/] {out} (scale {scale:g}, seed {seed}) in {seconds:.2f} s", highlight=False
+    )
 
 
 @app.command("validate")
 def validate(
     stage: str = typer.Option("all", "--stage", help="raw (landing + load ledger), marts, or all."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every expectation, not only failures."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="List every expectation, not only failures."
+    ),
     all_loads: bool = typer.Option(
-        False, "--all-loads", help="Read every sessions load again, not only those not validated yet."
+        False,
+        "--all-loads",
+        help="Read every sessions load again, not only those not validated yet.",
     ),
 ) -> None:
     """Great Expectations checkpoints on the raw landing and/or the marts; exit 1 on an error-severity failure."""
@@ -178,16 +196,22 @@ def grant_readonly(
     except (svc.ServiceError, readonly_role.ReadonlyRoleError) as exc:
         fail(str(exc))
     verb = "created" if grant.created else "updated"
-    console.print(f"[green]✓[/] role {grant.role} {verb}: SELECT on schema marts of database {grant.database}")
+    console.print(
+        f"[green]✓[/] role {grant.role} {verb}: SELECT on schema marts of database {grant.database}"
+    )
     if grant.password_generated:
-        console.print(f"password (shown once, stored nowhere): [bold]{grant.password}[/]", highlight=False)
+        console.print(
+            f"password (shown once, stored nowhere): [bold]{grant.password}[/]", highlight=False
+        )
     elif grant.password is None:
         console.print("password unchanged (set TABLEAU_READER_PASSWORD and rerun to change it)")
 
 
 @app.command("docs")
 def docs(
-    serve: bool = typer.Option(False, "--serve", help="Serve the dbt docs and GX Data Docs on localhost until Ctrl-C."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Serve the dbt docs and GX Data Docs on localhost until Ctrl-C."
+    ),
     port: int = typer.Option(8080, help="Port for --serve."),
 ) -> None:
     """Build the dbt docs as one offline page (reports/dbt_docs/index.html); link the GX Data Docs."""
@@ -199,7 +223,9 @@ def docs(
         site = docs_site.build_docs()
     except (svc.ServiceError, docs_site.DocsError) as exc:
         fail(str(exc))
-    console.print(f"[green]✓[/] dbt docs ({len(site.marts)} marts): {site.dbt_index} (opens offline)")
+    console.print(
+        f"[green]✓[/] dbt docs ({len(site.marts)} marts): {site.dbt_index} (opens offline)"
+    )
     console.print(f"GX Data Docs: {site.gx_index or 'not built yet (run the validation stage)'}")
     if not serve:
         return
@@ -208,7 +234,9 @@ def docs(
     except OSError as exc:
         fail(f"cannot serve on 127.0.0.1:{port}: {exc}; pick another --port")
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    console.print(f"serving on {url}/dbt/" + (f" and {url}/gx/" if site.gx_index else "") + "; Ctrl-C stops")
+    console.print(
+        f"serving on {url}/dbt/" + (f" and {url}/gx/" if site.gx_index else "") + "; Ctrl-C stops"
+    )
     try:
         while True:
             time.sleep(3600)
@@ -221,17 +249,26 @@ def docs(
 
 @app.command("publish")
 def publish(
-    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
+    mongo_db: str = typer.Option(
+        None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."
+    ),
     schema: str = typer.Option("core", help="Postgres schema holding the dbt core tables."),
-    pipelines: bool = typer.Option(True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."),
+    pipelines: bool = typer.Option(
+        True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."
+    ),
 ) -> None:
     """Publish one MongoDB document per user and per title (idempotent), then run the pipelines."""
     from mongo.stage import PublishError, run_publish_stage
     from streamlytics.config import settings
 
     try:
-        outcome = run_publish_stage(svc.database_url(), svc.mongodb_uri(), mongo_db or settings().mongodb_db,
-                                    schema=schema, run_pipelines=pipelines)
+        outcome = run_publish_stage(
+            svc.database_url(),
+            svc.mongodb_uri(),
+            mongo_db or settings().mongodb_db,
+            schema=schema,
+            run_pipelines=pipelines,
+        )
     except (svc.ServiceError, PublishError) as exc:
         fail(str(exc))
     table = Table("collection", "inserted", "updated", "removed", "unchanged", "documents")
@@ -239,7 +276,9 @@ def publish(
     if outcome.results_saved:
         counts["pipeline_results"] = outcome.results_saved
     for name, c in counts.items():
-        table.add_row(name, *(f"{n:,}" for n in (c.inserted, c.updated, c.removed, c.unchanged, c.total)))
+        table.add_row(
+            name, *(f"{n:,}" for n in (c.inserted, c.updated, c.removed, c.unchanged, c.total))
+        )
     console.print(table)
     for name, rows in outcome.pipeline_rows.items():
         console.print(f"[green]✓[/] pipeline {name}: {rows} rows")
@@ -248,7 +287,9 @@ def publish(
 @app.command("mongo-pipelines")
 def mongo_pipelines(
     name: str = typer.Option(None, "--name", help="Only this pipeline (default: all four)."),
-    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
+    mongo_db: str = typer.Option(
+        None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."
+    ),
     limit: int = typer.Option(20, help="Rows shown per pipeline."),
 ) -> None:
     """Run the four aggregation pipelines over the published collections and show their rows."""
@@ -268,9 +309,15 @@ def mongo_pipelines(
 
 @app.command("report")
 def report(
-    out: Path = typer.Option(None, "--out", help="Folder for report.html (default: STREAMLYTICS_REPORTS_DIR / reports)."),
-    run_id: str = typer.Option(None, "--run-id", help="Analysis run to report (default: the latest completed one)."),
-    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database with the pipeline results (default: MONGODB_DB)."),
+    out: Path = typer.Option(
+        None, "--out", help="Folder for report.html (default: STREAMLYTICS_REPORTS_DIR / reports)."
+    ),
+    run_id: str = typer.Option(
+        None, "--run-id", help="Analysis run to report (default: the latest completed one)."
+    ),
+    mongo_db: str = typer.Option(
+        None, "--mongo-db", help="MongoDB database with the pipeline results (default: MONGODB_DB)."
+    ),
 ) -> None:
     """Build the self-contained HTML report (charts, findings, dashboards, data quality) from the latest analysis run."""
     import psycopg2
@@ -287,8 +334,13 @@ def report(
         err_console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
         mongodb_uri = None
     try:
-        path = build_report(svc.database_url(cfg), out or cfg.reports_dir, mongodb_uri, mongo_db or cfg.mongodb_db,
-                            run_id=run_id)
+        path = build_report(
+            svc.database_url(cfg),
+            out or cfg.reports_dir,
+            mongodb_uri,
+            mongo_db or cfg.mongodb_db,
+            run_id=run_id,
+        )
     except (svc.ServiceError, ReportSourceError, psycopg2.Error) as exc:
         fail(escape(str(exc).strip()))
     console.print("[green]✓[/] report:", highlight=False)
@@ -298,7 +350,9 @@ def report(
 @app.command("ingest")
 def ingest(
     data_dir: Path = typer.Option(
-        None, "--data-dir", help="Folder with users.csv, content.json and viewing_sessions*.csv "
+        None,
+        "--data-dir",
+        help="Folder with users.csv, content.json and viewing_sessions*.csv "
         "(default: STREAMLYTICS_DATA_DIR / data/default).",
     ),
 ) -> None:
@@ -312,7 +366,9 @@ def ingest(
 
     data_dir = data_dir or settings().data_dir
     try:
-        preflight(data_dir)  # fail fast, and before starting Prefect, when an input file is unusable
+        preflight(
+            data_dir
+        )  # fail fast, and before starting Prefect, when an input file is unusable
     except PreflightError as exc:
         fail(escape(str(exc)), code=2)
     from flows.ingest import ingest_flow
@@ -326,14 +382,23 @@ def ingest(
 
 
 @app.command("serve")
-def serve(port: int = typer.Option(4200, help="Loopback port of the Prefect server and UI.")) -> None:
+def serve(
+    port: int = typer.Option(4200, help="Loopback port of the Prefect server and UI."),
+) -> None:
     """Start a local Prefect server and serve the deployments of prefect.yaml; Ctrl-C stops both."""
     from streamlytics.consumers import deployments
 
     def ready(local: deployments.LocalPrefect) -> None:
-        console.print(f"[green]✓[/] Prefect UI: [bold]{local.ui_url}[/] (deployments: {', '.join(local.deployment_names())})")
-        console.print(f"  from another shell: PREFECT_API_URL={local.api_url} prefect deployment ls", highlight=False)
-        console.print(f"  logs: {local.log_dir}; Ctrl-C stops the server and the runner", highlight=False)
+        console.print(
+            f"[green]✓[/] Prefect UI: [bold]{local.ui_url}[/] (deployments: {', '.join(local.deployment_names())})"
+        )
+        console.print(
+            f"  from another shell: PREFECT_API_URL={local.api_url} prefect deployment ls",
+            highlight=False,
+        )
+        console.print(
+            f"  logs: {local.log_dir}; Ctrl-C stops the server and the runner", highlight=False
+        )
 
     try:
         deployments.serve_until_interrupted(port=port, on_ready=ready)
@@ -344,8 +409,10 @@ def serve(port: int = typer.Option(4200, help="Loopback port of the Prefect serv
 @app.command("run")
 def run(
     data_dir: Path = typer.Option(
-        None, "--data-dir", help="Folder with users.csv, content.json, viewing_sessions*.csv "
-        "(default: data/default, generated at scale 1 on first use)."
+        None,
+        "--data-dir",
+        help="Folder with users.csv, content.json, viewing_sessions*.csv "
+        "(default: data/default, generated at scale 1 on first use).",
     ),
 ) -> None:
     """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
@@ -359,7 +426,9 @@ def run(
         from flows.pipeline import pipeline_flow
 
         if server is not None:
-            err_console.print(f"Prefect: temporary server on {server.api_url}", highlight=False, style="dim")
+            err_console.print(
+                f"Prefect: temporary server on {server.api_url}", highlight=False, style="dim"
+            )
             server.wait_ready()
         host.preload()  # not earlier: on 2 cores the imports would slow down Prefect's start
         if server is None:
@@ -376,7 +445,11 @@ def run(
             # crashed, but this server dies with the process; and each subflow waited up to 1 s
             # at its end for its heartbeat thread to notice it should stop. No UI URL: this
             # server serves no UI, so "View at ..." links would lead nowhere.
-            temporary = {PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_UI_URL: ""}
+            temporary = {
+                PREFECT_API_URL: server.api_url,
+                PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+                PREFECT_UI_URL: "",
+            }
             with temporary_settings(updates=temporary):
                 summary = pipeline_flow(str(data_dir) if data_dir else None)
     except (svc.ServiceError, prefect_server.PrefectServerError) as exc:
@@ -387,8 +460,10 @@ def run(
     colour = {"completed": "green", "failed": "red", "skipped": "yellow"}
     for stage in summary["stages"]:
         table.add_row(
-            stage["name"], f"[{colour[stage['status']]}]{stage['status']}[/]",
-            f"{stage['seconds']:.1f}", stage["message"],
+            stage["name"],
+            f"[{colour[stage['status']]}]{stage['status']}[/]",
+            f"{stage['seconds']:.1f}",
+            stage["message"],
         )
     console.print(table)
     console.print(f"peak RSS {summary['peak_rss_mb']} MiB; summary: {summary['summary_path']}")
@@ -400,8 +475,12 @@ def run(
 
 @app.command("transform")
 def transform(
-    select: list[str] = typer.Option(None, "--select", "-s", help="dbt node selection (default: the whole project)."),
-    full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild incremental models from scratch."),
+    select: list[str] = typer.Option(
+        None, "--select", "-s", help="dbt node selection (default: the whole project)."
+    ),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Rebuild incremental models from scratch."
+    ),
     threads: int = typer.Option(None, "--threads", help="dbt threads (default: DBT_THREADS or 4)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo dbt's own output."),
 ) -> None:
@@ -412,7 +491,9 @@ def transform(
 
     echo = None if quiet else (lambda line: console.print(escape(line), highlight=False))
     try:
-        result = run_build(select=select or (), full_refresh=full_refresh, threads=threads, on_output=echo)
+        result = run_build(
+            select=select or (), full_refresh=full_refresh, threads=threads, on_output=echo
+        )
     except (TransformError, svc.ServiceError) as exc:
         fail(escape(str(exc)))
     summary = result.summary()
@@ -422,26 +503,37 @@ def transform(
         table.add_column("detail", overflow="fold")
         for node in (*result.failures, *result.warnings):
             colour = "red" if node in result.failures else "yellow"
-            table.add_row(f"[{colour}]{node.status}[/]", node.resource_type, node.name, escape(node.message))
+            table.add_row(
+                f"[{colour}]{node.status}[/]", node.resource_type, node.name, escape(node.message)
+            )
         console.print(table)
     console.print(
         f"models {summary['models']} built, {summary['models_failed']} failed, {summary['models_skipped']} skipped; "
         f"tests {summary['tests_passed']} passed, {summary['tests_failed']} failed, {summary['tests_warned']} warned; "
         f"unit tests {summary['unit_tests_passed']} passed, {summary['unit_tests_failed']} failed "
-        f"({summary['elapsed_seconds']} s)", highlight=False,
+        f"({summary['elapsed_seconds']} s)",
+        highlight=False,
     )
     if not result.ok:
-        fail(f"dbt build failed: {len(result.failures)} node(s) failed (exit code {result.return_code}).")
+        fail(
+            f"dbt build failed: {len(result.failures)} node(s) failed (exit code {result.return_code})."
+        )
 
 
 @app.command("analyze")
 def analyze(
-    mongo: bool = typer.Option(True, "--mongo/--no-mongo", help="Also write the summary to MongoDB (statistics_summary)."),
-    mongo_db: str = typer.Option(None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."),
+    mongo: bool = typer.Option(
+        True, "--mongo/--no-mongo", help="Also write the summary to MongoDB (statistics_summary)."
+    ),
+    mongo_db: str = typer.Option(
+        None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."
+    ),
     seed: int = typer.Option(42, help="Seed of every random step (bootstraps, samples, k-means)."),
     dbt_run_results: Path = typer.Option(
-        None, "--dbt-run-results", help="dbt's run_results.json of the build that made this core, for the "
-        "data-quality section (default: dbt_project/target/run_results.json when present)."
+        None,
+        "--dbt-run-results",
+        help="dbt's run_results.json of the build that made this core, for the "
+        "data-quality section (default: dbt_project/target/run_results.json when present).",
     ),
 ) -> None:
     """Compute every statistic from the core, write it to schema analysis (and MongoDB), print the headline."""
@@ -450,23 +542,51 @@ def analyze(
     from python_models.retention_model import LeakageSuspected
 
     try:
-        head = run_analysis(svc.database_url(), svc.mongodb_uri() if mongo else None, mongo_db, seed=seed,
-                            run_results=dbt_run_results or "default")
+        head = run_analysis(
+            svc.database_url(),
+            svc.mongodb_uri() if mongo else None,
+            mongo_db,
+            seed=seed,
+            run_results=dbt_run_results or "default",
+        )
     except (svc.ServiceError, MissingCoreError, LeakageSuspected) as exc:
         fail(str(exc))
-    table = Table("result", "test", "statistic", "p (Holm)", "effect [95% CI]", "n", "verdict", title="Headline results")
+    table = Table(
+        "result",
+        "test",
+        "statistic",
+        "p (Holm)",
+        "effect [95% CI]",
+        "n",
+        "verdict",
+        title="Headline results",
+    )
     for name, r in head["key_results"].items():
-        effect = "-" if r["effect"] is None else f"{r['effect_name']} {r['effect']:.3g}" + (
-            f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]" if r["ci_low"] is not None else "")
+        effect = (
+            "-"
+            if r["effect"] is None
+            else f"{r['effect_name']} {r['effect']:.3g}"
+            + (f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]" if r["ci_low"] is not None else "")
+        )
         p = r["p_adjusted"] if r["p_adjusted"] is not None else r["p_value"]
         stat = "-" if r["statistic"] is None else f"{r['statistic_name']} {r['statistic']:.4g}"
-        table.add_row(name, r["section"], stat, "-" if p is None else f"{p:.2g}", effect,
-                      "-" if r["n"] is None else f"{r['n']:,}", r["verdict"] or "-")
+        table.add_row(
+            name,
+            r["section"],
+            stat,
+            "-" if p is None else f"{p:.2g}",
+            effect,
+            "-" if r["n"] is None else f"{r['n']:,}",
+            r["verdict"] or "-",
+        )
     console.print(table)
     for name, verdict in head["seed_findings"].items():
         console.print(f"seed claim {name}: [bold]{verdict}[/]", highlight=False)
-    console.print(f"[green]✓[/] run {head['run_id']} in {head['seconds']} s: tables analysis.* "
-                  "(latest: analysis.latest_run)" + (", MongoDB statistics_summary" if mongo else ""), highlight=False)
+    console.print(
+        f"[green]✓[/] run {head['run_id']} in {head['seconds']} s: tables analysis.* "
+        "(latest: analysis.latest_run)" + (", MongoDB statistics_summary" if mongo else ""),
+        highlight=False,
+    )
     print(head["run_id"])
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,9 @@ def execute_stage(stage: Stage, ctx: RunContext) -> StageResult:
 
 
 def skipped(stage: Stage, blocker: str) -> StageResult:
-    return StageResult(stage.name, "skipped", message=f"skipped: upstream stage '{blocker}' did not complete")
+    return StageResult(
+        stage.name, "skipped", message=f"skipped: upstream stage '{blocker}' did not complete"
+    )
 
 
 def run_dag(
@@ -151,14 +153,29 @@ def overview(results: list[StageResult]) -> dict[str, Any]:
     out: dict[str, Any] = {"seconds_per_stage": {r.name: r.seconds for r in results}}
     if files := by_name.get("ingest", {}).get("files"):
         out["files"] = [
-            {k: f.get(k) for k in ("file", "status", "lines_read", "rows_loaded", "rows_quarantined")}
+            {
+                k: f.get(k)
+                for k in ("file", "status", "lines_read", "rows_loaded", "rows_quarantined")
+            }
             for f in files
         ]
     if dbt := by_name.get("transform"):
-        out["dbt"] = {k: dbt.get(k) for k in ("status", "models", "tests_passed", "tests_failed",
-                                               "unit_tests_passed", "unit_tests_failed")}
-    gx = {stage: by_name[f"validate-{stage}"].get("counts") for stage in ("raw", "marts")
-          if by_name.get(f"validate-{stage}")}
+        out["dbt"] = {
+            k: dbt.get(k)
+            for k in (
+                "status",
+                "models",
+                "tests_passed",
+                "tests_failed",
+                "unit_tests_passed",
+                "unit_tests_failed",
+            )
+        }
+    gx = {
+        stage: by_name[f"validate-{stage}"].get("counts")
+        for stage in ("raw", "marts")
+        if by_name.get(f"validate-{stage}")
+    }
     if gx:
         out["great_expectations"] = gx
     if collections := by_name.get("publish", {}).get("collections"):
@@ -168,7 +185,10 @@ def overview(results: list[StageResult]) -> dict[str, Any]:
             "run_id": stats.get("run_id"),
             "seed_claims": stats.get("seed_findings"),
             "key_results": {
-                name: {k: r.get(k) for k in ("effect_name", "effect", "ci_low", "ci_high", "p_adjusted", "verdict")}
+                name: {
+                    k: r.get(k)
+                    for k in ("effect_name", "effect", "ci_low", "ci_high", "p_adjusted", "verdict")
+                }
                 for name, r in (stats.get("key_results") or {}).items()
             },
             "retention_auc": (stats.get("retention") or {}).get("auc_logistic"),
@@ -176,8 +196,10 @@ def overview(results: list[StageResult]) -> dict[str, Any]:
     return out
 
 
-def write_summary(path: Path, results: list[StageResult], started: datetime, data_dir: Path) -> dict[str, Any]:
-    finished = datetime.now(timezone.utc)
+def write_summary(
+    path: Path, results: list[StageResult], started: datetime, data_dir: Path
+) -> dict[str, Any]:
+    finished = datetime.now(UTC)
     summary = {
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),

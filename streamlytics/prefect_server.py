@@ -62,9 +62,21 @@ class TemporaryServer:
         env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--app-dir", _site_packages(),
-                "--factory", "prefect.server.api.server:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                _site_packages(),
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
             ],
             env=env,
         )
@@ -81,7 +93,9 @@ class TemporaryServer:
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until the API answers /health; restart on another port if this one was taken."""
         if timeout is None:
-            timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20"))
+            timeout = float(
+                os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "20")
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
@@ -90,7 +104,9 @@ class TemporaryServer:
                 self.start()
                 continue
             if code is not None:
-                raise PrefectServerError(f"Prefect's temporary server exited with code {code} while starting")
+                raise PrefectServerError(
+                    f"Prefect's temporary server exited with code {code} while starting"
+                )
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
                     if response.status == 200:

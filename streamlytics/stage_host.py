@@ -77,7 +77,9 @@ class StageHost:
         self.address = ""
 
     def start(self) -> StageHost:
-        self._dir = tempfile.TemporaryDirectory(prefix="streamlytics-stages-")  # mode 0700: only we connect
+        self._dir = tempfile.TemporaryDirectory(
+            prefix="streamlytics-stages-"
+        )  # mode 0700: only we connect
         self.address = str(Path(self._dir.name) / "host.sock")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "streamlytics.stage_host", self.address, *self.modules],
@@ -100,15 +102,20 @@ class StageHost:
         try:
             conn = self._connect()
         except OSError as exc:
-            return StageResult(stage.name, "failed", 0.0, {}, f"stage process could not start: {exc}")
+            return StageResult(
+                stage.name, "failed", 0.0, {}, f"stage process could not start: {exc}"
+            )
         with conn:
             conn.send((dict(os.environ), os.getcwd(), list(sys.path)))
             conn.send_bytes(pickle.dumps((stage, ctx)))
             try:
                 result, output, peak_mb = conn.recv()
             except EOFError:
-                result = StageResult(stage.name, "failed", message=(
-                    "stage process ended without a result (killed, e.g. out of memory?)"))
+                result = StageResult(
+                    stage.name,
+                    "failed",
+                    message=("stage process ended without a result (killed, e.g. out of memory?)"),
+                )
                 output, peak_mb = "", 0.0
         if on_output is not None:
             for line in output.splitlines():
@@ -129,7 +136,9 @@ class StageHost:
             except (FileNotFoundError, ConnectionRefusedError):
                 sock.close()
                 if self._process is not None and self._process.poll() is not None:
-                    raise OSError(f"the stage host exited with code {self._process.returncode}") from None
+                    raise OSError(
+                        f"the stage host exited with code {self._process.returncode}"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
@@ -182,8 +191,11 @@ def _child(conn: Connection) -> None:
             result = execute_stage(stage, ctx)
         except BaseException as exc:  # noqa: BLE001 - anything that escapes is the stage's failure
             traceback.print_exc()
-            result = StageResult(getattr(locals().get("stage"), "name", "?"), "failed",
-                                 message=f"{type(exc).__name__}: {exc}")
+            result = StageResult(
+                getattr(locals().get("stage"), "name", "?"),
+                "failed",
+                message=f"{type(exc).__name__}: {exc}",
+            )
         sys.stdout.flush()
         sys.stderr.flush()
         captured.seek(0)
@@ -194,8 +206,19 @@ def _child(conn: Connection) -> None:
     try:
         conn.send((result, output, peak))
     except Exception as exc:  # a detail that does not pickle must not lose the stage's status
-        conn.send((StageResult(result.name, "failed", result.seconds, {},
-                               f"{result.message or result.status}; result not transferable: {exc}"), output, peak))
+        conn.send(
+            (
+                StageResult(
+                    result.name,
+                    "failed",
+                    result.seconds,
+                    {},
+                    f"{result.message or result.status}; result not transferable: {exc}",
+                ),
+                output,
+                peak,
+            )
+        )
 
 
 def _reap(children: set[int], block: bool = False) -> None:
@@ -247,7 +270,9 @@ def serve(address: str, preload: list[str]) -> None:
                         os.kill(pid, signal.SIGTERM)
                     except ProcessLookupError:
                         pass
-                _reap(children, block=True)  # so that their CPU time and peak RSS count for the caller
+                _reap(
+                    children, block=True
+                )  # so that their CPU time and peak RSS count for the caller
                 return
             if PRELOAD in command:
                 pending = list(preload)

@@ -73,7 +73,9 @@ def transform(ctx: RunContext) -> dict[str, Any]:
     result = run_build()
     detail = result.summary()
     if not result.ok:
-        failed = [f.describe() for f in result.failures[:10]] or [f"dbt exited {result.return_code}"]
+        failed = [f.describe() for f in result.failures[:10]] or [
+            f"dbt exited {result.return_code}"
+        ]
         raise GateFailed(f"dbt build failed: {'; '.join(failed)}", detail)
     return detail
 
@@ -88,14 +90,19 @@ def analyze(ctx: RunContext) -> dict[str, Any]:
     from python_models.analyze import run_analysis
 
     # The report is drawn from the data the statistics were computed from (read once).
-    return run_analysis(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db, report_dir=ctx.reports_dir)
+    return run_analysis(
+        ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db, report_dir=ctx.reports_dir
+    )
 
 
 def export_tableau(ctx: RunContext) -> dict[str, Any]:
     from streamlytics.consumers.tableau import export_marts, row_counts
 
     out = ctx.reports_dir / "tableau"
-    return {"outputs": {"Tableau extracts": str(out)}, "rows": row_counts(export_marts(out, ctx.database_url))}
+    return {
+        "outputs": {"Tableau extracts": str(out)},
+        "rows": row_counts(export_marts(out, ctx.database_url)),
+    }
 
 
 def pipeline_stages() -> list[Stage]:
@@ -103,12 +110,36 @@ def pipeline_stages() -> list[Stage]:
     # (COPY, with Prefect tasks of its own) and transform (dbt is a subprocess already) stay threads.
     return [
         Stage("ingest", ingest, (), "raw files → raw landing tables (COPY), bad rows quarantined"),
-        Stage("validate-raw", validate_raw, ("ingest",), "Great Expectations on the raw landing", isolated=True),
+        Stage(
+            "validate-raw",
+            validate_raw,
+            ("ingest",),
+            "Great Expectations on the raw landing",
+            isolated=True,
+        ),
         # dbt builds even when the raw gate fails: staging quarantines the offending rows, and
         # the data team needs that quarantine to act on. Nothing is *published* past a failed gate.
         Stage("transform", transform, ("ingest",), "dbt build: staging → core → marts, with tests"),
-        Stage("validate-marts", validate_marts, ("transform",), "Great Expectations on the marts", isolated=True),
-        Stage("publish", publish, PUBLISH_GATES, "marts → MongoDB collections and pipelines", isolated=True),
+        Stage(
+            "validate-marts",
+            validate_marts,
+            ("transform",),
+            "Great Expectations on the marts",
+            isolated=True,
+        ),
+        Stage(
+            "publish",
+            publish,
+            PUBLISH_GATES,
+            "marts → MongoDB collections and pipelines",
+            isolated=True,
+        ),
         Stage("analyze", analyze, PUBLISH_GATES, "statistics and the HTML report", isolated=True),
-        Stage("export-tableau", export_tableau, PUBLISH_GATES, "Tableau Hyper extracts of the marts", isolated=True),
+        Stage(
+            "export-tableau",
+            export_tableau,
+            PUBLISH_GATES,
+            "Tableau Hyper extracts of the marts",
+            isolated=True,
+        ),
     ]

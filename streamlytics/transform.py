@@ -109,7 +109,9 @@ def dbt_executable() -> str:
         return str(beside)
     found = shutil.which("dbt")
     if found is None:
-        raise TransformError("dbt is not installed: run `make install` (dbt-core and dbt-postgres are pinned).")
+        raise TransformError(
+            "dbt is not installed: run `make install` (dbt-core and dbt-postgres are pinned)."
+        )
     return found
 
 
@@ -146,7 +148,9 @@ _pending_parses: dict[Path, subprocess.Popen[bytes]] = {}
 _parses_lock = threading.Lock()
 
 
-def parse_ahead(target_path: Path | None = None, log_path: Path | None = None, cfg: Settings | None = None) -> None:
+def parse_ahead(
+    target_path: Path | None = None, log_path: Path | None = None, cfg: Settings | None = None
+) -> None:
     """Start ``dbt parse`` in the background for a later ``run_build`` with the same folders.
 
     Nothing depends on it succeeding: a parse that fails or is still running simply leaves the
@@ -156,15 +160,28 @@ def parse_ahead(target_path: Path | None = None, log_path: Path | None = None, c
     cfg = cfg or settings()
     target = Path(target_path) if target_path is not None else cfg.dbt_project_dir / "target"
     logs = Path(log_path) if log_path is not None else cfg.dbt_project_dir / "logs"
-    command = [dbt_executable(), "parse", "--project-dir", str(cfg.dbt_project_dir),
-               "--profiles-dir", str(cfg.dbt_profiles_dir), "--target-path", str(target), "--log-path", str(logs),
-               "--quiet"]
+    command = [
+        dbt_executable(),
+        "parse",
+        "--project-dir",
+        str(cfg.dbt_project_dir),
+        "--profiles-dir",
+        str(cfg.dbt_profiles_dir),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(logs),
+        "--quiet",
+    ]
     with _parses_lock:
         if target in _pending_parses and _pending_parses[target].poll() is None:
             return
         _pending_parses[target] = subprocess.Popen(
-            command, env=dbt_environment(cfg), cwd=cfg.dbt_project_dir,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            command,
+            env=dbt_environment(cfg),
+            cwd=cfg.dbt_project_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
 
@@ -187,9 +204,12 @@ def build_command(
     """The ``dbt build`` command line for these options."""
     cfg = cfg or settings()
     command = [
-        dbt_executable(), "build",
-        "--project-dir", str(cfg.dbt_project_dir),
-        "--profiles-dir", str(cfg.dbt_profiles_dir),
+        dbt_executable(),
+        "build",
+        "--project-dir",
+        str(cfg.dbt_project_dir),
+        "--profiles-dir",
+        str(cfg.dbt_profiles_dir),
     ]
     if target_path is not None:
         command += ["--target-path", str(target_path)]
@@ -217,7 +237,9 @@ def node_name(unique_id: str) -> str:
     return parts[-1]
 
 
-def summarise_run_results(run_results: dict[str, Any]) -> tuple[dict[str, dict[str, int]], list[NodeOutcome], list[NodeOutcome]]:
+def summarise_run_results(
+    run_results: dict[str, Any],
+) -> tuple[dict[str, dict[str, int]], list[NodeOutcome], list[NodeOutcome]]:
     """Counts by resource type and status, the failed nodes and the warned ones."""
     counts: dict[str, dict[str, int]] = {}
     failures: list[NodeOutcome] = []
@@ -270,8 +292,13 @@ def run_build(
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
     started = time.perf_counter()
     with subprocess.Popen(
-        command, env=dbt_environment(cfg), cwd=cfg.dbt_project_dir,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        command,
+        env=dbt_environment(cfg),
+        cwd=cfg.dbt_project_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:

@@ -19,7 +19,9 @@ import psycopg2
 # attempt, and surrogate keys drawn from a sequence (a killed attempt consumes sequence values
 # in its rolled-back transaction: PostgreSQL sequences are not transactional). Keys that point
 # at a ledger row are replaced by that row's batch id (the sha256 of the file), which is stable.
-ATTEMPT_COLUMNS = frozenset({"started_at", "finished_at", "detected_at", "quarantine_id", "load_id"})
+ATTEMPT_COLUMNS = frozenset(
+    {"started_at", "finished_at", "detected_at", "quarantine_id", "load_id"}
+)
 LEDGER_KEYS = frozenset({"_load_id", "superseded_by"})
 
 
@@ -68,17 +70,22 @@ def _checksum(cur, relation: str, expressions: list[str]) -> tuple[int, str]:
     return int(count), str(digest)
 
 
-def table_checksums(url: str, schemas: tuple[str, ...] = ("raw", "audit", "core", "marts")) -> dict[str, tuple[int, str]]:
+def table_checksums(
+    url: str, schemas: tuple[str, ...] = ("raw", "audit", "core", "marts")
+) -> dict[str, tuple[int, str]]:
     """Every base table of ``schemas``: (row count, md5 of all its rows, every column, sorted)."""
     with contextlib.closing(connect(url)) as conn, conn.cursor() as cur:
         return {
-            f"{schema}.{table}": _checksum(cur, f'"{schema}"."{table}"',
-                                           [f't."{c}"' for c in _columns(cur, schema, table)])
+            f"{schema}.{table}": _checksum(
+                cur, f'"{schema}"."{table}"', [f't."{c}"' for c in _columns(cur, schema, table)]
+            )
             for schema, table in base_tables(cur, schemas)
         }
 
 
-def content_checksums(url: str, schemas: tuple[str, ...] = ("raw", "audit")) -> dict[str, tuple[int, str]]:
+def content_checksums(
+    url: str, schemas: tuple[str, ...] = ("raw", "audit")
+) -> dict[str, tuple[int, str]]:
     """Like :func:`table_checksums`, but blind to the attempt (see ATTEMPT_COLUMNS / LEDGER_KEYS).
 
     Equal values mean both databases hold the same landed rows, quarantined rows and ledger
@@ -129,12 +136,15 @@ def landing_tables(file_name: str) -> tuple[str, ...]:
 
 def assert_ingest_accounted(url: str, data_dir: Path) -> None:
     """For every input file: records in the file = ledger lines_read = landed + quarantined."""
-    files = sorted(p for p in data_dir.iterdir() if p.suffix in (".csv", ".json") and p.name != "manifest.json")
+    files = sorted(
+        p for p in data_dir.iterdir() if p.suffix in (".csv", ".json") and p.name != "manifest.json"
+    )
     with contextlib.closing(connect(url)) as conn, conn.cursor() as cur:
         for path in files:
             cur.execute(
                 "select load_id, batch_id, lines_read, rows_loaded, rows_quarantined from audit.load_batches "
-                "where source_file = %s and status = 'loaded'", (path.name,),
+                "where source_file = %s and status = 'loaded'",
+                (path.name,),
             )
             found = cur.fetchall()
             assert len(found) == 1, f"{path.name}: expected one loaded batch, found {found}"
@@ -143,11 +153,18 @@ def assert_ingest_accounted(url: str, data_dir: Path) -> None:
             for table in landing_tables(path.name):
                 cur.execute(f"select count(*) from {table} where _load_id = %s", (load_id,))
                 landed += cur.fetchone()[0]
-            cur.execute("select count(*) from audit.quarantine where batch_id = %s and stage = 'ingest'", (batch_id,))
+            cur.execute(
+                "select count(*) from audit.quarantine where batch_id = %s and stage = 'ingest'",
+                (batch_id,),
+            )
             quarantined = cur.fetchone()[0]
             records = records_in(path)
-            assert (lines_read, rows_loaded, rows_quarantined) == (records, landed, quarantined), path.name
-            assert records == landed + quarantined, f"{path.name}: {records} in, {landed} landed + {quarantined} quarantined"
+            assert (lines_read, rows_loaded, rows_quarantined) == (records, landed, quarantined), (
+                path.name
+            )
+            assert records == landed + quarantined, (
+                f"{path.name}: {records} in, {landed} landed + {quarantined} quarantined"
+            )
 
 
 def with_database(url: str, name: str) -> str:

@@ -26,17 +26,32 @@ SESSIONS = [
 
 
 def movie(content_id: str = "M001", **override: Any) -> dict[str, Any]:
-    item = {"content_id": content_id, "title": "A title, with a comma", "genre": ["Action", "Drama"],
-            "duration_minutes": 120, "release_year": 2021, "rating": 4.3, "views_count": 12000,
-            "production_budget": 5_000_000}
+    item = {
+        "content_id": content_id,
+        "title": "A title, with a comma",
+        "genre": ["Action", "Drama"],
+        "duration_minutes": 120,
+        "release_year": 2021,
+        "rating": 4.3,
+        "views_count": 12000,
+        "production_budget": 5_000_000,
+    }
     item.update(override)
     return item
 
 
 def series(content_id: str = "S001", **override: Any) -> dict[str, Any]:
-    item = {"content_id": content_id, "title": "A show", "genre": ["Comedy"], "seasons": 2,
-            "episodes_per_season": [10, 12], "avg_episode_duration": 30, "rating": 3.9,
-            "total_views": 50_000, "production_budget": 20_000_000}
+    item = {
+        "content_id": content_id,
+        "title": "A show",
+        "genre": ["Comedy"],
+        "seasons": 2,
+        "episodes_per_season": [10, 12],
+        "avg_episode_duration": 30,
+        "rating": 3.9,
+        "total_views": 50_000,
+        "production_budget": 20_000_000,
+    }
     item.update(override)
     return item
 
@@ -46,19 +61,32 @@ def write_csv(path: Path, header: str, lines: list[str]) -> Path:
     return path
 
 
-def write_content(path: Path, movies: list[Any] | None = None, series_items: list[Any] | None = None) -> Path:
-    doc = {"movies": [movie()] if movies is None else movies,
-           "series": [series()] if series_items is None else series_items}
+def write_content(
+    path: Path, movies: list[Any] | None = None, series_items: list[Any] | None = None
+) -> Path:
+    doc = {
+        "movies": [movie()] if movies is None else movies,
+        "series": [series()] if series_items is None else series_items,
+    }
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def write_dataset(directory: Path, users: list[str] | None = None, sessions: list[str] | None = None,
-                  movies: list[Any] | None = None, series_items: list[Any] | None = None) -> Path:
+def write_dataset(
+    directory: Path,
+    users: list[str] | None = None,
+    sessions: list[str] | None = None,
+    movies: list[Any] | None = None,
+    series_items: list[Any] | None = None,
+) -> Path:
     """A valid data directory (or one with the given lines/items instead of the defaults)."""
     directory.mkdir(parents=True, exist_ok=True)
     write_csv(directory / "users.csv", USERS_HEADER, USERS if users is None else users)
-    write_csv(directory / "viewing_sessions.csv", SESSIONS_HEADER, SESSIONS if sessions is None else sessions)
+    write_csv(
+        directory / "viewing_sessions.csv",
+        SESSIONS_HEADER,
+        SESSIONS if sessions is None else sessions,
+    )
     write_content(directory / "content.json", movies, series_items)
     return directory
 

@@ -18,8 +18,19 @@ COUNTRIES = ["Mexico", "Colombia", "Argentina", "Chile", "Peru"]
 PLANS = ["Basic", "Standard", "Premium"]
 DEVICES = ["Smart TV", "Mobile", "Desktop", "Tablet", "Gaming Console"]
 QUALITIES = ["HD", "4K", "SD"]
-GENRES = ["Action", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Horror", "Reality",
-          "Romance", "Sci-Fi", "Thriller"]
+GENRES = [
+    "Action",
+    "Animation",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Horror",
+    "Reality",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+]
 
 DDL = """
 create schema if not exists core;
@@ -56,29 +67,61 @@ create table core.viewing_sessions (
 """
 
 
-def create_core(url: str, *, users: int = 40, movies: int = 8, series: int = 5,
-                sessions: int = 600, seed: int = 11) -> None:
+def create_core(
+    url: str,
+    *,
+    users: int = 40,
+    movies: int = 8,
+    series: int = 5,
+    sessions: int = 600,
+    seed: int = 11,
+) -> None:
     """Create and fill the core tables in the database at ``url``."""
     rng = random.Random(seed)
     user_rows = []
     for i in range(1, users + 1):
         age = [13, 17, 18, 24, 25, 64, 65, 70][i - 1] if i <= 8 else rng.randint(18, 65)
-        user_rows.append((f"U{i:04d}", rng.choice(COUNTRIES), rng.choice(PLANS), age,
-                          dt.date(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 790)),
-                          round(rng.uniform(9.8, 1093.1), 1)))
+        user_rows.append(
+            (
+                f"U{i:04d}",
+                rng.choice(COUNTRIES),
+                rng.choice(PLANS),
+                age,
+                dt.date(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 790)),
+                round(rng.uniform(9.8, 1093.1), 1),
+            )
+        )
     content_rows, movie_rows, series_rows, episode_rows, genre_rows = [], [], [], [], []
     lengths: dict[str, int] = {}
     for i in range(1, movies + 1):
         cid = f"M{i:03d}"
         lengths[cid] = rng.randint(81, 180)
-        content_rows.append((cid, "movie", f"Movie {i % 5}", lengths[cid], round(rng.uniform(1, 5), 1),
-                             rng.randint(1_600_000, 300_000_000), rng.randint(2_000, 300_000)))
+        content_rows.append(
+            (
+                cid,
+                "movie",
+                f"Movie {i % 5}",
+                lengths[cid],
+                round(rng.uniform(1, 5), 1),
+                rng.randint(1_600_000, 300_000_000),
+                rng.randint(2_000, 300_000),
+            )
+        )
         movie_rows.append((cid, rng.randint(2020, 2024)))
     for i in range(1, series + 1):
         cid = f"S{i:03d}"
         lengths[cid] = rng.randint(20, 60)
-        content_rows.append((cid, "series", f"Series {i % 3}", lengths[cid], round(rng.uniform(1, 5), 1),
-                             rng.randint(5_000_000, 500_000_000), rng.randint(11_000, 365_000)))
+        content_rows.append(
+            (
+                cid,
+                "series",
+                f"Series {i % 3}",
+                lengths[cid],
+                round(rng.uniform(1, 5), 1),
+                rng.randint(5_000_000, 500_000_000),
+                rng.randint(11_000, 365_000),
+            )
+        )
         episodes = [rng.randint(6, 24) for _ in range(rng.randint(1, 4))]
         series_rows.append((cid, len(episodes), sum(episodes)))
         episode_rows += [(cid, season, n) for season, n in enumerate(episodes, start=1)]
@@ -93,19 +136,31 @@ def create_core(url: str, *, users: int = 40, movies: int = 8, series: int = 5,
     for i in range(1, sessions + 1):
         cid = rng.choice(titles)
         minutes = rng.randint(2, lengths[cid])
-        session_rows.append((
-            f"S{i:06d}", rng.choice(watchers), cid,
-            dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 243)),
-            rng.choice(DEVICES), rng.choice(QUALITIES),
-            minutes, round(max(10.0, min(100.0, 100 * minutes / lengths[cid])), 1), lengths[cid],
-        ))
+        session_rows.append(
+            (
+                f"S{i:06d}",
+                rng.choice(watchers),
+                cid,
+                dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 243)),
+                rng.choice(DEVICES),
+                rng.choice(QUALITIES),
+                minutes,
+                round(max(10.0, min(100.0, 100 * minutes / lengths[cid])), 1),
+                lengths[cid],
+            )
+        )
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(DDL)
-        for table, rows in (("users", user_rows), ("content", content_rows),
-                            ("movie_details", movie_rows), ("series_details", series_rows),
-                            ("series_episodes", episode_rows), ("content_genres", genre_rows),
-                            ("viewing_sessions", session_rows)):
+        for table, rows in (
+            ("users", user_rows),
+            ("content", content_rows),
+            ("movie_details", movie_rows),
+            ("series_details", series_rows),
+            ("series_episodes", episode_rows),
+            ("content_genres", genre_rows),
+            ("viewing_sessions", session_rows),
+        ):
             marks = ", ".join(["%s"] * len(rows[0]))
             cur.executemany(f"insert into core.{table} values ({marks})", rows)
     conn.close()

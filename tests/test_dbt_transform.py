@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from streamlytics.transform import TransformError, TransformResult, build_command, run_build, summarise_run_results
+from streamlytics.transform import (
+    TransformError,
+    TransformResult,
+    build_command,
+    run_build,
+    summarise_run_results,
+)
 
 
 def _result(unique_id: str, status: str, message: str = "", failures: int | None = None) -> dict:
@@ -36,7 +42,9 @@ def test_failures_are_reported_by_node_with_their_message_and_failing_rows() -> 
         ("test", "not_null_content_title", "fail"),
         ("unit_test", "rpt_retention_by_plan.cohorts", "fail"),
     ]
-    assert failures[0].message == "Database Error relation missing"  # one line, whitespace collapsed
+    assert (
+        failures[0].message == "Database Error relation missing"
+    )  # one line, whitespace collapsed
     assert failures[1].failures == 3
     assert [(w.name, w.failures) for w in warnings] == [("accepted_values_users_country", 2)]
     assert counts["model"] == {"success": 1, "error": 1, "skipped": 1}
@@ -50,18 +58,26 @@ def test_summary_counts_models_and_tests_for_the_run_summary() -> None:
     assert (summary["tests_passed"], summary["tests_failed"], summary["tests_warned"]) == (1, 1, 1)
     assert (summary["unit_tests_passed"], summary["unit_tests_failed"]) == (1, 1)
     assert summary["seeds"] == 1 and summary["elapsed_seconds"] == 12.35
-    assert [f["name"] for f in summary["failures"]] == ["content", "not_null_content_title", "rpt_retention_by_plan.cohorts"]
+    assert [f["name"] for f in summary["failures"]] == [
+        "content",
+        "not_null_content_title",
+        "rpt_retention_by_plan.cohorts",
+    ]
     json.dumps(summary)  # the pipeline writes it to run_summary.json as is
 
 
 def test_a_clean_build_is_ok_only_when_dbt_also_exited_zero() -> None:
-    counts, failures, warnings = summarise_run_results({"results": [_result("model.p.m", "success")]})
+    counts, failures, warnings = summarise_run_results(
+        {"results": [_result("model.p.m", "success")]}
+    )
     assert TransformResult(0, 1.0, counts, failures, warnings).ok
     assert not TransformResult(2, 1.0, counts, failures, warnings).ok
 
 
 def test_build_command_selects_refreshes_and_isolates_target(tmp_path: Path) -> None:
-    command = build_command(select=["marts"], full_refresh=True, threads=2, target_path=tmp_path / "t")
+    command = build_command(
+        select=["marts"], full_refresh=True, threads=2, target_path=tmp_path / "t"
+    )
     assert command[1] == "build"
     assert command[command.index("--select") + 1] == "marts"
     assert command[command.index("--threads") + 1] == "2"
@@ -69,15 +85,21 @@ def test_build_command_selects_refreshes_and_isolates_target(tmp_path: Path) -> 
     assert "--full-refresh" in command
 
 
-def test_unreachable_database_raises_with_dbts_own_explanation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_database_raises_with_dbts_own_explanation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Port 1 refuses connections: dbt runs, cannot connect, and must not be reported as a success
     # (nor may an earlier run_results.json be read as this run's outcome).
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nowhere")
     target = tmp_path / "target"
     target.mkdir()
-    (target / "run_results.json").write_text(json.dumps({"results": [_result("model.p.m", "success")]}))
+    (target / "run_results.json").write_text(
+        json.dumps({"results": [_result("model.p.m", "success")]})
+    )
     try:
-        result = run_build(select=["stg_streaming__users"], target_path=target, log_path=tmp_path / "logs")
+        result = run_build(
+            select=["stg_streaming__users"], target_path=target, log_path=tmp_path / "logs"
+        )
     except TransformError as exc:
         assert "dbt build exited" in str(exc)
     else:

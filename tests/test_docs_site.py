@@ -63,8 +63,12 @@ def tiny_project(tmp_path: Path) -> Path:
     return root
 
 
-def test_static_page_opens_offline_with_every_marts_lineage(tiny_project: Path, pg_env: str, tmp_path: Path) -> None:
-    site = docs_site.build_docs(tiny_project, reports_dir=tmp_path / "reports", work_dir=tmp_path / "target")
+def test_static_page_opens_offline_with_every_marts_lineage(
+    tiny_project: Path, pg_env: str, tmp_path: Path
+) -> None:
+    site = docs_site.build_docs(
+        tiny_project, reports_dir=tmp_path / "reports", work_dir=tmp_path / "target"
+    )
 
     assert site.dbt_index == tmp_path / "reports" / "dbt_docs" / "index.html"
     html = site.dbt_index.read_text(encoding="utf-8")
@@ -73,7 +77,9 @@ def test_static_page_opens_offline_with_every_marts_lineage(tiny_project: Path, 
     page = docs_site.inlined_manifest(html)
     assert page["metadata"]["send_anonymous_usage_stats"] is False
     assert site.marts == ("model.tiny.fct_daily_events", "model.tiny.rpt_events")
-    assert page["nodes"]["model.tiny.fct_daily_events"]["depends_on"]["nodes"] == ["model.tiny.stg_raw__events"]
+    assert page["nodes"]["model.tiny.fct_daily_events"]["depends_on"]["nodes"] == [
+        "model.tiny.stg_raw__events"
+    ]
     assert sorted(page["parent_map"]["model.tiny.rpt_events"]) == [
         "model.tiny.fct_daily_events",
         "model.tiny.stg_raw__events",
@@ -95,7 +101,9 @@ def test_project_docs_hold_the_lineage_of_every_mart(pg_env: str, tmp_path: Path
     project = settings().dbt_project_dir
     if not (project / "dbt_project.yml").is_file():
         pytest.skip("dbt_project/ has no dbt_project.yml yet")
-    site = docs_site.build_docs(project, reports_dir=tmp_path / "reports", work_dir=tmp_path / "target")
+    site = docs_site.build_docs(
+        project, reports_dir=tmp_path / "reports", work_dir=tmp_path / "target"
+    )
     page = docs_site.inlined_manifest(site.dbt_index.read_text(encoding="utf-8"))
     marts = docs_site.mart_nodes(page)
     if not marts:
@@ -106,7 +114,9 @@ def test_project_docs_hold_the_lineage_of_every_mart(pg_env: str, tmp_path: Path
         parents = node["depends_on"]["nodes"]
         assert parents, f"{uid} has no parents on the docs page"
         assert set(parents) <= known
-        assert any(a.startswith("source.") for a in _ancestors(page, uid)), f"{uid} does not reach a source"
+        assert any(a.startswith("source.") for a in _ancestors(page, uid)), (
+            f"{uid} does not reach a source"
+        )
 
 
 def test_serve_shows_dbt_docs_on_localhost(tmp_path: Path) -> None:
@@ -136,6 +146,9 @@ def test_gx_data_docs_are_found_where_the_validation_report_says(tmp_path: Path)
     index.write_text("<title>Data Docs</title>")
     reports = tmp_path / "reports"
     (reports / "validation").mkdir(parents=True)
-    assert docs_site.find_gx_docs(settings(), reports) in (None, settings().project_root / docs_site.GX_DOCS_DEFAULT)
+    assert docs_site.find_gx_docs(settings(), reports) in (
+        None,
+        settings().project_root / docs_site.GX_DOCS_DEFAULT,
+    )
     (reports / "validation" / "marts.json").write_text(f'{{"data_docs_index": "{index}"}}')
     assert docs_site.find_gx_docs(settings(), reports) == index

@@ -62,9 +62,24 @@ USERS, CONTENT, SESSIONS = "users.csv", "content.json", "viewing_sessions.csv"
 SESSIONS_2 = "viewing_sessions_2024-09.csv"
 # Column order of the contract (DATA_FORMAT.md), written out here rather than imported from the
 # loader, so the corpus checks the loader against the contract and not against itself.
-USER_COLUMNS = ("user_id", "age", "country", "subscription_type", "registration_date", "total_watch_time_hours")
-SESSION_COLUMNS = ("session_id", "user_id", "content_id", "watch_date", "watch_duration_minutes",
-                   "completion_percentage", "device_type", "quality_level")
+USER_COLUMNS = (
+    "user_id",
+    "age",
+    "country",
+    "subscription_type",
+    "registration_date",
+    "total_watch_time_hours",
+)
+SESSION_COLUMNS = (
+    "session_id",
+    "user_id",
+    "content_id",
+    "watch_date",
+    "watch_duration_minutes",
+    "completion_percentage",
+    "device_type",
+    "quality_level",
+)
 COLUMNS = {USERS: USER_COLUMNS, SESSIONS: SESSION_COLUMNS, SESSIONS_2: SESSION_COLUMNS}
 SQL_TEXT = "'); drop table raw.users; --"
 LONG = 100_000
@@ -179,10 +194,13 @@ def session(template: list[str], **fields: str) -> str:
 CASES: list = []
 
 
-def case(*marks: pytest.MarkDecorator) -> Callable[[Callable[[Path], Outcome]], Callable[[Path], Outcome]]:
+def case(
+    *marks: pytest.MarkDecorator,
+) -> Callable[[Callable[[Path], Outcome]], Callable[[Path], Outcome]]:
     def register(build: Callable[[Path], Outcome]) -> Callable[[Path], Outcome]:
         CASES.append(pytest.param(build, id=build.__name__, marks=marks))
         return build
+
     return register
 
 
@@ -285,7 +303,9 @@ def latin1_byte_in_json(d: Path) -> Outcome:
 def nul_byte(d: Path) -> Outcome:
     path = d / SESSIONS
     lines = read_lines(path)
-    lines[9] = lines[9].replace(b"HD", b"H\x00D").replace(b"SD", b"S\x00D").replace(b"4K", b"4\x00K")
+    lines[9] = (
+        lines[9].replace(b"HD", b"H\x00D").replace(b"SD", b"S\x00D").replace(b"4K", b"4\x00K")
+    )
     write_lines(path, lines)
     return Refused(SESSIONS, 10, ("nul byte",))
 
@@ -394,9 +414,18 @@ def blank_line_in_the_middle(d: Path) -> Outcome:
 @case()
 def huge_integer_in_csv(d: Path) -> Outcome:
     set_field(d / SESSIONS, 8, "watch_duration_minutes", b"99999999999")
-    set_field(d / SESSIONS, 17, "watch_duration_minutes", b"-2147483649")  # one below int4's minimum
-    return Quarantined(SESSIONS, frozenset({(8, "bad_number", "watch_duration_minutes"),
-                                            (17, "bad_number", "watch_duration_minutes")}))
+    set_field(
+        d / SESSIONS, 17, "watch_duration_minutes", b"-2147483649"
+    )  # one below int4's minimum
+    return Quarantined(
+        SESSIONS,
+        frozenset(
+            {
+                (8, "bad_number", "watch_duration_minutes"),
+                (17, "bad_number", "watch_duration_minutes"),
+            }
+        ),
+    )
 
 
 @case()
@@ -409,7 +438,9 @@ def decimal_beyond_float_range(d: Path) -> Outcome:
 def not_a_number(d: Path) -> Outcome:
     set_field(d / USERS, 4, "age", b"thirty")
     set_field(d / USERS, 5, "total_watch_time_hours", b"1e3")
-    return Quarantined(USERS, frozenset({(4, "bad_number", "age"), (5, "bad_number", "total_watch_time_hours")}))
+    return Quarantined(
+        USERS, frozenset({(4, "bad_number", "age"), (5, "bad_number", "total_watch_time_hours")})
+    )
 
 
 @case()
@@ -417,23 +448,35 @@ def impossible_dates(d: Path) -> Outcome:
     set_field(d / SESSIONS, 9, "watch_date", b"2024-02-30")
     set_field(d / SESSIONS, 10, "watch_date", b"2023-02-29")
     set_field(d / SESSIONS, 11, "watch_date", b"2024-13-01")
-    return Quarantined(SESSIONS, frozenset({(9, "bad_date", "watch_date"), (10, "bad_date", "watch_date"),
-                                            (11, "bad_date", "watch_date")}))
+    return Quarantined(
+        SESSIONS,
+        frozenset(
+            {
+                (9, "bad_date", "watch_date"),
+                (10, "bad_date", "watch_date"),
+                (11, "bad_date", "watch_date"),
+            }
+        ),
+    )
 
 
 @case()
 def dates_in_another_format(d: Path) -> Outcome:
     set_field(d / SESSIONS, 12, "watch_date", b"2024/03/01")
     set_field(d / SESSIONS, 13, "watch_date", b"01-03-2024")
-    return Quarantined(SESSIONS, frozenset({(12, "bad_date", "watch_date"), (13, "bad_date", "watch_date")}))
+    return Quarantined(
+        SESSIONS, frozenset({(12, "bad_date", "watch_date"), (13, "bad_date", "watch_date")})
+    )
 
 
 @case()
 def empty_required_field(d: Path) -> Outcome:
     set_field(d / SESSIONS, 14, "user_id", b"")
     set_field(d / SESSIONS, 15, "quality_level", b"  ")
-    return Quarantined(SESSIONS, frozenset({(14, "empty_required", "user_id"),
-                                            (15, "empty_required", "quality_level")}))
+    return Quarantined(
+        SESSIONS,
+        frozenset({(14, "empty_required", "user_id"), (15, "empty_required", "quality_level")}),
+    )
 
 
 # --- content.json items: quarantined at ingest
@@ -468,7 +511,9 @@ def genre_not_a_list(d: Path) -> Outcome:
 
 @case()
 def episodes_not_integers(d: Path) -> Outcome:
-    line = _content_case(d, "series", 0, lambda item: item.update(episodes_per_season=["10"] * item["seasons"]))
+    line = _content_case(
+        d, "series", 0, lambda item: item.update(episodes_per_season=["10"] * item["seasons"])
+    )
     return Quarantined(CONTENT, frozenset({(line, "json_wrong_type", "episodes_per_season")}))
 
 
@@ -481,14 +526,20 @@ def json_null_title(d: Path) -> Outcome:
 @case()
 def json_item_not_an_object(d: Path) -> Outcome:
     edit_content(d / CONTENT, lambda doc: doc["series"].insert(1, "S999"))
-    return Quarantined(CONTENT, frozenset({(item_line(d / CONTENT, "series", 1), "json_malformed_item", None)}))
+    return Quarantined(
+        CONTENT, frozenset({(item_line(d / CONTENT, "series", 1), "json_malformed_item", None)})
+    )
 
 
 @case()
 def json_huge_and_nan_numbers(d: Path) -> Outcome:
     first = _content_case(d, "movies", 4, lambda item: item.update(views_count=10**20))
-    second = _content_case(d, "movies", 5, lambda item: item.update(rating=float("nan")))  # written as NaN
-    return Quarantined(CONTENT, frozenset({(first, "bad_number", "views_count"), (second, "bad_number", "rating")}))
+    second = _content_case(
+        d, "movies", 5, lambda item: item.update(rating=float("nan"))
+    )  # written as NaN
+    return Quarantined(
+        CONTENT, frozenset({(first, "bad_number", "views_count"), (second, "bad_number", "rating")})
+    )
 
 
 # --- unusual but valid: loaded unchanged
@@ -543,7 +594,9 @@ def sql_in_title_and_device_type(d: Path) -> Outcome:
 @case()
 def backslash_and_tab_in_text(d: Path) -> Outcome:
     set_field(d / SESSIONS, 4, "device_type", b"Smart\\TV\t\\N")  # COPY's escape characters
-    return Loaded("select device_type from raw.viewing_sessions_rows where _source_line = 4", "Smart\\TV\t\\N")
+    return Loaded(
+        "select device_type from raw.viewing_sessions_rows where _source_line = 4", "Smart\\TV\t\\N"
+    )
 
 
 @case()
@@ -571,7 +624,9 @@ def copy_of(clean: Path, where: Path) -> Path:
 
 # --------------------------------------------------------------------------- the ingest cases
 @pytest.mark.parametrize("build", CASES)
-def test_malformed_input_has_its_specific_outcome(build, clean_dir: Path, tmp_path: Path, pg_url: str) -> None:
+def test_malformed_input_has_its_specific_outcome(
+    build, clean_dir: Path, tmp_path: Path, pg_url: str
+) -> None:
     data = copy_of(clean_dir, tmp_path / "data")
     expected = build(data)
     if isinstance(expected, Refused):
@@ -580,13 +635,17 @@ def test_malformed_input_has_its_specific_outcome(build, clean_dir: Path, tmp_pa
     report = ingest_directory(data, pg_url)
     assert all(f.status == "loaded" for f in report.files)
     assert_ingest_accounted(pg_url, data)
-    found = set(rows(pg_url, "select source_file, source_line, reason_code, field from audit.quarantine"))
+    found = set(
+        rows(pg_url, "select source_file, source_line, reason_code, field from audit.quarantine")
+    )
     if isinstance(expected, Loaded):
         assert found == set()
         assert one(pg_url, expected.sql) == expected.expected
         return
     assert found == {(expected.file, *r) for r in expected.rows}
-    for line, message, raw_text in rows(pg_url, "select source_line, message, raw_text from audit.quarantine"):
+    for line, message, raw_text in rows(
+        pg_url, "select source_line, message, raw_text from audit.quarantine"
+    ):
         assert message.startswith(f"{expected.file} line {line}"), message
         if expected.file != CONTENT:  # the raw line as it was written, for the person fixing it
             assert raw_text == read_lines(data / expected.file)[line - 1].decode("utf-8")
@@ -604,7 +663,9 @@ def assert_refused_writing_nothing(data: Path, clean: Path, url: str, expected: 
     problem = problems[0]
     assert problem.line == expected.line, str(problem)
     text = str(problem).lower()
-    assert text.startswith(expected.file.lower() + (f" line {expected.line}" if expected.line else ""))
+    assert text.startswith(
+        expected.file.lower() + (f" line {expected.line}" if expected.line else "")
+    )
     for fragment in expected.says:
         assert fragment.lower() in text, f"{fragment!r} not in {problem}"
 
@@ -613,17 +674,26 @@ def test_corpus_covers_at_least_thirty_inputs() -> None:
     assert len(CASES) >= 30
 
 
-def test_cli_refuses_with_exit_code_2_listing_every_problem(clean_dir: Path, tmp_path: Path, pg_env: str) -> None:
+def test_cli_refuses_with_exit_code_2_listing_every_problem(
+    clean_dir: Path, tmp_path: Path, pg_env: str
+) -> None:
     data = copy_of(clean_dir, tmp_path / "data")
     bom_in_csv(data)
     expected_line = latin1_byte_in_json(data).line
-    result = subprocess.run([sys.executable, "-m", "streamlytics.cli", "ingest", "--data-dir", str(data)],
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
+    result = subprocess.run(
+        [sys.executable, "-m", "streamlytics.cli", "ingest", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 2, output
     assert "users.csv line 1, column 1: starts with a UTF-8 byte-order mark" in output
     assert f"content.json line {expected_line}" in output and "not valid UTF-8" in output
-    assert one(pg_env, "select to_regclass('audit.load_batches') is null")  # nothing, not even the schema
+    assert one(
+        pg_env, "select to_regclass('audit.load_batches') is null"
+    )  # nothing, not even the schema
 
 
 # --------------------------------------------------------------------------- the staging corpus
@@ -680,16 +750,36 @@ def build_staging_corpus(data: Path) -> tuple[dict[str, StagingDefect], dict[str
         session(t, session_id="S9000015", watch_date="2024-02-30"),  # an ingest-level one too
     )
     for name, (field, reason), line in zip(
-        ("negative_minutes", "zero_minutes", "completion_above_100", "negative_completion",
-         "duplicate_session_in_batch", "unknown_user_id", "unknown_content_id", "watch_before_registration",
-         "watch_date_in_the_future", "duration_above_length", "sql_device_type", "long_device_type",
-         "unknown_quality_level"),
-        (("watch_duration_minutes", "out_of_range"), ("watch_duration_minutes", "out_of_range"),
-         ("completion_percentage", "out_of_range"), ("completion_percentage", "out_of_range"),
-         ("session_id", "duplicate_id"), ("user_id", "unknown_user_id"), ("content_id", "unknown_content_id"),
-         ("watch_date", "watch_before_registration"), ("watch_date", "out_of_range"),
-         ("watch_duration_minutes", "duration_above_length"), ("device_type", "out_of_range"),
-         ("device_type", "out_of_range"), ("quality_level", "out_of_range")),
+        (
+            "negative_minutes",
+            "zero_minutes",
+            "completion_above_100",
+            "negative_completion",
+            "duplicate_session_in_batch",
+            "unknown_user_id",
+            "unknown_content_id",
+            "watch_before_registration",
+            "watch_date_in_the_future",
+            "duration_above_length",
+            "sql_device_type",
+            "long_device_type",
+            "unknown_quality_level",
+        ),
+        (
+            ("watch_duration_minutes", "out_of_range"),
+            ("watch_duration_minutes", "out_of_range"),
+            ("completion_percentage", "out_of_range"),
+            ("completion_percentage", "out_of_range"),
+            ("session_id", "duplicate_id"),
+            ("user_id", "unknown_user_id"),
+            ("content_id", "unknown_content_id"),
+            ("watch_date", "watch_before_registration"),
+            ("watch_date", "out_of_range"),
+            ("watch_duration_minutes", "duration_above_length"),
+            ("device_type", "out_of_range"),
+            ("device_type", "out_of_range"),
+            ("quality_level", "out_of_range"),
+        ),
         lines,
     ):
         s[name] = StagingDefect(SESSIONS, line, reason, field)
@@ -704,7 +794,9 @@ def build_staging_corpus(data: Path) -> tuple[dict[str, StagingDefect], dict[str
         session(t, session_id="S9100002", watch_date="2024-09-02"),
         session(t, session_id=first_ids[1], watch_date="2024-09-03"),
     )
-    s["duplicate_session_across_batches"] = StagingDefect(SESSIONS_2, later[2], "duplicate_id", "session_id")
+    s["duplicate_session_across_batches"] = StagingDefect(
+        SESSIONS_2, later[2], "duplicate_id", "session_id"
+    )
 
     u = read_lines(users)[1].decode().split(",")
     user_lines = append_lines(
@@ -736,7 +828,9 @@ def build_staging_corpus(data: Path) -> tuple[dict[str, StagingDefect], dict[str
             {**movie, "content_id": "M904", "title": "T" * LONG},
             {**movie, "content_id": "M905", "title": 'Love, Death & "Robots"'},
         ]
-        doc["series"] += [{**series, "content_id": "S901", "seasons": 3, "episodes_per_season": [10, 12]}]
+        doc["series"] += [
+            {**series, "content_id": "S901", "seasons": 3, "episodes_per_season": [10, 12]}
+        ]
 
     edit_content(content, add_items)
     doc = json.loads(content.read_text(encoding="utf-8"))
@@ -752,20 +846,30 @@ def build_staging_corpus(data: Path) -> tuple[dict[str, StagingDefect], dict[str
 
 
 @pytest.fixture(scope="module")
-def staged(clean_dir: Path, tmp_path_factory: pytest.TempPathFactory, service_urls: dict[str, str]) -> Iterator[Staged]:
+def staged(
+    clean_dir: Path, tmp_path_factory: pytest.TempPathFactory, service_urls: dict[str, str]
+) -> Iterator[Staged]:
     """One database holding every staging-level defect, ingested and built by ONE dbt build."""
     base = tmp_path_factory.mktemp("staged")
     data = copy_of(clean_dir, base / "data")
     defects, facts = build_staging_corpus(data)
-    with scratch_database(service_urls["postgres"], "faults") as url, pytest.MonkeyPatch.context() as mp:
+    with (
+        scratch_database(service_urls["postgres"], "faults") as url,
+        pytest.MonkeyPatch.context() as mp,
+    ):
         ingest_directory(data, url)
         # Only what staging rules need: the staging models, the core tables the quarantine is the
         # complement of, the quarantine models, and the data tests on them ("cautious": no test
         # that also reads an unbuilt mart). Unit tests do not read this data: skipped.
         mp.setenv("DBT_INDIRECT_SELECTION", "cautious")
         cfg = replace(settings(), database_url=url)
-        result = run_build(select=["+all_quarantine", "+viewing_sessions"], exclude=["resource_type:unit_test"],
-                           target_path=base / "target", log_path=base / "logs", cfg=cfg)
+        result = run_build(
+            select=["+all_quarantine", "+viewing_sessions"],
+            exclude=["resource_type:unit_test"],
+            target_path=base / "target",
+            log_path=base / "logs",
+            cfg=cfg,
+        )
         assert result.ok, [f.describe() for f in result.failures] or result.output_tail
         yield Staged(url, data, defects, facts)
 
@@ -773,29 +877,69 @@ def staged(clean_dir: Path, tmp_path_factory: pytest.TempPathFactory, service_ur
 KNOWN_STAGING_GAPS: dict[str, str] = {}
 
 STAGING_NAMES = [
-    "negative_minutes", "zero_minutes", "completion_above_100", "negative_completion",
-    "duplicate_session_in_batch", "duplicate_session_across_batches", "unknown_user_id", "unknown_content_id",
-    "watch_before_registration", "watch_date_in_the_future", "duration_above_length", "sql_device_type",
-    "long_device_type", "unknown_quality_level", "age_150", "duplicate_user", "unknown_plan",
-    "lifetime_hours_huge", "registration_in_the_future", "rating_out_of_range", "duplicate_content_id",
-    "negative_movie_length", "episodes_mismatch",
+    "negative_minutes",
+    "zero_minutes",
+    "completion_above_100",
+    "negative_completion",
+    "duplicate_session_in_batch",
+    "duplicate_session_across_batches",
+    "unknown_user_id",
+    "unknown_content_id",
+    "watch_before_registration",
+    "watch_date_in_the_future",
+    "duration_above_length",
+    "sql_device_type",
+    "long_device_type",
+    "unknown_quality_level",
+    "age_150",
+    "duplicate_user",
+    "unknown_plan",
+    "lifetime_hours_huge",
+    "registration_in_the_future",
+    "rating_out_of_range",
+    "duplicate_content_id",
+    "negative_movie_length",
+    "episodes_mismatch",
 ]
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_STAGING_GAPS[n])] if n in KNOWN_STAGING_GAPS else [])
-    for n in STAGING_NAMES
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_STAGING_GAPS[n])]
+            if n in KNOWN_STAGING_GAPS
+            else [],
+        )
+        for n in STAGING_NAMES
+    ],
+)
 def test_row_rule_violation_is_quarantined_in_staging(staged: Staged, name: str) -> None:
     defect = staged.defects[name]
-    batch = one(staged.url, "select batch_id from audit.load_batches where source_file = %s and status = 'loaded'",
-                (defect.file,))
-    found = rows(staged.url, "select stage, reason_code, field, message from audit.all_quarantine "
-                             "where batch_id = %s and source_line = %s", (batch, defect.line))
-    assert [(stage, reason, field) for stage, reason, field, _ in found] == [("staging", defect.reason, defect.field)]
+    batch = one(
+        staged.url,
+        "select batch_id from audit.load_batches where source_file = %s and status = 'loaded'",
+        (defect.file,),
+    )
+    found = rows(
+        staged.url,
+        "select stage, reason_code, field, message from audit.all_quarantine "
+        "where batch_id = %s and source_line = %s",
+        (batch, defect.line),
+    )
+    assert [(stage, reason, field) for stage, reason, field, _ in found] == [
+        ("staging", defect.reason, defect.field)
+    ]
     assert found[0][3].startswith(f"{defect.file} line {defect.line}")
-    assert one(staged.url, "select count(*) from audit.staging_quarantine where batch_id = %s and source_line = %s",
-               (batch, defect.line)) == 1
+    assert (
+        one(
+            staged.url,
+            "select count(*) from audit.staging_quarantine where batch_id = %s and source_line = %s",
+            (batch, defect.line),
+        )
+        == 1
+    )
 
 
 def test_staging_corpus_has_every_defect_named(staged: Staged) -> None:
@@ -804,12 +948,29 @@ def test_staging_corpus_has_every_defect_named(staged: Staged) -> None:
 
 def test_valid_oddities_reach_the_core_unchanged(staged: Staged) -> None:
     url = staged.url
-    titles = {t for (t,) in rows(url, "select title from core.content where content_id in ('M903', 'M904', 'M905')")}
+    titles = {
+        t
+        for (t,) in rows(
+            url, "select title from core.content where content_id in ('M903', 'M904', 'M905')"
+        )
+    }
     assert titles == {SQL_TEXT, "T" * LONG, 'Love, Death & "Robots"'}
-    assert one(url, "select country from core.users where user_id = %s", (staged.facts["sql_country_user"],)) \
+    assert (
+        one(
+            url,
+            "select country from core.users where user_id = %s",
+            (staged.facts["sql_country_user"],),
+        )
         == "Robert'); drop table core.users; --"
-    assert one(url, "select device_type from core.viewing_sessions where source_file = %s and source_line = %s",
-               (SESSIONS, staged.facts["normalised_line"])) == "Mobile"
+    )
+    assert (
+        one(
+            url,
+            "select device_type from core.viewing_sessions where source_file = %s and source_line = %s",
+            (SESSIONS, staged.facts["normalised_line"]),
+        )
+        == "Mobile"
+    )
     # The SQL-looking text did nothing: the tables it names are all there.
     assert one(url, "select count(*) from raw.users_rows") == records_in(staged.data / USERS)
 
@@ -817,7 +978,9 @@ def test_valid_oddities_reach_the_core_unchanged(staged: Staged) -> None:
 def test_every_landed_row_is_in_the_core_or_the_staging_quarantine(staged: Staged) -> None:
     url = staged.url
     assert_ingest_accounted(url, staged.data)
-    per_file = rows(url, """
+    per_file = rows(
+        url,
+        """
         with raw_rows as (
             select _batch_id as batch_id, count(*) as n from raw.users group by 1
             union all select _batch_id, count(*) from raw.movies group by 1
@@ -835,14 +998,21 @@ def test_every_landed_row_is_in_the_core_or_the_staging_quarantine(staged: Stage
                coalesce((select sum(n) from core_rows c where c.batch_id = b.batch_id), 0),
                coalesce((select sum(n) from refused q where q.batch_id = b.batch_id), 0)
         from audit.load_batches b where b.status = 'loaded' order by b.load_id
-    """)
+    """,
+    )
     assert [r[0] for r in per_file] == [USERS, CONTENT, SESSIONS, SESSIONS_2]
     for file, landed, in_core, refused in per_file:
-        assert landed == in_core + refused, f"{file}: {landed} landed, {in_core} in core + {refused} refused"
+        assert landed == in_core + refused, (
+            f"{file}: {landed} landed, {in_core} in core + {refused} refused"
+        )
     # Exactly the planted defects are refused (the known gaps, today, reach the core instead).
-    planted = Counter(d.file for name, d in staged.defects.items() if name not in KNOWN_STAGING_GAPS)
-    assert {file: refused for file, _, _, refused in per_file} == {file: planted[file] for file, *_ in per_file}
-    assert one(url, "select count(*) from audit.all_quarantine") == \
-        one(url, "select count(*) from audit.quarantine") + one(url, "select count(*) from audit.staging_quarantine")
+    planted = Counter(
+        d.file for name, d in staged.defects.items() if name not in KNOWN_STAGING_GAPS
+    )
+    assert {file: refused for file, _, _, refused in per_file} == {
+        file: planted[file] for file, *_ in per_file
+    }
+    assert one(url, "select count(*) from audit.all_quarantine") == one(
+        url, "select count(*) from audit.quarantine"
+    ) + one(url, "select count(*) from audit.staging_quarantine")
     assert one(url, "select count(*) from audit.quarantine") == 1  # the impossible date, at ingest
-

@@ -23,24 +23,65 @@ from streamlytics.generate.writer import Edit, digits, join_rows, splice, tenths
 
 FILES = ("users.csv", "content.json", "viewing_sessions.csv")
 USERS_HEADER = "user_id,age,country,subscription_type,registration_date,total_watch_time_hours"
-SESSIONS_HEADER = (
-    "session_id,user_id,content_id,watch_date,watch_duration_minutes,completion_percentage,device_type,quality_level"
-)
-MOVIE_KEYS = ["content_id", "title", "genre", "duration_minutes", "release_year", "rating", "views_count",
-              "production_budget"]
-SERIES_KEYS = ["content_id", "title", "genre", "seasons", "episodes_per_season", "avg_episode_duration", "rating",
-               "total_views", "production_budget"]
+SESSIONS_HEADER = "session_id,user_id,content_id,watch_date,watch_duration_minutes,completion_percentage,device_type,quality_level"
+MOVIE_KEYS = [
+    "content_id",
+    "title",
+    "genre",
+    "duration_minutes",
+    "release_year",
+    "rating",
+    "views_count",
+    "production_budget",
+]
+SERIES_KEYS = [
+    "content_id",
+    "title",
+    "genre",
+    "seasons",
+    "episodes_per_season",
+    "avg_episode_duration",
+    "rating",
+    "total_views",
+    "production_budget",
+]
 COUNTRIES = {"Mexico": 0.30, "Colombia": 0.24, "Argentina": 0.21, "Chile": 0.15, "Peru": 0.10}
 PLANS = {"Basic": 0.40, "Standard": 0.36, "Premium": 0.24}
-DEVICES = {"Smart TV": 0.36, "Mobile": 0.31, "Desktop": 0.14, "Tablet": 0.14, "Gaming Console": 0.05}
+DEVICES = {
+    "Smart TV": 0.36,
+    "Mobile": 0.31,
+    "Desktop": 0.14,
+    "Tablet": 0.14,
+    "Gaming Console": 0.05,
+}
 QUALITIES = {"HD": 0.49, "4K": 0.28, "SD": 0.23}
-GENRES = {"Action", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Horror", "Reality", "Romance",
-          "Sci-Fi", "Thriller"}
+GENRES = {
+    "Action",
+    "Animation",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Horror",
+    "Reality",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+}
 STAGE = {  # the contract's reason codes and where each must be caught
-    "field_count": "ingest", "bad_number": "ingest", "bad_date": "ingest", "empty_required": "ingest",
-    "json_missing_key": "ingest", "json_wrong_type": "ingest", "duplicate_id": "staging",
-    "unknown_user_id": "staging", "unknown_content_id": "staging", "out_of_range": "staging",
-    "watch_before_registration": "staging", "duration_above_length": "staging", "episodes_mismatch": "staging",
+    "field_count": "ingest",
+    "bad_number": "ingest",
+    "bad_date": "ingest",
+    "empty_required": "ingest",
+    "json_missing_key": "ingest",
+    "json_wrong_type": "ingest",
+    "duplicate_id": "staging",
+    "unknown_user_id": "staging",
+    "unknown_content_id": "staging",
+    "out_of_range": "staging",
+    "watch_before_registration": "staging",
+    "duration_above_length": "staging",
+    "episodes_mismatch": "staging",
     "enum_case_whitespace": "normalised",
 }
 WATCH_FIRST, WATCH_LAST = "2024-01-01", "2024-08-31"
@@ -65,11 +106,18 @@ def course(tmp_path_factory) -> dict:
     users = pd.read_csv(out / "users.csv")
     sessions = pd.read_csv(out / "viewing_sessions.csv")
     content = json.loads((out / "content.json").read_text())
-    return {"dir": out, "summary": summary, "users": users, "sessions": sessions,
-            "movies": pd.DataFrame(content["movies"]), "series": pd.DataFrame(content["series"])}
+    return {
+        "dir": out,
+        "summary": summary,
+        "users": users,
+        "sessions": sessions,
+        "movies": pd.DataFrame(content["movies"]),
+        "series": pd.DataFrame(content["series"]),
+    }
 
 
 # --- layout ---------------------------------------------------------------------------------------------
+
 
 def test_csv_files_have_the_course_header_columns_and_formats(small: Path) -> None:
     users = (small / "users.csv").read_bytes()
@@ -110,7 +158,9 @@ def test_content_json_is_pretty_printed_like_json_dumps_with_course_keys(small: 
         assert list(series) == SERIES_KEYS
         assert re.fullmatch(r"S\d{3}", series["content_id"])
         assert 1 <= len(series["genre"]) <= 2 and set(series["genre"]) <= GENRES
-        assert 1 <= series["seasons"] <= 8 and len(series["episodes_per_season"]) == series["seasons"]
+        assert (
+            1 <= series["seasons"] <= 8 and len(series["episodes_per_season"]) == series["seasons"]
+        )
         assert all(6 <= e <= 24 for e in series["episodes_per_season"])
         assert 20 <= series["avg_episode_duration"] <= 60
     titles = [m["title"] for m in content["movies"]]
@@ -148,6 +198,7 @@ def test_sessions_file_is_ordered_by_user(course: dict) -> None:
 
 # --- marginals and structure (scale 1) -----------------------------------------------------------------
 
+
 def _close(observed: pd.Series, expected: dict[str, float], points: float) -> None:
     shares = observed.value_counts(normalize=True)
     assert set(shares.index) == set(expected)
@@ -162,10 +213,15 @@ def test_marginals_match_the_real_files(course: dict) -> None:
     _close(sessions["device_type"], DEVICES, 1.5)
     _close(sessions["quality_level"], QUALITIES, 1.5)
     assert users["age"].between(18, 65).all() and 40 <= users["age"].mean() <= 43
-    assert users["registration_date"].min() >= "2022-01-01" and users["registration_date"].max() <= "2024-03-01"
+    assert (
+        users["registration_date"].min() >= "2022-01-01"
+        and users["registration_date"].max() <= "2024-03-01"
+    )
     hours = users["total_watch_time_hours"]
     assert hours.between(9.8, 1093.1).all() and 315 <= hours.mean() <= 355
-    assert sessions["watch_date"].min() == WATCH_FIRST and sessions["watch_date"].max() == WATCH_LAST
+    assert (
+        sessions["watch_date"].min() == WATCH_FIRST and sessions["watch_date"].max() == WATCH_LAST
+    )
     months = pd.to_datetime(sessions["watch_date"]).dt.month.value_counts(normalize=True)
     assert months.between(0.10, 0.15).all()  # spread over the eight months
     assert sessions["completion_percentage"].between(10.0, 100.0).all()
@@ -174,8 +230,12 @@ def test_marginals_match_the_real_files(course: dict) -> None:
 
 def test_completion_follows_watched_minutes_over_length(course: dict) -> None:
     movies, series, sessions = course["movies"], course["series"], course["sessions"]
-    length = pd.concat([movies.set_index("content_id")["duration_minutes"],
-                        series.set_index("content_id")["avg_episode_duration"]])
+    length = pd.concat(
+        [
+            movies.set_index("content_id")["duration_minutes"],
+            series.set_index("content_id")["avg_episode_duration"],
+        ]
+    )
     minutes = sessions["watch_duration_minutes"]
     lengths = sessions["content_id"].map(length)
     assert (minutes <= lengths).all()
@@ -189,7 +249,9 @@ def test_plan_drives_completion_and_4k_share(course: dict) -> None:
     completion = joined.groupby("subscription_type")["completion_percentage"].mean()
     for plan, mean in {"Basic": 68, "Standard": 79, "Premium": 88}.items():
         assert abs(completion[plan] - mean) <= 1.5, (plan, completion[plan])
-    four_k = joined.assign(k=joined["quality_level"] == "4K").groupby("subscription_type")["k"].mean()
+    four_k = (
+        joined.assign(k=joined["quality_level"] == "4K").groupby("subscription_type")["k"].mean()
+    )
     assert abs(four_k["Premium"] - 0.37) <= 0.02 and abs(four_k["Basic"] - 0.24) <= 0.02
 
 
@@ -226,6 +288,7 @@ def test_catalogue_correlations(course: dict) -> None:
 
 # --- determinism and scaling -----------------------------------------------------------------------------
 
+
 def test_same_seed_gives_identical_bytes_and_other_seeds_differ(tmp_path: Path) -> None:
     for name, seed in (("a", 11), ("b", 11), ("c", 12)):
         generate_dataset(tmp_path / name, scale=0.02, seed=seed, dirty_fraction=0.01)
@@ -242,13 +305,20 @@ def test_catalogue_grows_with_the_square_root_and_ids_widen_minimally() -> None:
     assert id_digits(5_000, 4) == 4 and id_digits(9_999, 4) == 4 and id_digits(10_000, 4) == 5
     assert id_digits(225_000, 4) == 6 and id_digits(10_025_440, 6) == 8
     ids = IdFormat(user_digits=6, movie_digits=4, series_digits=3, session_digits=8)
-    assert (ids.user(7), ids.movie(12), ids.series(3), ids.session(42)) == ("U000007", "M0012", "S003", "S00000042")
+    assert (ids.user(7), ids.movie(12), ids.series(3), ids.session(42)) == (
+        "U000007",
+        "M0012",
+        "S003",
+        "S00000042",
+    )
     with pytest.raises(ValueError):
         sizes_for(0)
 
 
 def test_writer_encodes_numbers_and_splices_lines_at_the_right_physical_line() -> None:
-    data, ends = join_rows([digits(np.array([5, 120, 0]), 3, pad=False), tenths(np.array([875, 1000, 100]), 3)])
+    data, ends = join_rows(
+        [digits(np.array([5, 120, 0]), 3, pad=False), tenths(np.array([875, 1000, 100]), 3)]
+    )
     assert data.tobytes() == b"5,87.5\n120,100.0\n0,10.0\n"
     edits = [Edit(1, "x"), Edit(0, "y", after=True), Edit(2, "z", after=True)]
     text, lines = splice(data, ends, edits, first_line=2)
@@ -278,7 +348,9 @@ def _enum(value: str, allowed: set[str], field: str, found: list) -> None:
     if value in allowed:
         return
     canonical = {a.lower(): a for a in allowed}
-    found.append(("enum_case_whitespace" if value.strip().lower() in canonical else "bad_enum", field))
+    found.append(
+        ("enum_case_whitespace" if value.strip().lower() in canonical else "bad_enum", field)
+    )
 
 
 class Validator:
@@ -325,13 +397,18 @@ class Validator:
                     flagged = {f for _, f in staged}
                     length = item.get("duration_minutes", item.get("avg_episode_duration"))
                     domain = {
-                        "genre": 1 <= len(set(item["genre"])) == len(item["genre"]) <= (3 if section == "movies" else 2)
+                        "genre": 1
+                        <= len(set(item["genre"]))
+                        == len(item["genre"])
+                        <= (3 if section == "movies" else 2)
                         and set(item["genre"]) <= GENRES,
                         "rating": round(item["rating"], 1) == item["rating"],
                         "content_id": re.fullmatch(r"[MS]\d{3,}", item["content_id"]) is not None,
                         "length": 20 <= length <= 180,
                     }
-                    staged += [("domain", f) for f, ok in domain.items() if not ok and f not in flagged]
+                    staged += [
+                        ("domain", f) for f, ok in domain.items() if not ok and f not in flagged
+                    ]
                     found = staged
                     seen.add(item["content_id"])
                     if not staged:
@@ -347,7 +424,9 @@ class Validator:
             if len(f) != 6:
                 out.append([("field_count", None)])
                 continue
-            found = [("empty_required", USERS_HEADER.split(",")[i]) for i, v in enumerate(f) if v == ""]
+            found = [
+                ("empty_required", USERS_HEADER.split(",")[i]) for i, v in enumerate(f) if v == ""
+            ]
             if f[1] and not _int_ok(f[1]):
                 found.append(("bad_number", "age"))
             if f[5] and not re.fullmatch(r"-?\d+(\.\d+)?", f[5]):
@@ -366,7 +445,8 @@ class Validator:
                     "age": 18 <= int(f[1]) <= 65,
                     "country": f[2] in COUNTRIES,
                     "registration_date": "2022-01-01" <= f[4] <= "2024-03-01",
-                    "total_watch_time_hours": 9.8 <= float(f[5]) <= 1093.1 and re.fullmatch(r"\d+\.\d", f[5]),
+                    "total_watch_time_hours": 9.8 <= float(f[5]) <= 1093.1
+                    and re.fullmatch(r"\d+\.\d", f[5]),
                 }
                 found += [("domain", x) for x, ok in domain.items() if not ok and x not in flagged]
                 seen.add(f[0])
@@ -415,10 +495,17 @@ class Validator:
                     "session_id": re.fullmatch(r"S\d{6,}", f[0]) is not None,
                     "watch_date": WATCH_FIRST <= f[3] <= WATCH_LAST,
                     "watch_duration_minutes": minutes >= 2,
-                    "completion_percentage": 10 <= completion <= 100 and re.fullmatch(r"\d+\.\d", f[5]),
+                    "completion_percentage": 10 <= completion <= 100
+                    and re.fullmatch(r"\d+\.\d", f[5]),
                 }
-                if length and not flagged & {"watch_duration_minutes", "completion_percentage", "content_id"}:
-                    domain["completion_vs_minutes"] = abs(completion - 100 * minutes / length) <= 3.1
+                if length and not flagged & {
+                    "watch_duration_minutes",
+                    "completion_percentage",
+                    "content_id",
+                }:
+                    domain["completion_vs_minutes"] = (
+                        abs(completion - 100 * minutes / length) <= 3.1
+                    )
                 found += [("domain", x) for x, ok in domain.items() if not ok and x not in flagged]
                 seen.add(f[0])
             out.append(found)
@@ -431,7 +518,16 @@ def _check_manifest(folder: Path, fraction: float) -> dict:
     assert manifest["dirty_fraction"] == fraction
     listed = {}
     for d in manifest["defects"]:
-        assert list(d) == ["file", "line", "item_index", "section", "field", "kind", "value", "expected_stage"]
+        assert list(d) == [
+            "file",
+            "line",
+            "item_index",
+            "section",
+            "field",
+            "kind",
+            "value",
+            "expected_stage",
+        ]
         assert d["expected_stage"] == STAGE[d["kind"]]
         key = (d["file"], d["line"])
         assert key not in listed, f"two defects on one line: {key}"
@@ -441,7 +537,11 @@ def _check_manifest(folder: Path, fraction: float) -> dict:
     found = {}
     content_lines = (folder / "content.json").read_text().split("\n")
     content = json.loads("\n".join(content_lines))
-    by_item = {(d["section"], d["item_index"]): d for d in manifest["defects"] if d["file"] == "content.json"}
+    by_item = {
+        (d["section"], d["item_index"]): d
+        for d in manifest["defects"]
+        if d["file"] == "content.json"
+    }
     for (section, index), kinds in v.content().items():
         if kinds:
             d = by_item.get((section, index))
@@ -471,7 +571,8 @@ def _check_manifest(folder: Path, fraction: float) -> dict:
                     assert d["value"] == fields[header.index(d["field"])]
 
     assert set(found) == set(listed), {
-        "unlisted": sorted(set(found) - set(listed))[:5], "missed": sorted(set(listed) - set(found))[:5],
+        "unlisted": sorted(set(found) - set(listed))[:5],
+        "missed": sorted(set(listed) - set(found))[:5],
     }
     for key, kinds in found.items():
         assert [k for k, _ in kinds] == [listed[key]["kind"]], (key, kinds, listed[key])
@@ -519,18 +620,27 @@ def test_dirty_run_is_the_clean_run_plus_defect_lines(tmp_path: Path) -> None:
     clean_s = (tmp_path / "clean" / "viewing_sessions.csv").read_text().splitlines()
     dirty_s = (tmp_path / "dirty" / "viewing_sessions.csv").read_text().splitlines()
     assert len(clean_s) == len(dirty_s)  # session defects edit lines in place
-    assert all(c == d for n, (c, d) in enumerate(zip(clean_s, dirty_s), 1) if ("viewing_sessions.csv", n) not in marked)
+    assert all(
+        c == d
+        for n, (c, d) in enumerate(zip(clean_s, dirty_s), 1)
+        if ("viewing_sessions.csv", n) not in marked
+    )
 
     dirty_u = (tmp_path / "dirty" / "users.csv").read_text().splitlines()
     clean_u = (tmp_path / "clean" / "users.csv").read_text().splitlines()
-    edited = {dirty_u[d["line"] - 1].split(",")[0] for d in manifest["defects"]
-              if d["file"] == "users.csv" and d["kind"] == "enum_case_whitespace"}
+    edited = {
+        dirty_u[d["line"] - 1].split(",")[0]
+        for d in manifest["defects"]
+        if d["file"] == "users.csv" and d["kind"] == "enum_case_whitespace"
+    }
     kept = [line for n, line in enumerate(dirty_u, 1) if ("users.csv", n) not in marked]
     assert kept == [line for line in clean_u if line.split(",")[0] not in edited]
 
     clean_c = json.loads((tmp_path / "clean" / "content.json").read_text())
     dirty_c = json.loads((tmp_path / "dirty" / "content.json").read_text())
-    extra = {(d["section"], d["item_index"]) for d in manifest["defects"] if d["file"] == "content.json"}
+    extra = {
+        (d["section"], d["item_index"]) for d in manifest["defects"] if d["file"] == "content.json"
+    }
     for section in ("movies", "series"):
         kept_items = [it for i, it in enumerate(dirty_c[section]) if (section, i) not in extra]
         assert kept_items == clean_c[section]
@@ -546,15 +656,30 @@ def test_dirty_fraction_and_scale_are_validated(tmp_path: Path) -> None:
 
 # --- command line ----------------------------------------------------------------------------------------
 
+
 def test_cli_generate_writes_the_files_and_rejects_bad_options(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["generate", "--out", str(tmp_path), "--scale", "0.01", "--seed", "3",
-                                 "--dirty-fraction", "0.01"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--out",
+            str(tmp_path),
+            "--scale",
+            "0.01",
+            "--seed",
+            "3",
+            "--dirty-fraction",
+            "0.01",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert {p.name for p in tmp_path.iterdir()} == {*FILES, "manifest.json"}
     result = runner.invoke(app, ["generate", "--out", str(tmp_path), "--scale", "0"])
     assert result.exit_code == 1
     assert "scale must be a positive number" in " ".join(result.output.split())
     # a clean rerun into the same folder drops the stale manifest
-    assert runner.invoke(app, ["generate", "--out", str(tmp_path), "--scale", "0.01"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["generate", "--out", str(tmp_path), "--scale", "0.01"]).exit_code == 0
+    )
     assert not (tmp_path / "manifest.json").exists()

@@ -63,39 +63,58 @@ def test_non_utf8_byte_is_reported_with_its_line_and_column(tmp_path: Path) -> N
     path.write_bytes(b"\n".join(lines))
     [problem] = problems_of(tmp_path)
     column = lines[2].index(b"\xe9") + 1
-    assert problem == (f"viewing_sessions.csv line 3, column {column}: is not valid UTF-8 (byte 0xe9); "
-                       "re-export the file as UTF-8")
+    assert problem == (
+        f"viewing_sessions.csv line 3, column {column}: is not valid UTF-8 (byte 0xe9); "
+        "re-export the file as UTF-8"
+    )
 
 
-def test_non_utf8_byte_far_into_a_big_file_is_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_non_utf8_byte_far_into_a_big_file_is_located(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Small read chunks make the bad byte land well after the first chunk boundary.
     monkeypatch.setattr("streamlytics.ingest.checks.CHUNK_BYTES", 64)
     lines = [f"S{i:06d},U0001,M001,2024-02-04,18,36.1,Smart TV,4K" for i in range(1, 200)]
     lines[150] = lines[150].replace("Smart", "Sm\udcffrt")
     path = tmp_path / "viewing_sessions.csv"
-    path.write_bytes((SESSIONS_HEADER + "\n" + "\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    path.write_bytes(
+        (SESSIONS_HEADER + "\n" + "\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    )
     write_dataset(tmp_path / "other")
     for name in ("users.csv", "content.json"):
         (tmp_path / name).write_bytes((tmp_path / "other" / name).read_bytes())
     [problem] = problems_of(tmp_path)
     column = lines[150].index("\udcff") + 1
-    assert problem.startswith(f"viewing_sessions.csv line 152, column {column}: is not valid UTF-8 (byte 0xff)")
+    assert problem.startswith(
+        f"viewing_sessions.csv line 152, column {column}: is not valid UTF-8 (byte 0xff)"
+    )
 
 
 def test_nul_byte_is_refused(tmp_path: Path) -> None:
-    write_dataset(tmp_path, users=["U0001,34,Mexico,Basic,2023-01-05,120.5", "U0002,29,Ch\x00ile,Basic,2023-01-05,1.0"])
-    assert problems_of(tmp_path) == ["users.csv line 3, column 12: contains a NUL byte; this is not a text file"]
+    write_dataset(
+        tmp_path,
+        users=["U0001,34,Mexico,Basic,2023-01-05,120.5", "U0002,29,Ch\x00ile,Basic,2023-01-05,1.0"],
+    )
+    assert problems_of(tmp_path) == [
+        "users.csv line 3, column 12: contains a NUL byte; this is not a text file"
+    ]
 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("user_id,age,country,subscription_type,registration_date",
-         "users.csv line 1, column 56: header missing column(s) total_watch_time_hours"),
-        ("user_id,country,age,subscription_type,registration_date,total_watch_time_hours",
-         "users.csv line 1, column 9: header has the right columns in the wrong order"),
-        ("user_id,Age,country,subscription_type,registration_date,total_watch_time_hours",
-         "users.csv line 1, column 9: header missing column(s) age; unexpected column(s) 'Age'"),
+        (
+            "user_id,age,country,subscription_type,registration_date",
+            "users.csv line 1, column 56: header missing column(s) total_watch_time_hours",
+        ),
+        (
+            "user_id,country,age,subscription_type,registration_date,total_watch_time_hours",
+            "users.csv line 1, column 9: header has the right columns in the wrong order",
+        ),
+        (
+            "user_id,Age,country,subscription_type,registration_date,total_watch_time_hours",
+            "users.csv line 1, column 9: header missing column(s) age; unexpected column(s) 'Age'",
+        ),
     ],
 )
 def test_wrong_header_names_the_column(tmp_path: Path, header: str, expected: str) -> None:
@@ -120,13 +139,17 @@ def test_header_only_csv_is_loadable_with_zero_records(tmp_path: Path) -> None:
 
 def test_crlf_header_is_accepted(tmp_path: Path) -> None:
     write_dataset(tmp_path)
-    (tmp_path / "users.csv").write_bytes(USERS_HEADER.encode() + b"\r\nU0001,34,Mexico,Basic,2023-01-05,1.5\r\n")
+    (tmp_path / "users.csv").write_bytes(
+        USERS_HEADER.encode() + b"\r\nU0001,34,Mexico,Basic,2023-01-05,1.5\r\n"
+    )
     assert preflight(tmp_path)[0].records == 1
 
 
 def test_json_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
     write_dataset(tmp_path)
-    (tmp_path / "content.json").write_text('{\n  "movies": [\n    {"content_id": "M001",}\n  ],\n  "series": []\n}\n')
+    (tmp_path / "content.json").write_text(
+        '{\n  "movies": [\n    {"content_id": "M001",}\n  ],\n  "series": []\n}\n'
+    )
     assert problems_of(tmp_path) == [
         "content.json line 3, column 27: is not valid JSON: Expecting property name enclosed in double quotes"
     ]
@@ -135,11 +158,20 @@ def test_json_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[1, 2]', 'content.json line 1, column 1: the top level must be an object'),
+        ("[1, 2]", "content.json line 1, column 1: the top level must be an object"),
         ('{"movies": []}', 'content.json line 1, column 1: top-level key "series" is missing'),
-        ('{"movies": [],\n "series": {"a": 1}}', 'content.json line 2, column 12: "series" must be a list of items, found an object'),
-        ('{"movies": [],\n "series": [],\n "shorts": []}', 'content.json line 3, column 2: unexpected top-level key "shorts"'),
-        ('{"movies": [],\n "series": [],\n "movies": []}', 'content.json line 3, column 2: key "movies" appears twice'),
+        (
+            '{"movies": [],\n "series": {"a": 1}}',
+            'content.json line 2, column 12: "series" must be a list of items, found an object',
+        ),
+        (
+            '{"movies": [],\n "series": [],\n "shorts": []}',
+            'content.json line 3, column 2: unexpected top-level key "shorts"',
+        ),
+        (
+            '{"movies": [],\n "series": [],\n "movies": []}',
+            'content.json line 3, column 2: key "movies" appears twice',
+        ),
     ],
 )
 def test_json_shape_problems_are_located(tmp_path: Path, text: str, expected: str) -> None:

@@ -23,26 +23,43 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def test_cli_refuses_a_bad_directory_naming_file_and_line_without_writing(tmp_path: Path, pg_env: str) -> None:
+def test_cli_refuses_a_bad_directory_naming_file_and_line_without_writing(
+    tmp_path: Path, pg_env: str
+) -> None:
     write_dataset(tmp_path)
     (tmp_path / "viewing_sessions.csv").write_bytes(b"session_id,user_id\nS1,U1\n")
     result = CliRunner().invoke(app, ["ingest", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
-    assert "viewing_sessions.csv line 1, column 19: header missing column(s) content_id" in flat(result.output)
+    assert "viewing_sessions.csv line 1, column 19: header missing column(s) content_id" in flat(
+        result.output
+    )
     conn = psycopg2.connect(pg_env)
     with conn.cursor() as cur:
-        cur.execute("select count(*) from information_schema.schemata where schema_name in ('raw', 'audit')")
+        cur.execute(
+            "select count(*) from information_schema.schemata where schema_name in ('raw', 'audit')"
+        )
         assert cur.fetchone()[0] == 0  # nothing at all was written, not even the schema
     conn.close()
 
 
-def test_cli_runs_the_flow_and_prints_read_loaded_quarantined_per_file(tmp_path: Path, pg_env: str) -> None:
-    write_dataset(tmp_path, sessions=["S000001,U0001,M001,2024-02-30,18,36.1,Smart TV,4K",
-                                      "S000002,U0002,S001,2024-07-13,25,88.8,Mobile,HD"])
+def test_cli_runs_the_flow_and_prints_read_loaded_quarantined_per_file(
+    tmp_path: Path, pg_env: str
+) -> None:
+    write_dataset(
+        tmp_path,
+        sessions=[
+            "S000001,U0001,M001,2024-02-30,18,36.1,Smart TV,4K",
+            "S000002,U0002,S001,2024-07-13,25,88.8,Mobile,HD",
+        ],
+    )
     result = CliRunner().invoke(app, ["ingest", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()
-            if line.split()[:1] and line.split()[0] in ("users.csv", "content.json", "viewing_sessions.csv")}
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in result.output.splitlines()
+        if line.split()[:1]
+        and line.split()[0] in ("users.csv", "content.json", "viewing_sessions.csv")
+    }
     assert rows["users.csv"][:4] == ["loaded", "3", "3", "0"]
     assert rows["content.json"][:4] == ["loaded", "2", "2", "0"]
     assert rows["viewing_sessions.csv"][:4] == ["loaded", "2", "1", "1"]
@@ -54,8 +71,11 @@ def test_cli_runs_the_flow_and_prints_read_loaded_quarantined_per_file(tmp_path:
 
     again = CliRunner().invoke(app, ["ingest", "--data-dir", str(tmp_path)])
     assert again.exit_code == 0, again.output
-    assert [line.split()[1] for line in again.output.splitlines()
-            if line.split()[1:2] in (["loaded"], ["skipped"])] == ["skipped"] * 3
+    assert [
+        line.split()[1]
+        for line in again.output.splitlines()
+        if line.split()[1:2] in (["loaded"], ["skipped"])
+    ] == ["skipped"] * 3
 
 
 def test_flow_task_retries_connection_errors_but_never_data_errors(
@@ -99,7 +119,15 @@ def test_retry_condition_accepts_only_connection_errors() -> None:
 
     from flows.ingest import retry_on_connection_error
 
-    assert retry_on_connection_error(None, None, Failed(data=psycopg2.OperationalError("server closed")))
-    assert retry_on_connection_error(None, None, Failed(data=psycopg2.InterfaceError("connection already closed")))
-    assert not retry_on_connection_error(None, None, Failed(data=InvariantError("3 read, 2 loaded")))
-    assert not retry_on_connection_error(None, None, Failed(data=psycopg2.errors.InvalidTextRepresentation("x")))
+    assert retry_on_connection_error(
+        None, None, Failed(data=psycopg2.OperationalError("server closed"))
+    )
+    assert retry_on_connection_error(
+        None, None, Failed(data=psycopg2.InterfaceError("connection already closed"))
+    )
+    assert not retry_on_connection_error(
+        None, None, Failed(data=InvariantError("3 read, 2 loaded"))
+    )
+    assert not retry_on_connection_error(
+        None, None, Failed(data=psycopg2.errors.InvalidTextRepresentation("x"))
+    )

@@ -35,8 +35,16 @@ def with_field(name: str, value: str, base: str = GOOD) -> str:
         (GOOD + ",extra", "field_count", None),
         ("", "field_count", None),
         (with_field("watch_duration_minutes", "18min"), "bad_number", "watch_duration_minutes"),
-        (with_field("watch_duration_minutes", "99999999999"), "bad_number", "watch_duration_minutes"),
-        (with_field("watch_duration_minutes", "2147483648"), "bad_number", "watch_duration_minutes"),
+        (
+            with_field("watch_duration_minutes", "99999999999"),
+            "bad_number",
+            "watch_duration_minutes",
+        ),
+        (
+            with_field("watch_duration_minutes", "2147483648"),
+            "bad_number",
+            "watch_duration_minutes",
+        ),
         (with_field("watch_duration_minutes", "1.5"), "bad_number", "watch_duration_minutes"),
         (with_field("completion_percentage", "36.1%"), "bad_number", "completion_percentage"),
         (with_field("completion_percentage", "36.1.5"), "bad_number", "completion_percentage"),
@@ -57,7 +65,9 @@ def with_field(name: str, value: str, base: str = GOOD) -> str:
         (with_field("watch_date", ""), "empty_required", "watch_date"),
     ],
 )
-def test_bad_line_is_rejected_with_its_reason_code(line: str, reason: str, field: str | None) -> None:
+def test_bad_line_is_rejected_with_its_reason_code(
+    line: str, reason: str, field: str | None
+) -> None:
     rows, [rejection] = convert([GOOD, line, GOOD], first_line=10)
     assert len(rows) == 2
     assert (rejection.line, rejection.reason, rejection.field) == (11, reason, field)
@@ -67,13 +77,13 @@ def test_bad_line_is_rejected_with_its_reason_code(line: str, reason: str, field
 @pytest.mark.parametrize(
     ("line", "stored"),
     [
-        (with_field("device_type", " mobile"), " mobile"),           # normalised later, in staging
+        (with_field("device_type", " mobile"), " mobile"),  # normalised later, in staging
         (with_field("quality_level", "HD "), "HD "),
-        (with_field("device_type", "Smart\\TV"), "Smart\\\\TV"),     # backslash escaped for COPY
+        (with_field("device_type", "Smart\\TV"), "Smart\\\\TV"),  # backslash escaped for COPY
         (with_field("watch_date", "2024-02-29"), "2024-02-29"),
         (with_field("watch_date", "2000-02-29"), "2000-02-29"),
         (with_field("watch_duration_minutes", "2147483647"), "2147483647"),
-        (with_field("watch_duration_minutes", "-5"), "-5"),            # a range problem: staging's job
+        (with_field("watch_duration_minutes", "-5"), "-5"),  # a range problem: staging's job
         (with_field("completion_percentage", "1234567890123456.25"), "1234567890123456.25"),
         (with_field("content_id", "Mé01"), "Mé01"),
     ],
@@ -100,7 +110,9 @@ def test_rejection_message_names_file_line_field_and_value() -> None:
 
 
 def test_every_problem_of_a_line_is_named_in_the_detail() -> None:
-    _, [rejection] = convert([with_field("watch_date", "2024-02-30", with_field("watch_duration_minutes", "x"))])
+    _, [rejection] = convert(
+        [with_field("watch_date", "2024-02-30", with_field("watch_duration_minutes", "x"))]
+    )
     assert rejection.reason == "bad_date"
     assert "also: watch_duration_minutes 'x' is not an integer" in rejection.detail
 
@@ -110,8 +122,19 @@ def test_fast_and_exact_paths_agree_on_every_line() -> None:
     rng = random.Random(4)
     pieces = {
         "session_id": ["S000001", "", " S1", "S\\1", "S,1"],
-        "watch_date": ["2024-02-29", "2023-02-29", "2024-04-31", "2024-12-31", "2024-1-01", "9999-12-31",
-                       "0000-02-29", "0400-02-29", "1900-02-29", "0001-01-01", "2024-06-31"],
+        "watch_date": [
+            "2024-02-29",
+            "2023-02-29",
+            "2024-04-31",
+            "2024-12-31",
+            "2024-1-01",
+            "9999-12-31",
+            "0000-02-29",
+            "0400-02-29",
+            "1900-02-29",
+            "0001-01-01",
+            "2024-06-31",
+        ],
         "watch_duration_minutes": ["0", "-12", "999999999", "1000000000", "2147483648", "1.0", "x"],
         "completion_percentage": ["0", "100.0", "-1.5", "1.", ".5", "12345678901234567.1"],
         "device_type": ["Mobile", " Mobile", "Mobile ", "", "Smart TV"],
@@ -140,14 +163,22 @@ def test_fast_and_exact_paths_agree_on_every_line() -> None:
 
 def test_users_layout_checks_its_own_types() -> None:
     rows, rejections = convert(
-        ["U0001,34,Mexico,Basic,2023-01-05,120.5", "U0002,34O,Chile,Basic,2023-01-05,1.0",
-         "U0003,20,Peru,Basic,2023-01-05,12.3.5"], layout=USERS)
+        [
+            "U0001,34,Mexico,Basic,2023-01-05,120.5",
+            "U0002,34O,Chile,Basic,2023-01-05,1.0",
+            "U0003,20,Peru,Basic,2023-01-05,12.3.5",
+        ],
+        layout=USERS,
+    )
     assert rows == ["U0001,34,Mexico,Basic,2023-01-05,120.5,2,7"]
     assert [(r.line, r.reason, r.field) for r in rejections] == [
-        (3, "bad_number", "age"), (4, "bad_number", "total_watch_time_hours")]
+        (3, "bad_number", "age"),
+        (4, "bad_number", "total_watch_time_hours"),
+    ]
 
 
 # content.json items ---------------------------------------------------------------------------
+
 
 def item(value: object, section: str = "movies") -> ContentItem:
     return ContentItem(section, 0, 1, json.dumps(value), value)
@@ -156,7 +187,11 @@ def item(value: object, section: str = "movies") -> ContentItem:
 @pytest.mark.parametrize(
     ("value", "reason", "field"),
     [
-        ({k: v for k, v in movie().items() if k != "release_year"}, "json_missing_key", "release_year"),
+        (
+            {k: v for k, v in movie().items() if k != "release_year"},
+            "json_missing_key",
+            "release_year",
+        ),
         (movie(genre="Action"), "json_wrong_type", "genre"),
         (movie(genre=["Action", 3]), "json_wrong_type", "genre"),
         (movie(genre=[]), "empty_required", "genre"),
@@ -198,7 +233,11 @@ def test_scan_finds_every_item_with_the_line_of_its_opening_brace() -> None:
         assert lines[found.line - 1].strip() == "{"
         assert json.loads(found.raw_text) == found.value
         assert lines[found.line].strip() == f'"content_id": "{found.value["content_id"]}",'
-    assert [(i.section, i.index) for i in scanned.items] == [("movies", 0), ("movies", 1), ("series", 0)]
+    assert [(i.section, i.index) for i in scanned.items] == [
+        ("movies", 0),
+        ("movies", 1),
+        ("series", 0),
+    ]
 
 
 def test_sessions_fixture_lines_are_valid() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from mongo_testdata import create_core
 from typer.testing import CliRunner
 
-from mongo_testdata import create_core
 from streamlytics.cli import app
 
 
@@ -41,7 +41,9 @@ def test_publish_reports_counts_and_a_second_run_changes_nothing(env: str) -> No
     assert _row(second.output, "content_analytics") == [0, 0, 0, 13, 13]
     assert _row(second.output, "pipeline_results") == [0, 0, 0, 4, 4]
 
-    shown = runner.invoke(app, ["mongo-pipelines", "--name", "geographic_distribution"], terminal_width=250)
+    shown = runner.invoke(
+        app, ["mongo-pipelines", "--name", "geographic_distribution"], terminal_width=250
+    )
     assert shown.exit_code == 0, shown.output
     assert "geographic_distribution (5 rows)" in shown.output
 

@@ -15,18 +15,23 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
-from psycopg2 import sql
 import pymongo
 import pytest
+from _db_state import scratch_database
+from psycopg2 import sql
 from pymongo.database import Database
+from test_mongo_pipelines import assert_same_rows
 
 from mongo import compat, pipelines, publish, sql_questions
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
-from _db_state import scratch_database
-from test_mongo_pipelines import assert_same_rows
 
-DBT_MODELS = ("+path:models/core", "+rpt_user_analytics", "+rpt_geographic", "+rpt_seasonal_by_month",
-              "+rpt_content_performance")
+DBT_MODELS = (
+    "+path:models/core",
+    "+rpt_user_analytics",
+    "+rpt_geographic",
+    "+rpt_seasonal_by_month",
+    "+rpt_content_performance",
+)
 MART_TOLERANCE = 5.0001e-5  # half a unit of the 4th decimal: the coarsest mart rounding
 
 
@@ -40,8 +45,12 @@ def _dbt_build(url: str, work: Path) -> None:
         # Own target and log folders: other builds may run from the same project at once.
         # The core and the marts compared here, with their data tests (other marts are not
         # this module's concern).
-        result = run_build(select=DBT_MODELS, exclude=("resource_type:unit_test",),
-                           target_path=work / "target", log_path=work / "logs")
+        result = run_build(
+            select=DBT_MODELS,
+            exclude=("resource_type:unit_test",),
+            target_path=work / "target",
+            log_path=work / "logs",
+        )
     assert result.ok, [f.describe() for f in result.failures] or result.output_tail
 
 
@@ -55,7 +64,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(
+    service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
     from streamlytics.generate import generate_dataset
     from streamlytics.ingest.pipeline import ingest_directory
 
@@ -74,7 +85,7 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
             client.close()
 
 
-def _fetch(url: str, fn, *args) -> list[dict]:  # noqa: ANN001
+def _fetch(url: str, fn, *args) -> list[dict]:
     with psycopg2.connect(url) as conn:
         rows = fn(conn, *args)
     conn.close()
@@ -83,8 +94,13 @@ def _fetch(url: str, fn, *args) -> list[dict]:  # noqa: ANN001
 
 def test_one_document_per_core_user_and_title_with_unique_indexes(built: Built) -> None:
     url, db = built.pg_url, built.db
-    counts = _fetch(url, sql_questions.fetch, sql.SQL(
-        "select (select count(*) from core.users) as users, (select count(*) from core.content) as titles"))[0]
+    counts = _fetch(
+        url,
+        sql_questions.fetch,
+        sql.SQL(
+            "select (select count(*) from core.users) as users, (select count(*) from core.content) as titles"
+        ),
+    )[0]
     assert db[USER_ANALYTICS].count_documents({}) == counts["users"] > 0
     assert db[CONTENT_ANALYTICS].count_documents({}) == counts["titles"] > 0
     assert compat.index_keys(db[USER_ANALYTICS])[(("user_id", 1),)] is True
@@ -114,10 +130,16 @@ def test_monthly_trend_summed_over_plans_equals_the_seasonal_mart(built: Built) 
         m["session_count"] += row["session_count"]
         m["total_watch_minutes"] += row["total_watch_minutes"]
         m["completion"] += row["mean_completion_percentage"] * row["session_count"]
-    rolled = [{"activity_month": month, "active_user_count": int(m["active_user_count"]),
-               "session_count": int(m["session_count"]), "total_watch_minutes": int(m["total_watch_minutes"]),
-               "mean_completion_percentage": m["completion"] / m["session_count"]}
-              for month, m in sorted(by_month.items())]
+    rolled = [
+        {
+            "activity_month": month,
+            "active_user_count": int(m["active_user_count"]),
+            "session_count": int(m["session_count"]),
+            "total_watch_minutes": int(m["total_watch_minutes"]),
+            "mean_completion_percentage": m["completion"] / m["session_count"],
+        }
+        for month, m in sorted(by_month.items())
+    ]
     mart = _fetch(url, sql_questions.mart_answer, "monthly_viewing_trends")
     assert mart
     assert_same_rows(rolled, mart, abs_tol=MART_TOLERANCE)
@@ -133,11 +155,17 @@ def test_top_titles_equal_the_content_performance_mart(built: Built, content_typ
 
 def test_the_top_titles_query_reads_the_compound_index(built: Built) -> None:
     db = built.db
-    plan = (db[CONTENT_ANALYTICS].find({"content_type": "movie"})
-            .sort([("session_count", -1), ("total_watch_minutes", -1), ("content_id", 1)]).explain())
+    plan = (
+        db[CONTENT_ANALYTICS]
+        .find({"content_type": "movie"})
+        .sort([("session_count", -1), ("total_watch_minutes", -1), ("content_id", 1)])
+        .explain()
+    )
     if not compat.winning_plan_uses_index(plan) and compat.is_embedded_server(db):
-        pytest.xfail("nx-27017's planner uses single-field indexes only; the compound index exists "
-                     "(and a real MongoDB reads it) but the embedded server scans ~300 titles")
+        pytest.xfail(
+            "nx-27017's planner uses single-field indexes only; the compound index exists "
+            "(and a real MongoDB reads it) but the embedded server scans ~300 titles"
+        )
     assert compat.winning_plan_uses_index(plan)
 
 

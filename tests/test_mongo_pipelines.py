@@ -13,11 +13,11 @@ from typing import Any
 import psycopg2
 import pymongo
 import pytest
+from mongo_testdata import create_core
 from pymongo.database import Database
 
 from mongo import pipelines, publish, sql_questions
 from mongo.schemas import PIPELINE_RESULTS
-from mongo_testdata import create_core
 
 
 @pytest.fixture
@@ -54,7 +54,9 @@ def assert_same_rows(got: list[dict], want: list[dict], abs_tol: float = 0.0) ->
 
 
 @pytest.mark.parametrize("name", list(pipelines.PIPELINES))
-def test_pipeline_equals_the_same_question_in_sql(published: tuple[str, Database], name: str) -> None:
+def test_pipeline_equals_the_same_question_in_sql(
+    published: tuple[str, Database], name: str
+) -> None:
     url, db = published
     rows = pipelines.run(db, name)
     assert rows, f"{name} returned no rows"
@@ -83,13 +85,23 @@ def test_content_performance_counts_a_title_once_per_genre(published: tuple[str,
     assert len(rows) == genres
 
 
-@pytest.mark.parametrize("name,filters,keep", [
-    ("engagement_by_demographics", {"country": "Chile"}, lambda r: r["country"] == "Chile"),
-    ("engagement_by_demographics", {"subscription_type": "Premium"}, lambda r: r["subscription_type"] == "Premium"),
-    ("content_performance", {"genre": "Drama"}, lambda r: r["genre"] == "Drama"),
-    ("monthly_viewing_trends", {"since": "2024-03", "until": "2024-05"},
-     lambda r: "2024-03" <= r["activity_month"] <= "2024-05"),
-])
+@pytest.mark.parametrize(
+    "name,filters,keep",
+    [
+        ("engagement_by_demographics", {"country": "Chile"}, lambda r: r["country"] == "Chile"),
+        (
+            "engagement_by_demographics",
+            {"subscription_type": "Premium"},
+            lambda r: r["subscription_type"] == "Premium",
+        ),
+        ("content_performance", {"genre": "Drama"}, lambda r: r["genre"] == "Drama"),
+        (
+            "monthly_viewing_trends",
+            {"since": "2024-03", "until": "2024-05"},
+            lambda r: "2024-03" <= r["activity_month"] <= "2024-05",
+        ),
+    ],
+)
 def test_filtered_pipeline_equals_the_matching_rows_of_the_full_answer(
     published: tuple[str, Database], name: str, filters: dict, keep: Any
 ) -> None:
@@ -109,11 +121,15 @@ def test_results_are_saved_for_the_report_and_saving_again_changes_nothing(
     assert pipelines.saved_results(db) == results
     doc = db[PIPELINE_RESULTS].find_one({"_id": "content_performance"})
     assert doc["stage_count"] >= 3 and doc["row_count"] == len(results["content_performance"])
-    assert pipelines.save_results(db, pipelines.run_all(db)) == publish.SyncCounts(unchanged=len(results))
+    assert pipelines.save_results(db, pipelines.run_all(db)) == publish.SyncCounts(
+        unchanged=len(results)
+    )
 
 
 @pytest.mark.parametrize("content_type", ["movie", "series"])
-def test_top_titles_equal_the_sql_ranking(published: tuple[str, Database], content_type: str) -> None:
+def test_top_titles_equal_the_sql_ranking(
+    published: tuple[str, Database], content_type: str
+) -> None:
     url, db = published
     with psycopg2.connect(url) as conn:
         want = sql_questions.top_titles(conn, content_type, limit=5)

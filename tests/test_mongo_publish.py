@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import psycopg2
 import pymongo
 import pytest
+from mongo_testdata import create_core
 from pymongo.database import Database
 
 from mongo import compat, publish, schemas
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
-from mongo_testdata import create_core
 
 
 @pytest.fixture
@@ -51,7 +51,9 @@ def _all(mdb: Database, name: str) -> dict[str, dict]:
     return {d["_id"]: d for d in mdb[name].find()}
 
 
-def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(core_url: str, mdb: Database) -> None:
+def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(
+    core_url: str, mdb: Database
+) -> None:
     counts = _publish(core_url, mdb)
     n_users = _sql(core_url, "select count(*) from core.users")[0][0]
     n_titles = _sql(core_url, "select count(*) from core.content")[0][0]
@@ -59,7 +61,9 @@ def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(core
     assert counts[CONTENT_ANALYTICS] == publish.SyncCounts(inserted=n_titles)
     users, titles = _all(mdb, USER_ANALYTICS), _all(mdb, CONTENT_ANALYTICS)
     assert sorted(users) == sorted(r[0] for r in _sql(core_url, "select user_id from core.users"))
-    assert sorted(titles) == sorted(r[0] for r in _sql(core_url, "select content_id from core.content"))
+    assert sorted(titles) == sorted(
+        r[0] for r in _sql(core_url, "select content_id from core.content")
+    )
     assert compat.index_keys(mdb[USER_ANALYTICS])[(("user_id", 1),)] is True
     assert compat.index_keys(mdb[CONTENT_ANALYTICS])[(("content_id", 1),)] is True
     for name, docs in ((USER_ANALYTICS, users), (CONTENT_ANALYTICS, titles)):
@@ -67,12 +71,22 @@ def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(core
             assert schemas.validation_errors(name, doc) == [], doc["_id"]
 
 
-def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, mdb: Database) -> None:
+def test_user_document_equals_its_sessions_recomputed_in_python(
+    core_url: str, mdb: Database
+) -> None:
     _publish(core_url, mdb)
-    sessions = _sql(core_url, "select user_id, content_id, watch_date, watch_minutes, "
-                              "completion_percentage, device_type, quality_level from core.viewing_sessions")
-    users = {r[0]: r for r in _sql(core_url, "select user_id, age, country, subscription_type, "
-                                             "lifetime_watch_hours from core.users")}
+    sessions = _sql(
+        core_url,
+        "select user_id, content_id, watch_date, watch_minutes, "
+        "completion_percentage, device_type, quality_level from core.viewing_sessions",
+    )
+    users = {
+        r[0]: r
+        for r in _sql(
+            core_url,
+            "select user_id, age, country, subscription_type, lifetime_watch_hours from core.users",
+        )
+    }
     docs = _all(mdb, USER_ANALYTICS)
     per_user: dict[str, list[tuple]] = defaultdict(list)
     for s in sessions:
@@ -88,7 +102,9 @@ def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, m
             assert doc["mean_completion_percentage"] is None and doc["first_watch_date"] is None
             assert doc["by_device"] == doc["monthly_activity"] == {}
             continue
-        assert doc["mean_completion_percentage"] == pytest.approx(sum(float(s[4]) for s in mine) / len(mine))
+        assert doc["mean_completion_percentage"] == pytest.approx(
+            sum(float(s[4]) for s in mine) / len(mine)
+        )
         assert doc["first_watch_date"].date() == min(s[2] for s in mine)
         assert doc["last_watch_date"].date() == max(s[2] for s in mine)
         for field, index in (("by_device", 5), ("by_quality", 6)):
@@ -101,31 +117,46 @@ def test_user_document_equals_its_sessions_recomputed_in_python(core_url: str, m
         months = {s[2].strftime("%Y-%m") for s in mine}
         assert set(doc["monthly_activity"]) == months and doc["active_month_count"] == len(months)
         assert sum(m["session_count"] for m in doc["monthly_activity"].values()) == len(mine)
-    assert any(d["session_count"] == 0 for d in docs.values())  # the data set's user without sessions
+    assert any(
+        d["session_count"] == 0 for d in docs.values()
+    )  # the data set's user without sessions
 
 
-def test_content_document_has_genres_in_order_and_country_breakdown(core_url: str, mdb: Database) -> None:
+def test_content_document_has_genres_in_order_and_country_breakdown(
+    core_url: str, mdb: Database
+) -> None:
     _publish(core_url, mdb)
     genres: dict[str, list[str]] = defaultdict(list)
-    for cid, genre in _sql(core_url, "select content_id, genre from core.content_genres "
-                                     "order by content_id, genre_position"):
+    for cid, genre in _sql(
+        core_url,
+        "select content_id, genre from core.content_genres order by content_id, genre_position",
+    ):
         genres[cid].append(genre)
-    rows = _sql(core_url, "select s.content_id, u.country, s.watch_minutes, s.user_id "
-                          "from core.viewing_sessions s join core.users u using (user_id)")
+    rows = _sql(
+        core_url,
+        "select s.content_id, u.country, s.watch_minutes, s.user_id "
+        "from core.viewing_sessions s join core.users u using (user_id)",
+    )
     docs = _all(mdb, CONTENT_ANALYTICS)
     for cid, doc in docs.items():
         assert doc["genres"] == genres[cid]
         mine = [r for r in rows if r[0] == cid]
-        assert doc["session_count"] == len(mine) and doc["viewer_count"] == len({r[3] for r in mine})
+        assert doc["session_count"] == len(mine) and doc["viewer_count"] == len(
+            {r[3] for r in mine}
+        )
         by_country: dict[str, int] = defaultdict(int)
         for r in mine:
             by_country[r[1]] += r[2]
         assert {k: v["total_watch_minutes"] for k, v in doc["by_country"].items()} == by_country
     movie = docs["M001"]
-    assert movie["content_type"] == "movie" and movie["season_count"] is None and movie["release_year"]
+    assert (
+        movie["content_type"] == "movie" and movie["season_count"] is None and movie["release_year"]
+    )
     series = docs["S001"]
-    episodes = _sql(core_url, "select sum(episode_count), count(*) from core.series_episodes "
-                              "where content_id = 'S001'")[0]
+    episodes = _sql(
+        core_url,
+        "select sum(episode_count), count(*) from core.series_episodes where content_id = 'S001'",
+    )[0]
     assert series["content_type"] == "series" and series["release_year"] is None
     assert (series["episode_total"], series["season_count"]) == episodes
 
@@ -139,21 +170,33 @@ def test_publishing_twice_changes_nothing(core_url: str, mdb: Database) -> None:
         assert _all(mdb, name) == docs
 
 
-def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(core_url: str, mdb: Database) -> None:
+def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(
+    core_url: str, mdb: Database
+) -> None:
     _publish(core_url, mdb)
     old_country = _sql(core_url, "select country from core.users where user_id = 'U0003'")[0][0]
     new_country = "Peru" if old_country != "Peru" else "Chile"
-    _sql(core_url, "update core.users set subscription_type = 'Premium', country = %s "
-                   "where user_id = 'U0003'", (new_country,))
+    _sql(
+        core_url,
+        "update core.users set subscription_type = 'Premium', country = %s where user_id = 'U0003'",
+        (new_country,),
+    )
     _sql(core_url, "update core.content set rating = 4.9 where content_id = 'M002'")
     counts = _publish(core_url, mdb)
 
-    assert counts[USER_ANALYTICS] == publish.SyncCounts(updated=1, unchanged=mdb[USER_ANALYTICS].count_documents({}) - 1)
+    assert counts[USER_ANALYTICS] == publish.SyncCounts(
+        updated=1, unchanged=mdb[USER_ANALYTICS].count_documents({}) - 1
+    )
     user = mdb[USER_ANALYTICS].find_one({"_id": "U0003"})
     assert (user["subscription_type"], user["country"]) == ("Premium", new_country)
     # The user's country feeds the by_country breakdown of every title they watched.
-    watched = {r[0] for r in _sql(core_url, "select distinct content_id from core.viewing_sessions "
-                                            "where user_id = 'U0003'")}
+    watched = {
+        r[0]
+        for r in _sql(
+            core_url,
+            "select distinct content_id from core.viewing_sessions where user_id = 'U0003'",
+        )
+    }
     assert watched
     assert counts[CONTENT_ANALYTICS].updated == len(watched | {"M002"})
     assert counts[CONTENT_ANALYTICS].inserted == counts[CONTENT_ANALYTICS].removed == 0
@@ -167,7 +210,10 @@ def test_a_deleted_row_is_removed_and_a_new_row_inserted(core_url: str, mdb: Dat
     n_users = mdb[USER_ANALYTICS].count_documents({})
     _sql(core_url, "delete from core.viewing_sessions where user_id = 'U0005'")
     _sql(core_url, "delete from core.users where user_id = 'U0005'")
-    _sql(core_url, "insert into core.users values ('U9999', 'Chile', 'Basic', 40, '2023-05-05', 10.0)")
+    _sql(
+        core_url,
+        "insert into core.users values ('U9999', 'Chile', 'Basic', 40, '2023-05-05', 10.0)",
+    )
     counts = _publish(core_url, mdb)
     assert counts[USER_ANALYTICS].removed == 1 and counts[USER_ANALYTICS].inserted == 1
     assert counts[USER_ANALYTICS].updated == 0
@@ -184,18 +230,21 @@ def test_an_invalid_document_stops_the_sync_before_any_write(mdb: Database) -> N
     assert coll.count_documents({}) == 0
 
 
-@pytest.mark.parametrize("collection,query", [
-    (USER_ANALYTICS, {"user_id": "U0007"}),
-    (USER_ANALYTICS, {"country": "Chile"}),
-    (USER_ANALYTICS, {"subscription_type": "Premium"}),
-    (CONTENT_ANALYTICS, {"content_id": "S002"}),
-])
+@pytest.mark.parametrize(
+    "collection,query",
+    [
+        (USER_ANALYTICS, {"user_id": "U0007"}),
+        (USER_ANALYTICS, {"country": "Chile"}),
+        (USER_ANALYTICS, {"subscription_type": "Premium"}),
+        (CONTENT_ANALYTICS, {"content_id": "S002"}),
+    ],
+)
 def test_published_lookups_use_an_index_and_find_the_right_documents(
     core_url: str, mdb: Database, collection: str, query: dict
 ) -> None:
     _publish(core_url, mdb)
     assert compat.winning_plan_uses_index(mdb[collection].find(query).explain())
-    (field, value), = query.items()
+    ((field, value),) = query.items()
     expected = sorted(i for i, d in _all(mdb, collection).items() if d[field] == value)
     assert expected
     assert sorted(d["_id"] for d in mdb[collection].find(query)) == expected

@@ -10,8 +10,19 @@ from mongo import compat, documents, schemas
 from mongo.publish import DuplicateDocumentId, sync_collection
 
 
-@pytest.mark.parametrize("age,band", [(13, "13-17"), (17, "13-17"), (18, "18-24"), (24, "18-24"),
-                                      (25, "25-34"), (64, "55-64"), (65, "65+"), (120, "65+")])
+@pytest.mark.parametrize(
+    "age,band",
+    [
+        (13, "13-17"),
+        (17, "13-17"),
+        (18, "18-24"),
+        (24, "18-24"),
+        (25, "25-34"),
+        (64, "55-64"),
+        (65, "65+"),
+        (120, "65+"),
+    ],
+)
 def test_age_band_edges(age: int, band: str) -> None:
     assert documents.age_band(age) == band
 
@@ -23,7 +34,13 @@ def test_age_below_the_youngest_band_is_an_error_naming_the_age() -> None:
 
 def test_content_hash_depends_on_content_not_key_order_or_its_own_field() -> None:
     a = {"_id": "U1", "x": 1, "m": {"b": 2, "a": 1}, "d": dt.datetime(2024, 1, 1)}
-    b = {"d": dt.datetime(2024, 1, 1), "m": {"a": 1, "b": 2}, "x": 1, "_id": "U1", "content_hash": "old"}
+    b = {
+        "d": dt.datetime(2024, 1, 1),
+        "m": {"a": 1, "b": 2},
+        "x": 1,
+        "_id": "U1",
+        "content_hash": "old",
+    }
     assert documents.content_hash(a) == documents.content_hash(b)
     assert documents.content_hash(a) != documents.content_hash({**a, "x": 2})
     assert documents.content_hash(a) != documents.content_hash({**a, "d": dt.datetime(2024, 1, 2)})
@@ -37,16 +54,29 @@ def test_metrics_mean_is_null_without_sessions() -> None:
 
 def _user(**changes: object) -> dict:
     doc = {
-        "_id": "U0001", "user_id": "U0001", "age": 30, "age_band": "25-34", "country": "Chile",
-        "subscription_type": "Basic", "segment": "25-34|Basic|Chile", "registration_date": dt.datetime(2023, 1, 2),
+        "_id": "U0001",
+        "user_id": "U0001",
+        "age": 30,
+        "age_band": "25-34",
+        "country": "Chile",
+        "subscription_type": "Basic",
+        "segment": "25-34|Basic|Chile",
+        "registration_date": dt.datetime(2023, 1, 2),
         "lifetime_watch_hours": 12.5,
-        "session_count": 2, "total_watch_minutes": 100, "sum_completion_percentage": 150.0, "mean_completion_percentage": 75.0,
-        "first_watch_date": dt.datetime(2024, 1, 1), "last_watch_date": dt.datetime(2024, 2, 1),
-        "distinct_content_count": 2, "active_month_count": 2,
+        "session_count": 2,
+        "total_watch_minutes": 100,
+        "sum_completion_percentage": 150.0,
+        "mean_completion_percentage": 75.0,
+        "first_watch_date": dt.datetime(2024, 1, 1),
+        "last_watch_date": dt.datetime(2024, 2, 1),
+        "distinct_content_count": 2,
+        "active_month_count": 2,
         "by_device": {"Smart TV": documents.metrics(2, 100, 150.0)},
         "by_quality": {"4K": documents.metrics(2, 100, 150.0)},
-        "monthly_activity": {"2024-01": documents.metrics(1, 40, 70.0),
-                             "2024-02": documents.metrics(1, 60, 80.0)},
+        "monthly_activity": {
+            "2024-01": documents.metrics(1, 40, 70.0),
+            "2024-02": documents.metrics(1, 60, 80.0),
+        },
     }
     doc.update(changes)
     return documents.with_hash(doc)
@@ -54,22 +84,35 @@ def _user(**changes: object) -> dict:
 
 def test_a_well_formed_user_document_passes_the_schema() -> None:
     assert schemas.validation_errors(schemas.USER_ANALYTICS, _user()) == []
-    no_sessions = _user(session_count=0, total_watch_minutes=0, sum_completion_percentage=0.0, mean_completion_percentage=None,
-                        first_watch_date=None, last_watch_date=None, by_device={}, by_quality={},
-                        monthly_activity={}, distinct_content_count=0, active_month_count=0)
+    no_sessions = _user(
+        session_count=0,
+        total_watch_minutes=0,
+        sum_completion_percentage=0.0,
+        mean_completion_percentage=None,
+        first_watch_date=None,
+        last_watch_date=None,
+        by_device={},
+        by_quality={},
+        monthly_activity={},
+        distinct_content_count=0,
+        active_month_count=0,
+    )
     assert schemas.validation_errors(schemas.USER_ANALYTICS, no_sessions) == []
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"age": "30"}, "age"),
-    ({"age": 7}, "age"),
-    ({"age": True}, "age"),
-    ({"registration_date": "2023-01-02"}, "registration_date"),
-    ({"monthly_activity": {"Jan 2024": documents.metrics(1, 1, 1.0)}}, "monthly_activity"),
-    ({"by_device": {"Mobile": {"session_count": 1}}}, "by_device.Mobile"),
-    ({"unexpected": 1}, "<document>"),
-    ({"mean_completion_percentage": 101.0}, "mean_completion_percentage"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"age": "30"}, "age"),
+        ({"age": 7}, "age"),
+        ({"age": True}, "age"),
+        ({"registration_date": "2023-01-02"}, "registration_date"),
+        ({"monthly_activity": {"Jan 2024": documents.metrics(1, 1, 1.0)}}, "monthly_activity"),
+        ({"by_device": {"Mobile": {"session_count": 1}}}, "by_device.Mobile"),
+        ({"unexpected": 1}, "<document>"),
+        ({"mean_completion_percentage": 101.0}, "mean_completion_percentage"),
+    ],
+)
 def test_schema_rejects_a_bad_field_and_names_it(changes: dict, field: str) -> None:
     errors = schemas.validation_errors(schemas.USER_ANALYTICS, _user(**changes))
     assert errors and any(e.startswith(field) for e in errors), errors
@@ -77,20 +120,53 @@ def test_schema_rejects_a_bad_field_and_names_it(changes: dict, field: str) -> N
 
 def _content(**changes: object) -> dict:
     doc = {
-        "_id": "S001", "content_id": "S001", "content_type": "series", "title": "T", "genres": ["Drama", "Crime"],
-        "rating": 4.1, "production_budget": 2**40, "views": 10, "content_length_minutes": 44,
-        "release_year": None, "season_count": 3, "episode_total": 38,
-        "session_count": 2, "total_watch_minutes": 100, "sum_completion_percentage": 150.0,
-        "mean_completion_percentage": 75.0, "first_watch_date": dt.datetime(2024, 1, 1),
-        "last_watch_date": dt.datetime(2024, 2, 1), "viewer_count": 2,
-        "by_country": {"Chile": documents.metrics(2, 100, 150.0)}, "by_device": {},
+        "_id": "S001",
+        "content_id": "S001",
+        "content_type": "series",
+        "title": "T",
+        "genres": ["Drama", "Crime"],
+        "rating": 4.1,
+        "production_budget": 2**40,
+        "views": 10,
+        "content_length_minutes": 44,
+        "release_year": None,
+        "season_count": 3,
+        "episode_total": 38,
+        "session_count": 2,
+        "total_watch_minutes": 100,
+        "sum_completion_percentage": 150.0,
+        "mean_completion_percentage": 75.0,
+        "first_watch_date": dt.datetime(2024, 1, 1),
+        "last_watch_date": dt.datetime(2024, 2, 1),
+        "viewer_count": 2,
+        "by_country": {"Chile": documents.metrics(2, 100, 150.0)},
+        "by_device": {},
     }
     doc.update(changes)
     return documents.with_hash(doc)
 
 
-_BAD_VALUES = (None, "x", "", -1, 0, 2**31, 2**63 - 1, 1.5, -0.5, 101.0, True, False, {}, [], ["x", "x"], [1],
-               {"k": 1}, dt.datetime(2024, 1, 1), ("a",))
+_BAD_VALUES = (
+    None,
+    "x",
+    "",
+    -1,
+    0,
+    2**31,
+    2**63 - 1,
+    1.5,
+    -0.5,
+    101.0,
+    True,
+    False,
+    {},
+    [],
+    ["x", "x"],
+    [1],
+    {"k": 1},
+    dt.datetime(2024, 1, 1),
+    ("a",),
+)
 
 
 def _variants(doc: dict) -> list[dict]:
@@ -106,35 +182,62 @@ def _variants(doc: dict) -> list[dict]:
             out.append({**doc, key: {**value, "Jan 2024": inner}})
             out.append({**doc, key: {**value, inner_key: {**inner, "extra": 1}}})
             for field in inner:
-                out.append({**doc, key: {**value, inner_key: {k: v for k, v in inner.items() if k != field}}})
-                out.extend({**doc, key: {**value, inner_key: {**inner, field: bad}}} for bad in _BAD_VALUES)
+                out.append(
+                    {
+                        **doc,
+                        key: {**value, inner_key: {k: v for k, v in inner.items() if k != field}},
+                    }
+                )
+                out.extend(
+                    {**doc, key: {**value, inner_key: {**inner, field: bad}}} for bad in _BAD_VALUES
+                )
     return out
 
 
-@pytest.mark.parametrize("collection,doc", [(schemas.USER_ANALYTICS, _user()),
-                                            (schemas.CONTENT_ANALYTICS, _content())])
-def test_compiled_check_agrees_with_jsonschema_on_valid_and_broken_documents(collection: str, doc: dict) -> None:
+@pytest.mark.parametrize(
+    "collection,doc", [(schemas.USER_ANALYTICS, _user()), (schemas.CONTENT_ANALYTICS, _content())]
+)
+def test_compiled_check_agrees_with_jsonschema_on_valid_and_broken_documents(
+    collection: str, doc: dict
+) -> None:
     """validate_document trusts the compiled check (schemas.is_valid) for speed; it must give
     jsonschema's verdict on every document, valid or not."""
     variants = _variants(doc)
-    verdicts = [(schemas.is_valid(collection, d), schemas.validation_errors(collection, d) == []) for d in variants]
+    verdicts = [
+        (schemas.is_valid(collection, d), schemas.validation_errors(collection, d) == [])
+        for d in variants
+    ]
     assert all(fast == slow for fast, slow in verdicts), [
-        (d, v) for d, v in zip(variants, verdicts, strict=True) if v[0] != v[1]][:3]
-    assert verdicts[0] == (True, True) and sum(not slow for _, slow in verdicts) > len(variants) // 2
+        (d, v) for d, v in zip(variants, verdicts, strict=True) if v[0] != v[1]
+    ][:3]
+    assert (
+        verdicts[0] == (True, True) and sum(not slow for _, slow in verdicts) > len(variants) // 2
+    )
 
 
 def test_pipeline_results_documents_pass_the_compiled_check() -> None:
-    doc = documents.with_hash({"_id": "p", "source_collection": "user_analytics", "description": "q",
-                               "stage_count": 4, "row_count": 1, "rows": [{"a": 1}]})
+    doc = documents.with_hash(
+        {
+            "_id": "p",
+            "source_collection": "user_analytics",
+            "description": "q",
+            "stage_count": 4,
+            "row_count": 1,
+            "rows": [{"a": 1}],
+        }
+    )
     for d in _variants(doc):
         assert schemas.is_valid(schemas.PIPELINE_RESULTS, d) == (
-            schemas.validation_errors(schemas.PIPELINE_RESULTS, d) == []), d
+            schemas.validation_errors(schemas.PIPELINE_RESULTS, d) == []
+        ), d
 
 
 def test_missing_required_field_is_reported() -> None:
     doc = _user()
     del doc["subscription_type"]
-    with pytest.raises(schemas.DocumentInvalid, match=r"user_analytics document _id='U0001'.*'subscription_type'"):
+    with pytest.raises(
+        schemas.DocumentInvalid, match=r"user_analytics document _id='U0001'.*'subscription_type'"
+    ):
         schemas.validate_document(schemas.USER_ANALYTICS, doc)
 
 
@@ -180,11 +283,28 @@ def test_chunked_splits_and_rejects_bad_sizes() -> None:
         list(compat.chunked([1], 0))
 
 
-@pytest.mark.parametrize("plan,uses", [
-    ({"queryPlanner": {"winningPlan": {"stage": "FETCH", "inputStage": {"stage": "IXSCAN"}}}}, True),
-    ({"queryPlanner": {"winningPlan": {"stage": "COLLSCAN"}}}, False),
-    ({"queryPlanner": {"winningPlan": [{"detail": "SEARCH u USING INDEX idx_u_user_id (<expr>=?)"}]}}, True),
-    ({"queryPlanner": {"winningPlan": [{"detail": "SCAN u"}]}}, False),
-])
+@pytest.mark.parametrize(
+    "plan,uses",
+    [
+        (
+            {
+                "queryPlanner": {
+                    "winningPlan": {"stage": "FETCH", "inputStage": {"stage": "IXSCAN"}}
+                }
+            },
+            True,
+        ),
+        ({"queryPlanner": {"winningPlan": {"stage": "COLLSCAN"}}}, False),
+        (
+            {
+                "queryPlanner": {
+                    "winningPlan": [{"detail": "SEARCH u USING INDEX idx_u_user_id (<expr>=?)"}]
+                }
+            },
+            True,
+        ),
+        ({"queryPlanner": {"winningPlan": [{"detail": "SCAN u"}]}}, False),
+    ],
+)
 def test_winning_plan_uses_index_reads_both_servers_explain(plan: dict, uses: bool) -> None:
     assert compat.winning_plan_uses_index(plan) is uses

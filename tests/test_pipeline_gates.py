@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,9 @@ def run_all(stages: list[Stage], ctx: RunContext) -> dict[str, StageResult]:
 
 
 def ctx(tmp_path: Path) -> RunContext:
-    return RunContext(cfg=None, data_dir=tmp_path, database_url="", mongodb_uri="", reports_dir=tmp_path)  # type: ignore[arg-type]
+    return RunContext(
+        cfg=None, data_dir=tmp_path, database_url="", mongodb_uri="", reports_dir=tmp_path
+    )  # type: ignore[arg-type]
 
 
 def test_failed_gate_skips_dependants_and_names_the_blocker(tmp_path):
@@ -36,10 +38,13 @@ def test_failed_gate_skips_dependants_and_names_the_blocker(tmp_path):
         def run(_ctx):
             calls.append(name)
             return {"ran": name}
+
         return run
 
     def gate(_ctx):
-        raise GateFailed("raw validation failed: expect_column_values_to_be_in_set(device_type)", {"failed": 1})
+        raise GateFailed(
+            "raw validation failed: expect_column_values_to_be_in_set(device_type)", {"failed": 1}
+        )
 
     stages = [
         Stage("ingest", ok("ingest")),
@@ -69,22 +74,43 @@ def test_a_crashing_stage_is_reported_with_its_cause(tmp_path):
 
 
 def test_summary_is_written_and_consistent(tmp_path):
-    files = [{"file": "users.csv", "status": "loaded", "lines_read": 10, "rows_loaded": 9, "rows_quarantined": 1,
-              "batch_id": "ab"}]
+    files = [
+        {
+            "file": "users.csv",
+            "status": "loaded",
+            "lines_read": 10,
+            "rows_loaded": 9,
+            "rows_quarantined": 1,
+            "batch_id": "ab",
+        }
+    ]
     results = [
         StageResult("ingest", "completed", 1.5, {"outputs": {"raw": "x"}, "files": files}),
-        StageResult("transform", "failed", 2.0, {"status": "failed", "models": 3, "tests_failed": 1}, "dbt build failed"),
+        StageResult(
+            "transform",
+            "failed",
+            2.0,
+            {"status": "failed", "models": 3, "tests_failed": 1},
+            "dbt build failed",
+        ),
         StageResult("publish", "skipped", 0.0, {}, "skipped"),
     ]
     path = tmp_path / "run_summary.json"
-    summary = write_summary(path, results, datetime.now(timezone.utc), tmp_path)
+    summary = write_summary(path, results, datetime.now(UTC), tmp_path)
     on_disk = json.loads(path.read_text())
     assert on_disk == json.loads(json.dumps(summary, default=str))
     assert on_disk["status"] == "failed"
     assert on_disk["seconds_wall"] >= 0
-    assert on_disk["overview"]["seconds_per_stage"] == {"ingest": 1.5, "transform": 2.0, "publish": 0.0}
+    assert on_disk["overview"]["seconds_per_stage"] == {
+        "ingest": 1.5,
+        "transform": 2.0,
+        "publish": 0.0,
+    }
     assert on_disk["overview"]["files"] == [{k: v for k, v in files[0].items() if k != "batch_id"}]
-    assert on_disk["overview"]["dbt"]["models"] == 3 and on_disk["overview"]["dbt"]["tests_failed"] == 1
+    assert (
+        on_disk["overview"]["dbt"]["models"] == 3
+        and on_disk["overview"]["dbt"]["tests_failed"] == 1
+    )
     assert "mongo_documents" not in on_disk["overview"]  # publish was skipped: nothing to claim
     assert on_disk["outputs"] == {"raw": "x"}
     assert [s["status"] for s in on_disk["stages"]] == ["completed", "failed", "skipped"]
@@ -100,6 +126,7 @@ def test_independent_stages_run_side_by_side_and_dependants_wait(tmp_path):
             both_running.wait()
             finished[name] = time.monotonic()
             return {}
+
         return run
 
     def after(_ctx):
@@ -114,7 +141,7 @@ def test_independent_stages_run_side_by_side_and_dependants_wait(tmp_path):
 
 
 def test_unknown_or_circular_needs_are_refused(tmp_path):
-    noop = lambda _ctx: {}  # noqa: E731
+    noop = lambda _ctx: {}
     with pytest.raises(ValueError, match="unknown"):
         run_all([Stage("a", noop, ("nope",))], ctx(tmp_path))
     with pytest.raises(ValueError, match="wait on each other"):

@@ -17,21 +17,37 @@ import pytest
 
 from streamlytics.generate import generate_dataset
 
-STAGES = ["ingest", "validate-raw", "transform", "validate-marts", "publish", "analyze", "export-tableau"]
+STAGES = [
+    "ingest",
+    "validate-raw",
+    "transform",
+    "validate-marts",
+    "publish",
+    "analyze",
+    "export-tableau",
+]
 
 
-def run_pipeline(data_dir: Path, reports: Path, pg_url: str, mongo: tuple[str, str]) -> tuple[subprocess.CompletedProcess, dict]:
+def run_pipeline(
+    data_dir: Path, reports: Path, pg_url: str, mongo: tuple[str, str]
+) -> tuple[subprocess.CompletedProcess, dict]:
     from streamlytics.services import pg_variables
 
     env = dict(os.environ)
     env.update(pg_variables(pg_url))
     env.update(
-        DATABASE_URL=pg_url, MONGODB_URI=mongo[0], MONGODB_DB=mongo[1],
-        STREAMLYTICS_REPORTS_DIR=str(reports), COLUMNS="200",
+        DATABASE_URL=pg_url,
+        MONGODB_URI=mongo[0],
+        MONGODB_DB=mongo[1],
+        STREAMLYTICS_REPORTS_DIR=str(reports),
+        COLUMNS="200",
     )
     proc = subprocess.run(
         [sys.executable, "-m", "streamlytics.cli", "run", "--data-dir", str(data_dir)],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     summary_path = reports / "run_summary.json"
     assert summary_path.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -56,11 +72,17 @@ def test_run_completes_every_stage_and_the_summary_matches_the_stores(tmp_path, 
 
     # rows per file: what the summary says equals the ledger, and read = loaded + quarantined
     ledger = {
-        f: (r, l, q) for f, r, l, q in query(
-            pg_url, "select source_file, lines_read, rows_loaded, rows_quarantined "
-                    "from audit.load_batches where status = 'loaded'")
+        f: (r, l, q)
+        for f, r, l, q in query(
+            pg_url,
+            "select source_file, lines_read, rows_loaded, rows_quarantined "
+            "from audit.load_batches where status = 'loaded'",
+        )
     }
-    assert {f["file"]: (f["lines_read"], f["rows_loaded"], f["rows_quarantined"]) for f in overview["files"]} == ledger
+    assert {
+        f["file"]: (f["lines_read"], f["rows_loaded"], f["rows_quarantined"])
+        for f in overview["files"]
+    } == ledger
     for read, loaded, quarantined in ledger.values():
         assert read == loaded + quarantined
     sessions_in_file = sum(1 for _ in (data / "viewing_sessions.csv").open()) - 1
@@ -71,27 +93,34 @@ def test_run_completes_every_stage_and_the_summary_matches_the_stores(tmp_path, 
     assert overview["dbt"]["models"] > 20
     for stage in ("raw", "marts"):
         counts = overview["great_expectations"][stage]
-        assert counts["failed_errors"] == 0 and counts["evaluated"] == counts["succeeded"] + counts["failed_warnings"]
+        assert (
+            counts["failed_errors"] == 0
+            and counts["evaluated"] == counts["succeeded"] + counts["failed_warnings"]
+        )
 
     # Mongo: one document per user and per title, as the summary claims
     uri, db_name = mongo_db
     with pymongo.MongoClient(uri) as client:
         db = client[db_name]
-        docs = {name: db[name].count_documents({}) for name in ("user_analytics", "content_analytics")}
-    (users,), = query(pg_url, "select count(*) from core.users")
-    (titles,), = query(pg_url, "select count(*) from core.content")
+        docs = {
+            name: db[name].count_documents({}) for name in ("user_analytics", "content_analytics")
+        }
+    ((users,),) = query(pg_url, "select count(*) from core.users")
+    ((titles,),) = query(pg_url, "select count(*) from core.content")
     assert docs == {"user_analytics": users, "content_analytics": titles}
     assert {k: overview["mongo_documents"][k] for k in docs} == docs
 
     # statistics: the run id in the summary is the latest persisted run
-    (latest,), = query(pg_url, "select run_id::text from analysis.latest_run")
+    ((latest,),) = query(pg_url, "select run_id::text from analysis.latest_run")
     assert overview["statistics"]["run_id"] == latest
 
     # outputs exist where the summary says
     report = Path(summary["outputs"]["HTML report"])
     assert report.exists() and report.stat().st_size > 10_000
     extracts = Path(summary["outputs"]["Tableau extracts"])
-    (marts,), = query(pg_url, "select count(*) from information_schema.tables where table_schema = 'marts'")
+    ((marts,),) = query(
+        pg_url, "select count(*) from information_schema.tables where table_schema = 'marts'"
+    )
     assert len(list(extracts.glob("*.hyper"))) == marts
     assert "HTML report" in proc.stdout and "run_summary.json" in proc.stdout
 
@@ -103,7 +132,9 @@ def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mong
     sessions = data / "viewing_sessions.csv"
     lines = sessions.read_text().splitlines(keepends=True)
     fields = lines[5].split(",")
-    fields[4] = "-12"  # watch_duration_minutes: parses, so it lands in raw; the raw gate must catch it
+    fields[4] = (
+        "-12"  # watch_duration_minutes: parses, so it lands in raw; the raw gate must catch it
+    )
     lines[5] = ",".join(fields)
     sessions.write_text("".join(lines))
 
@@ -119,9 +150,11 @@ def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mong
         assert status[stage]["status"] == "skipped"
         assert "validate-raw" in status[stage]["message"]
     assert "skipped" in proc.stdout
-    (quarantined,), = query(
-        pg_url, "select count(*) from audit.all_quarantine where reason_code = 'out_of_range' "
-                "and field = 'watch_duration_minutes' and source_line = 6")
+    ((quarantined,),) = query(
+        pg_url,
+        "select count(*) from audit.all_quarantine where reason_code = 'out_of_range' "
+        "and field = 'watch_duration_minutes' and source_line = 6",
+    )
     assert quarantined == 1
     uri, db_name = mongo_db
     with pymongo.MongoClient(uri) as client:

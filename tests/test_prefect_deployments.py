@@ -52,7 +52,9 @@ def _flow_run_state(local: deployments.LocalPrefect, flow_run_id: str) -> str:
 
 
 @pytest.mark.slow
-def test_served_deployments_are_listed_and_a_triggered_backfill_completes(pg_env: str, tmp_path: Path) -> None:
+def test_served_deployments_are_listed_and_a_triggered_backfill_completes(
+    pg_env: str, tmp_path: Path
+) -> None:
     from streamlytics import services
     from streamlytics.generate import generate_dataset
 
@@ -67,7 +69,11 @@ def test_served_deployments_are_listed_and_a_triggered_backfill_completes(pg_env
     with local:
         started = _descendants([local.server.pid, local.runner.pid])
         listing = subprocess.run(
-            [*prefect, "deployment", "ls"], env=local.environment(), capture_output=True, text=True, check=True
+            [*prefect, "deployment", "ls"],
+            env=local.environment(),
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         assert "streamlytics-pipeline/daily" in listing and "ingest-and-build/backfill" in listing
 
@@ -77,7 +83,12 @@ def test_served_deployments_are_listed_and_a_triggered_backfill_completes(pg_env
         ).stdout  # fmt: skip
         flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run).group(1)
         deadline = time.monotonic() + 300
-        while (state := _flow_run_state(local, flow_run_id)) not in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+        while (state := _flow_run_state(local, flow_run_id)) not in {
+            "COMPLETED",
+            "FAILED",
+            "CRASHED",
+            "CANCELLED",
+        }:
             assert time.monotonic() < deadline, f"flow run still {state} after 300 s"
             time.sleep(1)
         assert state == "COMPLETED", (local.log_dir / "runner.log").read_text()[-3000:]

@@ -53,7 +53,9 @@ def _fails(conn, statement: str, error: type[Exception]) -> None:
         cur.execute(statement)
 
 
-def test_reader_selects_marts_and_can_neither_write_nor_read_raw(db_with_schemas: str, role: str) -> None:
+def test_reader_selects_marts_and_can_neither_write_nor_read_raw(
+    db_with_schemas: str, role: str
+) -> None:
     readonly_role.grant_readonly(db_with_schemas, role=role, password="secret")
     conn = _as(db_with_schemas, role)
     try:
@@ -83,19 +85,25 @@ def test_marts_rebuilt_by_dbt_stay_readable(db_with_schemas: str, role: str) -> 
     owner = psycopg2.connect(db_with_schemas)
     with owner, owner.cursor() as cur:
         # What a dbt table build does: a new relation replaces the old one.
-        cur.execute("drop table marts.dim_users; create table marts.dim_users as select 7 as user_id")
+        cur.execute(
+            "drop table marts.dim_users; create table marts.dim_users as select 7 as user_id"
+        )
         cur.execute("create table marts.fct_new as select 1 as n")
     owner.close()
     conn = _as(db_with_schemas, role)
     try:
         with conn.cursor() as cur:
-            cur.execute("select (select user_id from marts.dim_users), (select n from marts.fct_new)")
+            cur.execute(
+                "select (select user_id from marts.dim_users), (select n from marts.fct_new)"
+            )
             assert cur.fetchone() == (7, 1)
     finally:
         conn.close()
 
 
-def test_granting_twice_changes_nothing_and_keeps_the_generated_password(db_with_schemas: str, role: str) -> None:
+def test_granting_twice_changes_nothing_and_keeps_the_generated_password(
+    db_with_schemas: str, role: str
+) -> None:
     first = readonly_role.grant_readonly(db_with_schemas, role=role)
     second = readonly_role.grant_readonly(db_with_schemas, role=role)
 
@@ -104,7 +112,10 @@ def test_granting_twice_changes_nothing_and_keeps_the_generated_password(db_with
     conn = psycopg2.connect(db_with_schemas)
     try:
         with conn.cursor() as cur:
-            cur.execute("select rolpassword like 'SCRAM-SHA-256$%%', rolcanlogin from pg_authid where rolname = %s", (role,))
+            cur.execute(
+                "select rolpassword like 'SCRAM-SHA-256$%%', rolcanlogin from pg_authid where rolname = %s",
+                (role,),
+            )
             assert cur.fetchone() == (True, True)
             cur.execute(
                 "select has_table_privilege(%s, 'marts.dim_users', 'SELECT'), "
@@ -121,7 +132,9 @@ def test_schema_opened_to_public_is_refused_with_the_fix(db_with_schemas: str, r
     with conn, conn.cursor() as cur:
         cur.execute("grant usage on schema raw to public")
     conn.close()
-    with pytest.raises(readonly_role.ReadonlyRoleError, match="revoke usage on schema raw from public"):
+    with pytest.raises(
+        readonly_role.ReadonlyRoleError, match="revoke usage on schema raw from public"
+    ):
         readonly_role.grant_readonly(db_with_schemas, role=role, password="secret")
 
 

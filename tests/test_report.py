@@ -27,18 +27,35 @@ from urllib.parse import urlsplit
 import psycopg2
 import pymongo
 import pytest
+from _db_state import scratch_database
 from PIL import Image
 
-from _db_state import scratch_database
-
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
 )
 # Charts every report of generated data has (retention adds roc and calibration when evaluated).
 EXPECTED_CHARTS = {
-    "histograms", "boxplots", "correlation-heatmap", "cluster-pca", "silhouette", "dendrogram", "monthly",
-    "weekday", "dau", "top10", "device-completion", "revenue", "geographic",
+    "histograms",
+    "boxplots",
+    "correlation-heatmap",
+    "cluster-pca",
+    "silhouette",
+    "dendrogram",
+    "monthly",
+    "weekday",
+    "dau",
+    "top10",
+    "device-completion",
+    "revenue",
+    "geographic",
 }
 PAGE_WIDTH = 1400
 
@@ -57,8 +74,10 @@ def chromium() -> str:
     """The Chromium binary, or a failure that says how to install it (never a silent skip)."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.fail("headless Chromium is required for the report screenshot test and was not found: "
-                    "run `make chromium` (as root: apt-get install -y chromium); `make test` does it for root.")
+        pytest.fail(
+            "headless Chromium is required for the report screenshot test and was not found: "
+            "run `make chromium` (as root: apt-get install -y chromium); `make test` does it for root."
+        )
     return found
 
 
@@ -66,12 +85,17 @@ def run_chromium(*args: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         return subprocess.run(
             [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True, text=True, timeout=180, check=False,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
 
 
 @pytest.fixture(scope="module")
-def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(
+    service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
     from mongo.stage import run_publish_stage
     from python_models.analyze import run_analysis
     from python_models.report import build_report
@@ -93,7 +117,9 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
             failed_models = [f.describe() for f in result.failures if f.resource_type == "model"]
             assert not failed_models, failed_models
             run_publish_stage(url, mongo_uri, name)
-            head = run_analysis(url, mongo_uri, name, n_boot=200, run_results=work / "target" / "run_results.json")
+            head = run_analysis(
+                url, mongo_uri, name, n_boot=200, run_results=work / "target" / "run_results.json"
+            )
             report = build_report(url, work / "out", mongo_uri, name)
             yield Built(url, mongo_uri, name, work, report, head["run_id"])
         finally:
@@ -102,6 +128,7 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 
 
 # --- reading the page ----------------------------------------------------------------------------
+
 
 class Page(HTMLParser):
     """Images, tags, attributes, CSS and the elements that carry data-result (quotes, verdicts)."""
@@ -171,12 +198,20 @@ def measure(page_html: Path, work: Path) -> dict[str, Any]:
     itself has no script), so the boxes are those of the page as shipped.
     """
     probe_page = work / f"probe-{page_html.stem}.html"
-    probe_page.write_text(page_html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
-                          encoding="utf-8")
-    dumped = run_chromium(f"--window-size={PAGE_WIDTH},1200", "--virtual-time-budget=15000", "--dump-dom",
-                          probe_page.as_uri())
-    match = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout, re.S)
-    assert match, f"Chromium did not run the page (exit {dumped.returncode}): {dumped.stderr[-2000:]}"
+    probe_page.write_text(
+        page_html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
+        encoding="utf-8",
+    )
+    dumped = run_chromium(
+        f"--window-size={PAGE_WIDTH},1200",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        probe_page.as_uri(),
+    )
+    match = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout, re.DOTALL)
+    assert match, (
+        f"Chromium did not run the page (exit {dumped.returncode}): {dumped.stderr[-2000:]}"
+    )
     return json.loads(html.unescape(match.group(1)))
 
 
@@ -186,15 +221,19 @@ def rendered(built: Built) -> dict[str, Any]:
     layout = measure(built.report, built.work)
     shot = built.work / "report.png"
     height = min(int(layout["height"]), 60000)
-    taken = run_chromium(f"--window-size={PAGE_WIDTH},{height}", f"--screenshot={shot}", built.report.as_uri())
+    taken = run_chromium(
+        f"--window-size={PAGE_WIDTH},{height}", f"--screenshot={shot}", built.report.as_uri()
+    )
     assert shot.exists(), f"no screenshot (exit {taken.returncode}): {taken.stderr[-2000:]}"
     return {**layout, "screenshot": shot}
 
 
 def _retention_evaluated(built: Built) -> bool:
     with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
-        cur.execute("select count(*) from analysis.results where run_id = %s and name like 'retention_auc_%%'",
-                    (built.run_id,))
+        cur.execute(
+            "select count(*) from analysis.results where run_id = %s and name like 'retention_auc_%%'",
+            (built.run_id,),
+        )
         return cur.fetchone()[0] > 0
 
 
@@ -206,7 +245,10 @@ def _share_darker(image: Image.Image, level: int) -> float:
 
 # --- the tests -----------------------------------------------------------------------------------
 
-def test_report_renders_in_headless_chromium_with_every_chart_visible(built: Built, rendered: dict[str, Any]) -> None:
+
+def test_report_renders_in_headless_chromium_with_every_chart_visible(
+    built: Built, rendered: dict[str, Any]
+) -> None:
     expected = EXPECTED_CHARTS | ({"roc", "calibration"} if _retention_evaluated(built) else set())
     images = rendered["images"]
     ids = {img["id"].removeprefix("chart-") for img in images}
@@ -219,11 +261,17 @@ def test_report_renders_in_headless_chromium_with_every_chart_visible(built: Bui
     assert screenshot.size[0] == PAGE_WIDTH and screenshot.size[1] >= 2000
     assert _share_darker(screenshot, 245) > 0.05, "the screenshot is (almost) blank"
     for img in images:
-        box = (round(img["x"]) + 2, round(img["y"]) + 2, round(img["x"] + img["width"]) - 2,
-               round(img["y"] + img["height"]) - 2)
+        box = (
+            round(img["x"]) + 2,
+            round(img["y"]) + 2,
+            round(img["x"] + img["width"]) - 2,
+            round(img["y"] + img["height"]) - 2,
+        )
         crop = screenshot.crop(box)
         low, high = crop.getextrema()
-        assert high - low > 100 and _share_darker(crop, 200) > 0.005, f"chart {img['id']} is blank at {box}"
+        assert high - low > 100 and _share_darker(crop, 200) > 0.005, (
+            f"chart {img['id']} is blank at {box}"
+        )
 
 
 def test_the_chromium_probe_tells_a_broken_chart_from_a_drawn_one(tmp_path: Path) -> None:
@@ -233,10 +281,15 @@ def test_the_chromium_probe_tells_a_broken_chart_from_a_drawn_one(tmp_path: Path
     uri = "data:image/png;base64," + base64.b64encode(good.getvalue()).decode()
     broken = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n not a png").decode()
     page_html = tmp_path / "page.html"
-    page_html.write_text(f'<!DOCTYPE html><html><body><figure id="chart-good"><img src="{uri}" alt="g"></figure>'
-                         f'<figure id="chart-broken"><img src="{broken}" alt="b"></figure></body></html>')
+    page_html.write_text(
+        f'<!DOCTYPE html><html><body><figure id="chart-good"><img src="{uri}" alt="g"></figure>'
+        f'<figure id="chart-broken"><img src="{broken}" alt="b"></figure></body></html>'
+    )
     images = {i["id"]: i for i in measure(page_html, tmp_path)["images"]}
-    assert (images["chart-good"]["natural_width"], images["chart-good"]["natural_height"]) == (40, 30)
+    assert (images["chart-good"]["natural_width"], images["chart-good"]["natural_height"]) == (
+        40,
+        30,
+    )
     assert images["chart-broken"]["natural_width"] == 0
 
 
@@ -245,15 +298,19 @@ def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page: Page) -> No
     for img in page.images:
         prefix = "data:image/png;base64,"
         assert img["src"].startswith(prefix), img["src"][:60]
-        png = base64.b64decode(img["src"][len(prefix):], validate=True)
+        png = base64.b64decode(img["src"][len(prefix) :], validate=True)
         with Image.open(io.BytesIO(png)) as decoded:
             decoded.load()
             assert decoded.format == "PNG"
             assert decoded.size == (int(img["width"]), int(img["height"])) and min(decoded.size) > 0
         assert img.get("alt"), "every chart has alt text"
     assert not page.tags & {"script", "link", "iframe", "object", "embed"}
-    linking = [(t, k, v) for t, k, v in page.attributes
-               if k in ("href", "src", "srcset", "action", "poster", "background") and not v.startswith(("#", "data:"))]
+    linking = [
+        (t, k, v)
+        for t, k, v in page.attributes
+        if k in ("href", "src", "srcset", "action", "poster", "background")
+        and not v.startswith(("#", "data:"))
+    ]
     assert linking == [], linking
     css = "".join(page.styles)
     assert "@import" not in css and not re.search(r"url\(\s*['\"]?(?!data:)", css)
@@ -262,12 +319,16 @@ def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page: Page) -> No
 
 def _persisted(cur: Any, run_id: str, name: str, field: str) -> Any:
     if field.startswith("details."):
-        cur.execute("select details #> %s from analysis.results where run_id = %s and name = %s",
-                    (field.split(".")[1:], run_id, name))
+        cur.execute(
+            "select details #> %s from analysis.results where run_id = %s and name = %s",
+            (field.split(".")[1:], run_id, name),
+        )
     else:
         column = field if re.fullmatch(r"[a-z_]+", field) else None
         assert column, field
-        cur.execute(f"select {column} from analysis.results where run_id = %s and name = %s", (run_id, name))
+        cur.execute(
+            f"select {column} from analysis.results where run_id = %s and name = %s", (run_id, name)
+        )
     row = cur.fetchone()
     assert row is not None, f"no persisted row {name!r}"
     return row[0]
@@ -291,7 +352,9 @@ def _assert_quote_matches(quote: dict[str, str], value: Any) -> None:
         assert int(text.replace(",", "")) == int(value) and float(value) == int(value), where
     elif kind == "percent":
         shown = float(text.rstrip("%").replace(",", ""))
-        assert abs(shown - 100 * float(value)) <= 0.5 * 10 ** -_decimals(text.rstrip("%")) + 1e-9, where
+        assert abs(shown - 100 * float(value)) <= 0.5 * 10 ** -_decimals(text.rstrip("%")) + 1e-9, (
+            where
+        )
     elif kind == "number":
         shown = float(text.replace(",", ""))
         assert abs(shown - float(value)) <= 0.5 * 10 ** -_decimals(text) + 1e-9, where
@@ -299,7 +362,9 @@ def _assert_quote_matches(quote: dict[str, str], value: Any) -> None:
         assert False, f"unknown quote kind {kind!r}: {where}"
 
 
-def test_numbers_in_the_findings_equal_the_persisted_analysis_rows(built: Built, page: Page) -> None:
+def test_numbers_in_the_findings_equal_the_persisted_analysis_rows(
+    built: Built, page: Page
+) -> None:
     numbers = [q for q in page.quotes if "q" in q.get("class", "").split()]
     verdicts = [q for q in page.quotes if "badge" in q.get("class", "").split()]
     assert len(numbers) > 100 and len(verdicts) > 20
@@ -315,11 +380,17 @@ def test_numbers_in_the_findings_equal_the_persisted_analysis_rows(built: Built,
                 _assert_quote_matches(q, value)
         for v in verdicts:
             value = _persisted(cur, built.run_id, v["data-result"], v["data-field"])
-            expected = ({True: "supported", False: "not supported"}[value] if isinstance(value, bool) else value)
+            expected = (
+                {True: "supported", False: "not supported"}[value]
+                if isinstance(value, bool)
+                else value
+            )
             assert v["text"] == expected, (v, value)
         # Every test and every seed claim is spoken about, not only the convenient ones.
-        cur.execute("select name from analysis.results where run_id = %s and section in ('hypothesis', 'seed_finding')",
-                    (built.run_id,))
+        cur.execute(
+            "select name from analysis.results where run_id = %s and section in ('hypothesis', 'seed_finding')",
+            (built.run_id,),
+        )
         required = {r[0] for r in cur.fetchall()}
     quoted = {q["data-result"] for q in page.quotes}
     assert required and required <= quoted, sorted(required - quoted)
@@ -330,29 +401,50 @@ def test_report_shows_dashboards_mongo_pipelines_and_data_quality(built: Built) 
     from mongo import pipelines
 
     text = built.report.read_text(encoding="utf-8")
-    for anchor in ("seed", "tests", "descriptive", "correlations", "clusters", "trends", "dashboards", "dash-executive",
-                   "dash-users", "dash-content", "dash-financial", "dash-geographic", "mongo", "quality"):
+    for anchor in (
+        "seed",
+        "tests",
+        "descriptive",
+        "correlations",
+        "clusters",
+        "trends",
+        "dashboards",
+        "dash-executive",
+        "dash-users",
+        "dash-content",
+        "dash-financial",
+        "dash-geographic",
+        "mongo",
+        "quality",
+    ):
         assert f'id="{anchor}"' in text, anchor
     with pymongo.MongoClient(built.mongo_uri) as client:
         saved = pipelines.saved_results(client[built.mongo_db])
     assert len(saved) == 4
     for name, rows in saved.items():
-        assert f'id="mongo-{name}"' in text and f"<caption>{len(rows):,} rows</caption>" in text, name
-    quality = text[text.index('id="quality"'):]
+        assert f'id="mongo-{name}"' in text and f"<caption>{len(rows):,} rows</caption>" in text, (
+            name
+        )
+    quality = text[text.index('id="quality"') :]
     with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
-        cur.execute("select source_file, lines_read, rows_quarantined from audit.load_batches where status = 'loaded'")
+        cur.execute(
+            "select source_file, lines_read, rows_quarantined from audit.load_batches where status = 'loaded'"
+        )
         batches = cur.fetchall()
         cur.execute("select reason_code, count(*) from audit.all_quarantine group by reason_code")
         reasons = cur.fetchall()
     for source_file, lines_read, quarantined in batches:
-        assert f"<td>{source_file}</td>" in quality and f">{lines_read:,}</td>" in quality, source_file
+        assert f"<td>{source_file}</td>" in quality and f">{lines_read:,}</td>" in quality, (
+            source_file
+        )
     for reason, _ in reasons:
         assert f"<td>{reason}</td>" in quality, reason
     assert "dbt build outcome by resource and status" in quality
 
 
-def test_cli_report_prints_the_path_of_the_latest_run(built: Built, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_report_prints_the_path_of_the_latest_run(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from streamlytics.cli import app
@@ -367,7 +459,9 @@ def test_cli_report_prints_the_path_of_the_latest_run(built: Built, tmp_path: Pa
     assert f"<dd>{built.run_id}</dd>" in path.read_text(encoding="utf-8")
 
 
-def test_cli_report_without_an_analysis_run_fails_and_says_what_to_run(pg_env: str, tmp_path: Path) -> None:
+def test_cli_report_without_an_analysis_run_fails_and_says_what_to_run(
+    pg_env: str, tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from streamlytics.cli import app
@@ -379,16 +473,24 @@ def test_cli_report_without_an_analysis_run_fails_and_says_what_to_run(pg_env: s
 
 
 # Appends a second analysis run to the module's database: keep it last (the tests above read the first).
-def test_pipeline_analyze_stage_writes_the_report_of_its_own_run(built: Built, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipeline_analyze_stage_writes_the_report_of_its_own_run(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from streamlytics import stages
     from streamlytics.config import settings
     from streamlytics.pipeline import RunContext
 
     monkeypatch.setenv("MONGODB_DB", built.mongo_db)
-    ctx = RunContext(cfg=settings(), data_dir=built.work / "data", database_url=built.url,
-                     mongodb_uri=built.mongo_uri, reports_dir=tmp_path)
+    ctx = RunContext(
+        cfg=settings(),
+        data_dir=built.work / "data",
+        database_url=built.url,
+        mongodb_uri=built.mongo_uri,
+        reports_dir=tmp_path,
+    )
     detail = stages.analyze(ctx)
     report = Path(detail["outputs"]["HTML report"])
     assert report == (tmp_path / "report.html").resolve()
-    assert detail["run_id"] != built.run_id and f"<dd>{detail['run_id']}</dd>" in report.read_text(encoding="utf-8")
+    assert detail["run_id"] != built.run_id and f"<dd>{detail['run_id']}</dd>" in report.read_text(
+        encoding="utf-8"
+    )

@@ -19,13 +19,25 @@ from python_models.report.analysis_run import AnalysisRun
 
 def _two_group_row(effect: float, verdict: str, **details: Any) -> dict[str, Any]:
     return {
-        "section": "hypothesis", "name": "premium_vs_basic_mean_completion",
-        "variables": "mean_completion ~ plan (Premium vs Basic)", "statistic_name": "U", "statistic": 10.0,
-        "p_value": 0.001, "p_adjusted": 0.004, "effect_name": "rank_biserial", "effect": effect,
-        "ci_low": effect - 0.1, "ci_high": effect + 0.1, "n": 150, "verdict": verdict,
+        "section": "hypothesis",
+        "name": "premium_vs_basic_mean_completion",
+        "variables": "mean_completion ~ plan (Premium vs Basic)",
+        "statistic_name": "U",
+        "statistic": 10.0,
+        "p_value": 0.001,
+        "p_adjusted": 0.004,
+        "effect_name": "rank_biserial",
+        "effect": effect,
+        "ci_low": effect - 0.1,
+        "ci_high": effect + 0.1,
+        "n": 150,
+        "verdict": verdict,
         # Keys deliberately in the "wrong" order: JSONB does not keep insertion order.
-        "details": {"groups": {"Basic": {"median": 67.84}, "Premium": {"median": 87.91}},
-                    "test": "Mann-Whitney U test", **details},
+        "details": {
+            "groups": {"Basic": {"median": 67.84}, "Premium": {"median": 87.91}},
+            "test": "Mann-Whitney U test",
+            **details,
+        },
     }
 
 
@@ -34,16 +46,27 @@ def _text(finding: findings.Finding) -> str:
 
 
 def test_two_group_sentence_direction_follows_the_sign_and_the_verdict() -> None:
-    assert "Premium users higher than Basic users" in _text(findings.hypothesis(_two_group_row(0.8, "supported")))
-    assert "Premium users lower than Basic users" in _text(findings.hypothesis(_two_group_row(-0.8, "supported")))
+    assert "Premium users higher than Basic users" in _text(
+        findings.hypothesis(_two_group_row(0.8, "supported"))
+    )
+    assert "Premium users lower than Basic users" in _text(
+        findings.hypothesis(_two_group_row(-0.8, "supported"))
+    )
     unclear = _text(findings.hypothesis(_two_group_row(0.8, "not supported")))
     assert "not clearly different from" in unclear
 
 
 def test_group_order_is_read_from_the_variables_not_the_json_key_order() -> None:
     finding = findings.hypothesis(_two_group_row(0.8, "supported"))
-    centres = [p for p in finding.parts if isinstance(p, findings.Quote) and p.field.startswith("details.groups")]
-    assert [c.field for c in centres] == ["details.groups.Premium.median", "details.groups.Basic.median"]
+    centres = [
+        p
+        for p in finding.parts
+        if isinstance(p, findings.Quote) and p.field.startswith("details.groups")
+    ]
+    assert [c.field for c in centres] == [
+        "details.groups.Premium.median",
+        "details.groups.Basic.median",
+    ]
     assert [c.text for c in centres] == ["87.9", "67.8"]
 
 
@@ -77,11 +100,28 @@ def test_lookup_reads_nested_details_lists_and_misses_quietly() -> None:
 
 
 def test_seed_claim_parts_carry_their_own_verdicts() -> None:
-    row = {"section": "seed_finding", "name": "seed_claim_1", "variables": "longer tenure, more watching",
-           "statistic": 1.0, "n": 2, "p_value": 0.4, "verdict": "not supported",
-           "details": {"parts": [
-               {"evidence": "x", "claim": "part one", "supported": True, "effect": 0.3, "p_adjusted": 0.001, "why": "ok"},
-               {"evidence": None, "claim": "part two", "supported": False, "why": "not computed"}]}}
+    row = {
+        "section": "seed_finding",
+        "name": "seed_claim_1",
+        "variables": "longer tenure, more watching",
+        "statistic": 1.0,
+        "n": 2,
+        "p_value": 0.4,
+        "verdict": "not supported",
+        "details": {
+            "parts": [
+                {
+                    "evidence": "x",
+                    "claim": "part one",
+                    "supported": True,
+                    "effect": 0.3,
+                    "p_adjusted": 0.001,
+                    "why": "ok",
+                },
+                {"evidence": None, "claim": "part two", "supported": False, "why": "not computed"},
+            ]
+        },
+    }
     head, one, two = findings.seed_claim(row)
     assert head.verdict.text == "not supported" and "1 of 2 parts supported" in _text(head)
     assert one.verdict.text == "supported" and one.verdict.field == "details.parts.0.supported"
@@ -90,14 +130,28 @@ def test_seed_claim_parts_carry_their_own_verdicts() -> None:
 
 def test_correlations_split_into_related_sentences_and_unrelated_pairs() -> None:
     def corr(method: str, x: str, y: str, r: float, verdict: str) -> dict[str, Any]:
-        return {"section": "correlation", "name": f"{method}_{x}__{y}", "variables": f"{x} ~ {y}",
-                "effect_name": f"{method}_r", "effect": r, "ci_low": r - 0.1, "ci_high": r + 0.1, "p_value": 0.01,
-                "n": 100, "verdict": verdict, "details": {"method": method, "level": "user", "x": x, "y": y}}
+        return {
+            "section": "correlation",
+            "name": f"{method}_{x}__{y}",
+            "variables": f"{x} ~ {y}",
+            "effect_name": f"{method}_r",
+            "effect": r,
+            "ci_low": r - 0.1,
+            "ci_high": r + 0.1,
+            "p_value": 0.01,
+            "n": 100,
+            "verdict": verdict,
+            "details": {"method": method, "level": "user", "x": x, "y": y},
+        }
 
-    results = pd.DataFrame([corr("pearson", "age", "tenure_days", 0.01, "not supported"),
-                            corr("spearman", "age", "tenure_days", 0.02, "not supported"),
-                            corr("pearson", "watch_minutes", "mean_completion", -0.4, "supported"),
-                            corr("spearman", "watch_minutes", "mean_completion", -0.35, "not supported")])
+    results = pd.DataFrame(
+        [
+            corr("pearson", "age", "tenure_days", 0.01, "not supported"),
+            corr("spearman", "age", "tenure_days", 0.02, "not supported"),
+            corr("pearson", "watch_minutes", "mean_completion", -0.4, "supported"),
+            corr("spearman", "watch_minutes", "mean_completion", -0.35, "not supported"),
+        ]
+    )
     related, unrelated = findings.correlation_findings(results)
     assert unrelated == ["age & tenure"]
     assert len(related) == 2 and "moderate negative relation" in _text(related[0])
@@ -120,11 +174,15 @@ def test_cells_format_integers_floats_and_missing_values() -> None:
 
 def test_weekday_confidence_intervals_come_from_the_weekday_test_groups() -> None:
     groups = {"Mon": {"n": 36, "mean": 40.0, "sd": 6.0}, "Tue": {"n": 35, "mean": 42.0, "sd": 3.5}}
-    results = pd.DataFrame([{"section": "hypothesis", "name": "weekday_daily_sessions", "details": {"groups": groups}}])
+    results = pd.DataFrame(
+        [{"section": "hypothesis", "name": "weekday_daily_sessions", "details": {"groups": groups}}]
+    )
     run = AnalysisRun({"run_id": "r"}, results, None, None, None, None)
     frame = build.weekday_ci(run, pd.Series({"Mon": 40.0, "Tue": 42.0}))
     half = build.T95 * 6.0 / math.sqrt(36)
-    assert math.isclose(frame.loc[0, "ci_low"], 40.0 - half) and math.isclose(frame.loc[0, "ci_high"], 40.0 + half)
+    assert math.isclose(frame.loc[0, "ci_low"], 40.0 - half) and math.isclose(
+        frame.loc[0, "ci_high"], 40.0 + half
+    )
 
 
 def _decoded(chart: charts.Chart) -> Image.Image:
@@ -136,10 +194,19 @@ def _decoded(chart: charts.Chart) -> Image.Image:
 def test_roc_and_calibration_charts_draw_from_series_points() -> None:
     fpr = np.linspace(0, 1, 20)
     roc = {"logistic": pd.DataFrame({"point_index": range(20), "x": fpr, "y": np.sqrt(fpr)})}
-    cal = {"logistic": pd.DataFrame({"point_index": range(5), "x": [0.1, 0.3, 0.5, 0.7, 0.9],
-                                     "y": [0.12, 0.28, 0.55, 0.66, 0.93]})}
-    for key, draw in (("roc", lambda: charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"})),
-                      ("calibration", lambda: charts.calibration(cal, {}))):
+    cal = {
+        "logistic": pd.DataFrame(
+            {
+                "point_index": range(5),
+                "x": [0.1, 0.3, 0.5, 0.7, 0.9],
+                "y": [0.12, 0.28, 0.55, 0.66, 0.93],
+            }
+        )
+    }
+    for key, draw in (
+        ("roc", lambda: charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"})),
+        ("calibration", lambda: charts.calibration(cal, {})),
+    ):
         chart = charts.render(key, key, "", draw)
         image = _decoded(chart)
         assert image.format == "PNG" and image.size == (chart.width, chart.height)
@@ -162,22 +229,48 @@ def test_the_page_template_escapes_values_from_the_database() -> None:
 
 
 def test_pipeline_rows_show_their_keys_before_their_figures() -> None:
-    table = tables.from_records([{"user_count": 3, "premium_share": 0.5, "country": "Chile"},
-                                 {"user_count": 2, "premium_share": 0.25, "country": "Peru"}], limit=1)
+    table = tables.from_records(
+        [
+            {"user_count": 3, "premium_share": 0.5, "country": "Chile"},
+            {"user_count": 2, "premium_share": 0.25, "country": "Peru"},
+        ],
+        limit=1,
+    )
     assert table.columns == ["country", "user_count", "premium_share"]
     assert table.rows == [["Chile", "3", "0.500"]] and "First 1 of 2 rows." in table.note
 
 
-def test_a_result_the_analysis_could_not_compute_says_why_instead_of_inventing_a_direction() -> None:
-    row = {"section": "hypothesis", "name": "premium_vs_basic_mean_completion", "variables": "mean_completion ~ plan",
-           "n": 4, "verdict": None, "effect": None, "details": {"not_computed": "Premium has 1 and Basic 3 values"}}
+def test_a_result_the_analysis_could_not_compute_says_why_instead_of_inventing_a_direction() -> (
+    None
+):
+    row = {
+        "section": "hypothesis",
+        "name": "premium_vs_basic_mean_completion",
+        "variables": "mean_completion ~ plan",
+        "n": 4,
+        "verdict": None,
+        "effect": None,
+        "details": {"not_computed": "Premium has 1 and Basic 3 values"},
+    }
     text = _text(findings.hypothesis(row))
-    assert text.startswith("Mean completion per user: not computed — Premium has 1 and Basic 3 values")
+    assert text.startswith(
+        "Mean completion per user: not computed — Premium has 1 and Basic 3 values"
+    )
     assert findings.hypothesis(row).verdict is None
-    k = {"section": "clustering", "name": "kmeans_chosen_k", "variables": "f", "n": 4,
-         "details": {"not_computed": "4 users with sessions (at least 10 needed)"}}
+    k = {
+        "section": "clustering",
+        "name": "kmeans_chosen_k",
+        "variables": "f",
+        "n": 4,
+        "details": {"not_computed": "4 users with sessions (at least 10 needed)"},
+    }
     (only,) = findings.clustering({"kmeans_chosen_k": k})
     assert "not computed — 4 users" in _text(only)
-    corr = {**row, "section": "correlation", "name": "pearson_age__tenure_days", "variables": "age ~ tenure_days"}
+    corr = {
+        **row,
+        "section": "correlation",
+        "name": "pearson_age__tenure_days",
+        "variables": "age ~ tenure_days",
+    }
     related, unrelated = findings.correlation_findings(pd.DataFrame([corr]))
     assert unrelated == [] and "not computed" in _text(related[0])

@@ -49,7 +49,6 @@ from _db_state import (
     scratch_database,
     table_checksums,
 )
-
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
 from streamlytics.config import settings
@@ -86,8 +85,12 @@ class Built:
 
 
 def dbt_build(url: str, target: Path) -> None:
-    result = run_build(exclude=["resource_type:unit_test"], target_path=target, log_path=target / "logs",
-                       cfg=replace(settings(), database_url=url))
+    result = run_build(
+        exclude=["resource_type:unit_test"],
+        target_path=target,
+        log_path=target / "logs",
+        cfg=replace(settings(), database_url=url),
+    )
     assert result.ok, [f.describe() for f in result.failures] or result.output_tail
 
 
@@ -98,7 +101,9 @@ def publish(url: str, uri: str, db_name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, service_urls: dict[str, str]) -> Iterator[Built]:
+def built(
+    tmp_path_factory: pytest.TempPathFactory, service_urls: dict[str, str]
+) -> Iterator[Built]:
     """A database (and a Mongo database) after one full run on a small dirty data set."""
     base = tmp_path_factory.mktemp("rerun")
     data = base / "data"
@@ -119,9 +124,17 @@ def built(tmp_path_factory: pytest.TempPathFactory, service_urls: dict[str, str]
 def test_rerunning_the_pipeline_on_the_same_files_changes_no_table(built: Built) -> None:
     before = table_checksums(built.url, PIPELINE_SCHEMAS)
     documents_before = mongo_checksums(built.mongo_uri, built.mongo_db)
-    assert {"raw.viewing_sessions_rows", "audit.load_batches", "audit.quarantine", "audit.staging_quarantine",
-            "core.viewing_sessions", "core.users"} <= set(before)
-    assert all(count > 0 for count, _ in before.values()), before  # nothing compared is trivially empty
+    assert {
+        "raw.viewing_sessions_rows",
+        "audit.load_batches",
+        "audit.quarantine",
+        "audit.staging_quarantine",
+        "core.viewing_sessions",
+        "core.users",
+    } <= set(before)
+    assert all(count > 0 for count, _ in before.values()), (
+        before
+    )  # nothing compared is trivially empty
     assert any(name.startswith("marts.") for name in before)
 
     report = ingest_directory(built.data, built.url)
@@ -186,13 +199,31 @@ def assert_no_partial_batch(url: str) -> list[str]:
     if one(url, "select to_regclass('audit.load_batches') is null"):
         return []
     assert one(url, "select count(*) from audit.load_batches where status <> 'loaded'") == 0
-    for table in ("raw.users_rows", "raw.viewing_sessions_rows", "raw.movies_rows", "raw.series_rows"):
-        assert one(url, f"select count(*) from {table} r where not exists (select 1 from audit.load_batches b "
-                        f"where b.load_id = r._load_id and b.status = 'loaded')") == 0, table
-    for load_id, kind, rows_loaded in rows(url, "select load_id, file_kind, rows_loaded from audit.load_batches"):
-        tables = {"users": ["raw.users_rows"], "content": ["raw.movies_rows", "raw.series_rows"],
-                  "viewing_sessions": ["raw.viewing_sessions_rows"]}[kind]
-        landed = sum(one(url, f"select count(*) from {t} where _load_id = %s", (load_id,)) for t in tables)
+    for table in (
+        "raw.users_rows",
+        "raw.viewing_sessions_rows",
+        "raw.movies_rows",
+        "raw.series_rows",
+    ):
+        assert (
+            one(
+                url,
+                f"select count(*) from {table} r where not exists (select 1 from audit.load_batches b "
+                f"where b.load_id = r._load_id and b.status = 'loaded')",
+            )
+            == 0
+        ), table
+    for load_id, kind, rows_loaded in rows(
+        url, "select load_id, file_kind, rows_loaded from audit.load_batches"
+    ):
+        tables = {
+            "users": ["raw.users_rows"],
+            "content": ["raw.movies_rows", "raw.series_rows"],
+            "viewing_sessions": ["raw.viewing_sessions_rows"],
+        }[kind]
+        landed = sum(
+            one(url, f"select count(*) from {t} where _load_id = %s", (load_id,)) for t in tables
+        )
         assert landed == rows_loaded, (kind, landed, rows_loaded)
     return [r[0] for r in rows(url, "select source_file from audit.load_batches order by load_id")]
 
@@ -205,15 +236,20 @@ def test_load_killed_then_rerun_converges_to_an_uninterrupted_load(
     point: str, big_dir: Path, reference: dict, pg_url: str
 ) -> None:
     pause = "sessions" if point == "mid-sessions-copy" else "none"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(big_dir), pg_url, pause],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(big_dir), pg_url, pause],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "go"
         if point == "mid-sessions-copy":
             assert child.stdout.readline().strip() == "paused"
-            copying = ("select count(*) from pg_stat_progress_copy where datname = current_database() "
-                       "and relid = 'raw.viewing_sessions_rows'::regclass")
+            copying = (
+                "select count(*) from pg_stat_progress_copy where datname = current_database() "
+                "and relid = 'raw.viewing_sessions_rows'::regclass"
+            )
             wait_for(lambda: one(pg_url, copying) == 1, 30, "the sessions COPY to be open")
         else:
             time.sleep(float(point.removeprefix("after-").removesuffix("s")))
@@ -221,8 +257,18 @@ def test_load_killed_then_rerun_converges_to_an_uninterrupted_load(
     finally:
         child.wait(timeout=30)
     # The server rolls the open transaction back once it sees the connection gone.
-    wait_for(lambda: one(pg_url, "select count(*) from pg_stat_activity where datname = current_database() "
-                                 "and application_name = 'streamlytics-ingest'") == 0, 30, "the backend to end")
+    wait_for(
+        lambda: (
+            one(
+                pg_url,
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and application_name = 'streamlytics-ingest'",
+            )
+            == 0
+        ),
+        30,
+        "the backend to end",
+    )
 
     loaded_at_kill = assert_no_partial_batch(pg_url)
     print(f"killed {point}: batches committed before the kill: {loaded_at_kill}")
@@ -283,13 +329,17 @@ def test_postgres_stopped_mid_ingest_retries_fails_naming_it_then_rerun_complete
     # its COPY - a known moment "mid-ingest" at which to stop the server.
     blocker = psycopg2.connect(url)
     blocker.cursor().execute("lock table raw.viewing_sessions_rows in share mode")
-    waiting = ("select count(*) from pg_stat_activity where application_name = 'streamlytics-ingest' "
-               "and wait_event_type = 'Lock'")
+    waiting = (
+        "select count(*) from pg_stat_activity where application_name = 'streamlytics-ingest' "
+        "and wait_event_type = 'Lock'"
+    )
     seen: dict[str, float] = {}
 
     def stop_when_waiting() -> None:
         try:
-            wait_for(lambda: one(url, waiting) == 1, 300, "the ingest to wait on the sessions table")
+            wait_for(
+                lambda: one(url, waiting) == 1, 300, "the ingest to wait on the sessions table"
+            )
             seen["waiting"] = time.monotonic()
         finally:
             own_postgres.stop()  # in any case: a run blocked on the lock must not hang the test
@@ -301,25 +351,34 @@ def test_postgres_stopped_mid_ingest_retries_fails_naming_it_then_rerun_complete
     stopper.start()
     try:
         # This machine is shared and busy: give Prefect's temporary API server time to start.
-        with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 300}), \
-                pytest.raises(psycopg2.OperationalError) as failure:
+        with (
+            temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 300}),
+            pytest.raises(psycopg2.OperationalError) as failure,
+        ):
             ingest_flow(str(small_dir))
         failed_at = time.monotonic()
     finally:
         logging.getLogger("prefect.task_runs").removeHandler(records)
         stopper.join(timeout=330)
         blocker.close()
-    assert "waiting" in seen, "the server was stopped only because the ingest never reached the sessions COPY"
+    assert "waiting" in seen, (
+        "the server was stopped only because the ingest never reached the sessions COPY"
+    )
     # Retries 2 s apart, refused while the server is down: the failure comes seconds after the
     # server went away, not at the first error.
     assert failed_at - seen["stopped"] >= 2 * 2
     retries = [m for m in records.messages if "Retry" in m and "will start" in m]
-    assert [m.split(" - Retry ")[1].split(" ")[0] for m in retries] == ["1/3", "2/3", "3/3"], records.messages
+    assert [m.split(" - Retry ")[1].split(" ")[0] for m in retries] == ["1/3", "2/3", "3/3"], (
+        records.messages
+    )
     # The failure names the server it could not reach.
     assert f"port {own_postgres.port}" in str(failure.value) and "127.0.0.1" in str(failure.value)
 
     own_postgres.start()
-    assert rows(url, "select source_file from audit.load_batches order by load_id") == [("users.csv",), ("content.json",)]
+    assert rows(url, "select source_file from audit.load_batches order by load_id") == [
+        ("users.csv",),
+        ("content.json",),
+    ]
     assert one(url, "select count(*) from raw.viewing_sessions_rows") == 0
     result = ingest_flow(str(small_dir))
     assert [f["status"] for f in result["files"]] == ["skipped", "skipped", "loaded"]
@@ -342,7 +401,9 @@ SELECTION_SECONDS = 3
 def quick(uri: str) -> str:
     """The server's URI with a shorter server-selection wait (pymongo's retry loop): the test
     waits 3 s for a stopped server instead of the project's 20 s, and proves the wait happened."""
-    return uri.replace("serverSelectionTimeoutMS=20000", f"serverSelectionTimeoutMS={SELECTION_SECONDS * 1000}")
+    return uri.replace(
+        "serverSelectionTimeoutMS=20000", f"serverSelectionTimeoutMS={SELECTION_SECONDS * 1000}"
+    )
 
 
 def test_mongodb_stopped_before_or_during_publish_fails_naming_it_then_rerun_completes(
@@ -359,7 +420,9 @@ def test_mongodb_stopped_before_or_during_publish_fails_naming_it_then_rerun_com
     started = time.monotonic()
     with pytest.raises(PublishError) as before:
         publish(built.url, uri, "pub")
-    assert time.monotonic() - started >= SELECTION_SECONDS - 0.5  # it kept trying the whole selection wait
+    assert (
+        time.monotonic() - started >= SELECTION_SECONDS - 0.5
+    )  # it kept trying the whole selection wait
     assert "MongoDB" in str(before.value) and f"127.0.0.1:{port}" in str(before.value)
 
     own_mongo.start()
@@ -382,13 +445,16 @@ def test_mongodb_stopped_before_or_during_publish_fails_naming_it_then_rerun_com
 
     own_mongo.start()
     again = publish(built.url, uri, "pub")
-    assert {name: (c["total"], c["inserted"], c["removed"]) for name, c in again["collections"].items()} == \
-        {name: (total, 0, 0) for name, total in totals.items()}
+    assert {
+        name: (c["total"], c["inserted"], c["removed"]) for name, c in again["collections"].items()
+    } == {name: (total, 0, 0) for name, total in totals.items()}
     assert again["pipeline_rows"] == built.publish["pipeline_rows"]
     assert mongo_checksums(uri, "pub") == mongo_checksums(built.mongo_uri, built.mongo_db)
 
 
-def test_checksums_see_a_changed_row(built: Built, tmp_path: Path, service_urls: dict[str, str]) -> None:
+def test_checksums_see_a_changed_row(
+    built: Built, tmp_path: Path, service_urls: dict[str, str]
+) -> None:
     """The comparison above can fail: one changed value changes its table's checksum, and only that."""
     with scratch_database(service_urls["postgres"], "copy") as url:
         ingest_directory(built.data, url)

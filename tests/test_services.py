@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import psutil
-import pymongo
 import psycopg2
+import pymongo
 import pytest
 
 from streamlytics.services._process import free_port
@@ -35,7 +35,7 @@ def processes_using(path: Path) -> list[psutil.Process]:
 
 def exported(stdout: str) -> dict[str, str]:
     """Evaluate `services env` output in a real shell and read the variables back."""
-    script = stdout + "\nprintf '%s\\n%s\\n' \"$DATABASE_URL\" \"$MONGODB_URI\""
+    script = stdout + '\nprintf \'%s\\n%s\\n\' "$DATABASE_URL" "$MONGODB_URI"'
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     db, mongo = out.splitlines()
     return {"DATABASE_URL": db, "MONGODB_URI": mongo}

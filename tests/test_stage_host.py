@@ -12,12 +12,16 @@ from streamlytics.stage_host import StageHost
 
 
 def ctx(tmp_path: Path) -> RunContext:
-    return RunContext(cfg=None, data_dir=tmp_path, database_url="", mongodb_uri="", reports_dir=tmp_path)  # type: ignore[arg-type]
+    return RunContext(
+        cfg=None, data_dir=tmp_path, database_url="", mongodb_uri="", reports_dir=tmp_path
+    )  # type: ignore[arg-type]
 
 
 def gate(_ctx: RunContext) -> dict:
     print("checked 3 expectations")
-    raise GateFailed("raw validation failed: expect_column_values_to_be_in_set(device_type)", {"failed": 1})
+    raise GateFailed(
+        "raw validation failed: expect_column_values_to_be_in_set(device_type)", {"failed": 1}
+    )
 
 
 def crash(_ctx: RunContext) -> dict:
@@ -25,8 +29,12 @@ def crash(_ctx: RunContext) -> dict:
 
 
 def environment(ctx: RunContext) -> dict:
-    return {"pid": os.getpid(), "setting": os.environ.get("STAGE_HOST_TEST"), "cwd": os.getcwd(),
-            "data_dir": str(ctx.data_dir)}
+    return {
+        "pid": os.getpid(),
+        "setting": os.environ.get("STAGE_HOST_TEST"),
+        "cwd": os.getcwd(),
+        "data_dir": str(ctx.data_dir),
+    }
 
 
 def grow(_ctx: RunContext) -> dict:
@@ -46,7 +54,11 @@ def test_a_failed_gate_comes_back_with_its_message_and_detail(host, tmp_path):
     lines: list[str] = []
     result = host.run(Stage("validate-raw", gate), context, on_output=lines.append)
     in_thread = execute_stage(Stage("validate-raw", gate), ctx(tmp_path))
-    assert (result.status, result.message, result.detail) == (in_thread.status, in_thread.message, in_thread.detail)
+    assert (result.status, result.message, result.detail) == (
+        in_thread.status,
+        in_thread.message,
+        in_thread.detail,
+    )
     assert result.status == "failed" and result.detail == {"failed": 1}
     assert context.results["validate-raw"] == {"failed": 1}
     assert lines[0] == "checked 3 expectations"  # the stage's prints reach the caller's log
@@ -88,11 +100,15 @@ def test_a_stage_still_running_when_the_caller_goes_away_is_ended(tmp_path):
 
     host = StageHost(preload=()).start()
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(host.run(Stage("slow", sleep_long), ctx(tmp_path))))
+    worker = threading.Thread(
+        target=lambda: outcome.append(host.run(Stage("slow", sleep_long), ctx(tmp_path)))
+    )
     worker.start()
     time.sleep(1.0)  # the stage process is running
     started = time.monotonic()
     host.stop()
     worker.join(timeout=30)
     assert time.monotonic() - started < 15
-    assert outcome and outcome[0].status == "failed" and "ended without a result" in outcome[0].message
+    assert (
+        outcome and outcome[0].status == "failed" and "ended without a result" in outcome[0].message
+    )

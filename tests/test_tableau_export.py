@@ -74,14 +74,17 @@ def _pg_rows(url: str, query: str) -> list[tuple]:
         conn.close()
 
 
-def _hyper_rows(path: Path, table: str, log_dir: Path) -> tuple[list[list], list[tuple[str, str, bool]]]:
+def _hyper_rows(
+    path: Path, table: str, log_dir: Path
+) -> tuple[list[list], list[tuple[str, str, bool]]]:
     from tableauhyperapi import Connection, Nullability, TableName
 
     with tableau._start_hyper(log_dir) as hyper, Connection(hyper.endpoint, str(path)) as conn:
         name = TableName("Extract", table)
         definition = conn.catalog.get_table_definition(name)
         columns = [
-            (c.name.unescaped, str(c.type), c.nullability == Nullability.NULLABLE) for c in definition.columns
+            (c.name.unescaped, str(c.type), c.nullability == Nullability.NULLABLE)
+            for c in definition.columns
         ]
         return conn.execute_list_query(f"select * from {name} order by 1"), columns
 
@@ -95,23 +98,39 @@ def _plain(value):
     return value
 
 
-def test_every_mart_becomes_a_hyper_file_holding_its_row_count(marts_db: str, tmp_path: Path) -> None:
+def test_every_mart_becomes_a_hyper_file_holding_its_row_count(
+    marts_db: str, tmp_path: Path
+) -> None:
     out = tmp_path / "extracts"
     extracts = tableau.export_marts(out, database_url=marts_db, log_dir=tmp_path / "logs")
 
-    assert sorted(p.name for p in out.iterdir()) == ["dim_empty.hyper", "fct_sessions.hyper", "rpt_devices.hyper"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dim_empty.hyper",
+        "fct_sessions.hyper",
+        "rpt_devices.hyper",
+    ]
     expected = {
         m: _pg_rows(marts_db, f"select count(*) from marts.{m}")[0][0]
         for m in ("fct_sessions", "dim_empty", "rpt_devices")
     }
-    assert tableau.row_counts(extracts) == expected == {"fct_sessions": 1500, "dim_empty": 0, "rpt_devices": 3}
+    assert (
+        tableau.row_counts(extracts)
+        == expected
+        == {"fct_sessions": 1500, "dim_empty": 0, "rpt_devices": 3}
+    )
     for extract in extracts:
-        assert tableau.read_extract_count(extract.path, log_dir=tmp_path / "logs") == expected[extract.mart]
+        assert (
+            tableau.read_extract_count(extract.path, log_dir=tmp_path / "logs")
+            == expected[extract.mart]
+        )
 
 
 def test_extract_keeps_every_value_type_and_null(marts_db: str, tmp_path: Path) -> None:
     (extract,) = [
-        e for e in tableau.export_marts(tmp_path / "x", database_url=marts_db, log_dir=tmp_path / "logs")
+        e
+        for e in tableau.export_marts(
+            tmp_path / "x", database_url=marts_db, log_dir=tmp_path / "logs"
+        )
         if e.mart == "fct_sessions"
     ]
     rows, columns = _hyper_rows(extract.path, "fct_sessions", tmp_path / "logs")
@@ -145,12 +164,17 @@ def test_extract_keeps_every_value_type_and_null(marts_db: str, tmp_path: Path) 
     assert expected[0][3] == "" and got[0][3] == "" and got[4][3] is None
     assert got[1][3] == 'comma, "quote"' and got[2][3] == "new\nline é"
     assert got[0][5] == Decimal("1.37")
-    assert got[0][10] == dt.datetime(2024, 1, 1, 1, tzinfo=dt.timezone.utc)
-    assert [(r[12].months, r[12].days, r[12].microseconds) for r in rows[:2]] == [(0, 0, 60_000_000), (0, 0, 120_000_000)]
+    assert got[0][10] == dt.datetime(2024, 1, 1, 1, tzinfo=dt.UTC)
+    assert [(r[12].months, r[12].days, r[12].microseconds) for r in rows[:2]] == [
+        (0, 0, 60_000_000),
+        (0, 0, 120_000_000),
+    ]
 
 
 def test_export_without_marts_names_the_schema_and_the_fix(pg_url: str, tmp_path: Path) -> None:
-    with pytest.raises(tableau.TableauExportError, match="schema 'marts' holds no tables.*dbt build"):
+    with pytest.raises(
+        tableau.TableauExportError, match="schema 'marts' holds no tables.*dbt build"
+    ):
         tableau.export_marts(tmp_path, database_url=pg_url, log_dir=tmp_path / "logs")
 
 
@@ -168,11 +192,15 @@ def test_export_without_marts_names_the_schema_and_the_fix(pg_url: str, tmp_path
         ("ARRAY", None, None, None, "text", True),
     ],
 )
-def test_postgres_types_map_to_their_hyper_counterpart(pg, precision, scale, length, hyper, cast) -> None:
+def test_postgres_types_map_to_their_hyper_counterpart(
+    pg, precision, scale, length, hyper, cast
+) -> None:
     assert tableau.hyper_type_for(pg, precision, scale, length) == (hyper, cast)
 
 
-def test_cli_exports_the_marts_of_the_configured_database(marts_db: str, pg_env: str, tmp_path: Path) -> None:
+def test_cli_exports_the_marts_of_the_configured_database(
+    marts_db: str, pg_env: str, tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from streamlytics.cli import app

@@ -14,11 +14,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 from typer.testing import CliRunner
+from validation_sample import load_sample
 
 from streamlytics.config import PROJECT_ROOT
 from streamlytics.validation import run_validation
 from streamlytics.validation.run import MissingTablesError
-from validation_sample import load_sample
 
 COMMITTED_CONTEXT = PROJECT_ROOT / "expectations" / "gx"
 
@@ -38,14 +38,25 @@ def _execute(url: str, *statements: str) -> None:
     conn.close()
 
 
-def test_clean_landing_passes_every_raw_suite_with_offline_docs(pg_url: str, context_dir: Path, tmp_path: Path) -> None:
+def test_clean_landing_passes_every_raw_suite_with_offline_docs(
+    pg_url: str, context_dir: Path, tmp_path: Path
+) -> None:
     load_sample(pg_url)
-    report = run_validation("raw", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path / "reports")
+    report = run_validation(
+        "raw", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path / "reports"
+    )
 
     assert report.passed, report.message()
     assert report.warnings == []
-    assert report.suites == ["raw_load_ledger", "raw_users", "raw_viewing_sessions", "raw_movies",
-                             "raw_series", "raw_content_genres", "raw_series_seasons"]
+    assert report.suites == [
+        "raw_load_ledger",
+        "raw_users",
+        "raw_viewing_sessions",
+        "raw_movies",
+        "raw_series",
+        "raw_content_genres",
+        "raw_series_seasons",
+    ]
     assert all(o.error is None for o in report.outcomes)
 
     saved = json.loads((tmp_path / "reports" / "validation" / "raw.json").read_text())
@@ -68,7 +79,9 @@ def _assert_offline_site(site: Path) -> None:
                 continue
             target = match[1]
             assert not re.match(r"(?i)https?:|//", target), f"{page}: {tag} loads {target}"
-            assert (page.parent / target.split("?")[0]).resolve().is_file(), f"{page}: missing {target}"
+            assert (page.parent / target.split("?")[0]).resolve().is_file(), (
+                f"{page}: missing {target}"
+            )
 
 
 def test_injected_defects_fail_their_own_expectations_and_exit_non_zero(
@@ -107,7 +120,9 @@ def test_injected_defects_fail_their_own_expectations_and_exit_non_zero(
         assert name in " ".join(result.output.split()), name
 
 
-def test_missing_tables_are_named_before_any_expectation_runs(pg_url: str, context_dir: Path, tmp_path: Path) -> None:
+def test_missing_tables_are_named_before_any_expectation_runs(
+    pg_url: str, context_dir: Path, tmp_path: Path
+) -> None:
     load_sample(pg_url)  # raw only: dbt never ran here
     with pytest.raises(MissingTablesError, match=r"marts\.rpt_geographic.*streamlytics transform"):
         run_validation("marts", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path)
@@ -139,9 +154,12 @@ def test_sessions_loads_are_read_once_each_and_a_failing_load_until_it_is_fixed(
     pg_url: str, context_dir: Path, tmp_path: Path
 ) -> None:
     rows = load_sample(pg_url)
-    run = lambda **kw: run_validation("raw", project_dir=context_dir, database_url=pg_url,  # noqa: E731
-                                      reports_dir=tmp_path / "reports", **kw)
-    sessions = lambda report: {o.check: o for o in report.outcomes if o.suite == "raw_viewing_sessions"}  # noqa: E731
+    run = lambda **kw: run_validation(
+        "raw", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path / "reports", **kw
+    )
+    sessions = lambda report: {
+        o.check: o for o in report.outcomes if o.suite == "raw_viewing_sessions"
+    }
     first = run()
     assert first.passed, first.message()
     assert sessions(first)["has_rows"].observed == str(len(rows["viewing_sessions"]))
@@ -158,10 +176,15 @@ def test_sessions_loads_are_read_once_each_and_a_failing_load_until_it_is_fixed(
 
     # A failing load is read again on every run, so the gate keeps failing until it is fixed.
     assert not run().passed
-    _execute(pg_url, "update raw.viewing_sessions_rows set watch_duration_minutes = 7 where _load_id = 20")
+    _execute(
+        pg_url,
+        "update raw.viewing_sessions_rows set watch_duration_minutes = 7 where _load_id = 20",
+    )
     assert run().passed
 
     # A load that passed is not read again (an in-place change is only seen with all_loads).
-    _execute(pg_url, "update raw.viewing_sessions_rows set device_type = 'VR Headset' where _load_id = 3")
+    _execute(
+        pg_url, "update raw.viewing_sessions_rows set device_type = 'VR Headset' where _load_id = 3"
+    )
     assert run().passed
     assert run(all_loads=True).failed_expectations == ["raw_viewing_sessions.device_type_known"]

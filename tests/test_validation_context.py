@@ -9,7 +9,12 @@ import yaml
 
 from streamlytics.config import PROJECT_ROOT
 from streamlytics.validation.gx_context import (
-    CONNECTION_STRING, DATASOURCE, DOCS_INDEX_RESULTS, DOCS_SITE, all_suites, build_context,
+    CONNECTION_STRING,
+    DATASOURCE,
+    DOCS_INDEX_RESULTS,
+    DOCS_SITE,
+    all_suites,
+    build_context,
 )
 
 COMMITTED = PROJECT_ROOT / "expectations" / "gx"
@@ -24,7 +29,10 @@ def _without_ids(value: object) -> object:
 
 
 def _stored(gx_dir: Path, folder: str) -> dict[str, object]:
-    return {p.name: _without_ids(json.loads(p.read_text())) for p in sorted((gx_dir / folder).glob("*.json"))}
+    return {
+        p.name: _without_ids(json.loads(p.read_text()))
+        for p in sorted((gx_dir / folder).glob("*.json"))
+    }
 
 
 def _datasource(gx_dir: Path) -> dict:
@@ -39,10 +47,15 @@ def test_committed_context_matches_the_suite_specs(pg_url: str, tmp_path: Path) 
     for folder in ("expectations", "validation_definitions", "checkpoints"):
         assert _stored(COMMITTED, folder) == _stored(fresh, folder), folder
     assert _without_ids(_datasource(COMMITTED)) == _without_ids(_datasource(fresh))
-    sites = [yaml.safe_load((d / "great_expectations.yml").read_text())["data_docs_sites"] for d in (COMMITTED, fresh)]
+    sites = [
+        yaml.safe_load((d / "great_expectations.yml").read_text())["data_docs_sites"]
+        for d in (COMMITTED, fresh)
+    ]
     assert sites[0] == sites[1]
     # The docs index reads each listed result: a bounded list keeps validation from slowing run after run.
-    assert sites[0][DOCS_SITE]["site_index_builder"]["validation_results_limit"] == DOCS_INDEX_RESULTS
+    assert (
+        sites[0][DOCS_SITE]["site_index_builder"]["validation_results_limit"] == DOCS_INDEX_RESULTS
+    )
 
 
 def test_connection_string_comes_from_the_environment_only() -> None:
@@ -51,4 +64,7 @@ def test_connection_string_comes_from_the_environment_only() -> None:
     assert "postgresql://" not in text and "password" not in text.lower()
     config = yaml.safe_load(text)
     assert config["analytics_enabled"] is False
-    assert not (COMMITTED / "uncommitted").exists() or (COMMITTED / ".gitignore").read_text().strip() == "uncommitted/"
+    assert (
+        not (COMMITTED / "uncommitted").exists()
+        or (COMMITTED / ".gitignore").read_text().strip() == "uncommitted/"
+    )

@@ -13,27 +13,41 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-
 from _db_state import scratch_database
+
 from streamlytics.config import PROJECT_ROOT
 from streamlytics.validation import run_validation
 
 QUARANTINE_BOUND = {
     # What the generator's dirty rows can trip in raw: values staging quarantines as out_of_range.
-    "raw_users.age_range", "raw_users.subscription_type_known", "raw_users.total_watch_time_hours_non_negative",
-    "raw_viewing_sessions.watch_duration_minutes_positive", "raw_viewing_sessions.completion_percentage_range",
-    "raw_viewing_sessions.device_type_known", "raw_viewing_sessions.quality_level_known",
-    "raw_movies.rating_range", "raw_movies.duration_minutes_positive", "raw_movies.views_count_non_negative",
-    "raw_movies.production_budget_non_negative", "raw_series.rating_range", "raw_series.seasons_positive",
-    "raw_series.avg_episode_duration_positive", "raw_series.total_views_non_negative",
-    "raw_series.production_budget_non_negative", "raw_series_seasons.episode_count_positive",
+    "raw_users.age_range",
+    "raw_users.subscription_type_known",
+    "raw_users.total_watch_time_hours_non_negative",
+    "raw_viewing_sessions.watch_duration_minutes_positive",
+    "raw_viewing_sessions.completion_percentage_range",
+    "raw_viewing_sessions.device_type_known",
+    "raw_viewing_sessions.quality_level_known",
+    "raw_movies.rating_range",
+    "raw_movies.duration_minutes_positive",
+    "raw_movies.views_count_non_negative",
+    "raw_movies.production_budget_non_negative",
+    "raw_series.rating_range",
+    "raw_series.seasons_positive",
+    "raw_series.avg_episode_duration_positive",
+    "raw_series.total_views_non_negative",
+    "raw_series.production_budget_non_negative",
+    "raw_series_seasons.episode_count_positive",
 }
 
 
 @pytest.fixture(scope="module")
 def context_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("gx") / "expectations"
-    shutil.copytree(PROJECT_ROOT / "expectations" / "gx", project / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    shutil.copytree(
+        PROJECT_ROOT / "expectations" / "gx",
+        project / "gx",
+        ignore=shutil.ignore_patterns("uncommitted"),
+    )
     return project
 
 
@@ -51,9 +65,19 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         with pytest.MonkeyPatch.context() as env:
             env.setenv("DATABASE_URL", url)
             result = run_build(target_path=work / "target", log_path=work / "logs")
-        missing = [t for t in ("rpt_user_analytics", "rpt_geographic", "rpt_device_completion",
-                               "rpt_seasonal_by_month", "rpt_revenue_by_genre", "rpt_financial_revenue",
-                               "rpt_content_costs") if not _exists(url, f"marts.{t}")]
+        missing = [
+            t
+            for t in (
+                "rpt_user_analytics",
+                "rpt_geographic",
+                "rpt_device_completion",
+                "rpt_seasonal_by_month",
+                "rpt_revenue_by_genre",
+                "rpt_financial_revenue",
+                "rpt_content_costs",
+            )
+            if not _exists(url, f"marts.{t}")
+        ]
         assert not missing, (missing, [f.describe() for f in result.failures])
         yield url
 
@@ -82,15 +106,21 @@ def _execute(url: str, statement: str) -> None:
     conn.close()
 
 
-def test_generated_data_passes_the_raw_and_mart_suites(built: str, context_dir: Path, tmp_path: Path) -> None:
-    report = run_validation("all", project_dir=context_dir, database_url=built, reports_dir=tmp_path)
+def test_generated_data_passes_the_raw_and_mart_suites(
+    built: str, context_dir: Path, tmp_path: Path
+) -> None:
+    report = run_validation(
+        "all", project_dir=context_dir, database_url=built, reports_dir=tmp_path
+    )
     assert report.passed, report.message()
     assert report.warnings == [], report.warnings
     assert {s.split("_")[0] for s in report.suites} == {"raw", "marts"}
     assert all(o.error is None for o in report.outcomes), [o for o in report.outcomes if o.error]
 
 
-def test_a_plan_completion_band_broken_fails_the_marts_gate(built: str, context_dir: Path, tmp_path: Path) -> None:
+def test_a_plan_completion_band_broken_fails_the_marts_gate(
+    built: str, context_dir: Path, tmp_path: Path
+) -> None:
     with broken(
         built,
         "update marts.rpt_user_analytics set mean_completion_percentage = mean_completion_percentage / 2 "
@@ -98,17 +128,27 @@ def test_a_plan_completion_band_broken_fails_the_marts_gate(built: str, context_
         "update marts.rpt_user_analytics set mean_completion_percentage = mean_completion_percentage * 2 "
         "where subscription_type = 'Premium'",
     ):
-        report = run_validation("marts", project_dir=context_dir, database_url=built, reports_dir=tmp_path)
+        report = run_validation(
+            "marts", project_dir=context_dir, database_url=built, reports_dir=tmp_path
+        )
     assert not report.passed
-    assert report.failed_expectations == ["marts_rpt_user_analytics.mean_completion_per_plan_in_band"]
+    assert report.failed_expectations == [
+        "marts_rpt_user_analytics.mean_completion_per_plan_in_band"
+    ]
 
 
-def test_revenue_that_no_longer_adds_up_fails_every_reconciliation(built: str, context_dir: Path, tmp_path: Path) -> None:
-    bump = ("update marts.rpt_revenue_by_genre set revenue_cents = revenue_cents {} 100 "
-            "where (revenue_month, genre) = (select revenue_month, genre from marts.rpt_revenue_by_genre "
-            "order by revenue_month, genre limit 1)")
+def test_revenue_that_no_longer_adds_up_fails_every_reconciliation(
+    built: str, context_dir: Path, tmp_path: Path
+) -> None:
+    bump = (
+        "update marts.rpt_revenue_by_genre set revenue_cents = revenue_cents {} 100 "
+        "where (revenue_month, genre) = (select revenue_month, genre from marts.rpt_revenue_by_genre "
+        "order by revenue_month, genre limit 1)"
+    )
     with broken(built, bump.format("+"), bump.format("-")):
-        report = run_validation("marts", project_dir=context_dir, database_url=built, reports_dir=tmp_path)
+        report = run_validation(
+            "marts", project_dir=context_dir, database_url=built, reports_dir=tmp_path
+        )
     assert set(report.failed_expectations) == {
         "marts_rpt_revenue_by_genre.revenue_matches_billed_user_months",
         "marts_rpt_geographic.revenue_matches_genre_mart",
@@ -116,13 +156,17 @@ def test_revenue_that_no_longer_adds_up_fails_every_reconciliation(built: str, c
     }
 
 
-def test_a_vanished_device_fails_and_a_shifted_mix_only_warns(built: str, context_dir: Path, tmp_path: Path) -> None:
+def test_a_vanished_device_fails_and_a_shifted_mix_only_warns(
+    built: str, context_dir: Path, tmp_path: Path
+) -> None:
     with broken(
         built,
         "update marts.rpt_device_completion set device_type = 'Tablet (old)' where device_type = 'Tablet'",
         "update marts.rpt_device_completion set device_type = 'Tablet' where device_type = 'Tablet (old)'",
     ):
-        report = run_validation("marts", project_dir=context_dir, database_url=built, reports_dir=tmp_path)
+        report = run_validation(
+            "marts", project_dir=context_dir, database_url=built, reports_dir=tmp_path
+        )
     assert report.failed_expectations == ["marts_rpt_device_completion.every_device_present"]
     assert report.warnings == ["marts_rpt_device_completion.device_share_in_band"]
 
@@ -135,10 +179,14 @@ def test_dirty_delivery_reconciles_with_the_ledger_and_fails_only_quarantine_bou
 
     generate_dataset(tmp_path / "dirty", scale=0.02, seed=7, dirty_fraction=0.03)
     ingest_directory(tmp_path / "dirty", pg_url)
-    report = run_validation("raw", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path)
+    report = run_validation(
+        "raw", project_dir=context_dir, database_url=pg_url, reports_dir=tmp_path
+    )
 
     # Lines read = loaded + quarantined, and the landing equals the ledger, defects or not.
     assert not [o for o in report.outcomes if o.suite == "raw_load_ledger" and not o.success]
-    assert report.failed_expectations, "out-of-range rows must be reported before staging quarantines them"
+    assert report.failed_expectations, (
+        "out-of-range rows must be reported before staging quarantines them"
+    )
     assert set(report.failed_expectations) <= QUARANTINE_BOUND
     assert all(w.endswith("_canonical_spelling") for w in report.warnings)

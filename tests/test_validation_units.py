@@ -26,7 +26,9 @@ def _outcome(check: str, success: bool, severity: str) -> ExpectationOutcome:
 
 
 def test_warnings_are_reported_but_never_fail_the_gate() -> None:
-    report = ValidationReport("raw", [_outcome("a", True, "error"), _outcome("b", False, "warning")], "now")
+    report = ValidationReport(
+        "raw", [_outcome("a", True, "error"), _outcome("b", False, "warning")], "now"
+    )
     assert report.passed
     assert report.failed_expectations == []
     assert report.warnings == ["raw_users.b"]
@@ -34,14 +36,18 @@ def test_warnings_are_reported_but_never_fail_the_gate() -> None:
 
 
 def test_an_error_severity_failure_fails_the_gate_and_is_named() -> None:
-    report = ValidationReport("raw", [_outcome("a", False, "error"), _outcome("b", False, "warning")], "now")
+    report = ValidationReport(
+        "raw", [_outcome("a", False, "error"), _outcome("b", False, "warning")], "now"
+    )
     assert not report.passed
     assert report.failed_expectations == ["raw_users.a"]
     assert "raw_users.a" in report.message() and "FAILED" in report.message()
 
 
 def test_enumeration_accepts_what_staging_normalises_and_rejects_the_rest() -> None:
-    known, canonical = enumeration("device_type", ["Smart TV", "Mobile", "Sci-Fi"], "critical", "why")
+    known, canonical = enumeration(
+        "device_type", ["Smart TV", "Mobile", "Sci-Fi"], "critical", "why"
+    )
     pattern = re.compile(known.regex)
     for value in ("Smart TV", " mobile", "SMART TV  ", "sci-fi"):
         assert pattern.search(value), value
@@ -68,7 +74,10 @@ GX_PAGE = """<html><head>
 def test_rewrite_points_cdn_assets_at_vendored_files() -> None:
     page = rewrite_page(GX_PAGE, "../../")
     assert remote_assets(page) == []
-    assert '<link rel="stylesheet" href="../../static/vendor/bootstrap-4.3.1/bootstrap.min.css">' in page
+    assert (
+        '<link rel="stylesheet" href="../../static/vendor/bootstrap-4.3.1/bootstrap.min.css">'
+        in page
+    )
     assert '<script src="../../static/vendor/jquery-3.7.1/jquery.min.js"></script>' in page
     assert "fontawesome-free-6.6.0/css/solid.min.css" in page
     # crossorigin would make browsers refuse the file:// script.
@@ -89,17 +98,29 @@ def test_every_mapped_asset_is_vendored() -> None:
 def test_vendored_files_match_the_integrity_gx_pins_for_the_cdn_copies() -> None:
     import great_expectations
 
-    template = Path(great_expectations.__file__).parent / "render" / "view" / "templates" / "js_script_imports.j2"
-    pinned = dict(re.findall(r'src="(https://[^"]+)" integrity="(sha384-[^"]+)"', template.read_text()))
+    template = (
+        Path(great_expectations.__file__).parent
+        / "render"
+        / "view"
+        / "templates"
+        / "js_script_imports.j2"
+    )
+    pinned = dict(
+        re.findall(r'src="(https://[^"]+)" integrity="(sha384-[^"]+)"', template.read_text())
+    )
     assert pinned, "GX no longer pins integrity hashes: check the vendored files by hand"
     for url, integrity in pinned.items():
         (local,) = CDN_ASSETS[url]
-        digest = base64.b64encode(hashlib.sha384((VENDOR_DIR / local).read_bytes()).digest()).decode()
+        digest = base64.b64encode(
+            hashlib.sha384((VENDOR_DIR / local).read_bytes()).digest()
+        ).decode()
         assert integrity == f"sha384-{digest}", url
 
 
 def test_an_unknown_cdn_asset_stops_the_docs_build(tmp_path: Path) -> None:
-    (tmp_path / "index.html").write_text('<script src="https://cdn.example.org/new-lib.js"></script>')
+    (tmp_path / "index.html").write_text(
+        '<script src="https://cdn.example.org/new-lib.js"></script>'
+    )
     with pytest.raises(OfflineDocsError, match="new-lib.js"):
         make_offline(tmp_path)
 
@@ -121,7 +142,9 @@ def test_a_later_pass_rewrites_new_and_changed_pages_and_skips_checked_ones(tmp_
     make_offline(tmp_path)
     for name in ("index.html", "validations/new.html"):
         assert remote_assets((tmp_path / name).read_text()) == [], name
-    (tmp_path / "validations" / "newer.html").write_text('<script src="https://cdn.example.org/new-lib.js"></script>')
+    (tmp_path / "validations" / "newer.html").write_text(
+        '<script src="https://cdn.example.org/new-lib.js"></script>'
+    )
     with pytest.raises(OfflineDocsError, match="new-lib.js"):
         make_offline(tmp_path)
 

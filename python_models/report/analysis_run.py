@@ -17,12 +17,16 @@ from python_models.report.sources import ReportSourceError, table_exists
 
 @dataclass
 class AnalysisRun:
-    run: dict[str, Any]                 # the analysis.runs row
-    results: pd.DataFrame               # analysis.results rows of the run (details as dicts)
-    descriptive: pd.DataFrame | None    # analysis.descriptive rows of the run
-    assignments: pd.DataFrame | None    # analysis.user_clusters: user_id, kmeans_cluster, ward_cluster, in_ward_sample, pc1, pc2
-    profiles: pd.DataFrame | None       # analysis.clusters: method, cluster, n_users, feature, mean, median
-    series: pd.DataFrame | None         # series, measure, point_index, x_label, x, y, n
+    run: dict[str, Any]  # the analysis.runs row
+    results: pd.DataFrame  # analysis.results rows of the run (details as dicts)
+    descriptive: pd.DataFrame | None  # analysis.descriptive rows of the run
+    assignments: (
+        pd.DataFrame | None
+    )  # analysis.user_clusters: user_id, kmeans_cluster, ward_cluster, in_ward_sample, pc1, pc2
+    profiles: (
+        pd.DataFrame | None
+    )  # analysis.clusters: method, cluster, n_users, feature, mean, median
+    series: pd.DataFrame | None  # series, measure, point_index, x_label, x, y, n
 
     @property
     def run_id(self) -> Any:
@@ -33,26 +37,36 @@ class AnalysisRun:
         if self.series is None or self.series.empty:
             return {}
         part = self.series[self.series["series"].astype(str).str.startswith(prefix)]
-        return {name[len(prefix):]: frame.sort_values("point_index").reset_index(drop=True)
-                for name, frame in part.groupby("series", sort=True)}
+        return {
+            name[len(prefix) :]: frame.sort_values("point_index").reset_index(drop=True)
+            for name, frame in part.groupby("series", sort=True)
+        }
 
 
 def latest_run_id(conn: Any) -> Any:
     """The newest completed run (view analysis.latest_run), or ReportSourceError when there is none."""
     if not table_exists(conn, "analysis", "runs"):
-        raise ReportSourceError("schema analysis has no runs table: run the analysis first (`streamlytics analyze`).")
+        raise ReportSourceError(
+            "schema analysis has no runs table: run the analysis first (`streamlytics analyze`)."
+        )
     with conn.cursor() as cur:
-        cur.execute("select run_id from analysis.runs where status = 'completed' order by finished_at desc limit 1")
+        cur.execute(
+            "select run_id from analysis.runs where status = 'completed' order by finished_at desc limit 1"
+        )
         row = cur.fetchone()
     if row is None:
-        raise ReportSourceError("analysis.runs is empty: run the analysis first (`streamlytics analyze`).")
+        raise ReportSourceError(
+            "analysis.runs is empty: run the analysis first (`streamlytics analyze`)."
+        )
     return row[0]
 
 
 def _rows(conn: Any, table: str, run_id: Any, order: str) -> pd.DataFrame | None:
     if not table_exists(conn, "analysis", table):
         return None
-    frame = query_frame(conn, f"select * from analysis.{table} where run_id = %s order by {order}", (run_id,))
+    frame = query_frame(
+        conn, f"select * from analysis.{table} where run_id = %s order by {order}", (run_id,)
+    )
     for column in frame.columns:
         # numeric columns arrive as Decimal; the report formats floats.
         if frame[column].map(lambda v: v.__class__.__name__ == "Decimal").any():

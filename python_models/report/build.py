@@ -55,9 +55,15 @@ class Page:
 
 # --- entry point ---------------------------------------------------------------------------------
 
+
 def build_report(
-    database_url: str, out_dir: Path | str, mongodb_uri: str | None = None, mongodb_db: str | None = None,
-    *, run_id: Any | None = None, run_results_path: Path | None = None,
+    database_url: str,
+    out_dir: Path | str,
+    mongodb_uri: str | None = None,
+    mongodb_db: str | None = None,
+    *,
+    run_id: Any | None = None,
+    run_results_path: Path | None = None,
     core: core_data.AnalysisData | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` for the latest analysis run (or ``run_id``) and return its path.
@@ -78,7 +84,9 @@ def build_report(
         if run_results_path is None:
             # The file the analysis read, so the report and the persisted dbt figures agree.
             used = (run.run.get("parameters") or {}).get("dbt_run_results")
-            run_results_path = Path(used) if used else settings().dbt_project_dir / "target" / "run_results.json"
+            run_results_path = (
+                Path(used) if used else settings().dbt_project_dir / "target" / "run_results.json"
+            )
         if core is None:
             try:
                 core = core_data.load(conn)
@@ -99,7 +107,10 @@ def render(page: Page) -> str:
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.tests["quote"] = lambda part: isinstance(part, findings.Quote)
     return env.get_template(TEMPLATE_NAME).render(page=page, verdict_class=tables.verdict_class)
@@ -118,9 +129,13 @@ def write(path: Path, html: str) -> Path:
 
 # --- the page ------------------------------------------------------------------------------------
 
+
 def assemble(
-    run: AnalysisRun, core: core_data.AnalysisData, marts: dict[str, pd.DataFrame],
-    quality: sources.QualityData, mongo: sources.MongoResults | None,
+    run: AnalysisRun,
+    core: core_data.AnalysisData,
+    marts: dict[str, pd.DataFrame],
+    quality: sources.QualityData,
+    mongo: sources.MongoResults | None,
 ) -> Page:
     users = core.users
     hypo = findings.hypothesis_findings(run.results)
@@ -145,18 +160,29 @@ def assemble(
         meta=run_meta(run, core),
         summary=summary(run, hypo, related, cluster_rows),
         sections=[s for s in sections if s is not None],
-        generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
 
 
-def summary(run: AnalysisRun, hypo: list[findings.Finding], related: list[findings.Finding],
-            cluster_rows: dict[str, dict[str, Any]]) -> list[findings.Finding]:
+def summary(
+    run: AnalysisRun,
+    hypo: list[findings.Finding],
+    related: list[findings.Finding],
+    cluster_rows: dict[str, dict[str, Any]],
+) -> list[findings.Finding]:
     """Key findings: the seed claims' verdicts, every test, the related pairs, clusters, retention, views."""
     out = [findings.seed_claim(r)[0] for r in _section_rows(run, *SEED_SECTIONS)]
     out += hypo + related + findings.clustering(cluster_rows)
-    out += [findings.retention(r) for r in findings.rows(run.results, "retention") if r["name"].startswith("retention_auc_")]
-    out += [findings.regression(r) for r in _section_rows(run, *POPULARITY_SECTIONS) if r.get("verdict") == "supported"
-            or r.get("effect_name") == "r_squared"]
+    out += [
+        findings.retention(r)
+        for r in findings.rows(run.results, "retention")
+        if r["name"].startswith("retention_auc_")
+    ]
+    out += [
+        findings.regression(r)
+        for r in _section_rows(run, *POPULARITY_SECTIONS)
+        if r.get("verdict") == "supported" or r.get("effect_name") == "r_squared"
+    ]
     return out
 
 
@@ -168,8 +194,16 @@ def run_meta(run: AnalysisRun, core: core_data.AnalysisData) -> list[tuple[str, 
     if seed is not None:
         meta.append(("Seed", str(seed)))
     counts = core.fingerprint.get("row_counts", {})
-    meta.append(("Core rows", ", ".join(f"{k} {v:,}" for k, v in counts.items()
-                                        if k in ("users", "content", "viewing_sessions"))))
+    meta.append(
+        (
+            "Core rows",
+            ", ".join(
+                f"{k} {v:,}"
+                for k, v in counts.items()
+                if k in ("users", "content", "viewing_sessions")
+            ),
+        )
+    )
     meta.append(("Log period", f"{core.sessions.first_day} – {core.data_end}"))
     return meta
 
@@ -188,10 +222,12 @@ def seed_section(run: AnalysisRun) -> Section | None:
     if not claims:
         return None
     section = Section(
-        "seed", "The seed's three claims, tested",
+        "seed",
+        "The seed's three claims, tested",
         "The seed project's README made three key claims. Each is tested here as a hypothesis made of parts; "
         "a claim is supported only when every part is significant after the Holm correction, points the claimed "
-        "way and is at least a small effect.")
+        "way and is at least a small effect.",
+    )
     everything = findings.by_name(run.results)
     for i, row in enumerate(claims, start=1):
         sub = Section(f"seed-{row['name']}", f"Claim {i}: {row.get('variables') or row['name']}")
@@ -199,7 +235,9 @@ def seed_section(run: AnalysisRun) -> Section | None:
         names = [p.get("evidence") for p in (row.get("details") or {}).get("parts", [])]
         evidence = [everything[n] for n in names if isinstance(n, str) and n in everything]
         if evidence:
-            sub.tables.append(tables.results_table(evidence, findings.SUBJECTS, "Evidence (as persisted)"))
+            sub.tables.append(
+                tables.results_table(evidence, findings.SUBJECTS, "Evidence (as persisted)")
+            )
         section.subsections.append(sub)
     return section
 
@@ -207,67 +245,114 @@ def seed_section(run: AnalysisRun) -> Section | None:
 def hypothesis_section(run: AnalysisRun) -> Section:
     rows = findings.rows(run.results, "hypothesis")
     section = Section(
-        "tests", "Hypothesis tests",
+        "tests",
+        "Hypothesis tests",
         "Each comparison checks its assumptions first (normality per group, equal variances) and picks the "
         "test accordingly; the verdict uses the Holm-adjusted p-value over all tests of the family at α = 0.05. "
         "Effect sizes come with 95% confidence intervals; no outlier was removed.",
     )
-    section.tables.append(tables.results_table(rows, findings.SUBJECTS, "All hypothesis tests of this run"))
+    section.tables.append(
+        tables.results_table(rows, findings.SUBJECTS, "All hypothesis tests of this run")
+    )
     return section
 
 
 DESCRIPTIVE_COLUMNS = {
-    "variable": "variable", "grp": "group", "n": "n", "mean": "mean", "median": "median",
-    "mode": "mode", "sd": "sd", "min": "min", "q1": "Q1", "q3": "Q3", "max": "max", "iqr": "IQR",
-    "skew": "skew", "kurtosis": "excess kurtosis", "n_outliers_iqr": "outliers (IQR)",
+    "variable": "variable",
+    "grp": "group",
+    "n": "n",
+    "mean": "mean",
+    "median": "median",
+    "mode": "mode",
+    "sd": "sd",
+    "min": "min",
+    "q1": "Q1",
+    "q3": "Q3",
+    "max": "max",
+    "iqr": "IQR",
+    "skew": "skew",
+    "kurtosis": "excess kurtosis",
+    "n_outliers_iqr": "outliers (IQR)",
     "n_outliers_robust_z": "outliers (robust z)",
 }
 
 
-def descriptive_section(run: AnalysisRun, sessions: core_data.SessionAggregates, users: pd.DataFrame) -> Section:
+def descriptive_section(
+    run: AnalysisRun, sessions: core_data.SessionAggregates, users: pd.DataFrame
+) -> Section:
     section = Section(
-        "descriptive", "Descriptive statistics",
+        "descriptive",
+        "Descriptive statistics",
         "Distributions of the core measures. Outliers are counted (IQR rule and robust z > 3.5) and reported, "
         "never removed before inference.",
     )
-    section.charts.append(charts.render(
-        "histograms", "Distributions", "Histograms of watch minutes and completion per session and of lifetime "
-        "watch hours per user, with mean and median.", lambda: charts.histograms(
-        sessions.freq("minutes")["all"], sessions.freq("completion")["all"], users)))
-    section.charts.append(charts.render(
-        "boxplots", "By plan", "Box plots by plan (whiskers 1.5 × IQR; points beyond them are the IQR outliers, "
-        "kept in every test).", lambda: charts.boxplots_by_plan(
-        sessions.freq("completion_by_plan"), users)))
+    section.charts.append(
+        charts.render(
+            "histograms",
+            "Distributions",
+            "Histograms of watch minutes and completion per session and of lifetime "
+            "watch hours per user, with mean and median.",
+            lambda: charts.histograms(
+                sessions.freq("minutes")["all"], sessions.freq("completion")["all"], users
+            ),
+        )
+    )
+    section.charts.append(
+        charts.render(
+            "boxplots",
+            "By plan",
+            "Box plots by plan (whiskers 1.5 × IQR; points beyond them are the IQR outliers, "
+            "kept in every test).",
+            lambda: charts.boxplots_by_plan(sessions.freq("completion_by_plan"), users),
+        )
+    )
     d = run.descriptive
     if d is not None and not d.empty:
         columns = {k: v for k, v in DESCRIPTIVE_COLUMNS.items() if k in d.columns}
-        shown = d.assign(variable=d["variable"].astype(str) + " (per " + d["level"].astype(str) + ")")
-        section.tables.append(tables.from_frame(shown, columns, "Summary statistics (persisted with the run)"))
+        shown = d.assign(
+            variable=d["variable"].astype(str) + " (per " + d["level"].astype(str) + ")"
+        )
+        section.tables.append(
+            tables.from_frame(shown, columns, "Summary statistics (persisted with the run)")
+        )
     return section
 
 
-def correlation_section(run: AnalysisRun, related: list[findings.Finding], unrelated: list[str]) -> Section | None:
+def correlation_section(
+    run: AnalysisRun, related: list[findings.Finding], unrelated: list[str]
+) -> Section | None:
     rows = findings.rows(run.results, "correlation")
     if not rows:
         return None
     section = Section(
-        "correlations", "Correlations",
+        "correlations",
+        "Correlations",
         "Pearson (linear) and Spearman (monotone) correlations per user, with Fisher-z 95% confidence intervals; "
         "all correlations of the run are one family for the Holm correction.",
     )
     section.findings = related
     if unrelated:
-        section.notes.append("No clear relation (neither method supported after correction): "
-                             + "; ".join(unrelated) + ".")
+        section.notes.append(
+            "No clear relation (neither method supported after correction): "
+            + "; ".join(unrelated)
+            + "."
+        )
     matrices, significant, labels = correlation_matrices(rows)
-    section.charts.append(charts.render(
-        "correlation-heatmap", "Correlation heatmap", "Per-user correlations from the persisted rows; "
-        "* marks a Holm-adjusted p < 0.05.", lambda: charts.correlation_heatmap(matrices, significant, labels)))
+    section.charts.append(
+        charts.render(
+            "correlation-heatmap",
+            "Correlation heatmap",
+            "Per-user correlations from the persisted rows; * marks a Holm-adjusted p < 0.05.",
+            lambda: charts.correlation_heatmap(matrices, significant, labels),
+        )
+    )
     section.tables.append(tables.results_table(rows, {}, "All correlations", with_test=False))
     return section
 
 
-def correlation_matrices(rows: list[dict[str, Any]]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, str]]:
+def correlation_matrices(
+    rows: list[dict[str, Any]],
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, str]]:
     """Square matrices of the per-user correlations (and of their verdicts) by method."""
     values: dict[str, dict[tuple[str, str], float]] = {}
     supported: dict[str, dict[tuple[str, str], bool]] = {}
@@ -298,32 +383,56 @@ def cluster_section(run: AnalysisRun, users: pd.DataFrame) -> Section | None:
     if not rows:
         return None
     section = Section(
-        "clusters", "Clusters of users",
+        "clusters",
+        "Clusters of users",
         "Users with sessions, clustered on standardised behavioural features: k-means (k chosen by the highest "
         "mean silhouette) and Ward's hierarchical clustering, compared by the adjusted Rand index.",
     )
     section.findings = findings.clustering(rows)
-    silhouettes = {int((r.get("details") or {}).get("k")): float(r["statistic"])
-                   for r in rows.values() if r["name"].startswith("kmeans_silhouette_k")}
+    silhouettes = {
+        int((r.get("details") or {}).get("k")): float(r["statistic"])
+        for r in rows.values()
+        if r["name"].startswith("kmeans_silhouette_k")
+    }
     chosen_row = rows.get("kmeans_chosen_k")
-    chosen = int(chosen_row["statistic"]) if chosen_row and chosen_row.get("statistic") is not None else None
+    chosen = (
+        int(chosen_row["statistic"])
+        if chosen_row and chosen_row.get("statistic") is not None
+        else None
+    )
     ari = rows.get("kmeans_vs_ward_ari") or {}
     explained = (ari.get("details") or {}).get("pca_explained_variance")
     a = run.assignments
     if a is not None and not a.empty:
-        section.charts.append(charts.render(
-            "cluster-pca", "k-means clusters", "Each dot is a user, placed on the first two principal components "
-            "of the standardised features and coloured by k-means cluster.", lambda: charts.cluster_pca(a, explained)))
+        section.charts.append(
+            charts.render(
+                "cluster-pca",
+                "k-means clusters",
+                "Each dot is a user, placed on the first two principal components "
+                "of the standardised features and coloured by k-means cluster.",
+                lambda: charts.cluster_pca(a, explained),
+            )
+        )
     if silhouettes:
-        section.charts.append(charts.render(
-            "silhouette", "Silhouette by k", "Mean silhouette of k-means for each k tried; the highest is chosen.",
-            lambda: charts.silhouette_by_k(silhouettes, chosen)))
+        section.charts.append(
+            charts.render(
+                "silhouette",
+                "Silhouette by k",
+                "Mean silhouette of k-means for each k tried; the highest is chosen.",
+                lambda: charts.silhouette_by_k(silhouettes, chosen),
+            )
+        )
     if a is not None and "in_ward_sample" in a.columns and a["in_ward_sample"].any():
         link, n = ward_linkage(users, a)
-        section.charts.append(charts.render(
-            "dendrogram", "Ward dendrogram", "Ward linkage of the sampled users on the same standardised "
-            "features; the dashed line cuts the tree into the chosen number of clusters.",
-            lambda: charts.dendrogram(link, chosen, n)))
+        section.charts.append(
+            charts.render(
+                "dendrogram",
+                "Ward dendrogram",
+                "Ward linkage of the sampled users on the same standardised "
+                "features; the dashed line cuts the tree into the chosen number of clusters.",
+                lambda: charts.dendrogram(link, chosen, n),
+            )
+        )
     if run.profiles is not None and not run.profiles.empty:
         section.tables.append(profile_table(run.profiles))
     return section
@@ -352,7 +461,9 @@ def profile_table(profiles: pd.DataFrame) -> tables.Table:
     wide = km.pivot_table(index="feature", columns="cluster", values="mean", sort=False)
     sizes = km.groupby("cluster")["n_users"].first()
     wide.columns = [f"cluster {c} (n = {int(sizes[c]):,})" for c in wide.columns]
-    return tables.from_frame(wide.reset_index(), caption="k-means cluster profiles (mean of each feature)")
+    return tables.from_frame(
+        wide.reset_index(), caption="k-means cluster profiles (mean of each feature)"
+    )
 
 
 def retention_section(run: AnalysisRun) -> Section | None:
@@ -360,31 +471,60 @@ def retention_section(run: AnalysisRun) -> Section | None:
     if not rows:
         return None
     section = Section(
-        "retention", "Retention model",
+        "retention",
+        "Retention model",
         "Retained = at least one session in the last month of the log; features only from before that month "
         "(time split); scores are out-of-fold on held-out users. An AUC near 1 would mean leakage, not skill.",
     )
-    section.findings = [findings.retention(r) for r in rows if r["name"].startswith("retention_auc_")]
+    section.findings = [
+        findings.retention(r) for r in rows if r["name"].startswith("retention_auc_")
+    ]
     # Written by the analysis from its counts when the classes were too small to evaluate.
-    section.notes += [str(r["interpretation"]) for r in rows if r["name"] == "retention_not_evaluated"]
+    section.notes += [
+        str(r["interpretation"]) for r in rows if r["name"] == "retention_not_evaluated"
+    ]
     roc = run.series_named("retention_roc_")
     cal = run.series_named("retention_calibration_")
     labels = {}
     for r in rows:
         if r["name"].startswith("retention_auc_"):
-            model = r["name"][len("retention_auc_"):]
-            labels[model] = (f"{model.replace('_', ' ')} (AUC {tables.cell(r.get('effect'), 3)} "
-                             f"[{tables.cell(r.get('ci_low'), 3)}, {tables.cell(r.get('ci_high'), 3)}])")
+            model = r["name"][len("retention_auc_") :]
+            labels[model] = (
+                f"{model.replace('_', ' ')} (AUC {tables.cell(r.get('effect'), 3)} "
+                f"[{tables.cell(r.get('ci_low'), 3)}, {tables.cell(r.get('ci_high'), 3)}])"
+            )
     if roc or cal:
-        section.charts.append(charts.render("roc", "ROC", "Held-out ROC curve of each model.",
-                                            lambda: charts.roc_curves(roc, labels)))
-        section.charts.append(charts.render("calibration", "Calibration", "Observed share retained against the "
-                                            "mean predicted probability, per decile of prediction.",
-                                            lambda: charts.calibration(cal, labels)))
-    coefficients = [r for r in rows if r["name"].startswith(("retention_logistic_coef_", "retention_gb_importance_"))]
+        section.charts.append(
+            charts.render(
+                "roc",
+                "ROC",
+                "Held-out ROC curve of each model.",
+                lambda: charts.roc_curves(roc, labels),
+            )
+        )
+        section.charts.append(
+            charts.render(
+                "calibration",
+                "Calibration",
+                "Observed share retained against the "
+                "mean predicted probability, per decile of prediction.",
+                lambda: charts.calibration(cal, labels),
+            )
+        )
+    coefficients = [
+        r
+        for r in rows
+        if r["name"].startswith(("retention_logistic_coef_", "retention_gb_importance_"))
+    ]
     if coefficients:
-        section.tables.append(tables.results_table(coefficients, {}, "Coefficients (odds ratio per SD) and "
-                                                   "permutation importances", with_test=False))
+        section.tables.append(
+            tables.results_table(
+                coefficients,
+                {},
+                "Coefficients (odds ratio per SD) and permutation importances",
+                with_test=False,
+            )
+        )
     return section
 
 
@@ -395,11 +535,16 @@ def popularity_section(run: AnalysisRun) -> Section | None:
     rows = _section_rows(run, *POPULARITY_SECTIONS)
     if not rows:
         return None
-    section = Section("popularity", "Content popularity regressions",
-                      "Movies' views on budget and rating; series' views on seasons and episode length: "
-                      "coefficients with 95% confidence intervals and R².")
+    section = Section(
+        "popularity",
+        "Content popularity regressions",
+        "Movies' views on budget and rating; series' views on seasons and episode length: "
+        "coefficients with 95% confidence intervals and R².",
+    )
     section.findings = [findings.regression(r) for r in rows]
-    section.tables.append(tables.results_table(rows, {}, "Coefficients and models", with_test=False))
+    section.tables.append(
+        tables.results_table(rows, {}, "Coefficients and models", with_test=False)
+    )
     return section
 
 
@@ -409,22 +554,49 @@ def trend_section(run: AnalysisRun) -> Section | None:
     trend_rows = _section_rows(run, *TREND_SECTIONS)
     if monthly is None and weekday is None and not trend_rows:
         return None
-    section = Section("trends", "Time trends",
-                      "Viewing by calendar month and by weekday, both from watch_date (each session's real date).")
-    section.findings = [findings.correlation(r) for r in trend_rows if r.get("effect_name") in ("spearman_rho", "pearson_r")]
+    section = Section(
+        "trends",
+        "Time trends",
+        "Viewing by calendar month and by weekday, both from watch_date (each session's real date).",
+    )
+    section.findings = [
+        findings.correlation(r)
+        for r in trend_rows
+        if r.get("effect_name") in ("spearman_rho", "pearson_r")
+    ]
     if monthly is not None and "sessions" in monthly:
-        frame = pd.DataFrame({"month": pd.to_datetime(monthly.index + "-01"), "sessions": monthly["sessions"].to_numpy()})
+        frame = pd.DataFrame(
+            {
+                "month": pd.to_datetime(monthly.index + "-01"),
+                "sessions": monthly["sessions"].to_numpy(),
+            }
+        )
         if "active_users" in monthly:
             frame["active_users"] = monthly["active_users"].to_numpy()
-        section.charts.append(charts.render("monthly", "By month", "Sessions (bars) and distinct active users (line) "
-                                            "per calendar month.", lambda: charts.monthly_trend(frame)))
+        section.charts.append(
+            charts.render(
+                "monthly",
+                "By month",
+                "Sessions (bars) and distinct active users (line) per calendar month.",
+                lambda: charts.monthly_trend(frame),
+            )
+        )
     if weekday is not None and "sessions_per_day" in weekday:
         frame = weekday_ci(run, weekday["sessions_per_day"])
-        section.charts.append(charts.render("weekday", "By weekday", "Mean sessions per calendar day of each weekday; "
-                                            "error bars are 95% confidence intervals over the days (from the weekday "
-                                            "test's group summaries).", lambda: charts.weekday_trend(frame)))
+        section.charts.append(
+            charts.render(
+                "weekday",
+                "By weekday",
+                "Mean sessions per calendar day of each weekday; "
+                "error bars are 95% confidence intervals over the days (from the weekday "
+                "test's group summaries).",
+                lambda: charts.weekday_trend(frame),
+            )
+        )
     if monthly is not None:
-        section.tables.append(tables.from_frame(monthly.reset_index(), caption="Monthly series (persisted)"))
+        section.tables.append(
+            tables.from_frame(monthly.reset_index(), caption="Monthly series (persisted)")
+        )
     if trend_rows:
         section.tables.append(tables.results_table(trend_rows, {}, "Trend tests", with_test=False))
     return section
@@ -442,7 +614,9 @@ def series_wide(run: AnalysisRun, name: str) -> pd.DataFrame | None:
     if part.empty:
         return None
     order = part.sort_values("point_index").drop_duplicates("x_label")["x_label"].tolist()
-    wide = part.pivot_table(index="x_label", columns="measure", values="y", aggfunc="first").reindex(order)
+    wide = part.pivot_table(
+        index="x_label", columns="measure", values="y", aggfunc="first"
+    ).reindex(order)
     wide.columns.name = None
     for column in wide.columns:
         # Counts are stored as double precision: show whole numbers as integers.
@@ -469,8 +643,18 @@ def weekday_ci(run: AnalysisRun, per_day: pd.Series) -> pd.DataFrame:
 
 def other_sections(run: AnalysisRun) -> list[Section]:
     """Any section of the run the report has no dedicated view for: its rows as a table."""
-    known = {"hypothesis", "correlation", "clustering", "retention", "data_quality", "descriptive", SEED_EVIDENCE,
-             *TREND_SECTIONS, *SEED_SECTIONS, *POPULARITY_SECTIONS}
+    known = {
+        "hypothesis",
+        "correlation",
+        "clustering",
+        "retention",
+        "data_quality",
+        "descriptive",
+        SEED_EVIDENCE,
+        *TREND_SECTIONS,
+        *SEED_SECTIONS,
+        *POPULARITY_SECTIONS,
+    }
     out = []
     for name in run.results["section"].drop_duplicates():
         if name in known:
@@ -484,96 +668,193 @@ def other_sections(run: AnalysisRun) -> list[Section]:
 
 # --- dashboards, MongoDB, data quality -----------------------------------------------------------
 
+
 def _weighted(frame: pd.DataFrame, by: str, value: str, weight: str) -> pd.Series:
-    return (frame[value] * frame[weight]).groupby(frame[by]).sum() / frame[weight].groupby(frame[by]).sum()
+    return (frame[value] * frame[weight]).groupby(frame[by]).sum() / frame[weight].groupby(
+        frame[by]
+    ).sum()
 
 
 def dashboard_section(marts: dict[str, pd.DataFrame]) -> Section:
-    section = Section("dashboards", "Dashboard views",
-                      "The five dashboard marts (schema marts), summarised: what the Tableau dashboards show.")
+    section = Section(
+        "dashboards",
+        "Dashboard views",
+        "The five dashboard marts (schema marts), summarised: what the Tableau dashboards show.",
+    )
     if "rpt_executive_summary" in marts:
         e = marts["rpt_executive_summary"].sort_values("activity_date")
         sub = Section("dash-executive", "Executive summary")
         last = e.iloc[-1]
-        kpis = pd.DataFrame([{
-            "days": e.shape[0], "sessions": int(e["session_count"].sum()), "watch hours": float(e["watch_hours"].sum()),
-            "mean daily active users": float(e["daily_active_users"].mean()),
-            "MAU on last day": int(last["monthly_active_users"]), "mean stickiness (DAU/MAU)": float(e["stickiness"].mean()),
-        }])
+        kpis = pd.DataFrame(
+            [
+                {
+                    "days": e.shape[0],
+                    "sessions": int(e["session_count"].sum()),
+                    "watch hours": float(e["watch_hours"].sum()),
+                    "mean daily active users": float(e["daily_active_users"].mean()),
+                    "MAU on last day": int(last["monthly_active_users"]),
+                    "mean stickiness (DAU/MAU)": float(e["stickiness"].mean()),
+                }
+            ]
+        )
         sub.tables.append(tables.from_frame(kpis, caption="Key figures over the log"))
-        sub.charts.append(charts.render("dau", "Active users", "DAU, WAU and MAU per day.",
-                                        lambda: charts.active_users(e)))
+        sub.charts.append(
+            charts.render(
+                "dau", "Active users", "DAU, WAU and MAU per day.", lambda: charts.active_users(e)
+            )
+        )
         section.subsections.append(sub)
     if "rpt_user_analytics" in marts:
         u = marts["rpt_user_analytics"]
         sub = Section("dash-users", "User analytics")
-        by_plan = u.groupby("subscription_type")[["user_count", "active_user_count", "session_count", "watch_hours"]].sum()
-        by_plan["sessions per active user"] = by_plan["session_count"] / by_plan["active_user_count"]
-        by_plan["watch hours per active user"] = by_plan["watch_hours"] / by_plan["active_user_count"]
-        by_plan["mean completion %"] = _weighted(u, "subscription_type", "mean_completion_percentage", "session_count")
-        by_plan["4K share"] = _weighted(u, "subscription_type", "share_of_sessions_4k", "session_count")
+        by_plan = u.groupby("subscription_type")[
+            ["user_count", "active_user_count", "session_count", "watch_hours"]
+        ].sum()
+        by_plan["sessions per active user"] = (
+            by_plan["session_count"] / by_plan["active_user_count"]
+        )
+        by_plan["watch hours per active user"] = (
+            by_plan["watch_hours"] / by_plan["active_user_count"]
+        )
+        by_plan["mean completion %"] = _weighted(
+            u, "subscription_type", "mean_completion_percentage", "session_count"
+        )
+        by_plan["4K share"] = _weighted(
+            u, "subscription_type", "share_of_sessions_4k", "session_count"
+        )
         by_plan = by_plan.reindex([p for p in charts.PLANS if p in by_plan.index]).reset_index()
-        by_plan = by_plan.rename(columns={"subscription_type": "plan", "user_count": "users", "active_user_count":
-                                          "active users", "session_count": "sessions", "watch_hours": "watch hours"})
-        sub.tables.append(tables.from_frame(by_plan, caption="By plan (rolled up from country × plan × age band; "
-                                            "ratios weighted by sessions)"))
+        by_plan = by_plan.rename(
+            columns={
+                "subscription_type": "plan",
+                "user_count": "users",
+                "active_user_count": "active users",
+                "session_count": "sessions",
+                "watch_hours": "watch hours",
+            }
+        )
+        sub.tables.append(
+            tables.from_frame(
+                by_plan,
+                caption="By plan (rolled up from country × plan × age band; "
+                "ratios weighted by sessions)",
+            )
+        )
         section.subsections.append(sub)
     if "rpt_content_performance" in marts:
         c = marts["rpt_content_performance"]
         top = c[c["genre_scope"] == "All genres"]
         sub = Section("dash-content", "Content performance")
-        sub.charts.append(charts.render("top10", "Top 10", "Top 10 movies and series by sessions (all genres).",
-                                        lambda: charts.top10(top)))
-        cols = {"content_type": "type", "performance_rank": "rank", "title": "title", "content_id": "id",
-                "session_count": "sessions", "viewer_count": "viewers", "watch_hours": "watch hours",
-                "mean_completion_percentage": "mean completion %", "rating": "rating", "views": "catalogue views"}
-        sub.tables.append(tables.from_frame(top.sort_values(["content_type", "performance_rank"]), cols,
-                                            "Top 10 per type"))
+        sub.charts.append(
+            charts.render(
+                "top10",
+                "Top 10",
+                "Top 10 movies and series by sessions (all genres).",
+                lambda: charts.top10(top),
+            )
+        )
+        cols = {
+            "content_type": "type",
+            "performance_rank": "rank",
+            "title": "title",
+            "content_id": "id",
+            "session_count": "sessions",
+            "viewer_count": "viewers",
+            "watch_hours": "watch hours",
+            "mean_completion_percentage": "mean completion %",
+            "rating": "rating",
+            "views": "catalogue views",
+        }
+        sub.tables.append(
+            tables.from_frame(
+                top.sort_values(["content_type", "performance_rank"]), cols, "Top 10 per type"
+            )
+        )
         if "rpt_device_completion" in marts:
             dev = marts["rpt_device_completion"]
-            sub.charts.append(charts.render("device-completion", "Completion by device", "Mean completion per "
-                                            "device with its 95% confidence interval (mart rpt_device_completion).",
-                                            lambda: charts.device_completion(dev)))
+            sub.charts.append(
+                charts.render(
+                    "device-completion",
+                    "Completion by device",
+                    "Mean completion per "
+                    "device with its 95% confidence interval (mart rpt_device_completion).",
+                    lambda: charts.device_completion(dev),
+                )
+            )
         section.subsections.append(sub)
     if "rpt_financial_revenue" in marts:
         f = marts["rpt_financial_revenue"]
         sub = Section("dash-financial", "Financial (modelled revenue)")
-        sub.notes.append("Revenue is modelled from the documented plan price table (dbt seed plan_prices); "
-                         "the raw data has no prices.")
-        sub.charts.append(charts.render("revenue", "Revenue by month", "Modelled revenue per month, by plan.",
-                                        lambda: charts.revenue_by_month(f)))
+        sub.notes.append(
+            "Revenue is modelled from the documented plan price table (dbt seed plan_prices); "
+            "the raw data has no prices."
+        )
+        sub.charts.append(
+            charts.render(
+                "revenue",
+                "Revenue by month",
+                "Modelled revenue per month, by plan.",
+                lambda: charts.revenue_by_month(f),
+            )
+        )
         by_plan = f.groupby("subscription_type")["revenue_usd"].sum()
         by_plan = by_plan.reindex([p for p in charts.PLANS if p in by_plan.index])
         share = by_plan / by_plan.sum()
-        frame = pd.DataFrame({"plan": by_plan.index, "revenue USD": by_plan.to_numpy(), "share": share.to_numpy()})
+        frame = pd.DataFrame(
+            {"plan": by_plan.index, "revenue USD": by_plan.to_numpy(), "share": share.to_numpy()}
+        )
         sub.tables.append(tables.from_frame(frame, caption="Revenue by plan over the log"))
         section.subsections.append(sub)
     if "rpt_geographic" in marts:
         g = marts["rpt_geographic"].sort_values("user_count", ascending=False)
         sub = Section("dash-geographic", "Geographic")
-        sub.charts.append(charts.render("geographic", "Countries", "Users and watch hours per active user by "
-                                        "country.", lambda: charts.geographic(g)))
-        sub.tables.append(tables.from_frame(g, {
-            "country": "country", "user_count": "users", "active_user_count": "active users",
-            "premium_share": "Premium share", "session_count": "sessions", "watch_hours": "watch hours",
-            "mean_completion_percentage": "mean completion %", "revenue_usd": "revenue USD",
-            "revenue_per_active_user_usd": "revenue per active user USD"}, caption="Countries"))
+        sub.charts.append(
+            charts.render(
+                "geographic",
+                "Countries",
+                "Users and watch hours per active user by country.",
+                lambda: charts.geographic(g),
+            )
+        )
+        sub.tables.append(
+            tables.from_frame(
+                g,
+                {
+                    "country": "country",
+                    "user_count": "users",
+                    "active_user_count": "active users",
+                    "premium_share": "Premium share",
+                    "session_count": "sessions",
+                    "watch_hours": "watch hours",
+                    "mean_completion_percentage": "mean completion %",
+                    "revenue_usd": "revenue USD",
+                    "revenue_per_active_user_usd": "revenue per active user USD",
+                },
+                caption="Countries",
+            )
+        )
         section.subsections.append(sub)
     if not section.subsections:
-        section.notes.append("No dashboard mart exists in this database: run `streamlytics transform` (dbt build).")
+        section.notes.append(
+            "No dashboard mart exists in this database: run `streamlytics transform` (dbt build)."
+        )
     return section
 
 
 def mongo_section(mongo: sources.MongoResults | None) -> Section:
-    section = Section("mongo", "MongoDB aggregation pipelines",
-                      "The four pipelines' saved results (collection pipeline_results), as last published.")
+    section = Section(
+        "mongo",
+        "MongoDB aggregation pipelines",
+        "The four pipelines' saved results (collection pipeline_results), as last published.",
+    )
     if mongo is None:
         section.notes.append("No MongoDB was given to the report builder: this section is empty.")
     elif mongo.error:
         section.notes.append(f"MongoDB database {mongo.database} could not be read: {mongo.error}")
     elif not mongo.pipelines:
-        section.notes.append(f"No pipeline results saved in MongoDB database {mongo.database}: "
-                             "run `streamlytics publish` first.")
+        section.notes.append(
+            f"No pipeline results saved in MongoDB database {mongo.database}: "
+            "run `streamlytics publish` first."
+        )
     for name, rows in (mongo.pipelines if mongo else {}).items():
         sub = Section(f"mongo-{name}", name.replace("_", " ").capitalize())
         sub.tables.append(tables.from_records(rows, f"{len(rows):,} rows", limit=15))
@@ -582,36 +863,74 @@ def mongo_section(mongo: sources.MongoResults | None) -> Section:
 
 
 def quality_section(run: AnalysisRun, quality: sources.QualityData) -> Section:
-    section = Section("quality", "Data quality",
-                      "What arrived, what was rejected and why. Every line read is either loaded or quarantined "
-                      "with a reason; rows that fail a rule needing other rows are rejected in dbt staging.")
-    ledger_cols = {"source_file": "file", "batch": "batch", "lines_read": "lines read", "rows_loaded": "loaded",
-                   "rows_quarantined": "quarantined at ingest", "rows_rejected_in_staging": "rejected in staging",
-                   "file_bytes": "bytes", "finished_at": "loaded at"}
-    section.tables.append(tables.from_frame(quality.ledger, ledger_cols, "Load ledger (batches currently loaded)"))
+    section = Section(
+        "quality",
+        "Data quality",
+        "What arrived, what was rejected and why. Every line read is either loaded or quarantined "
+        "with a reason; rows that fail a rule needing other rows are rejected in dbt staging.",
+    )
+    ledger_cols = {
+        "source_file": "file",
+        "batch": "batch",
+        "lines_read": "lines read",
+        "rows_loaded": "loaded",
+        "rows_quarantined": "quarantined at ingest",
+        "rows_rejected_in_staging": "rejected in staging",
+        "file_bytes": "bytes",
+        "finished_at": "loaded at",
+    }
+    section.tables.append(
+        tables.from_frame(quality.ledger, ledger_cols, "Load ledger (batches currently loaded)")
+    )
     q = quality.quarantine
     if q.empty:
         section.notes.append("Nothing was quarantined.")
     else:
-        wide = q.pivot_table(index=["stage", "reason_code"], columns="source_file", values="rows", aggfunc="sum",
-                             fill_value=0)
+        wide = q.pivot_table(
+            index=["stage", "reason_code"],
+            columns="source_file",
+            values="rows",
+            aggfunc="sum",
+            fill_value=0,
+        )
         wide["total"] = wide.sum(axis=1)
-        section.tables.append(tables.from_frame(wide.reset_index(), caption="Quarantine by reason and file"))
-        section.tables.append(tables.from_frame(quality.examples, {"source_file": "file", "reason_code": "reason",
-                                                                   "message": "first example"},
-                                                "One example per file and reason"))
+        section.tables.append(
+            tables.from_frame(wide.reset_index(), caption="Quarantine by reason and file")
+        )
+        section.tables.append(
+            tables.from_frame(
+                quality.examples,
+                {"source_file": "file", "reason_code": "reason", "message": "first example"},
+                "One example per file and reason",
+            )
+        )
     dq_rows = _section_rows(run, "data_quality")
-    section.findings = [findings.file_quality(r) for r in dq_rows if str(r["name"]).startswith("file_")]
+    section.findings = [
+        findings.file_quality(r) for r in dq_rows if str(r["name"]).startswith("file_")
+    ]
     section.notes += [str(r["interpretation"]) for r in dq_rows if r["name"] == "dbt_tests"]
     dbt = quality.dbt
     if dbt is None:
-        section.notes.append("No dbt run_results.json was found: the dbt test summary is not available.")
+        section.notes.append(
+            "No dbt run_results.json was found: the dbt test summary is not available."
+        )
     else:
-        frame = pd.DataFrame([{"resource": k, **v} for k, v in sorted(dbt.counts.items())]).fillna(0)
+        frame = pd.DataFrame([{"resource": k, **v} for k, v in sorted(dbt.counts.items())]).fillna(
+            0
+        )
         for column in frame.columns[1:]:
             frame[column] = frame[column].astype(int)
-        section.tables.append(tables.from_frame(frame, caption=f"dbt build outcome by resource and status "
-                                                f"(run_results.json generated {dbt.generated_at or 'at an unknown time'})"))
+        section.tables.append(
+            tables.from_frame(
+                frame,
+                caption=f"dbt build outcome by resource and status "
+                f"(run_results.json generated {dbt.generated_at or 'at an unknown time'})",
+            )
+        )
         if dbt.problems:
-            section.tables.append(tables.from_frame(pd.DataFrame(dbt.problems), caption="dbt nodes that failed or warned"))
+            section.tables.append(
+                tables.from_frame(
+                    pd.DataFrame(dbt.problems), caption="dbt nodes that failed or warned"
+                )
+            )
     return section

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -47,8 +47,13 @@ class Chart:
 
 @contextmanager
 def _style() -> Iterator[None]:
-    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.85),
-          "figure.dpi": DPI, "savefig.dpi": DPI, "axes.titleweight": "bold"}
+    rc = {
+        **sns.axes_style("whitegrid"),
+        **sns.plotting_context("notebook", font_scale=0.85),
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+        "axes.titleweight": "bold",
+    }
     with matplotlib.rc_context(rc):
         yield
 
@@ -71,7 +76,9 @@ def png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
-def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Figure, np.ndarray]:
+def _figure(
+    width: float, height: float, ncols: int = 1, nrows: int = 1
+) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes.ravel()
@@ -85,6 +92,7 @@ def _empty(ax: Any, message: str) -> None:
 
 # --- distributions -------------------------------------------------------------------------------
 
+
 def histograms(minutes: Freq, completion: Freq, users: pd.DataFrame) -> Figure:
     """Watch minutes and completion per session, lifetime hours per user, with mean and median.
 
@@ -95,16 +103,38 @@ def histograms(minutes: Freq, completion: Freq, users: pd.DataFrame) -> Figure:
     panels = (
         (minutes, "Watch minutes per session", "minutes", 40),
         (completion, "Completion per session", "completion %", 36),
-        (Freq.from_sample(pd.to_numeric(users["lifetime_hours"], errors="coerce").to_numpy(dtype=float)),
-         "Lifetime watch hours per user", "hours", 40),
+        (
+            Freq.from_sample(
+                pd.to_numeric(users["lifetime_hours"], errors="coerce").to_numpy(dtype=float)
+            ),
+            "Lifetime watch hours per user",
+            "hours",
+            40,
+        ),
     )
     for ax, (f, title, unit, bins) in zip(axes, panels):
         if f.n == 0:
             _empty(ax, "no values")
             continue
-        ax.hist(f.values, bins=bins, weights=f.counts, color="#4c72b0", alpha=0.85, edgecolor="white", linewidth=0.5)
-        ax.axvline(f.mean(), color="#c44e52", linestyle="-", linewidth=1.5, label=f"mean {f.mean():,.1f}")
-        ax.axvline(f.median(), color="#222", linestyle="--", linewidth=1.2, label=f"median {f.median():,.1f}")
+        ax.hist(
+            f.values,
+            bins=bins,
+            weights=f.counts,
+            color="#4c72b0",
+            alpha=0.85,
+            edgecolor="white",
+            linewidth=0.5,
+        )
+        ax.axvline(
+            f.mean(), color="#c44e52", linestyle="-", linewidth=1.5, label=f"mean {f.mean():,.1f}"
+        )
+        ax.axvline(
+            f.median(),
+            color="#222",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"median {f.median():,.1f}",
+        )
         ax.set_title(f"{title} (n = {f.n:,})")
         ax.set_xlabel(unit)
         ax.set_ylabel("count")
@@ -121,16 +151,24 @@ def box_stats(f: Freq, label: str) -> dict[str, Any]:
     q1, med, q3 = (float(v) for v in f.percentile([25, 50, 75]))
     low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
     inside = f.values[(f.values >= low) & (f.values <= high)]
-    return {"label": label, "med": med, "q1": q1, "q3": q3, "mean": f.mean(),
-            "whislo": float(inside.min()) if inside.size else q1, "whishi": float(inside.max()) if inside.size else q3,
-            "fliers": f.values[(f.values < low) | (f.values > high)]}
+    return {
+        "label": label,
+        "med": med,
+        "q1": q1,
+        "q3": q3,
+        "mean": f.mean(),
+        "whislo": float(inside.min()) if inside.size else q1,
+        "whishi": float(inside.max()) if inside.size else q3,
+        "fliers": f.values[(f.values < low) | (f.values > high)],
+    }
 
 
 def boxplots_by_plan(completion_by_plan: Mapping[str, Freq], users: pd.DataFrame) -> Figure:
     """Per-user log minutes, per-session completion and lifetime hours by plan (outliers shown)."""
     fig, axes = _figure(13, 3.8, ncols=3)
-    per_user = lambda column: {str(p): Freq.from_sample(g[column].to_numpy(dtype=float))  # noqa: E731
-                               for p, g in users.groupby("plan")}
+    per_user = lambda column: {
+        str(p): Freq.from_sample(g[column].to_numpy(dtype=float)) for p, g in users.groupby("plan")
+    }
     panels = (
         (per_user("watch_minutes"), "Watch minutes per user (session log)", "minutes"),
         (completion_by_plan, "Completion per session", "completion %"),
@@ -141,10 +179,19 @@ def boxplots_by_plan(completion_by_plan: Mapping[str, Freq], users: pd.DataFrame
         if not order:
             _empty(ax, "no values")
             continue
-        boxes = ax.bxp([box_stats(groups[p], f"{p}\nn = {groups[p].n:,}") for p in order], patch_artist=True,
-                       showfliers=True, flierprops={"markersize": 2, "marker": "d", "markerfacecolor": "#444",
-                                                    "markeredgecolor": "#444"},
-                       medianprops={"color": "#222"}, widths=0.6)
+        boxes = ax.bxp(
+            [box_stats(groups[p], f"{p}\nn = {groups[p].n:,}") for p in order],
+            patch_artist=True,
+            showfliers=True,
+            flierprops={
+                "markersize": 2,
+                "marker": "d",
+                "markerfacecolor": "#444",
+                "markeredgecolor": "#444",
+            },
+            medianprops={"color": "#222"},
+            widths=0.6,
+        )
         for patch, p in zip(boxes["boxes"], order):
             patch.set_facecolor(PLAN_COLOURS[p])
         ax.set_title(title)
@@ -155,8 +202,11 @@ def boxplots_by_plan(completion_by_plan: Mapping[str, Freq], users: pd.DataFrame
 
 # --- correlations --------------------------------------------------------------------------------
 
+
 def correlation_heatmap(
-    matrices: Mapping[str, pd.DataFrame], significant: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
+    matrices: Mapping[str, pd.DataFrame],
+    significant: Mapping[str, pd.DataFrame],
+    labels: Mapping[str, str],
 ) -> Figure:
     """One annotated heatmap per method; '*' marks a Holm-adjusted p below alpha."""
     fig, axes = _figure(6.2 * len(matrices), 5.2, ncols=max(1, len(matrices)))
@@ -168,8 +218,20 @@ def correlation_heatmap(
         annot = m.map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
         if sig is not None:
             annot = annot + sig.reindex_like(m).fillna(False).map(lambda s: "*" if s else "")
-        sns.heatmap(m.astype(float), ax=ax, vmin=-1, vmax=1, center=0, cmap="vlag", annot=annot.to_numpy(),
-                    fmt="", square=True, linewidths=0.5, cbar_kws={"shrink": 0.75}, annot_kws={"fontsize": 9})
+        sns.heatmap(
+            m.astype(float),
+            ax=ax,
+            vmin=-1,
+            vmax=1,
+            center=0,
+            cmap="vlag",
+            annot=annot.to_numpy(),
+            fmt="",
+            square=True,
+            linewidths=0.5,
+            cbar_kws={"shrink": 0.75},
+            annot_kws={"fontsize": 9},
+        )
         names = [labels.get(c, c) for c in m.columns]
         ax.set_xticks(np.arange(len(names)) + 0.5, names, rotation=35, ha="right")
         ax.set_yticks(np.arange(len(names)) + 0.5, names, rotation=0)
@@ -179,6 +241,7 @@ def correlation_heatmap(
 
 # --- clusters ------------------------------------------------------------------------------------
 
+
 def cluster_pca(assignments: pd.DataFrame, explained: Sequence[float] | None) -> Figure:
     """Users on the first two principal components, coloured by k-means cluster."""
     fig, axes = _figure(6.4, 5.0)
@@ -187,7 +250,14 @@ def cluster_pca(assignments: pd.DataFrame, explained: Sequence[float] | None) ->
     palette = sns.color_palette("tab10", len(clusters))
     for colour, cluster in zip(palette, clusters):
         part = assignments[assignments["kmeans_cluster"] == cluster]
-        ax.scatter(part["pc1"], part["pc2"], s=9, alpha=0.6, color=colour, label=f"cluster {cluster} (n = {len(part):,})")
+        ax.scatter(
+            part["pc1"],
+            part["pc2"],
+            s=9,
+            alpha=0.6,
+            color=colour,
+            label=f"cluster {cluster} (n = {len(part):,})",
+        )
     ev = list(explained or [])
     ax.set_xlabel(f"PC1 ({ev[0]:.0%} of variance)" if len(ev) > 0 else "PC1")
     ax.set_ylabel(f"PC2 ({ev[1]:.0%} of variance)" if len(ev) > 1 else "PC2")
@@ -203,8 +273,16 @@ def silhouette_by_k(scores: Mapping[int, float], chosen: int | None) -> Figure:
     ks = sorted(scores)
     ax.plot(ks, [scores[k] for k in ks], marker="o", color="#4c72b0")
     if chosen is not None and chosen in scores:
-        ax.scatter([chosen], [scores[chosen]], s=160, facecolors="none", edgecolors="#c44e52", linewidths=2,
-                   label=f"chosen k = {chosen}", zorder=3)
+        ax.scatter(
+            [chosen],
+            [scores[chosen]],
+            s=160,
+            facecolors="none",
+            edgecolors="#c44e52",
+            linewidths=2,
+            label=f"chosen k = {chosen}",
+            zorder=3,
+        )
         ax.legend(loc="best")
     ax.set_xticks(ks)
     ax.set_xlabel("k (number of clusters)")
@@ -219,13 +297,29 @@ def dendrogram(linkage: np.ndarray, k: int | None, n_users: int) -> Figure:
 
     fig, axes = _figure(12, 4.2)
     ax = axes[0]
-    draw_dendrogram(linkage, ax=ax, truncate_mode="lastp", p=40, show_leaf_counts=True,
-                    leaf_rotation=90, leaf_font_size=7, color_threshold=_cut_height(linkage, k),
-                    above_threshold_color="#999")
+    draw_dendrogram(
+        linkage,
+        ax=ax,
+        truncate_mode="lastp",
+        p=40,
+        show_leaf_counts=True,
+        leaf_rotation=90,
+        leaf_font_size=7,
+        color_threshold=_cut_height(linkage, k),
+        above_threshold_color="#999",
+    )
     if k is not None and 1 < k <= linkage.shape[0]:
-        ax.axhline(_cut_height(linkage, k), color="#c44e52", linestyle="--", linewidth=1, label=f"cut into {k} clusters")
+        ax.axhline(
+            _cut_height(linkage, k),
+            color="#c44e52",
+            linestyle="--",
+            linewidth=1,
+            label=f"cut into {k} clusters",
+        )
         ax.legend(loc="upper right")
-    ax.set_title(f"Ward hierarchical clustering of {n_users:,} sampled users (last 40 merges; leaf labels = users)")
+    ax.set_title(
+        f"Ward hierarchical clustering of {n_users:,} sampled users (last 40 merges; leaf labels = users)"
+    )
     ax.set_ylabel("Ward linkage distance")
     ax.grid(False, axis="x")
     return fig
@@ -240,6 +334,7 @@ def _cut_height(linkage: np.ndarray, k: int | None) -> float:
 
 
 # --- retention -----------------------------------------------------------------------------------
+
 
 def roc_curves(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Figure:
     """ROC curve of each model on held-out users, with the chance diagonal."""
@@ -285,6 +380,7 @@ def calibration(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -
 
 # --- trends --------------------------------------------------------------------------------------
 
+
 def monthly_trend(monthly: pd.DataFrame) -> Figure:
     """Sessions and active users per calendar month (bars) with mean completion (line)."""
     fig, axes = _figure(7, 4.2)
@@ -296,7 +392,9 @@ def monthly_trend(monthly: pd.DataFrame) -> Figure:
     ax.tick_params(axis="x", rotation=45)
     if "active_users" in monthly:
         twin = ax.twinx()
-        twin.plot(labels, monthly["active_users"], color="#dd8452", marker="o", label="active users")
+        twin.plot(
+            labels, monthly["active_users"], color="#dd8452", marker="o", label="active users"
+        )
         twin.set_ylabel("active users")
         twin.grid(False)
         twin.set_ylim(0, float(monthly["active_users"].max()) * 1.15)
@@ -312,8 +410,12 @@ def weekday_trend(weekday: pd.DataFrame) -> Figure:
     names = [str(n)[:3] for n in weekday["weekday"]]
     yerr = None
     if {"ci_low", "ci_high"} <= set(weekday.columns) and weekday["ci_low"].notna().all():
-        yerr = np.vstack([weekday["value"] - weekday["ci_low"], weekday["ci_high"] - weekday["value"]])
-    ax.bar(names, weekday["value"], yerr=yerr, capsize=4, color="#55a868", alpha=0.85, ecolor="#333")
+        yerr = np.vstack(
+            [weekday["value"] - weekday["ci_low"], weekday["ci_high"] - weekday["value"]]
+        )
+    ax.bar(
+        names, weekday["value"], yerr=yerr, capsize=4, color="#55a868", alpha=0.85, ecolor="#333"
+    )
     ax.set_ylabel(weekday.attrs.get("unit", "sessions per day"))
     ax.set_title("Viewing by weekday (watch_date)")
     return fig
@@ -321,11 +423,14 @@ def weekday_trend(weekday: pd.DataFrame) -> Figure:
 
 # --- content and devices -------------------------------------------------------------------------
 
+
 def top10(performance: pd.DataFrame) -> Figure:
     """Top 10 movies and top 10 series by sessions (genre scope 'All genres')."""
     fig, axes = _figure(13, 4.6, ncols=2)
     for ax, content_type, colour in zip(axes, ("movie", "series"), ("#4c72b0", "#dd8452")):
-        part = performance[performance["content_type"] == content_type].sort_values("performance_rank")
+        part = performance[performance["content_type"] == content_type].sort_values(
+            "performance_rank"
+        )
         if part.empty:
             _empty(ax, f"no {content_type} ranked")
             continue
@@ -346,9 +451,16 @@ def device_completion(devices: pd.DataFrame) -> Figure:
     d = devices.sort_values("mean_completion_percentage")
     y = np.arange(d.shape[0])
     mean = d["mean_completion_percentage"].astype(float).to_numpy()
-    err = np.vstack([mean - d["completion_ci95_lower"].astype(float), d["completion_ci95_upper"].astype(float) - mean])
+    err = np.vstack(
+        [
+            mean - d["completion_ci95_lower"].astype(float),
+            d["completion_ci95_upper"].astype(float) - mean,
+        ]
+    )
     ax.errorbar(mean, y, xerr=err, fmt="o", color="#4c72b0", ecolor="#333", capsize=4)
-    ax.set_yticks(y, [f"{dev} (n = {int(n):,})" for dev, n in zip(d["device_type"], d["session_count"])])
+    ax.set_yticks(
+        y, [f"{dev} (n = {int(n):,})" for dev, n in zip(d["device_type"], d["session_count"])]
+    )
     ax.set_xlabel("mean completion % (95% CI)")
     ax.set_title("Completion by device")
     return fig
@@ -356,13 +468,17 @@ def device_completion(devices: pd.DataFrame) -> Figure:
 
 # --- dashboards ----------------------------------------------------------------------------------
 
+
 def active_users(executive: pd.DataFrame) -> Figure:
     """Daily, weekly and monthly active users over the log."""
     fig, axes = _figure(13, 3.6)
     ax = axes[0]
     days = pd.to_datetime(executive["activity_date"])
-    for column, label in (("monthly_active_users", "MAU (30 days)"), ("weekly_active_users", "WAU (7 days)"),
-                          ("daily_active_users", "DAU")):
+    for column, label in (
+        ("monthly_active_users", "MAU (30 days)"),
+        ("weekly_active_users", "WAU (7 days)"),
+        ("daily_active_users", "DAU"),
+    ):
         ax.plot(days, executive[column].astype(float), label=label, linewidth=1.3)
     ax.set_ylabel("users")
     ax.set_title("Active users per day")
@@ -374,8 +490,9 @@ def revenue_by_month(revenue: pd.DataFrame) -> Figure:
     """Modelled revenue per month, stacked by plan."""
     fig, axes = _figure(7, 4.0)
     ax = axes[0]
-    table = revenue.pivot_table(index="revenue_month", columns="subscription_type", values="revenue_usd",
-                                aggfunc="sum").fillna(0.0)
+    table = revenue.pivot_table(
+        index="revenue_month", columns="subscription_type", values="revenue_usd", aggfunc="sum"
+    ).fillna(0.0)
     labels = [pd.Timestamp(m).strftime("%Y-%m") for m in table.index]
     bottom = np.zeros(table.shape[0])
     for plan in [p for p in PLANS if p in table.columns]:

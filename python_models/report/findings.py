@@ -79,6 +79,7 @@ class Finding:
 
 # --- reading a row -------------------------------------------------------------------------------
 
+
 def lookup(row: Mapping[str, Any], field: str) -> Any:
     """A column (``effect``) or a path into the details JSON (``details.groups.Premium.median``)."""
     head, _, rest = field.partition(".")
@@ -94,7 +95,11 @@ def lookup(row: Mapping[str, Any], field: str) -> Any:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def fmt_number(value: Any, digits: int) -> str:
@@ -188,6 +193,7 @@ def _supported(row: Mapping[str, Any]) -> bool:
 
 # --- one sentence per kind of result -------------------------------------------------------------
 
+
 def group_order(row: Mapping[str, Any]) -> tuple[str, str]:
     """(first, second) group of a two-group test: the effect is first − second.
 
@@ -197,7 +203,7 @@ def group_order(row: Mapping[str, Any]) -> tuple[str, str]:
     groups = list(lookup(row, "details.groups") or {})
     variables = str(row.get("variables") or "")
     if "(" in variables and " vs " in variables:
-        inside = variables[variables.rfind("(") + 1:variables.rfind(")")]
+        inside = variables[variables.rfind("(") + 1 : variables.rfind(")")]
         a, _, b = inside.partition(" vs ")
         if a.strip() in groups and b.strip() in groups:
             return a.strip(), b.strip()
@@ -225,8 +231,10 @@ def two_groups(row: Mapping[str, Any]) -> Finding:
     digits, kind = _centre_format(row)
     parts: list[Part] = [
         f"{_subject(row)}: {a} users {relation} {b} users ({centre} ",
-        quote(row, f"details.groups.{a}.{centre}", digits, kind), " vs ",
-        quote(row, f"details.groups.{b}.{centre}", digits, kind), "; ",
+        quote(row, f"details.groups.{a}.{centre}", digits, kind),
+        " vs ",
+        quote(row, f"details.groups.{b}.{centre}", digits, kind),
+        "; ",
     ]
     return Finding((*parts, *_tail(row)[1:]), verdict_of(row))
 
@@ -253,11 +261,16 @@ def association(row: Mapping[str, Any]) -> Finding:
     """'Share of sessions in 4K by plan: associated (4K share Basic a, ...; Cramér's V ...).'"""
     shares = lookup(row, "details.row_shares") or {}
     column = next((c for c in ("4K",) if all(c in (v or {}) for v in shares.values())), None)
-    parts: list[Part] = [f"{_subject(row)}: {'associated' if _supported(row) else 'no clear association'}"]
+    parts: list[Part] = [
+        f"{_subject(row)}: {'associated' if _supported(row) else 'no clear association'}"
+    ]
     if column and shares:
         parts.append(f" ({column} share ")
         for i, level in enumerate(_level_order(shares)):
-            parts += [(", " if i else "") + f"{level} ", quote(row, f"details.row_shares.{level}.{column}", 1, "percent")]
+            parts += [
+                (", " if i else "") + f"{level} ",
+                quote(row, f"details.row_shares.{level}.{column}", 1, "percent"),
+            ]
         parts.append("; ")
         return Finding((*parts, *_tail(row, 3)[1:]), verdict_of(row))
     return Finding((*parts, *_tail(row, 3)), verdict_of(row))
@@ -272,8 +285,16 @@ def not_computed(row: Mapping[str, Any]) -> Finding | None:
     """'<subject>: not computed — <why>.' for a row the analysis could not compute on this data."""
     if lookup(row, "details.not_computed") is None:
         return None
-    return Finding((f"{_subject(row)}: not computed — ", quote(row, "details.not_computed", kind="text"),
-                    " (n = ", quote(row, "n", kind="int"), ")."), verdict_of(row))
+    return Finding(
+        (
+            f"{_subject(row)}: not computed — ",
+            quote(row, "details.not_computed", kind="text"),
+            " (n = ",
+            quote(row, "n", kind="int"),
+            ").",
+        ),
+        verdict_of(row),
+    )
 
 
 def hypothesis(row: Mapping[str, Any]) -> Finding:
@@ -282,7 +303,11 @@ def hypothesis(row: Mapping[str, Any]) -> Finding:
     if missing is not None:
         return missing
     groups = lookup(row, "details.groups")
-    if isinstance(groups, Mapping) and len(groups) == 2 and row.get("effect_name") in ("hedges_g", "rank_biserial"):
+    if (
+        isinstance(groups, Mapping)
+        and len(groups) == 2
+        and row.get("effect_name") in ("hedges_g", "rank_biserial")
+    ):
         return two_groups(row)
     if isinstance(groups, Mapping) and len(groups) > 1:
         return many_groups(row)
@@ -312,9 +337,16 @@ def correlation(row: Mapping[str, Any]) -> Finding:
         relation = f"a {_strength(float(r))} {'positive' if float(r) > 0 else 'negative'} relation"
     else:
         relation = "no clear relation"
-    parts: list[Part] = [f"{words[0].capitalize()} and {words[1]}: {relation} ({method.capitalize()} ",
-                         quote(row, "effect", 2), *_ci_parts(row, 2), "; ", *_p_parts(row),
-                         "; n = ", quote(row, "n", kind="int"), ")."]
+    parts: list[Part] = [
+        f"{words[0].capitalize()} and {words[1]}: {relation} ({method.capitalize()} ",
+        quote(row, "effect", 2),
+        *_ci_parts(row, 2),
+        "; ",
+        *_p_parts(row),
+        "; n = ",
+        quote(row, "n", kind="int"),
+        ").",
+    ]
     return Finding(tuple(parts), verdict_of(row))
 
 
@@ -325,29 +357,61 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     if k is not None and not_computed(k) is not None:
         return [not_computed(k)]  # type: ignore[list-item]
     if k is not None:
-        out.append(Finding((
-            "k-means splits the users with sessions into ", quote(k, "statistic", kind="int"),
-            " groups, the k with the highest mean silhouette (", quote(k, "effect", 3),
-            "; n = ", quote(k, "n", kind="int"), " users).")))
+        out.append(
+            Finding(
+                (
+                    "k-means splits the users with sessions into ",
+                    quote(k, "statistic", kind="int"),
+                    " groups, the k with the highest mean silhouette (",
+                    quote(k, "effect", 3),
+                    "; n = ",
+                    quote(k, "n", kind="int"),
+                    " users).",
+                )
+            )
+        )
     ari = rows_by_name.get("kmeans_vs_ward_ari")
     if ari is not None:
         value = ari.get("effect")
-        level = ("closely" if value >= 0.8 else "moderately" if value >= 0.5 else "weakly") if _finite(value) else ""
-        out.append(Finding((
-            f"Ward's hierarchical clustering agrees {level} with k-means: adjusted Rand index ",
-            quote(ari, "effect", 2), *_ci_parts(ari, 2), " on ", quote(ari, "n", kind="int"),
-            " sampled users (1 = the same partition, 0 = chance).")))
+        level = (
+            ("closely" if value >= 0.8 else "moderately" if value >= 0.5 else "weakly")
+            if _finite(value)
+            else ""
+        )
+        out.append(
+            Finding(
+                (
+                    f"Ward's hierarchical clustering agrees {level} with k-means: adjusted Rand index ",
+                    quote(ari, "effect", 2),
+                    *_ci_parts(ari, 2),
+                    " on ",
+                    quote(ari, "n", kind="int"),
+                    " sampled users (1 = the same partition, 0 = chance).",
+                )
+            )
+        )
     return out
 
 
 def retention(row: Mapping[str, Any]) -> Finding:
     """AUC of one model on held-out users, with its CI and the Brier score against the base rate."""
     model = str(row.get("name", "")).removeprefix("retention_auc_").replace("_", " ")
-    parts: list[Part] = [f"Retention, {model}: AUC ", quote(row, "effect", 3), *_ci_parts(row, 3),
-                         " on ", quote(row, "n", kind="int"), " held-out users"]
+    parts: list[Part] = [
+        f"Retention, {model}: AUC ",
+        quote(row, "effect", 3),
+        *_ci_parts(row, 3),
+        " on ",
+        quote(row, "n", kind="int"),
+        " held-out users",
+    ]
     if _finite(lookup(row, "details.brier")) and _finite(lookup(row, "details.brier_base_rate")):
-        parts += ["; Brier score ", quote(row, "details.brier", 4), " against ",
-                  quote(row, "details.brier_base_rate", 4), " for always predicting the base rate"]
+        parts += [
+            "; Brier score ",
+            quote(row, "details.brier", 4),
+            " against ",
+            quote(row, "details.brier_base_rate", 4),
+            " for always predicting the base rate",
+        ]
     parts.append(".")
     return Finding(tuple(parts), verdict_of(row))
 
@@ -358,53 +422,118 @@ def regression(row: Mapping[str, Any]) -> Finding:
     if missing is not None:
         return missing
     variables = str(row.get("variables", ""))
-    plural = variables[variables.rfind("(") + 1:variables.rfind(")")] if "(" in variables else "titles"
+    plural = (
+        variables[variables.rfind("(") + 1 : variables.rfind(")")] if "(" in variables else "titles"
+    )
     if row.get("effect_name") == "r_squared":
-        return Finding((f"{plural.capitalize()}: the model {variables.split(' (')[0]} explains R² = ",
-                            quote(row, "effect", 3), " of the variance in views (F test, ", *_p_parts(row),
-                            "; n = ", quote(row, "n", kind="int"), ")."), verdict_of(row))
-    predictor = str(lookup(row, "details.predictor") or variables.split("~")[-1].split("(")[0].strip())
+        return Finding(
+            (
+                f"{plural.capitalize()}: the model {variables.split(' (')[0]} explains R² = ",
+                quote(row, "effect", 3),
+                " of the variance in views (F test, ",
+                *_p_parts(row),
+                "; n = ",
+                quote(row, "n", kind="int"),
+                ").",
+            ),
+            verdict_of(row),
+        )
+    predictor = str(
+        lookup(row, "details.predictor") or variables.split("~")[-1].split("(")[0].strip()
+    )
     effect = row.get("effect")
     if _supported(row) and _finite(effect):
         relation = "rise" if float(effect) > 0 else "fall"
-        words = f"views {relation} with {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
+        words = (
+            f"views {relation} with {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
+        )
     else:
         words = f"no clear relation between views and {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
     unit = UNIT_WORDS.get(predictor, f"unit of {predictor.replace('_', ' ')}")
-    return Finding((f"{plural.capitalize()}: {words} (", quote(row, "effect", 0), f" views per {unit}",
-                        *_ci_parts(row, 0), "; ", *_p_parts(row), "; n = ", quote(row, "n", kind="int"), ")."),
-                   verdict_of(row))
+    return Finding(
+        (
+            f"{plural.capitalize()}: {words} (",
+            quote(row, "effect", 0),
+            f" views per {unit}",
+            *_ci_parts(row, 0),
+            "; ",
+            *_p_parts(row),
+            "; n = ",
+            quote(row, "n", kind="int"),
+            ").",
+        ),
+        verdict_of(row),
+    )
 
 
 def file_quality(row: Mapping[str, Any]) -> Finding:
     """One loaded file: read, reached the core, refused at ingest and at staging, reconciled or not."""
-    return Finding((
-        quote(row, "variables", kind="text"), ": ", quote(row, "n", kind="int"), " records read, ",
-        quote(row, "details.rows_in_core", kind="int"), " reached the core, ",
-        quote(row, "details.rows_quarantined_at_ingest", kind="int"), " refused at ingest and ",
-        quote(row, "details.rows_quarantined_at_staging", kind="int"), " in dbt staging (",
-        quote(row, "effect", 2, "percent"), " refused)."), verdict_of(row))
+    return Finding(
+        (
+            quote(row, "variables", kind="text"),
+            ": ",
+            quote(row, "n", kind="int"),
+            " records read, ",
+            quote(row, "details.rows_in_core", kind="int"),
+            " reached the core, ",
+            quote(row, "details.rows_quarantined_at_ingest", kind="int"),
+            " refused at ingest and ",
+            quote(row, "details.rows_quarantined_at_staging", kind="int"),
+            " in dbt staging (",
+            quote(row, "effect", 2, "percent"),
+            " refused).",
+        ),
+        verdict_of(row),
+    )
 
 
 def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
     """A seed claim's verdict, then one sentence per part: supported or not, its effect, p and why."""
-    out = [Finding((
-        "Claim: “", quote(row, "variables", kind="text"), "”: ", quote(row, "statistic", kind="int"), " of ",
-        quote(row, "n", kind="int"), " parts supported (intersection–union p ", quote(row, "p_value", kind="p"), ")."),
-        verdict_of(row))]
+    out = [
+        Finding(
+            (
+                "Claim: “",
+                quote(row, "variables", kind="text"),
+                "”: ",
+                quote(row, "statistic", kind="int"),
+                " of ",
+                quote(row, "n", kind="int"),
+                " parts supported (intersection–union p ",
+                quote(row, "p_value", kind="p"),
+                ").",
+            ),
+            verdict_of(row),
+        )
+    ]
     for i, part in enumerate(lookup(row, "details.parts") or []):
         ok = bool(part.get("supported"))
         parts: list[Part] = [quote(row, f"details.parts.{i}.claim", kind="text"), ": "]
         if part.get("evidence") is None:
             parts.append("not computed")
         else:
-            parts += ["effect ", quote(row, f"details.parts.{i}.effect", 3), ", Holm-adjusted p ",
-                      quote(row, f"details.parts.{i}.p_adjusted", kind="p"), " (evidence ",
-                      quote(row, f"details.parts.{i}.evidence", kind="text"), ")"]
+            parts += [
+                "effect ",
+                quote(row, f"details.parts.{i}.effect", 3),
+                ", Holm-adjusted p ",
+                quote(row, f"details.parts.{i}.p_adjusted", kind="p"),
+                " (evidence ",
+                quote(row, f"details.parts.{i}.evidence", kind="text"),
+                ")",
+            ]
         parts += [" — ", quote(row, f"details.parts.{i}.why", kind="text"), "."]
-        out.append(Finding(tuple(parts), Quote(str(row.get("section")), str(row.get("name")),
-                                               f"details.parts.{i}.supported", ok,
-                                               SUPPORTED if ok else "not supported", "verdict")))
+        out.append(
+            Finding(
+                tuple(parts),
+                Quote(
+                    str(row.get("section")),
+                    str(row.get("name")),
+                    f"details.parts.{i}.supported",
+                    ok,
+                    SUPPORTED if ok else "not supported",
+                    "verdict",
+                ),
+            )
+        )
     return out
 
 
@@ -436,6 +565,7 @@ def verdict_of(row: Mapping[str, Any]) -> Quote | None:
 
 # --- the findings of a run -----------------------------------------------------------------------
 
+
 def rows(results: pd.DataFrame, section: str) -> list[dict[str, Any]]:
     """The rows of one section as dicts (NaN as None), in persisted order."""
     part = results[results["section"] == section]
@@ -455,7 +585,9 @@ def hypothesis_findings(results: pd.DataFrame, section: str = "hypothesis") -> l
     return [hypothesis(row) for row in rows(results, section)]
 
 
-def correlation_findings(results: pd.DataFrame, section: str = "correlation") -> tuple[list[Finding], list[str]]:
+def correlation_findings(
+    results: pd.DataFrame, section: str = "correlation"
+) -> tuple[list[Finding], list[str]]:
     """A sentence for each supported correlation (both methods), and the pairs with no clear relation.
 
     A pair counts as related when either method's verdict is supported; the unrelated pairs are
@@ -472,4 +604,3 @@ def correlation_findings(results: pd.DataFrame, section: str = "correlation") ->
             x, _, y = pair.partition(" ~ ")
             unrelated.append(f"{VARIABLE_WORDS.get(x, x)} & {VARIABLE_WORDS.get(y, y)}")
     return related, unrelated
-

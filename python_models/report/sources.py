@@ -23,8 +23,12 @@ import pandas as pd
 from python_models.data import query_frame
 
 DASHBOARD_MARTS = (
-    "rpt_executive_summary", "rpt_user_analytics", "rpt_content_performance", "rpt_financial_revenue",
-    "rpt_geographic", "rpt_device_completion",
+    "rpt_executive_summary",
+    "rpt_user_analytics",
+    "rpt_content_performance",
+    "rpt_financial_revenue",
+    "rpt_geographic",
+    "rpt_device_completion",
 )
 
 
@@ -42,9 +46,9 @@ class DbtSummary:
 
 @dataclass
 class QualityData:
-    ledger: pd.DataFrame          # one row per loaded batch: file, lines read, landed, quarantined...
-    quarantine: pd.DataFrame      # source_file, stage, reason_code, rows
-    examples: pd.DataFrame        # one example message per (source_file, reason_code)
+    ledger: pd.DataFrame  # one row per loaded batch: file, lines read, landed, quarantined...
+    quarantine: pd.DataFrame  # source_file, stage, reason_code, rows
+    examples: pd.DataFrame  # one example message per (source_file, reason_code)
     dbt: DbtSummary | None
 
 
@@ -74,7 +78,10 @@ def marts(conn: Any) -> dict[str, pd.DataFrame]:
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
     # Postgres numeric arrives as Decimal; the report formats and plots floats.
     for column in frame.columns:
-        if frame[column].dtype == object and frame[column].map(lambda v: v.__class__.__name__ == "Decimal").any():
+        if (
+            frame[column].dtype == object
+            and frame[column].map(lambda v: v.__class__.__name__ == "Decimal").any()
+        ):
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
     return frame
 
@@ -118,8 +125,14 @@ def quality(conn: Any, run_results: Path | None) -> QualityData:
     ingest quarantine (audit.quarantine) exists, and that is what is shown.
     """
     if not table_exists(conn, "audit", "load_batches"):
-        raise ReportSourceError("audit.load_batches is missing: ingest the raw files first (`streamlytics ingest`).")
-    relation = "audit.all_quarantine" if table_exists(conn, "audit", "all_quarantine") else "audit.quarantine"
+        raise ReportSourceError(
+            "audit.load_batches is missing: ingest the raw files first (`streamlytics ingest`)."
+        )
+    relation = (
+        "audit.all_quarantine"
+        if table_exists(conn, "audit", "all_quarantine")
+        else "audit.quarantine"
+    )
     return QualityData(
         ledger=query_frame(conn, LEDGER_SQL.format(quarantine=relation)),
         quarantine=query_frame(conn, QUARANTINE_SQL.format(quarantine=relation)),

@@ -33,9 +33,13 @@ def cell(value: Any, digits: int | None = None) -> str:
         return "yes" if value else "no"
     if isinstance(value, Decimal):
         value = float(value)
-    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
+    if isinstance(value, int) or (
+        hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"
+    ):
         return f"{int(value):,}"
-    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f"):
+    if isinstance(value, float) or (
+        hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f"
+    ):
         v = float(value)
         if not math.isfinite(v):
             return "–"
@@ -50,7 +54,11 @@ def cell(value: Any, digits: int | None = None) -> str:
             return f"{v:,.2f}"
         return f"{v:.3f}" if a >= 0.001 else f"{v:.2e}"
     if isinstance(value, pd.Timestamp):
-        return value.date().isoformat() if value == value.normalize() else value.isoformat(sep=" ", timespec="seconds")
+        return (
+            value.date().isoformat()
+            if value == value.normalize()
+            else value.isoformat(sep=" ", timespec="seconds")
+        )
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return str(value)
@@ -60,8 +68,14 @@ def _is_number(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def from_frame(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, caption: str = "",
-               note: str = "", digits: Mapping[str, int] | None = None, limit: int | None = None) -> Table:
+def from_frame(
+    frame: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    caption: str = "",
+    note: str = "",
+    digits: Mapping[str, int] | None = None,
+    limit: int | None = None,
+) -> Table:
     """A frame as a table; ``columns`` picks and renames ({source: header}); rows beyond ``limit`` cut."""
     columns = dict(columns or {c: c for c in frame.columns})
     digits = dict(digits or {})
@@ -70,18 +84,25 @@ def from_frame(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, ca
         note = (note + " " if note else "") + f"First {limit:,} of {frame.shape[0]:,} rows."
     # itertuples keeps each column's type (iterrows would turn a row of ints and floats into floats).
     picked = shown.reindex(columns=list(columns))
-    rows = [[cell(v, digits.get(c)) for c, v in zip(columns, r)] for r in picked.itertuples(index=False, name=None)]
+    rows = [
+        [cell(v, digits.get(c)) for c, v in zip(columns, r)]
+        for r in picked.itertuples(index=False, name=None)
+    ]
     numeric = [c in frame.columns and _is_number(frame[c]) for c in columns]
     return Table(list(columns.values()), rows, numeric, caption, note)
 
 
-def from_records(records: Sequence[Mapping[str, Any]], caption: str = "", limit: int | None = None) -> Table:
+def from_records(
+    records: Sequence[Mapping[str, Any]], caption: str = "", limit: int | None = None
+) -> Table:
     """Dict rows (e.g. a MongoDB pipeline's output) as a table: text columns (the keys) first,
     then the figures, each group in first-seen order."""
     columns: list[str] = []
     for r in records:
         columns += [k for k in r if k not in columns and k != "_id"]
-    text = [c for c in columns if all(isinstance(r.get(c), str) or r.get(c) is None for r in records)]
+    text = [
+        c for c in columns if all(isinstance(r.get(c), str) or r.get(c) is None for r in records)
+    ]
     columns = text + [c for c in columns if c not in text]
     frame = pd.DataFrame(list(records), columns=columns)
     return from_frame(frame, caption=caption, limit=limit)
@@ -89,7 +110,7 @@ def from_records(records: Sequence[Mapping[str, Any]], caption: str = "", limit:
 
 def p_cell(value: Any) -> str:
     text = fmt_p_value(value)
-    return text[2:] if text.startswith("= ") else text
+    return text.removeprefix("= ")
 
 
 def effect_digits(value: float) -> int | None:
@@ -105,7 +126,11 @@ def effect_cell(row: Mapping[str, Any]) -> str:
     digits = effect_digits(float(effect))
     text = f"{str(row.get('effect_name') or '').replace('_', ' ')} {cell(float(effect), digits)}".strip()
     low, high = row.get("ci_low"), row.get("ci_high")
-    if low is not None and high is not None and not (math.isnan(float(low)) or math.isnan(float(high))):
+    if (
+        low is not None
+        and high is not None
+        and not (math.isnan(float(low)) or math.isnan(float(high)))
+    ):
         text += f" [{cell(float(low), digits)}, {cell(float(high), digits)}]"
     return text
 
@@ -118,25 +143,52 @@ def statistic_cell(row: Mapping[str, Any]) -> str:
 
 
 def verdict_class(verdict: Any) -> str:
-    return {"supported": "ok", "not supported": "no", "reconciled": "ok", "not reconciled": "no",
-            "all passed": "ok", "not all passed": "no"}.get(str(verdict), "")
+    return {
+        "supported": "ok",
+        "not supported": "no",
+        "reconciled": "ok",
+        "not reconciled": "no",
+        "all passed": "ok",
+        "not all passed": "no",
+    }.get(str(verdict), "")
 
 
-def results_table(rows: Iterable[Mapping[str, Any]], subjects: Mapping[str, str], caption: str = "",
-                  with_test: bool = True) -> Table:
+def results_table(
+    rows: Iterable[Mapping[str, Any]],
+    subjects: Mapping[str, str],
+    caption: str = "",
+    with_test: bool = True,
+) -> Table:
     """Result rows as the hypothesis-test table: statistic, p, Holm p, effect [CI], n, verdict, reading."""
-    header = ["Question", "Test", "Statistic", "p", "Holm p", "Effect [95% CI]", "n", "Verdict", "Interpretation"]
+    header = [
+        "Question",
+        "Test",
+        "Statistic",
+        "p",
+        "Holm p",
+        "Effect [95% CI]",
+        "n",
+        "Verdict",
+        "Interpretation",
+    ]
     if not with_test:
         header.remove("Test")
     out, classes = [], []
     for r in rows:
         details = r.get("details") or {}
-        p_adj = r.get("p_adjusted", details.get("p_adjusted") if isinstance(details, Mapping) else None)
+        p_adj = r.get(
+            "p_adjusted", details.get("p_adjusted") if isinstance(details, Mapping) else None
+        )
         line = [
             subjects.get(str(r.get("name")), str(r.get("variables") or r.get("name"))),
             str(details.get("test", "–")) if isinstance(details, Mapping) else "–",
-            statistic_cell(r), p_cell(r.get("p_value")), p_cell(p_adj), effect_cell(r),
-            cell(r.get("n")), str(r.get("verdict") or "–"), str(r.get("interpretation") or ""),
+            statistic_cell(r),
+            p_cell(r.get("p_value")),
+            p_cell(p_adj),
+            effect_cell(r),
+            cell(r.get("n")),
+            str(r.get("verdict") or "–"),
+            str(r.get("interpretation") or ""),
         ]
         if not with_test:
             del line[1]

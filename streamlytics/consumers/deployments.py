@@ -57,7 +57,9 @@ def load_specs(config: Path) -> list[DeploymentSpec]:
     for index, entry in enumerate(doc.get("deployments") or []):
         where = f"{config}: deployments[{index}]"
         if not entry.get("name") or ":" not in str(entry.get("entrypoint", "")):
-            raise ValueError(f"{where} needs a name and an entrypoint 'path/to/file.py:flow_function'")
+            raise ValueError(
+                f"{where} needs a name and an entrypoint 'path/to/file.py:flow_function'"
+            )
         crons = []
         for schedule in entry.get("schedules") or []:
             if "cron" not in schedule:
@@ -211,7 +213,9 @@ class LocalPrefect:
     def start(self, timeout: float = 180) -> LocalPrefect:
         """Start the server, then the runner; return once every deployment is registered."""
         if _port_in_use(self.host, self.port):
-            raise PrefectServeError(f"{self.host}:{self.port} is already in use: pick another --port")
+            raise PrefectServeError(
+                f"{self.host}:{self.port} is already in use: pick another --port"
+            )
         names = [spec.name for spec in load_specs(self.config)]
         deadline = time.monotonic() + timeout
         prefect = str(Path(sys.executable).with_name("prefect"))
@@ -220,12 +224,22 @@ class LocalPrefect:
             "server.log", self.home,
         )  # fmt: skip
         try:
-            self._wait(lambda: _get_json(f"{self.api_url}/health") is True, self.server, "server.log", deadline)
+            self._wait(
+                lambda: _get_json(f"{self.api_url}/health") is True,
+                self.server,
+                "server.log",
+                deadline,
+            )
             self.runner = self._spawn(
                 [sys.executable, "-m", "streamlytics.consumers.deployments", str(self.config)],
                 "runner.log", self.config.parent,
             )  # fmt: skip
-            self._wait(lambda: set(names) <= set(self.deployment_names()), self.runner, "runner.log", deadline)
+            self._wait(
+                lambda: set(names) <= set(self.deployment_names()),
+                self.runner,
+                "runner.log",
+                deadline,
+            )
         except BaseException:
             self.stop()
             raise

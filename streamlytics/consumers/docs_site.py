@@ -66,7 +66,9 @@ def make_offline(html: str) -> str:
     """
     scripts = [m.group(0) for m in _REMOTE_TAG.finditer(html) if m.group("tag").lower() == "script"]
     if scripts:
-        raise DocsError(f"the dbt docs page loads a remote script, so it cannot work offline: {scripts[0][:200]}")
+        raise DocsError(
+            f"the dbt docs page loads a remote script, so it cannot work offline: {scripts[0][:200]}"
+        )
     html = _REMOTE_TAG.sub("", html)
     leftover = remote_references(html)
     if leftover:
@@ -83,7 +85,9 @@ def inlined_manifest(html: str) -> dict:
     """The manifest dbt inlined into a static docs page, as the page's JavaScript reads it."""
     match = re.search(r'manifest:\s*(?=\{"metadata")', html)
     if match is None:
-        raise DocsError("no inlined manifest in the page: was it built with `dbt docs generate --static`?")
+        raise DocsError(
+            "no inlined manifest in the page: was it built with `dbt docs generate --static`?"
+        )
     manifest, _ = json.JSONDecoder().raw_decode(html, match.end())
     return manifest
 
@@ -93,7 +97,8 @@ def mart_nodes(manifest: dict, schema: str = "marts") -> dict[str, dict]:
     return {
         uid: node
         for uid, node in manifest.get("nodes", {}).items()
-        if node.get("resource_type") == "model" and (node.get("schema") == schema or "marts" in node["fqn"][1:-1])
+        if node.get("resource_type") == "model"
+        and (node.get("schema") == schema or "marts" in node["fqn"][1:-1])
     }
 
 
@@ -121,7 +126,9 @@ def generate_static_docs(project_dir: Path, target_dir: Path, env: dict[str, str
 
 def find_gx_docs(cfg: Settings, reports_dir: Path | None = None) -> Path | None:
     """The GX Data Docs index: where the last validation report says it is, else a known place."""
-    for report in sorted(Path(reports_dir or cfg.reports_dir).joinpath("validation").glob("*.json")):
+    for report in sorted(
+        Path(reports_dir or cfg.reports_dir).joinpath("validation").glob("*.json")
+    ):
         try:
             index = json.loads(report.read_text(encoding="utf-8")).get("data_docs_index")
         except (OSError, ValueError, AttributeError):
@@ -169,7 +176,7 @@ class _DocsHandler(SimpleHTTPRequestHandler):
 
     mounts: dict[str, Path] = {}
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args) -> None:
         pass  # the terminal belongs to the CLI; requests are not news
 
     def translate_path(self, path: str) -> str:
@@ -211,6 +218,8 @@ def serve_docs(site: DocsSite, port: int = 8080, host: str = "127.0.0.1") -> Thr
     if site.gx_index is not None:
         mounts["gx"] = site.gx_index.parent
     handler = type("DocsHandler", (_DocsHandler,), {"mounts": mounts})
-    server = _QuietServer((host, port), functools.partial(handler, directory=str(site.dbt_index.parent)))
+    server = _QuietServer(
+        (host, port), functools.partial(handler, directory=str(site.dbt_index.parent))
+    )
     threading.Thread(target=server.serve_forever, name="docs-server", daemon=True).start()
     return server

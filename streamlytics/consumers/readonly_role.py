@@ -43,7 +43,9 @@ def _role_exists(cur, role: str) -> bool:
 
 
 def _existing_schemas(cur, names: tuple[str, ...]) -> list[str]:
-    cur.execute("select nspname from pg_namespace where nspname = any(%s) order by nspname", (list(names),))
+    cur.execute(
+        "select nspname from pg_namespace where nspname = any(%s) order by nspname", (list(names),)
+    )
     return [row[0] for row in cur.fetchall()]
 
 
@@ -92,20 +94,30 @@ def grant_readonly(
                     "alter role {} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls"
                 ).format(ident)
             )
-            cur.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(ident))
+            cur.execute(
+                sql.SQL("alter role {} set default_transaction_read_only = on").format(ident)
+            )
             if password is not None:
-                cur.execute(sql.SQL("alter role {} password {}").format(ident, sql.Literal(password)))
+                cur.execute(
+                    sql.SQL("alter role {} password {}").format(ident, sql.Literal(password))
+                )
 
             cur.execute("select current_database(), current_user")
             database, owner = cur.fetchone()
             cur.execute(
-                sql.SQL("grant connect on database {} to {}").format(sql.Identifier(database), ident)
+                sql.SQL("grant connect on database {} to {}").format(
+                    sql.Identifier(database), ident
+                )
             )
-            cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(marts_schema)))
+            cur.execute(
+                sql.SQL("create schema if not exists {}").format(sql.Identifier(marts_schema))
+            )
             schema = sql.Identifier(marts_schema)
             cur.execute(sql.SQL("grant usage on schema {} to {}").format(schema, ident))
             cur.execute(sql.SQL("revoke create on schema {} from {}").format(schema, ident))
-            cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(schema, ident))
+            cur.execute(
+                sql.SQL("grant select on all tables in schema {} to {}").format(schema, ident)
+            )
             cur.execute(
                 sql.SQL(
                     "revoke insert, update, delete, truncate, references, trigger "
@@ -118,7 +130,11 @@ def grant_readonly(
                 ).format(sql.Identifier(owner), schema, ident)
             )
             for private in _existing_schemas(cur, PRIVATE_SCHEMAS):
-                cur.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(private), ident))
+                cur.execute(
+                    sql.SQL("revoke all on schema {} from {}").format(
+                        sql.Identifier(private), ident
+                    )
+                )
                 cur.execute(
                     sql.SQL("revoke all on all tables in schema {} from {}").format(
                         sql.Identifier(private), ident

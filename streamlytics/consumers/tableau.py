@@ -79,7 +79,9 @@ def hyper_type_for(
             return "double", False
         return f"numeric({numeric_precision},{numeric_scale or 0})", False
     if data_type == "character varying":
-        return (f"varchar({character_maximum_length})" if character_maximum_length else "text"), False
+        return (
+            f"varchar({character_maximum_length})" if character_maximum_length else "text"
+        ), False
     if data_type == "character":
         return f"char({character_maximum_length or 1})", False
     return "text", True
@@ -124,7 +126,9 @@ def mart_columns(conn, schema: str, table: str) -> list[ColumnSpec]:
 
 def _copy_query(schema: str, table: str, columns: list[ColumnSpec]) -> sql.Composed:
     select_list = sql.SQL(", ").join(
-        sql.SQL("{}::text").format(sql.Identifier(c.name)) if c.cast_to_text else sql.Identifier(c.name)
+        sql.SQL("{}::text").format(sql.Identifier(c.name))
+        if c.cast_to_text
+        else sql.Identifier(c.name)
         for c in columns
     )
     return sql.SQL("copy (select {} from {}.{}) to stdout with (format csv)").format(
@@ -139,7 +143,9 @@ def _table_definition(table: str, columns: list[ColumnSpec]):
         TableName(HYPER_SCHEMA, table),
         [
             TableDefinition.Column(
-                c.name, _sql_type(c.hyper_type), Nullability.NULLABLE if c.nullable else Nullability.NOT_NULLABLE
+                c.name,
+                _sql_type(c.hyper_type),
+                Nullability.NULLABLE if c.nullable else Nullability.NOT_NULLABLE,
             )
             for c in columns
         ],
@@ -183,7 +189,9 @@ def _start_hyper(log_dir: Path):
     log_dir.mkdir(parents=True, exist_ok=True)
     # hyperd writes an ever-growing log into the working directory unless told otherwise.
     parameters = {"log_dir": str(log_dir), "log_file_max_count": "2", "log_file_size_limit": "10M"}
-    return HyperProcess(telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters=parameters)
+    return HyperProcess(
+        telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters=parameters
+    )
 
 
 def export_marts(
@@ -219,9 +227,10 @@ def export_marts(
                 f"schema {schema!r} holds no tables in database {conn.info.dbname!r}: "
                 "build the marts first (`dbt build` / `streamlytics run`)."
             )
-        with _start_hyper(log_dir or cfg.state_dir / "logs" / "hyper") as hyper, tempfile.TemporaryDirectory(
-            prefix=".csv-", dir=out_dir
-        ) as scratch:
+        with (
+            _start_hyper(log_dir or cfg.state_dir / "logs" / "hyper") as hyper,
+            tempfile.TemporaryDirectory(prefix=".csv-", dir=out_dir) as scratch,
+        ):
             return [_export_one(conn, hyper, schema, m, out_dir, Path(scratch)) for m in marts]
     finally:
         conn.rollback()
@@ -242,4 +251,6 @@ def read_extract_count(path: Path, log_dir: Path | None = None) -> int:
     mart = Path(path).stem
     with _start_hyper(log_dir or settings().state_dir / "logs" / "hyper") as hyper:
         with Connection(hyper.endpoint, str(path)) as hconn:
-            return int(hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}"))
+            return int(
+                hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}")
+            )

@@ -17,12 +17,40 @@ from streamlytics.generate.scaling import IdFormat
 
 # Small vocabularies on purpose: the real catalogue repeats titles a lot.
 _TITLE_FIRST = (
-    "Silent", "Broken", "Golden", "Hidden", "Last", "Lost", "Midnight", "Crimson",
-    "Endless", "Wild", "Frozen", "Secret", "Electric", "Distant", "Fallen", "Savage",
+    "Silent",
+    "Broken",
+    "Golden",
+    "Hidden",
+    "Last",
+    "Lost",
+    "Midnight",
+    "Crimson",
+    "Endless",
+    "Wild",
+    "Frozen",
+    "Secret",
+    "Electric",
+    "Distant",
+    "Fallen",
+    "Savage",
 )
 _TITLE_SECOND = (
-    "Horizon", "Empire", "River", "Signal", "Kingdom", "Shadows", "Garden", "Protocol",
-    "Harbor", "Legacy", "Frontier", "Echoes", "Storm", "Circuit", "Dynasty", "Road",
+    "Horizon",
+    "Empire",
+    "River",
+    "Signal",
+    "Kingdom",
+    "Shadows",
+    "Garden",
+    "Protocol",
+    "Harbor",
+    "Legacy",
+    "Frontier",
+    "Echoes",
+    "Storm",
+    "Circuit",
+    "Dynasty",
+    "Road",
 )
 
 
@@ -66,7 +94,9 @@ def _rating(u: np.ndarray) -> np.ndarray:
 def make_movies(rng: np.random.Generator, ids: list[str]) -> list[dict]:
     """Valid movie items for the given ids, keys in the course order."""
     n = len(ids)
-    u_views, u_rating, u_budget = d.correlated_uniforms(rng, n, (d.RATING_VIEWS_R, d.BUDGET_VIEWS_R))
+    u_views, u_rating, u_budget = d.correlated_uniforms(
+        rng, n, (d.RATING_VIEWS_R, d.BUDGET_VIEWS_R)
+    )
     titles = _titles(rng, n)
     genres = _genres(rng, n, 3)
     duration = rng.integers(d.MOVIE_DURATION[0], d.MOVIE_DURATION[1] + 1, n)
@@ -92,14 +122,19 @@ def make_movies(rng: np.random.Generator, ids: list[str]) -> list[dict]:
 def make_series(rng: np.random.Generator, ids: list[str]) -> list[dict]:
     """Valid series items for the given ids, keys in the course order."""
     n = len(ids)
-    u_views, u_rating, u_budget = d.correlated_uniforms(rng, n, (d.RATING_VIEWS_R, d.BUDGET_VIEWS_R))
+    u_views, u_rating, u_budget = d.correlated_uniforms(
+        rng, n, (d.RATING_VIEWS_R, d.BUDGET_VIEWS_R)
+    )
     titles = _titles(rng, n)
     genres = _genres(rng, n, 2)
     seasons = rng.integers(d.SERIES_SEASONS[0], d.SERIES_SEASONS[1] + 1, n)
     episodes = [
-        [int(e) for e in rng.integers(d.SERIES_EPISODES[0], d.SERIES_EPISODES[1] + 1, k)] for k in seasons
+        [int(e) for e in rng.integers(d.SERIES_EPISODES[0], d.SERIES_EPISODES[1] + 1, k)]
+        for k in seasons
     ]
-    episode_minutes = rng.integers(d.SERIES_EPISODE_DURATION[0], d.SERIES_EPISODE_DURATION[1] + 1, n)
+    episode_minutes = rng.integers(
+        d.SERIES_EPISODE_DURATION[0], d.SERIES_EPISODE_DURATION[1] + 1, n
+    )
     views = d.scale_uniform(u_views, *d.SERIES_VIEWS)
     budget = d.scale_uniform(u_budget, *d.SERIES_BUDGET)
     rating = _rating(u_rating)
@@ -137,4 +172,4 @@ def render_content(movies: list[dict], series: list[dict]) -> tuple[str, list[in
     starts = [no for no, line in enumerate(text.split("\n"), start=1) if line == "    {"]
     if len(starts) != len(movies) + len(series):
         raise AssertionError("content.json item lines could not be located")
-    return text, starts[: len(movies)], starts[len(movies):]
+    return text, starts[: len(movies)], starts[len(movies) :]

@@ -27,24 +27,38 @@ from streamlytics.generate.dirty_sessions import plan_session_defects
 from streamlytics.generate.dirty_sessions import to_defects as session_defects
 from streamlytics.generate.dirty_users import FRESH_ID_KINDS, plan_user_defects
 from streamlytics.generate.dirty_users import to_defects as user_defects
-from streamlytics.generate.layout import SESSIONS_HEADER, USERS_HEADER, encode_sessions, encode_users
+from streamlytics.generate.layout import (
+    SESSIONS_HEADER,
+    USERS_HEADER,
+    encode_sessions,
+    encode_users,
+)
 from streamlytics.generate.scaling import (
-    CONTENT_ID_DIGITS, SESSION_ID_DIGITS, USER_ID_DIGITS, IdFormat, Sizes, id_digits, sizes_for,
+    CONTENT_ID_DIGITS,
+    SESSION_ID_DIGITS,
+    USER_ID_DIGITS,
+    IdFormat,
+    Sizes,
+    id_digits,
+    sizes_for,
 )
 from streamlytics.generate.sessions import generate_sessions
 from streamlytics.generate.users import UserBlock, generate_users
 from streamlytics.generate.writer import splice, text_table
 
 USERS_FILE, CONTENT_FILE, SESSIONS_FILE, MANIFEST_FILE = (
-    "users.csv", "content.json", "viewing_sessions.csv", "manifest.json",
+    "users.csv",
+    "content.json",
+    "viewing_sessions.csv",
+    "manifest.json",
 )
 
 
 @dataclass(frozen=True)
 class _BlockStats:
-    users: np.ndarray      # users per block
-    sessions: np.ndarray   # sessions per block
-    late: np.ndarray       # sessions per block whose user registered after the log started
+    users: np.ndarray  # users per block
+    sessions: np.ndarray  # sessions per block
+    late: np.ndarray  # sessions per block whose user registered after the log started
 
 
 def _block_users(seed: int, block: int, total_users: int) -> UserBlock:
@@ -67,7 +81,9 @@ def _count_blocks(seed: int, sizes: Sizes) -> _BlockStats:
 def _allocate_users(quota: dict[str, int], stats: _BlockStats) -> list[dict[str, int]]:
     enum = dfx.allocate(quota["enum_case_whitespace"], stats.users, "enum_case_whitespace")
     per_kind = {"enum_case_whitespace": enum}
-    per_kind["duplicate_id"] = dfx.allocate(quota["duplicate_id"], stats.users - enum, "duplicate_id")
+    per_kind["duplicate_id"] = dfx.allocate(
+        quota["duplicate_id"], stats.users - enum, "duplicate_id"
+    )
     # Extra lines need no particular row: spread them like the users (capacity is not binding).
     unbounded = stats.users * (1 + sum(quota.values()))
     for kind in (*FRESH_ID_KINDS, "empty_required"):
@@ -78,7 +94,11 @@ def _allocate_users(quota: dict[str, int], stats: _BlockStats) -> list[dict[str,
 def _allocate_sessions(quota: dict[str, int], stats: _BlockStats) -> list[dict[str, int]]:
     room = stats.sessions.copy()
     per_kind = {}
-    late = dfx.allocate(quota["watch_before_registration"], np.minimum(stats.late, room), "watch_before_registration")
+    late = dfx.allocate(
+        quota["watch_before_registration"],
+        np.minimum(stats.late, room),
+        "watch_before_registration",
+    )
     per_kind["watch_before_registration"] = late
     room -= late
     pairs = dfx.allocate(quota["duplicate_id"], room // 2, "duplicate_id")
@@ -91,7 +111,9 @@ def _allocate_sessions(quota: dict[str, int], stats: _BlockStats) -> list[dict[s
     return [{k: int(v[b]) for k, v in per_kind.items()} for b in range(stats.sessions.shape[0])]
 
 
-def generate_dataset(out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fraction: float = 0.0) -> dict[str, Any]:
+def generate_dataset(
+    out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fraction: float = 0.0
+) -> dict[str, Any]:
     """Write users.csv, content.json, viewing_sessions.csv (and manifest.json when
     dirty_fraction > 0) into out_dir; same arguments give byte-identical files.
 
@@ -111,7 +133,9 @@ def generate_dataset(out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fr
     user_quota = dfx.quota(dfx.USERS_KINDS, sizes.users, dirty_fraction)
     session_quota = dfx.quota(dfx.SESSIONS_KINDS, total_sessions, dirty_fraction)
     content_rng = seeding.stream(seed, seeding.DIRTY_CONTENT)
-    content_plan = plan_sections(content_rng, dfx.quota(dfx.CONTENT_KINDS, n_content, dirty_fraction))
+    content_plan = plan_sections(
+        content_rng, dfx.quota(dfx.CONTENT_KINDS, n_content, dirty_fraction)
+    )
     user_counts = _allocate_users(user_quota, stats) if dirty else None
     session_counts = _allocate_sessions(session_quota, stats) if dirty else None
 
@@ -124,12 +148,16 @@ def generate_dataset(out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fr
         session_digits=id_digits(total_sessions, SESSION_ID_DIGITS),
     )
 
-    catalogue = build_catalogue(seeding.stream(seed, seeding.CATALOGUE), sizes.movies, sizes.series, ids)
+    catalogue = build_catalogue(
+        seeding.stream(seed, seeding.CATALOGUE), sizes.movies, sizes.series, ids
+    )
     manifest = dfx.ManifestWriter(out_dir) if dirty else None
     tmp = {name: out_dir / f"{name}.part" for name in (USERS_FILE, CONTENT_FILE, SESSIONS_FILE)}
     try:
         if dirty:
-            text, content_defects = inject_content_defects(content_rng, catalogue, content_plan, ids)
+            text, content_defects = inject_content_defects(
+                content_rng, catalogue, content_plan, ids
+            )
             manifest.add(content_defects)
         else:
             text = render_content(catalogue.movies, catalogue.series)[0]
@@ -140,7 +168,10 @@ def generate_dataset(out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fr
         content_table = text_table(content_ids)
         user_rows = session_rows = 0
         next_fresh = sizes.users + 1
-        with open(tmp[USERS_FILE], "wb") as users_out, open(tmp[SESSIONS_FILE], "wb") as sessions_out:
+        with (
+            open(tmp[USERS_FILE], "wb") as users_out,
+            open(tmp[SESSIONS_FILE], "wb") as sessions_out,
+        ):
             users_out.write(USERS_HEADER.encode() + b"\n")
             sessions_out.write(SESSIONS_HEADER.encode() + b"\n")
             first_session = 1
@@ -154,7 +185,11 @@ def generate_dataset(out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fr
                 clean, ends = encode_users(users, ids)
                 if dirty:
                     planned, next_fresh = plan_user_defects(
-                        seeding.stream(seed, seeding.DIRTY_USERS, b), users, user_counts[b], next_fresh, ids
+                        seeding.stream(seed, seeding.DIRTY_USERS, b),
+                        users,
+                        user_counts[b],
+                        next_fresh,
+                        ids,
                     )
                     data, lines = splice(clean, ends, [p.edit for p in planned], user_rows + 2)
                     manifest.add(user_defects(planned, lines))
@@ -168,8 +203,13 @@ def generate_dataset(out_dir: Path, scale: float = 1.0, seed: int = 42, dirty_fr
                 if dirty:
                     registration = users.registration[sessions.user - users.first]
                     edits, info = plan_session_defects(
-                        seeding.stream(seed, seeding.DIRTY_SESSIONS, b), sessions, registration,
-                        lengths, session_counts[b], ids, content_ids,
+                        seeding.stream(seed, seeding.DIRTY_SESSIONS, b),
+                        sessions,
+                        registration,
+                        lengths,
+                        session_counts[b],
+                        ids,
+                        content_ids,
                     )
                     data, lines = splice(clean, ends, edits, session_rows + 2)
                     manifest.add(session_defects(info, lines))

@@ -34,17 +34,35 @@ STAGE = {
 }
 
 USERS_KINDS = (
-    "field_count", "bad_number", "bad_date", "empty_required",
-    "duplicate_id", "out_of_range", "enum_case_whitespace",
+    "field_count",
+    "bad_number",
+    "bad_date",
+    "empty_required",
+    "duplicate_id",
+    "out_of_range",
+    "enum_case_whitespace",
 )
 SESSIONS_KINDS = (
-    "field_count", "bad_number", "bad_date", "empty_required",
-    "duplicate_id", "unknown_user_id", "unknown_content_id", "out_of_range",
-    "watch_before_registration", "duration_above_length", "enum_case_whitespace",
+    "field_count",
+    "bad_number",
+    "bad_date",
+    "empty_required",
+    "duplicate_id",
+    "unknown_user_id",
+    "unknown_content_id",
+    "out_of_range",
+    "watch_before_registration",
+    "duration_above_length",
+    "enum_case_whitespace",
 )
 CONTENT_KINDS = (
-    "bad_number", "empty_required", "json_missing_key", "json_wrong_type",
-    "duplicate_id", "out_of_range", "episodes_mismatch",
+    "bad_number",
+    "empty_required",
+    "json_missing_key",
+    "json_wrong_type",
+    "duplicate_id",
+    "out_of_range",
+    "episodes_mismatch",
 )
 
 MAX_DIRTY_FRACTION = 0.5
@@ -77,7 +95,9 @@ class Defect:
 
 def check_fraction(fraction: float) -> None:
     if not 0.0 <= fraction <= MAX_DIRTY_FRACTION:
-        raise ValueError(f"dirty fraction must be between 0 and {MAX_DIRTY_FRACTION}, got {fraction!r}")
+        raise ValueError(
+            f"dirty fraction must be between 0 and {MAX_DIRTY_FRACTION}, got {fraction!r}"
+        )
 
 
 def quota(kinds: tuple[str, ...], rows: int, fraction: float) -> dict[str, int]:
@@ -122,7 +142,8 @@ class ManifestWriter:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self._spools: dict[str, IO[str]] = {
-            name: open(out_dir / f".manifest-{name}.part", "w", encoding="utf-8") for name in self.FILES
+            name: open(out_dir / f".manifest-{name}.part", "w", encoding="utf-8")
+            for name in self.FILES
         }
         self.counts: dict[str, int] = {}
 
@@ -138,8 +159,9 @@ class ManifestWriter:
         tmp = self.out_dir / "manifest.json.part"
         with open(tmp, "w", encoding="utf-8") as out:
             out.write("{\n")
-            for key, value in header.items():
-                out.write(f"  {json.dumps(key)}: {json.dumps(value)},\n")
+            out.writelines(
+                f"  {json.dumps(key)}: {json.dumps(value)},\n" for key, value in header.items()
+            )
             out.write('  "defects": [')
             first = True
             for name in self.FILES:

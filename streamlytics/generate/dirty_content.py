@@ -37,7 +37,11 @@ def plan_sections(rng: np.random.Generator, counts: dict[str, int]) -> list[tupl
     plan = []
     for kind, count in counts.items():
         for _ in range(count):
-            section = "series" if kind == "episodes_mismatch" else ("movies", "series")[int(rng.integers(0, 2))]
+            section = (
+                "series"
+                if kind == "episodes_mismatch"
+                else ("movies", "series")[int(rng.integers(0, 2))]
+            )
             plan.append((kind, section))
     return plan
 
@@ -47,7 +51,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _corrupt(rng: np.random.Generator, kind: str, section: str, item: dict, first_wrong_type: bool) -> tuple[str | None, str | None]:
+def _corrupt(
+    rng: np.random.Generator, kind: str, section: str, item: dict, first_wrong_type: bool
+) -> tuple[str | None, str | None]:
     movie = section == "movies"
     views = "views_count" if movie else "total_views"
     if kind == "bad_number":
@@ -94,12 +100,16 @@ def inject_content_defects(
             originals = catalogue.movies if section == "movies" else catalogue.series
             original = originals[int(rng.integers(0, len(originals)))]
             item = make(rng, [original["content_id"]])[0]
-            extras.append(_Extra(kind, section, item, "content_id", _text(item["content_id"]), after=original))
+            extras.append(
+                _Extra(kind, section, item, "content_id", _text(item["content_id"]), after=original)
+            )
             continue
         fresh[section] += 1
         number = fresh[section]
         item = make(rng, [ids.movie(number) if section == "movies" else ids.series(number)])[0]
-        field, value = _corrupt(rng, kind, section, item, first_wrong_type and kind == "json_wrong_type")
+        field, value = _corrupt(
+            rng, kind, section, item, first_wrong_type and kind == "json_wrong_type"
+        )
         first_wrong_type = first_wrong_type and kind != "json_wrong_type"
         extras.append(_Extra(kind, section, item, field, value))
 
@@ -116,7 +126,15 @@ def inject_content_defects(
     for extra in extras:
         index = next(i for i, it in enumerate(lists[extra.section]) if it is extra.item)
         defects.append(
-            Defect(FILE, lines[extra.section][index], extra.kind, extra.field, extra.value, index, extra.section)
+            Defect(
+                FILE,
+                lines[extra.section][index],
+                extra.kind,
+                extra.field,
+                extra.value,
+                index,
+                extra.section,
+            )
         )
     return text, defects
 

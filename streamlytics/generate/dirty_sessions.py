@@ -19,11 +19,26 @@ from streamlytics.generate.sessions import SessionBlock
 from streamlytics.generate.writer import Edit
 
 FILE = "viewing_sessions.csv"
-IMPOSSIBLE_DATES = ("2024-02-30", "2024-02-31", "2024-04-31", "2024-06-31", "2024-09-31", "2024-13-01", "2024-00-15")
+IMPOSSIBLE_DATES = (
+    "2024-02-30",
+    "2024-02-31",
+    "2024-04-31",
+    "2024-06-31",
+    "2024-09-31",
+    "2024-13-01",
+    "2024-00-15",
+)
 # In-place kinds other than the two that need particular rows (handled first).
 SIMPLE_KINDS = (
-    "field_count", "bad_number", "bad_date", "empty_required", "unknown_user_id",
-    "unknown_content_id", "out_of_range", "duration_above_length", "enum_case_whitespace",
+    "field_count",
+    "bad_number",
+    "bad_date",
+    "empty_required",
+    "unknown_user_id",
+    "unknown_content_id",
+    "out_of_range",
+    "duration_above_length",
+    "enum_case_whitespace",
 )
 COL = {name: i for i, name in enumerate(SESSIONS_COLUMNS)}
 
@@ -93,7 +108,11 @@ def plan_session_defects(
     def fields_of(row: int) -> list[str]:
         return session_fields(sessions, row, ids, content_ids)
 
-    late = rng.choice(eligible_for_late_watch(registration_of_row), counts.get("watch_before_registration", 0), replace=False)
+    late = rng.choice(
+        eligible_for_late_watch(registration_of_row),
+        counts.get("watch_before_registration", 0),
+        replace=False,
+    )
     for row in (int(r) for r in late):
         used[row] = True
         fields = fields_of(row)
@@ -114,7 +133,7 @@ def plan_session_defects(
     taken = 2 * pairs
 
     for kind in SIMPLE_KINDS:
-        rows = free[taken: taken + counts.get(kind, 0)]
+        rows = free[taken : taken + counts.get(kind, 0)]
         taken += rows.shape[0]
         for row in (int(r) for r in rows):
             fields = fields_of(row)
@@ -125,4 +144,6 @@ def plan_session_defects(
 
 
 def to_defects(info: list[tuple[str, str | None, str]], lines: list[int]) -> list[Defect]:
-    return [Defect(FILE, line, kind, field, value) for (kind, field, value), line in zip(info, lines)]
+    return [
+        Defect(FILE, line, kind, field, value) for (kind, field, value), line in zip(info, lines)
+    ]

@@ -20,7 +20,15 @@ from streamlytics.generate.writer import Edit
 
 FILE = "users.csv"
 FRESH_ID_KINDS = ("field_count", "bad_number", "bad_date", "out_of_range")
-IMPOSSIBLE_DATES = ("2023-02-29", "2022-02-30", "2023-04-31", "2022-13-01", "2023-00-10", "2022-06-31", "2023-11-31")
+IMPOSSIBLE_DATES = (
+    "2023-02-29",
+    "2022-02-30",
+    "2023-04-31",
+    "2022-13-01",
+    "2023-00-10",
+    "2022-06-31",
+    "2023-11-31",
+)
 OUT_OF_RANGE_AGES = ("0", "5", "12", "121", "150", "-4")
 
 
@@ -71,7 +79,11 @@ def _corrupt(rng: np.random.Generator, kind: str, fields: list[str]) -> tuple[st
 
 
 def plan_user_defects(
-    rng: np.random.Generator, users: UserBlock, counts: dict[str, int], next_fresh: int, ids: IdFormat
+    rng: np.random.Generator,
+    users: UserBlock,
+    counts: dict[str, int],
+    next_fresh: int,
+    ids: IdFormat,
 ) -> tuple[list[Planned], int]:
     """Defect lines for one block; returns them and the next unused fresh user number."""
     n = users.size
@@ -81,14 +93,25 @@ def plan_user_defects(
     for row in sorted(int(r) for r in enum_rows):
         fields = user_fields(users, row, ids)
         fields[3] = enum_variant(rng, fields[3])
-        planned.append(Planned(Edit(row, ",".join(fields)), "enum_case_whitespace", USERS_COLUMNS[3], fields[3]))
+        planned.append(
+            Planned(
+                Edit(row, ",".join(fields)), "enum_case_whitespace", USERS_COLUMNS[3], fields[3]
+            )
+        )
 
     others = np.setdiff1d(np.arange(n), enum_rows)
     originals = rng.choice(others, counts.get("duplicate_id", 0), replace=False)
     for original in sorted(int(o) for o in originals):
         fields = _valid_extra(rng, users.first + original, ids)
         after = int(rng.integers(original, n))
-        planned.append(Planned(Edit(after, ",".join(fields), after=True), "duplicate_id", USERS_COLUMNS[0], fields[0]))
+        planned.append(
+            Planned(
+                Edit(after, ",".join(fields), after=True),
+                "duplicate_id",
+                USERS_COLUMNS[0],
+                fields[0],
+            )
+        )
 
     for kind in (*FRESH_ID_KINDS, "empty_required"):
         for _ in range(counts.get(kind, 0)):

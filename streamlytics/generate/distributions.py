@@ -61,8 +61,17 @@ WATCH_MINUTES_MIN = 2
 
 # content.json
 GENRES = (
-    "Action", "Animation", "Comedy", "Crime", "Documentary", "Drama",
-    "Horror", "Reality", "Romance", "Sci-Fi", "Thriller",
+    "Action",
+    "Animation",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Horror",
+    "Reality",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
 )
 MOVIE_DURATION = (81, 180)
 RELEASE_YEAR = (2020, 2024)

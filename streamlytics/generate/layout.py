@@ -51,30 +51,36 @@ def encode_users(users: UserBlock, ids: IdFormat) -> tuple[np.ndarray, np.ndarra
     """The block's users.csv lines (see writer.join_rows)."""
     n = users.size
     number = users.first + np.arange(n)
-    return w.join_rows([
-        [w.constant("U", n), w.digits(number, ids.user_digits, pad=True)],
-        w.digits(users.age, 3, pad=False),
-        _tables(d.COUNTRIES)[users.country],
-        _tables(d.PLANS)[users.plan],
-        _date_table()[users.registration - _DATE_TABLE_FIRST],
-        w.tenths(users.hours_tenths, 4),
-    ])
+    return w.join_rows(
+        [
+            [w.constant("U", n), w.digits(number, ids.user_digits, pad=True)],
+            w.digits(users.age, 3, pad=False),
+            _tables(d.COUNTRIES)[users.country],
+            _tables(d.PLANS)[users.plan],
+            _date_table()[users.registration - _DATE_TABLE_FIRST],
+            w.tenths(users.hours_tenths, 4),
+        ]
+    )
 
 
-def encode_sessions(sessions: SessionBlock, ids: IdFormat, content_table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def encode_sessions(
+    sessions: SessionBlock, ids: IdFormat, content_table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The block's viewing_sessions.csv lines; content_table = writer.text_table(content ids)."""
     n = sessions.size
     number = sessions.first + np.arange(n)
-    return w.join_rows([
-        [w.constant("S", n), w.digits(number, ids.session_digits, pad=True)],
-        [w.constant("U", n), w.digits(sessions.user, ids.user_digits, pad=True)],
-        content_table[sessions.content],
-        _date_table()[sessions.day - _DATE_TABLE_FIRST],
-        w.digits(sessions.minutes, 3, pad=False),
-        w.tenths(sessions.completion_tenths, 3),
-        _tables(d.DEVICES)[sessions.device],
-        _tables(d.QUALITIES)[sessions.quality],
-    ])
+    return w.join_rows(
+        [
+            [w.constant("S", n), w.digits(number, ids.session_digits, pad=True)],
+            [w.constant("U", n), w.digits(sessions.user, ids.user_digits, pad=True)],
+            content_table[sessions.content],
+            _date_table()[sessions.day - _DATE_TABLE_FIRST],
+            w.digits(sessions.minutes, 3, pad=False),
+            w.tenths(sessions.completion_tenths, 3),
+            _tables(d.DEVICES)[sessions.device],
+            _tables(d.QUALITIES)[sessions.quality],
+        ]
+    )
 
 
 def user_fields(users: UserBlock, i: int, ids: IdFormat) -> list[str]:
@@ -89,7 +95,9 @@ def user_fields(users: UserBlock, i: int, ids: IdFormat) -> list[str]:
     ]
 
 
-def session_fields(sessions: SessionBlock, i: int, ids: IdFormat, content_ids: list[str]) -> list[str]:
+def session_fields(
+    sessions: SessionBlock, i: int, ids: IdFormat, content_ids: list[str]
+) -> list[str]:
     """Row i of the block as the strings encode_sessions writes."""
     return [
         ids.session(sessions.first + i),

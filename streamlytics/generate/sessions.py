@@ -23,13 +23,13 @@ class SessionBlock:
     """Sessions of one user block, ordered by user; row i has session number `first + i`."""
 
     first: int
-    user: np.ndarray         # user number
-    content: np.ndarray      # index into the catalogue (movies first, then series)
-    day: np.ndarray          # day number
+    user: np.ndarray  # user number
+    content: np.ndarray  # index into the catalogue (movies first, then series)
+    day: np.ndarray  # day number
     minutes: np.ndarray
     completion_tenths: np.ndarray
-    device: np.ndarray       # index into distributions.DEVICES
-    quality: np.ndarray      # index into distributions.QUALITIES
+    device: np.ndarray  # index into distributions.DEVICES
+    quality: np.ndarray  # index into distributions.QUALITIES
 
     @property
     def size(self) -> int:
@@ -54,7 +54,9 @@ def generate_sessions(
     a, b = _beta_params()
     share = np.clip(rng.beta(a[plan], b[plan]), d.COMPLETION_MIN, 1.0)
     minutes = np.clip(np.rint(share * length), d.WATCH_MINUTES_MIN, length).astype(np.int64)
-    noise = np.clip(rng.normal(0.0, d.COMPLETION_NOISE_SD, n), -d.COMPLETION_NOISE_MAX, d.COMPLETION_NOISE_MAX)
+    noise = np.clip(
+        rng.normal(0.0, d.COMPLETION_NOISE_SD, n), -d.COMPLETION_NOISE_MAX, d.COMPLETION_NOISE_MAX
+    )
     noisy = 1000.0 * minutes / length + 10.0 * noise
     completion = np.clip(np.rint(noisy), 100, 1000).astype(np.int64)
 
@@ -66,4 +68,6 @@ def generate_sessions(
     start = users.watch_start()[row_user]
     day = start + (rng.random(n) * (d.WATCH_LAST - start + 1)).astype(np.int64)
 
-    return SessionBlock(first, users.first + row_user, content, day, minutes, completion, device, quality)
+    return SessionBlock(
+        first, users.first + row_user, content, day, minutes, completion, device, quality
+    )

@@ -19,11 +19,11 @@ class UserBlock:
 
     first: int
     age: np.ndarray
-    country: np.ndarray          # index into distributions.COUNTRIES
-    plan: np.ndarray             # index into distributions.PLANS
-    registration: np.ndarray     # day number
-    hours_tenths: np.ndarray     # lifetime hours × 10
-    sessions: np.ndarray         # number of sessions in the log
+    country: np.ndarray  # index into distributions.COUNTRIES
+    plan: np.ndarray  # index into distributions.PLANS
+    registration: np.ndarray  # day number
+    hours_tenths: np.ndarray  # lifetime hours × 10
+    sessions: np.ndarray  # number of sessions in the log
 
     @property
     def size(self) -> int:
@@ -36,7 +36,9 @@ class UserBlock:
 
 def draw_lifetime_tenths(rng: np.random.Generator, plan: np.ndarray) -> np.ndarray:
     mean = np.asarray(d.LIFETIME_HOURS_MEAN)[plan]
-    hours = d.truncated_gamma(rng, mean, d.LIFETIME_HOURS_SHAPE, d.LIFETIME_HOURS_MIN, d.LIFETIME_HOURS_MAX)
+    hours = d.truncated_gamma(
+        rng, mean, d.LIFETIME_HOURS_SHAPE, d.LIFETIME_HOURS_MIN, d.LIFETIME_HOURS_MAX
+    )
     return np.rint(hours * 10).astype(np.int64)
 
 

@@ -52,7 +52,11 @@ def digits(values: np.ndarray, width: int, pad: bool) -> np.ndarray:
 def tenths(values: np.ndarray, int_width: int) -> list[np.ndarray]:
     """Non-negative tenths as a one-decimal number, e.g. 875 -> "87.5", 1000 -> "100.0"."""
     values = np.asarray(values, dtype=np.int64)
-    return [digits(values // 10, int_width, pad=False), constant(".", values.shape[0]), digits(values % 10, 1, True)]
+    return [
+        digits(values // 10, int_width, pad=False),
+        constant(".", values.shape[0]),
+        digits(values % 10, 1, True),
+    ]
 
 
 Field = np.ndarray | Sequence[np.ndarray]
@@ -71,7 +75,7 @@ def join_rows(fields: Sequence[Field]) -> tuple[np.ndarray, np.ndarray]:
     matrix = np.empty((n, sum(p.shape[1] for p in parts)), dtype=np.uint8)
     position = 0
     for part in parts:  # one copy per part into the row-major line matrix
-        matrix[:, position: position + part.shape[1]] = part
+        matrix[:, position : position + part.shape[1]] = part
         position += part.shape[1]
     keep = matrix != 0
     ends = np.cumsum(keep.sum(axis=1))
@@ -87,7 +91,9 @@ class Edit:
     after: bool = False
 
 
-def splice(clean: np.ndarray, ends: np.ndarray, edits: Sequence[Edit], first_line: int) -> tuple[bytes, list[int]]:
+def splice(
+    clean: np.ndarray, ends: np.ndarray, edits: Sequence[Edit], first_line: int
+) -> tuple[bytes, list[int]]:
     """The block's bytes with edits applied, and the physical line number of each edit (in order).
 
     `first_line` is the physical line of clean row 0. Insertions after the same row keep their

@@ -5,7 +5,13 @@ CLI ``streamlytics ingest`` are thin wrappers around the same functions. See doc
 """
 
 from streamlytics.ingest.checks import SourceFile, preflight
-from streamlytics.ingest.errors import IngestError, InvariantError, PreflightError, Problem, SourceChangedError
+from streamlytics.ingest.errors import (
+    IngestError,
+    InvariantError,
+    PreflightError,
+    Problem,
+    SourceChangedError,
+)
 from streamlytics.ingest.pipeline import ingest_directory, load_source
 from streamlytics.ingest.report import FileReport, IngestReport
 

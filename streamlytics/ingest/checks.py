@@ -72,8 +72,14 @@ def find_sources(data_dir: Path) -> tuple[list[tuple[Path, FileKind]], list[Prob
             problems.append(Problem(name, None, None, f"is missing from {data_dir}"))
     sessions = sorted(p for p in data_dir.glob(f"{SESSIONS_PREFIX}*.csv") if p.is_file())
     if not sessions:
-        problems.append(Problem(f"{SESSIONS_PREFIX}.csv", None, None,
-                                f"is missing from {data_dir} (no {SESSIONS_PREFIX}*.csv file)"))
+        problems.append(
+            Problem(
+                f"{SESSIONS_PREFIX}.csv",
+                None,
+                None,
+                f"is missing from {data_dir} (no {SESSIONS_PREFIX}*.csv file)",
+            )
+        )
     found.extend((p, "viewing_sessions") for p in sessions)
     return found, problems
 
@@ -106,7 +112,9 @@ def file_signature(stat: os.stat_result) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def _position(newlines_before: int, last_newline_end: int, chunk: bytes, offset: int, rel: int) -> tuple[int, int]:
+def _position(
+    newlines_before: int, last_newline_end: int, chunk: bytes, offset: int, rel: int
+) -> tuple[int, int]:
     """1-based (line, byte column) of byte ``rel`` of ``chunk``, which starts at file ``offset``."""
     rel = max(rel, 0)
     line = newlines_before + chunk.count(b"\n", 0, rel) + 1
@@ -129,8 +137,15 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
         signature = file_signature(os.fstat(f.fileno()))
         while chunk := f.read(CHUNK_BYTES):
             if offset == 0 and chunk.startswith(_BOM):
-                return None, [Problem(name, 1, 1, "starts with a UTF-8 byte-order mark (BOM); "
-                                      "save the file as UTF-8 without BOM")]
+                return None, [
+                    Problem(
+                        name,
+                        1,
+                        1,
+                        "starts with a UTF-8 byte-order mark (BOM); "
+                        "save the file as UTF-8 without BOM",
+                    )
+                ]
             digest.update(chunk)
             pending = len(decoder.getstate()[0])
             try:
@@ -139,12 +154,20 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
                 rel = exc.start - pending
                 line, column = _position(newlines, last_newline_end, chunk, offset, rel)
                 bad = chunk[max(rel, 0)]
-                return None, [Problem(name, line, column,
-                                      f"is not valid UTF-8 (byte 0x{bad:02x}); re-export the file as UTF-8")]
+                return None, [
+                    Problem(
+                        name,
+                        line,
+                        column,
+                        f"is not valid UTF-8 (byte 0x{bad:02x}); re-export the file as UTF-8",
+                    )
+                ]
             nul = chunk.find(b"\x00")
             if nul >= 0:
                 line, column = _position(newlines, last_newline_end, chunk, offset, nul)
-                return None, [Problem(name, line, column, "contains a NUL byte; this is not a text file")]
+                return None, [
+                    Problem(name, line, column, "contains a NUL byte; this is not a text file")
+                ]
             if len(head) < _HEADER_LIMIT and b"\n" not in head:
                 head += chunk[:_HEADER_LIMIT]
             chunk_newlines = chunk.count(b"\n")
@@ -156,20 +179,42 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return None, [Problem(name, newlines + 1, offset - last_newline_end,
-                              "ends inside a multi-byte UTF-8 character (truncated file?)")]
+        return None, [
+            Problem(
+                name,
+                newlines + 1,
+                offset - last_newline_end,
+                "ends inside a multi-byte UTF-8 character (truncated file?)",
+            )
+        ]
     if offset == 0:
-        return None, [Problem(name, 1, None, f"is empty; expected the header line: {layout.header}")]
+        return None, [
+            Problem(name, 1, None, f"is empty; expected the header line: {layout.header}")
+        ]
     header_problem = _header_problem(name, head, layout)
     if header_problem is not None:
         return None, [header_problem]
     if signature != file_signature(path.stat()) or offset != signature[0]:
-        return None, [Problem(name, None, None, "changed while it was being checked (is it still being "
-                              "written?); run the ingest again once it is complete")]
+        return None, [
+            Problem(
+                name,
+                None,
+                None,
+                "changed while it was being checked (is it still being "
+                "written?); run the ingest again once it is complete",
+            )
+        ]
     lines = newlines + (0 if last_byte == b"\n" else 1)
     if lines > INT4_MAX:  # landing rows store the line number in 4 bytes
-        return None, [Problem(name, None, None, f"has {lines:,} lines, more than the {INT4_MAX:,} "
-                              "one file may have; split it into several viewing_sessions*.csv files")]
+        return None, [
+            Problem(
+                name,
+                None,
+                None,
+                f"has {lines:,} lines, more than the {INT4_MAX:,} "
+                "one file may have; split it into several viewing_sessions*.csv files",
+            )
+        ]
     return SourceFile(path, layout.kind, digest.hexdigest(), offset, lines - 1, signature), []
 
 
@@ -179,19 +224,35 @@ def _header_problem(name: str, head: bytes, layout: CsvLayout) -> Problem | None
         return None
     found = header.split(",")
     expected = list(layout.column_names)
-    column = next((i for i, (a, b) in enumerate(zip(header, layout.header)) if a != b),
-                  min(len(header), len(layout.header))) + 1
+    column = (
+        next(
+            (i for i, (a, b) in enumerate(zip(header, layout.header)) if a != b),
+            min(len(header), len(layout.header)),
+        )
+        + 1
+    )
     if sorted(found) == sorted(expected):
         detail = "has the right columns in the wrong order"
     else:
         missing = [c for c in expected if c not in found]
         extra = [c for c in found if c not in expected]
-        detail = "; ".join(filter(None, [
-            f"missing column(s) {', '.join(missing)}" if missing else "",
-            f"unexpected column(s) {', '.join(repr(c) for c in extra)}" if extra else "",
-        ])) or "differs"
-    return Problem(name, 1, column,
-                   f"header {detail}: found {header[:300]!r}, expected {layout.header!r}")
+        detail = (
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        f"missing column(s) {', '.join(missing)}" if missing else "",
+                        f"unexpected column(s) {', '.join(repr(c) for c in extra)}"
+                        if extra
+                        else "",
+                    ],
+                )
+            )
+            or "differs"
+        )
+    return Problem(
+        name, 1, column, f"header {detail}: found {header[:300]!r}, expected {layout.header!r}"
+    )
 
 
 def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
@@ -200,14 +261,26 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
     signature = file_signature(path.stat())
     data = path.read_bytes()
     if data.startswith(_BOM):
-        return None, [Problem(name, 1, 1, "starts with a UTF-8 byte-order mark (BOM); "
-                              "save the file as UTF-8 without BOM")]
+        return None, [
+            Problem(
+                name,
+                1,
+                1,
+                "starts with a UTF-8 byte-order mark (BOM); save the file as UTF-8 without BOM",
+            )
+        ]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _position(0, 0, data, 0, exc.start)
-        return None, [Problem(name, line, column,
-                              f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-export the file as UTF-8")]
+        return None, [
+            Problem(
+                name,
+                line,
+                column,
+                f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-export the file as UTF-8",
+            )
+        ]
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -215,7 +288,10 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
     except RecursionError:
         return None, [_too_deep(name, text)]
     except ValueError as exc:  # e.g. an integer literal longer than Python converts
-        return None, [_too_long_number(name, text) or Problem(name, None, None, f"cannot be read as JSON: {exc}")]
+        return None, [
+            _too_long_number(name, text)
+            or Problem(name, None, None, f"cannot be read as JSON: {exc}")
+        ]
     doc = scan_document(text)
     if doc.problems:
         return None, [Problem(name, p.line, p.column, p.message) for p in doc.problems]
@@ -239,9 +315,13 @@ def _too_long_number(name: str, text: str) -> Problem | None:
     for match in pattern.finditer(text):
         if match.group(1):
             line, column = _text_position(text, match.start(1))
-            return Problem(name, line, column,
-                           f"is not valid JSON here: a number with {len(match.group(1))} digits is too long "
-                           f"(at most {limit} digits can be read)")
+            return Problem(
+                name,
+                line,
+                column,
+                f"is not valid JSON here: a number with {len(match.group(1))} digits is too long "
+                f"(at most {limit} digits can be read)",
+            )
     return None
 
 
@@ -263,4 +343,6 @@ def _too_deep(name: str, text: str) -> Problem:
         what = f"is nested more than {_MAX_JSON_NESTING} levels deep"
     else:  # the interpreter's stack was shallower than usual: name the deepest point instead
         what = f"is nested {deepest} levels deep, too deep to read"
-    return Problem(name, line, column, f"{what} (content.json values are a few levels deep at most)")
+    return Problem(
+        name, line, column, f"{what} (content.json values are a few levels deep at most)"
+    )

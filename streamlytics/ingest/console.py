@@ -25,8 +25,13 @@ from streamlytics.ingest.progress import reporting
 @contextmanager
 def file_progress(console: Console) -> Iterator[None]:
     """Show one bar per file (bytes processed) while the loader runs inside this block."""
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         tasks: dict[str, Any] = {}
 
@@ -46,12 +51,22 @@ def summary_table(report: dict[str, Any]) -> Table:
     Batches a load replaced are listed in the caption (batch ids are in the flow log and ledger).
     """
     files = report["files"]
-    notes = [f"{f['file']} replaced batch {', '.join(b[:8] for b in f['superseded'])}"
-             for f in files if f["superseded"]]
+    notes = [
+        f"{f['file']} replaced batch {', '.join(b[:8] for b in f['superseded'])}"
+        for f in files
+        if f["superseded"]
+    ]
     notes.append("skipped = these exact bytes were already loaded; nothing was written")
-    table = Table(title=f"ingest of {report['data_dir']}", caption="\n".join(notes), box=box.SIMPLE_HEAD,
-                  padding=(0, 1, 0, 0), pad_edge=False)
-    table.add_column("file", no_wrap=True, min_width=max((len(f["file"]) for f in files), default=4))
+    table = Table(
+        title=f"ingest of {report['data_dir']}",
+        caption="\n".join(notes),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    table.add_column(
+        "file", no_wrap=True, min_width=max((len(f["file"]) for f in files), default=4)
+    )
     table.add_column("status", no_wrap=True)
     for name in ("read", "loaded", "quarantined"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -61,6 +76,12 @@ def summary_table(report: dict[str, Any]) -> Table:
         quarantined = f"{f['rows_quarantined']:,}"
         if f["rows_quarantined"]:
             quarantined = f"[yellow]{quarantined}[/]"
-        table.add_row(f["file"], status, f"{f['lines_read']:,}", f"{f['rows_loaded']:,}",
-                      quarantined, f"{f['seconds']:.1f}")
+        table.add_row(
+            f["file"],
+            status,
+            f"{f['lines_read']:,}",
+            f"{f['rows_loaded']:,}",
+            quarantined,
+            f"{f['seconds']:.1f}",
+        )
     return table

@@ -114,14 +114,20 @@ def scan_document(text: str) -> ContentDocument:
             if key in CONTENT_SECTIONS:
                 problem(value_pos, f'"{key}" must be a list of items, found {_json_type(value)}')
             else:
-                problem(key_pos, f'unexpected top-level key "{key}" (expected only "movies" and "series")')
+                problem(
+                    key_pos,
+                    f'unexpected top-level key "{key}" (expected only "movies" and "series")',
+                )
         seen.add(key)
         pos = _skip(text, pos)
         if text.startswith(",", pos):
             pos = _skip(text, pos + 1)
     for key in CONTENT_SECTIONS:
         if key not in seen:
-            problem(0, f'top-level key "{key}" is missing (expected {{"movies": [...], "series": [...]}})')
+            problem(
+                0,
+                f'top-level key "{key}" is missing (expected {{"movies": [...], "series": [...]}})',
+            )
     return doc
 
 
@@ -165,7 +171,9 @@ def _is_int(value: Any) -> bool:
 
 def _check_int(key: str, value: Any, limit: int, what: str) -> Violation | None:
     if not _is_int(value):
-        return Violation("json_wrong_type", key, _shown(value), f"must be an integer, found {_json_type(value)}")
+        return Violation(
+            "json_wrong_type", key, _shown(value), f"must be an integer, found {_json_type(value)}"
+        )
     if not -limit - 1 <= value <= limit:
         return Violation("bad_number", key, _shown(value), f"does not fit a {what} integer")
     return None
@@ -176,7 +184,12 @@ def _check_value(key: str, kind: ItemType, value: Any) -> Violation | None:
         return Violation("empty_required", key, "null", "is required but null")
     if kind == "text":
         if not isinstance(value, str):
-            return Violation("json_wrong_type", key, _shown(value), f"must be a string, found {_json_type(value)}")
+            return Violation(
+                "json_wrong_type",
+                key,
+                _shown(value),
+                f"must be a string, found {_json_type(value)}",
+            )
         if not value.strip():
             return Violation("empty_required", key, _shown(value), "is required but empty")
         reason = unstorable_reason(value)
@@ -187,36 +200,64 @@ def _check_value(key: str, kind: ItemType, value: Any) -> Violation | None:
         return _check_int(key, value, INT8_MAX, "64-bit")
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return Violation("json_wrong_type", key, _shown(value), f"must be a number, found {_json_type(value)}")
+            return Violation(
+                "json_wrong_type",
+                key,
+                _shown(value),
+                f"must be a number, found {_json_type(value)}",
+            )
         if isinstance(value, float) and not math.isfinite(value):
             return Violation("bad_number", key, _shown(value), "is not a finite number")
         return None
     if kind == "genres":
         if not isinstance(value, list):
-            return Violation("json_wrong_type", key, _shown(value), f"must be a list of strings, found {_json_type(value)}")
+            return Violation(
+                "json_wrong_type",
+                key,
+                _shown(value),
+                f"must be a list of strings, found {_json_type(value)}",
+            )
         if not value:
             return Violation("empty_required", key, "[]", "is required but the list is empty")
         for element in value:
             problem = _check_value(key, "text", element)
             if problem is not None:
-                return Violation(problem.reason, key, _shown(value), f"element {_shown(element)} {problem.detail}")
+                return Violation(
+                    problem.reason,
+                    key,
+                    _shown(value),
+                    f"element {_shown(element)} {problem.detail}",
+                )
         return None
     # int4_list: a list of integers. Its length is not checked here: a count that disagrees
     # with "seasons" is a cross-field rule that dbt staging flags (episodes_mismatch).
     if not isinstance(value, list):
-        return Violation("json_wrong_type", key, _shown(value), f"must be a list of integers, found {_json_type(value)}")
+        return Violation(
+            "json_wrong_type",
+            key,
+            _shown(value),
+            f"must be a list of integers, found {_json_type(value)}",
+        )
     for element in value:
         problem = _check_int(key, element, INT4_MAX, "32-bit")
         if problem is not None:
-            return Violation(problem.reason, key, _shown(value), f"element {_shown(element)} {problem.detail}")
+            return Violation(
+                problem.reason, key, _shown(value), f"element {_shown(element)} {problem.detail}"
+            )
     return None
 
 
 def validate_item(item: ContentItem) -> list[Violation]:
     """Every reason the item cannot land, in key order (empty if it can)."""
     if not isinstance(item.value, dict):
-        return [Violation("json_malformed_item", None, None,
-                          f"each {item.section} item must be an object, found {_json_type(item.value)}")]
+        return [
+            Violation(
+                "json_malformed_item",
+                None,
+                None,
+                f"each {item.section} item must be an object, found {_json_type(item.value)}",
+            )
+        ]
     violations = []
     for key, kind in CONTENT_SECTIONS[item.section]:
         if key not in item.value:
@@ -246,12 +287,32 @@ def flatten(item: ContentItem, into: FlatContent) -> None:
     v = item.value
     lineage = (item.index, item.line)
     if item.section == "movies":
-        into.movies.append((v["content_id"], v["title"], v["duration_minutes"], v["release_year"],
-                            v["rating"], v["views_count"], v["production_budget"], *lineage))
+        into.movies.append(
+            (
+                v["content_id"],
+                v["title"],
+                v["duration_minutes"],
+                v["release_year"],
+                v["rating"],
+                v["views_count"],
+                v["production_budget"],
+                *lineage,
+            )
+        )
         content_type = "movie"
     else:
-        into.series.append((v["content_id"], v["title"], v["seasons"], v["avg_episode_duration"],
-                            v["rating"], v["total_views"], v["production_budget"], *lineage))
+        into.series.append(
+            (
+                v["content_id"],
+                v["title"],
+                v["seasons"],
+                v["avg_episode_duration"],
+                v["rating"],
+                v["total_views"],
+                v["production_budget"],
+                *lineage,
+            )
+        )
         for number, episodes in enumerate(v["episodes_per_season"], start=1):
             into.seasons.append((v["content_id"], number, episodes, *lineage))
         content_type = "series"

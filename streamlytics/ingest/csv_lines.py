@@ -74,8 +74,10 @@ class FieldChecker:
             if not text:
                 detail = f"line is empty (expected {len(fields)} fields: {self.layout.header})"
             else:
-                detail = (f"expected {len(fields)} comma-separated fields ({self.layout.header}), "
-                          f"found {len(values)}")
+                detail = (
+                    f"expected {len(fields)} comma-separated fields ({self.layout.header}), "
+                    f"found {len(values)}"
+                )
             return None, [("field_count", None, None, detail)]
         problems = []
         for spec, value in zip(fields, values):
@@ -174,12 +176,16 @@ class BlockConverter:
         return b"".join(parts), rejections
 
 
-def _rejection(line: int, text: str, problems: list[tuple[str, str | None, str | None, str]]) -> Rejection:
+def _rejection(
+    line: int, text: str, problems: list[tuple[str, str | None, str | None, str]]
+) -> Rejection:
     reason, field, value, detail = problems[0]
     if len(problems) > 1:
         others = "; ".join(f"{f} {shown_value(v)} {d}" for _, f, v, d in problems[1:])
         detail = f"{detail} (also: {others})"
-    return Rejection(line=line, reason=reason, field=field, value=value, detail=detail, raw_text=text)
+    return Rejection(
+        line=line, reason=reason, field=field, value=value, detail=detail, raw_text=text
+    )
 
 
 def shown_value(value: str | None) -> str:

@@ -13,7 +13,10 @@ import psycopg2.extensions
 INGEST_LOCK_KEY = 0x5354524D_494E4753  # "STRMINGS"
 
 # Errors that say the connection or server failed, not the data: the only ones worth a retry.
-CONNECTION_ERRORS: tuple[type[Exception], ...] = (psycopg2.OperationalError, psycopg2.InterfaceError)
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+)
 
 
 def connect(database_url: str) -> psycopg2.extensions.connection:

@@ -45,8 +45,10 @@ def batches_to_supersede(cursor: Any, source: SourceFile) -> list[LoadedBatch]:
     if source.kind in SNAPSHOT_KINDS:
         cursor.execute(_SELECT_LOADED + " and file_kind = %s order by load_id", (source.kind,))
     else:
-        cursor.execute(_SELECT_LOADED + " and file_kind = %s and source_file = %s order by load_id",
-                       (source.kind, source.name))
+        cursor.execute(
+            _SELECT_LOADED + " and file_kind = %s and source_file = %s order by load_id",
+            (source.kind, source.name),
+        )
     return [LoadedBatch(*row) for row in cursor.fetchall()]
 
 
@@ -55,12 +57,20 @@ def next_load_id(cursor: Any) -> int:
     cursor.execute("select nextval(pg_get_serial_sequence('audit.load_batches', 'load_id'))")
     load_id = int(cursor.fetchone()[0])
     if load_id > INT4_MAX:
-        raise IngestError(f"audit.load_batches.load_id reached {load_id:,}, beyond the 4-byte landing key")
+        raise IngestError(
+            f"audit.load_batches.load_id reached {load_id:,}, beyond the 4-byte landing key"
+        )
     return load_id
 
 
-def record_loaded(cursor: Any, load_id: int, source: SourceFile,
-                  lines_read: int, rows_loaded: int, rows_quarantined: int) -> None:
+def record_loaded(
+    cursor: Any,
+    load_id: int,
+    source: SourceFile,
+    lines_read: int,
+    rows_loaded: int,
+    rows_quarantined: int,
+) -> None:
     """Ledger row of a batch landing in the current transaction (started_at = transaction start)."""
     cursor.execute(
         """
@@ -69,8 +79,17 @@ def record_loaded(cursor: Any, load_id: int, source: SourceFile,
             lines_read, rows_loaded, rows_quarantined, started_at, finished_at, status
         ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), clock_timestamp(), 'loaded')
         """,
-        (load_id, source.batch_id, source.name, str(source.path.resolve()), source.kind,
-         source.size, lines_read, rows_loaded, rows_quarantined),
+        (
+            load_id,
+            source.batch_id,
+            source.name,
+            str(source.path.resolve()),
+            source.kind,
+            source.size,
+            lines_read,
+            rows_loaded,
+            rows_quarantined,
+        ),
     )
 
 
@@ -92,6 +111,13 @@ def record_failed(cursor: Any, source: SourceFile, started_at: Any, error: str) 
             started_at, finished_at, status, error
         ) values (%s, %s, %s, %s, %s, %s, clock_timestamp(), 'failed', %s)
         """,
-        (source.batch_id, source.name, str(source.path.resolve()), source.kind, source.size,
-         started_at, error[:4000]),
+        (
+            source.batch_id,
+            source.name,
+            str(source.path.resolve()),
+            source.kind,
+            source.size,
+            started_at,
+            error[:4000],
+        ),
     )

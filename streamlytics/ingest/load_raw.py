@@ -74,13 +74,17 @@ class ProducerReader:
     it raises is re-raised by :meth:`read` in the consuming thread, which aborts the COPY.
     """
 
-    def __init__(self, produce: Callable[[Callable[[bytes], None]], None], depth: int = QUEUE_DEPTH) -> None:
+    def __init__(
+        self, produce: Callable[[Callable[[bytes], None]], None], depth: int = QUEUE_DEPTH
+    ) -> None:
         self._queue: queue.Queue[bytes | _Done] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._finished = False
         self.error: BaseException | None = None
         """The producer's exception, once :meth:`read` has raised it."""
-        self._thread = threading.Thread(target=self._run, args=(produce,), name="ingest-producer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(produce,), name="ingest-producer", daemon=True
+        )
         self._thread.start()
 
     def _emit(self, chunk: bytes) -> None:
@@ -140,7 +144,9 @@ class _Stopped(Exception):
     """The consumer went away; the producer just ends."""
 
 
-def copy_from_producer(cursor: Any, sql: str, produce: Callable[[Callable[[bytes], None]], None]) -> int:
+def copy_from_producer(
+    cursor: Any, sql: str, produce: Callable[[Callable[[bytes], None]], None]
+) -> int:
     """Run ``COPY ... FROM STDIN`` fed by ``produce`` in a background thread; returns the rows copied.
 
     psycopg2 reports an exception raised while reading as a QueryCanceled (a connection-class
@@ -163,11 +169,18 @@ def _column_list(table_columns: tuple[str, ...]) -> str:
 
 def _check_unchanged(source: SourceFile) -> None:
     if file_signature(source.path.stat()) != source.signature:
-        raise SourceChangedError(f"{source.name} changed after it was checked; run the ingest again")
+        raise SourceChangedError(
+            f"{source.name} changed after it was checked; run the ingest again"
+        )
 
 
-def copy_csv(cursor: Any, source: SourceFile, load_id: int, spool: QuarantineSpool,
-             progress: ProgressCallback | None = None) -> CopyCounts:
+def copy_csv(
+    cursor: Any,
+    source: SourceFile,
+    load_id: int,
+    spool: QuarantineSpool,
+    progress: ProgressCallback | None = None,
+) -> CopyCounts:
     """Stream a checked CSV into its landing table; rejected lines go to ``spool``.
 
     Refuses (SourceChangedError) a file whose size, mtime or inode differ from the preflight's,
@@ -204,7 +217,9 @@ def copy_csv(cursor: Any, source: SourceFile, load_id: int, spool: QuarantineSpo
     return CopyCounts(state["lines"], rows_loaded, rows_quarantined)
 
 
-def _copy_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+def _copy_rows(
+    cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> int:
     if not rows:
         return 0
     payload = "".join(encode_row(row) for row in rows).encode("utf-8")
@@ -216,12 +231,19 @@ def _keyed(rows: list[tuple[Any, ...]], load_id: int) -> list[tuple[Any, ...]]:
     return [(*row, load_id) for row in rows]
 
 
-def copy_content(cursor: Any, source: SourceFile, load_id: int, spool: QuarantineSpool,
-                 progress: ProgressCallback | None = None) -> CopyCounts:
+def copy_content(
+    cursor: Any,
+    source: SourceFile,
+    load_id: int,
+    spool: QuarantineSpool,
+    progress: ProgressCallback | None = None,
+) -> CopyCounts:
     """Flatten a checked content.json into its four landing tables; bad items go to ``spool``."""
     data = source.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != source.batch_id:
-        raise SourceChangedError(f"{source.name} changed while it was being loaded; run the ingest again")
+        raise SourceChangedError(
+            f"{source.name} changed while it was being loaded; run the ingest again"
+        )
     doc = scan_document(data.decode("utf-8"))
     flat = FlatContent()
     for item in doc.items:
@@ -236,20 +258,61 @@ def copy_content(cursor: Any, source: SourceFile, load_id: int, spool: Quarantin
         label = f"{item.section}[{item.index}]"
         if isinstance(item.value, dict) and isinstance(item.value.get("content_id"), str):
             label += f", content_id {item.value['content_id']}"
-        spool.add(Rejection(line=item.line, reason=first.reason, field=first.field, value=first.value,
-                            detail=detail, raw_text=item.raw_text, item_index=item.index, item_label=label))
+        spool.add(
+            Rejection(
+                line=item.line,
+                reason=first.reason,
+                field=first.field,
+                value=first.value,
+                detail=detail,
+                raw_text=item.raw_text,
+                item_index=item.index,
+                item_label=label,
+            )
+        )
     lineage = ("_item_index", "_source_line", "_load_id")
-    movies = _copy_rows(cursor, "raw.movies_rows",
-                        ("content_id", "title", "duration_minutes", "release_year", "rating",
-                         "views_count", "production_budget", *lineage), _keyed(flat.movies, load_id))
-    series = _copy_rows(cursor, "raw.series_rows",
-                        ("content_id", "title", "seasons", "avg_episode_duration", "rating",
-                         "total_views", "production_budget", *lineage), _keyed(flat.series, load_id))
-    _copy_rows(cursor, "raw.content_genres_rows",
-               ("content_id", "content_type", "genre", "genre_position", *lineage),
-               _keyed(flat.genres, load_id))
-    _copy_rows(cursor, "raw.series_seasons_rows",
-               ("content_id", "season_number", "episode_count", *lineage), _keyed(flat.seasons, load_id))
+    movies = _copy_rows(
+        cursor,
+        "raw.movies_rows",
+        (
+            "content_id",
+            "title",
+            "duration_minutes",
+            "release_year",
+            "rating",
+            "views_count",
+            "production_budget",
+            *lineage,
+        ),
+        _keyed(flat.movies, load_id),
+    )
+    series = _copy_rows(
+        cursor,
+        "raw.series_rows",
+        (
+            "content_id",
+            "title",
+            "seasons",
+            "avg_episode_duration",
+            "rating",
+            "total_views",
+            "production_budget",
+            *lineage,
+        ),
+        _keyed(flat.series, load_id),
+    )
+    _copy_rows(
+        cursor,
+        "raw.content_genres_rows",
+        ("content_id", "content_type", "genre", "genre_position", *lineage),
+        _keyed(flat.genres, load_id),
+    )
+    _copy_rows(
+        cursor,
+        "raw.series_seasons_rows",
+        ("content_id", "season_number", "episode_count", *lineage),
+        _keyed(flat.seasons, load_id),
+    )
     if progress is not None:
         progress(source.size)
     return CopyCounts(len(doc.items), movies + series, spool.copy_into(cursor))

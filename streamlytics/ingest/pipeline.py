@@ -21,7 +21,9 @@ FileProgress = Callable[[SourceFile, int], None]
 """Called with a file and the bytes of it processed so far."""
 
 
-def ingest_directory(data_dir: Path, database_url: str, progress: FileProgress | None = None) -> IngestReport:
+def ingest_directory(
+    data_dir: Path, database_url: str, progress: FileProgress | None = None
+) -> IngestReport:
     """Load users.csv, content.json and every viewing_sessions*.csv of ``data_dir``.
 
     Raises PreflightError (and writes nothing) if any file is unloadable. Each file then lands
@@ -43,7 +45,7 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
     also leaves a 'failed' ledger row.
     """
     started = time.perf_counter()
-    started_at = dt.datetime.now(dt.timezone.utc)
+    started_at = dt.datetime.now(dt.UTC)
     on_bytes = (lambda done: progress(source, done)) if progress is not None else None
     try:
         with conn, conn.cursor() as cursor, QuarantineSpool(source.batch_id, source.name) as spool:
@@ -52,9 +54,17 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
             if existing is not None:
                 if on_bytes is not None:
                     on_bytes(source.size)
-                return FileReport(source.name, source.kind, source.batch_id, "skipped",
-                                  existing.lines_read, existing.rows_loaded, existing.rows_quarantined,
-                                  existing.load_id, seconds=time.perf_counter() - started)
+                return FileReport(
+                    source.name,
+                    source.kind,
+                    source.batch_id,
+                    "skipped",
+                    existing.lines_read,
+                    existing.rows_loaded,
+                    existing.rows_quarantined,
+                    existing.load_id,
+                    seconds=time.perf_counter() - started,
+                )
             old = ledger.batches_to_supersede(cursor, source)
             load_id = ledger.next_load_id(cursor)
             load_raw.delete_batches(cursor, source.kind, [b.load_id for b in old])
@@ -62,17 +72,27 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
             copy = load_raw.copy_content if source.kind == "content" else load_raw.copy_csv
             counts = copy(cursor, source, load_id, spool, on_bytes)
             check_accounted(source, counts)
-            ledger.record_loaded(cursor, load_id, source, source.records,
-                                 counts.rows_loaded, counts.rows_quarantined)
+            ledger.record_loaded(
+                cursor, load_id, source, source.records, counts.rows_loaded, counts.rows_quarantined
+            )
             ledger.mark_superseded(cursor, old, load_id)
     except db.CONNECTION_ERRORS:
         raise  # the connection is gone: nothing to record; the caller may retry
     except Exception as exc:
         _record_failure(conn, source, started_at, exc)
         raise
-    return FileReport(source.name, source.kind, source.batch_id, "loaded", source.records,
-                      counts.rows_loaded, counts.rows_quarantined, load_id,
-                      tuple(b.batch_id for b in old), time.perf_counter() - started)
+    return FileReport(
+        source.name,
+        source.kind,
+        source.batch_id,
+        "loaded",
+        source.records,
+        counts.rows_loaded,
+        counts.rows_quarantined,
+        load_id,
+        tuple(b.batch_id for b in old),
+        time.perf_counter() - started,
+    )
 
 
 def check_accounted(source: SourceFile, counts: load_raw.CopyCounts) -> None:

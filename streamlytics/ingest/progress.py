@@ -12,7 +12,9 @@ from contextvars import ContextVar
 
 from streamlytics.ingest.pipeline import FileProgress
 
-_PROGRESS: ContextVar[FileProgress | None] = ContextVar("streamlytics_ingest_progress", default=None)
+_PROGRESS: ContextVar[FileProgress | None] = ContextVar(
+    "streamlytics_ingest_progress", default=None
+)
 
 
 @contextmanager

@@ -17,8 +17,16 @@ SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 _SHOWN_VALUE_CHARS = 120
 
 QUARANTINE_COLUMNS = (
-    "batch_id", "source_file", "source_line", "item_index", "stage",
-    "reason_code", "field", "value", "message", "raw_text",
+    "batch_id",
+    "source_file",
+    "source_line",
+    "item_index",
+    "stage",
+    "reason_code",
+    "field",
+    "value",
+    "message",
+    "raw_text",
 )
 
 
@@ -67,9 +75,16 @@ class QuarantineSpool:
 
     def add(self, rejection: Rejection) -> None:
         row: tuple[Any, ...] = (
-            self.batch_id, self.source_file, rejection.line, rejection.item_index, "ingest",
-            rejection.reason, rejection.field, rejection.value,
-            message_for(self.source_file, rejection), rejection.raw_text,
+            self.batch_id,
+            self.source_file,
+            rejection.line,
+            rejection.item_index,
+            "ingest",
+            rejection.reason,
+            rejection.field,
+            rejection.value,
+            message_for(self.source_file, rejection),
+            rejection.raw_text,
         )
         self._file.write(encode_row(row).encode("utf-8", errors="replace"))
         self.count += 1
@@ -80,7 +95,8 @@ class QuarantineSpool:
             return 0
         self._file.seek(0)
         cursor.copy_expert(
-            f"copy audit.quarantine ({', '.join(QUARANTINE_COLUMNS)}) from stdin", self._file,
+            f"copy audit.quarantine ({', '.join(QUARANTINE_COLUMNS)}) from stdin",
+            self._file,
             size=1024 * 1024,
         )
         return cursor.rowcount
@@ -99,5 +115,6 @@ def delete_batches(cursor: Any, batch_ids: list[str]) -> None:
     """Remove the ingest rejections of superseded batches (their ledger rows keep the counts)."""
     if batch_ids:
         cursor.execute(
-            "delete from audit.quarantine where stage = 'ingest' and batch_id = any(%s)", (batch_ids,)
+            "delete from audit.quarantine where stage = 'ingest' and batch_id = any(%s)",
+            (batch_ids,),
         )

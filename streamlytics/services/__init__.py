@@ -18,14 +18,14 @@ from streamlytics.services.postgres import EmbeddedPostgres, ServiceError
 __all__ = [
     "ServiceError",
     "ServiceStatus",
-    "database_url",
-    "mongodb_uri",
-    "up",
-    "down",
-    "status",
-    "env_exports",
-    "check_postgres",
     "check_mongo",
+    "check_postgres",
+    "database_url",
+    "down",
+    "env_exports",
+    "mongodb_uri",
+    "status",
+    "up",
 ]
 
 

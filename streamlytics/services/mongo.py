@@ -77,15 +77,23 @@ class EmbeddedMongo:
         cmd = [
             str(server) if server.exists() else sys.executable,
             *([] if server.exists() else ["-m", "nx_27017"]),
-            "--data-dir", str(self.data_dir),
-            "--host", "127.0.0.1",
-            "-p", str(port),
-            "--log-file", str(self.log_file),
-            "--pid-file", str(self.server_pid_file),
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--log-file",
+            str(self.log_file),
+            "--pid-file",
+            str(self.server_pid_file),
         ]
         with open(self.root / "stdout.log", "ab") as out:
             proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,  # outlives the CLI call that started it
             )
         write_json(self.state_file, {"port": port, "pid": proc.pid})

@@ -115,7 +115,9 @@ class EmbeddedPostgres:
             if path.exists():
                 os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
-    def _cmd(self, exe: str, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    def _cmd(
+        self, exe: str, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(_bin_dir() / exe), *args],
             user=self._run_as(),
@@ -158,8 +160,10 @@ class EmbeddedPostgres:
         self.data_dir.chmod(0o700)
         self._cmd(
             "initdb",
-            "-D", str(self.data_dir),
-            "-U", DB_USER,
+            "-D",
+            str(self.data_dir),
+            "-U",
+            DB_USER,
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C",
@@ -186,10 +190,17 @@ class EmbeddedPostgres:
                 entry = pwd.getpwnam(SERVICE_USER)
                 os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
             res = self._cmd(
-                "pg_ctl", "start", "-w", "-t", "60",
-                "-D", str(self.data_dir),
-                "-l", str(self.log_file),
-                "-o", f"-p {port}",
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-p {port}",
                 check=False,
                 timeout=90,
             )

@@ -10,22 +10,43 @@ from streamlytics.validation.report import ExpectationOutcome, ValidationReport
 
 def suites_table(report: ValidationReport) -> Table:
     """Per suite: expectations evaluated and met, failed errors and failed warnings."""
-    table = Table("suite", "expectations", "met", "errors", "warnings", "verdict",
-                  title=f"GX validation: {report.stage}")
+    table = Table(
+        "suite",
+        "expectations",
+        "met",
+        "errors",
+        "warnings",
+        "verdict",
+        title=f"GX validation: {report.stage}",
+    )
     for suite in report.suites:
         outcomes = [o for o in report.outcomes if o.suite == suite]
         errors = sum(o.fatal for o in outcomes)
         warnings = sum(not o.success and not o.fatal for o in outcomes)
-        verdict = "[red]fail[/]" if errors else ("[yellow]pass, warnings[/]" if warnings else "[green]pass[/]")
-        table.add_row(suite, str(len(outcomes)), str(sum(o.success for o in outcomes)),
-                      _count(errors, "red"), _count(warnings, "yellow"), verdict)
+        verdict = (
+            "[red]fail[/]"
+            if errors
+            else ("[yellow]pass, warnings[/]" if warnings else "[green]pass[/]")
+        )
+        table.add_row(
+            suite,
+            str(len(outcomes)),
+            str(sum(o.success for o in outcomes)),
+            _count(errors, "red"),
+            _count(warnings, "yellow"),
+            verdict,
+        )
     return table
 
 
 def expectations_table(report: ValidationReport, everything: bool = False) -> Table | None:
     """The failed expectations (errors first), or every expectation when `everything`; None if nothing to show."""
-    rows = report.outcomes if everything else sorted(
-        (o for o in report.outcomes if not o.success), key=lambda o: (not o.fatal, o.suite)
+    rows = (
+        report.outcomes
+        if everything
+        else sorted(
+            (o for o in report.outcomes if not o.success), key=lambda o: (not o.fatal, o.suite)
+        )
     )
     if not rows:
         return None

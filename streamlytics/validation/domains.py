@@ -39,7 +39,9 @@ def load_domains(dbt_project_dir: Path) -> Domains:
         raise FileNotFoundError(f"{path}: cannot read the dbt project's vars ({exc})") from exc
     missing = [name for name in (*_LISTS, *_NUMBERS) if name not in variables]
     if missing:
-        raise KeyError(f"{path}: vars {', '.join(missing)} are missing; the validation suites need them")
+        raise KeyError(
+            f"{path}: vars {', '.join(missing)} are missing; the validation suites need them"
+        )
     return Domains(
         **{name: tuple(str(v) for v in variables[name]) for name in _LISTS},
         **{name: variables[name] for name in _NUMBERS},

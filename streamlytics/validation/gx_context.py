@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
-
 import great_expectations as gx
+import psycopg2
 from great_expectations.core.partitioners import PartitionerColumnValue
 from great_expectations.data_context import FileDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -55,7 +54,9 @@ def default_project_dir() -> Path:
     return settings().project_root / "expectations"
 
 
-def open_context(project_dir: Path | None = None, runtime_environment: dict[str, str] | None = None) -> FileDataContext:
+def open_context(
+    project_dir: Path | None = None, runtime_environment: dict[str, str] | None = None
+) -> FileDataContext:
     """The file context under `project_dir`/gx; `runtime_environment` fills ``${...}`` substitutions."""
     project_dir = project_dir or default_project_dir()
     if not (project_dir / "gx" / "great_expectations.yml").is_file():
@@ -63,7 +64,9 @@ def open_context(project_dir: Path | None = None, runtime_environment: dict[str,
             f"{project_dir / 'gx'} holds no GX context (great_expectations.yml): "
             "run `python -m streamlytics.validation.gx_context` to generate it."
         )
-    return gx.get_context(mode="file", project_root_dir=project_dir, runtime_environment=runtime_environment)
+    return gx.get_context(
+        mode="file", project_root_dir=project_dir, runtime_environment=runtime_environment
+    )
 
 
 def all_suites() -> list[SuiteSpec]:
@@ -75,7 +78,9 @@ def checkpoint_name(stage: str) -> str:
     return f"{stage}_checkpoint"
 
 
-def build_context(project_dir: Path, suites: Sequence[SuiteSpec], scratch_database_url: str) -> FileDataContext:
+def build_context(
+    project_dir: Path, suites: Sequence[SuiteSpec], scratch_database_url: str
+) -> FileDataContext:
     """Write a fresh context into `project_dir`/gx holding `suites`, one checkpoint per stage.
 
     Everything under gx/ except uncommitted/ is replaced, so the committed files are exactly
@@ -89,18 +94,23 @@ def build_context(project_dir: Path, suites: Sequence[SuiteSpec], scratch_databa
             if child.name != "uncommitted":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     context = gx.get_context(
-        mode="file", project_root_dir=project_dir, runtime_environment={"DATABASE_URL": scratch_database_url}
+        mode="file",
+        project_root_dir=project_dir,
+        runtime_environment={"DATABASE_URL": scratch_database_url},
     )
     _quiet(context)
     source = context.data_sources.add_postgres(name=DATASOURCE, connection_string=CONNECTION_STRING)
     definitions: dict[str, list[gx.ValidationDefinition]] = {}
     for spec in suites:
-        asset = source.add_table_asset(name=spec.asset_name, schema_name=spec.schema, table_name=spec.table)
+        asset = source.add_table_asset(
+            name=spec.asset_name, schema_name=spec.schema, table_name=spec.table
+        )
         batch = asset.add_batch_definition_whole_table(BATCH_DEFINITION)
         if spec.per_load:
             # GX only checks date partitioners against the data; a load id is an integer.
             batch = asset.add_batch_definition(
-                PER_LOAD_BATCH_DEFINITION, partitioner=PartitionerColumnValue(column_name=LOAD_COLUMN),
+                PER_LOAD_BATCH_DEFINITION,
+                partitioner=PartitionerColumnValue(column_name=LOAD_COLUMN),
                 validate_partitioner=False,
             )
         suite = context.suites.add(gx.ExpectationSuite(name=spec.name, meta={"stage": spec.stage}))
@@ -115,7 +125,11 @@ def build_context(project_dir: Path, suites: Sequence[SuiteSpec], scratch_databa
             gx.Checkpoint(
                 name=checkpoint_name(stage),
                 validation_definitions=stage_definitions,
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                actions=[
+                    gx.checkpoint.UpdateDataDocsAction(
+                        name="update_data_docs", site_names=[DOCS_SITE]
+                    )
+                ],
                 # SUMMARY keeps counts and a sample of unexpected values, without every row.
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
             )

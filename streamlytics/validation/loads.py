@@ -42,11 +42,14 @@ def fingerprint(suite) -> str:
         {"type": e.expectation_type, "kwargs": e.configuration.kwargs, "severity": str(e.severity)}
         for e in suite.expectations
     ]
-    return hashlib.sha256(json.dumps(configs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(configs, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
 
 
-def loads_to_validate(conn, suite_name: str, file_kind: str, suite_fingerprint: str,
-                      revalidate: bool = False) -> tuple[list[int], dict[int, list[ExpectationOutcome]]]:
+def loads_to_validate(
+    conn, suite_name: str, file_kind: str, suite_fingerprint: str, revalidate: bool = False
+) -> tuple[list[int], dict[int, list[ExpectationOutcome]]]:
     """(loads to read, outcomes of loads that passed earlier by load id) among the loaded loads of
     `file_kind` that landed rows. With `revalidate`, every such load is read again."""
     with conn.cursor() as cur:
@@ -60,18 +63,31 @@ def loads_to_validate(conn, suite_name: str, file_kind: str, suite_fingerprint: 
             where b.status = 'loaded' and b.file_kind = %(kind)s and b.rows_loaded > 0
             order by b.load_id
             """,
-            {"suite": suite_name, "fp": suite_fingerprint, "kind": file_kind, "revalidate": revalidate},
+            {
+                "suite": suite_name,
+                "fp": suite_fingerprint,
+                "kind": file_kind,
+                "revalidate": revalidate,
+            },
         )
         rows = cur.fetchall()
     conn.commit()
     pending = [load_id for load_id, outcomes in rows if outcomes is None]
-    carried = {load_id: [ExpectationOutcome(**o) for o in outcomes] for load_id, outcomes in rows
-               if outcomes is not None}
+    carried = {
+        load_id: [ExpectationOutcome(**o) for o in outcomes]
+        for load_id, outcomes in rows
+        if outcomes is not None
+    }
     return pending, carried
 
 
-def record_pass(conn, suite_name: str, load_id: int, suite_fingerprint: str,
-                outcomes: Sequence[ExpectationOutcome]) -> None:
+def record_pass(
+    conn,
+    suite_name: str,
+    load_id: int,
+    suite_fingerprint: str,
+    outcomes: Sequence[ExpectationOutcome],
+) -> None:
     """Remember that `load_id` passed `suite_name` (no error-severity failure) with `outcomes`."""
     with conn.cursor() as cur:
         cur.execute(
@@ -81,7 +97,12 @@ def record_pass(conn, suite_name: str, load_id: int, suite_fingerprint: str,
             on conflict (suite_name, load_id, suite_fingerprint)
             do update set outcomes = excluded.outcomes, validated_at = now()
             """,
-            (suite_name, load_id, suite_fingerprint, json.dumps([asdict(o) for o in outcomes], default=str)),
+            (
+                suite_name,
+                load_id,
+                suite_fingerprint,
+                json.dumps([asdict(o) for o in outcomes], default=str),
+            ),
         )
     conn.commit()
 
@@ -103,13 +124,19 @@ def merge_loads(by_load: dict[int, list[ExpectationOutcome]]) -> list[Expectatio
         shown = failing or pairs[-1:]
         prefix = "" if failing else f"met on {len(pairs)} loads; "
         counts = [o.unexpected_count for _, o in pairs if o.unexpected_count is not None]
-        result.append(ExpectationOutcome(
-            suite=first.suite, check=first.check, expectation_type=first.expectation_type,
-            column=first.column, severity=first.severity, success=not failing,
-            observed=prefix + "; ".join(f"load {i}: {o.observed}" for i, o in shown),
-            unexpected_count=sum(counts) if counts else None,
-            unexpected_percent=first.unexpected_percent if len(pairs) == 1 else None,
-            sample=[v for _, o in failing for v in o.sample][:5],
-            error=next((o.error for _, o in pairs if o.error), None),
-        ))
+        result.append(
+            ExpectationOutcome(
+                suite=first.suite,
+                check=first.check,
+                expectation_type=first.expectation_type,
+                column=first.column,
+                severity=first.severity,
+                success=not failing,
+                observed=prefix + "; ".join(f"load {i}: {o.observed}" for i, o in shown),
+                unexpected_count=sum(counts) if counts else None,
+                unexpected_percent=first.unexpected_percent if len(pairs) == 1 else None,
+                sample=[v for _, o in failing for v in o.sample][:5],
+                error=next((o.error for _, o in pairs if o.error), None),
+            )
+        )
     return result

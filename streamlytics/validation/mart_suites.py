@@ -50,7 +50,8 @@ def user_analytics_suite(d: Domains) -> SuiteSpec:
             sql_check(
                 "mean_completion_per_plan_in_band",
                 "Mean completion per plan (weighted by sessions) lies in its band: "
-                + ", ".join(f"{p} {lo}-{hi} %" for p, (lo, hi) in PLAN_COMPLETION_BANDS.items()) + ".",
+                + ", ".join(f"{p} {lo}-{hi} %" for p, (lo, hi) in PLAN_COMPLETION_BANDS.items())
+                + ".",
                 f"""
                 with groups as (select * from {{batch}}),
                 bands (subscription_type, low, high) as (values {_values(PLAN_COMPLETION_BANDS)}),
@@ -67,7 +68,7 @@ def user_analytics_suite(d: Domains) -> SuiteSpec:
                 where p.mean_completion is null or p.mean_completion < b.low or p.mean_completion > b.high
                 """,
                 why="Plan drives completion (68 / 79 / 88 %): a plan outside its band means a broken "
-                    "plan join or a broken export, and every plan comparison downstream would be wrong.",
+                "plan join or a broken export, and every plan comparison downstream would be wrong.",
             ),
             sql_check(
                 "premium_streams_more_4k_than_basic",
@@ -104,18 +105,31 @@ def geographic_suite(d: Domains) -> SuiteSpec:
         expectations=(
             named(
                 "every_country_present",
-                gxe.ExpectColumnDistinctValuesToContainSet(column="country", value_set=list(d.countries)),
+                gxe.ExpectColumnDistinctValuesToContainSet(
+                    column="country", value_set=list(d.countries)
+                ),
                 "A market that vanished from the geographic mart is a broken load, not a business change.",
             ),
-            between("no_country_without_users", "user_count", 1, None,
-                    "Every country row has users: a zero means users were lost on the way."),
+            between(
+                "no_country_without_users",
+                "user_count",
+                1,
+                None,
+                "Every country row has users: a zero means users were lost on the way.",
+            ),
             named(
                 "every_country_watches",
                 gxe.ExpectColumnValuesToNotBeNull(column="mean_completion_percentage"),
                 "Every country has sessions (null mean completion = no session at all).",
             ),
-            between("country_mean_completion_in_band", "mean_completion_percentage", low, high,
-                    "Country means mix the plans' means (68-88 %).", severity=WARNING),
+            between(
+                "country_mean_completion_in_band",
+                "mean_completion_percentage",
+                low,
+                high,
+                "Country means mix the plans' means (68-88 %).",
+                severity=WARNING,
+            ),
             sql_check(
                 "revenue_matches_genre_mart",
                 "Revenue summed over countries equals revenue summed over genres (marts.rpt_revenue_by_genre), to the cent.",
@@ -168,11 +182,13 @@ def revenue_by_genre_suite(d: Domains) -> SuiteSpec:
                 where b.billed_cents is null or g.genre_cents is null or b.billed_cents <> g.genre_cents
                 """,
                 why="Genre attribution must neither lose nor invent money: the genres of a month add up "
-                    "to what the active users of that month were billed.",
+                "to what the active users of that month were billed.",
             ),
             named(
                 "every_genre_earns",
-                gxe.ExpectColumnDistinctValuesToContainSet(column="genre", value_set=list(d.genres), severity=WARNING),
+                gxe.ExpectColumnDistinctValuesToContainSet(
+                    column="genre", value_set=list(d.genres), severity=WARNING
+                ),
                 "All eleven genres are watched every period; a missing one is worth a look.",
             ),
         ),
@@ -220,15 +236,23 @@ def device_completion_suite(d: Domains) -> SuiteSpec:
         expectations=(
             named(
                 "every_device_present",
-                gxe.ExpectColumnDistinctValuesToContainSet(column="device_type", value_set=list(d.device_types)),
+                gxe.ExpectColumnDistinctValuesToContainSet(
+                    column="device_type", value_set=list(d.device_types)
+                ),
                 "Each of the five devices has sessions; a missing one means lost rows.",
             ),
-            between("device_mean_completion_in_band", "mean_completion_percentage", low, high,
-                    "Device means mix the plans' means (68-88 %); outside the band, completion is broken."),
+            between(
+                "device_mean_completion_in_band",
+                "mean_completion_percentage",
+                low,
+                high,
+                "Device means mix the plans' means (68-88 %); outside the band, completion is broken.",
+            ),
             sql_check(
                 "device_share_in_band",
                 "Each device's share of sessions lies in its band: "
-                + ", ".join(f"{k} {lo:.0%}-{hi:.0%}" for k, (lo, hi) in DEVICE_SHARE_BANDS.items()) + ".",
+                + ", ".join(f"{k} {lo:.0%}-{hi:.0%}" for k, (lo, hi) in DEVICE_SHARE_BANDS.items())
+                + ".",
                 f"""
                 with devices as (select * from {{batch}}),
                 bands (device_type, low, high) as (values {_values(DEVICE_SHARE_BANDS)})
@@ -252,8 +276,13 @@ def seasonal_by_month_suite(d: Domains) -> SuiteSpec:
         schema="marts",
         table="rpt_seasonal_by_month",
         expectations=(
-            between("monthly_mean_completion_in_band", "mean_completion_percentage", low, high,
-                    "Monthly means mix the plans' means (68-88 %)."),
+            between(
+                "monthly_mean_completion_in_band",
+                "mean_completion_percentage",
+                low,
+                high,
+                "Monthly means mix the plans' means (68-88 %).",
+            ),
             sql_check(
                 "no_month_with_a_session_gap",
                 f"No month has fewer than {MIN_MONTH_SHARE_OF_MEDIAN:.0%} of the median month's sessions.",
@@ -269,7 +298,7 @@ def seasonal_by_month_suite(d: Domains) -> SuiteSpec:
                 """,
                 severity=WARNING,
                 why="Sessions are spread evenly over the months; a hollow month usually means a "
-                    "sessions file was not loaded.",
+                "sessions file was not loaded.",
             ),
         ),
     )
@@ -282,11 +311,19 @@ def content_costs_suite(d: Domains) -> SuiteSpec:
         schema="marts",
         table="rpt_content_costs",
         expectations=(
-            null_rate("cost_per_session", 0.10,
-                      "At most 10 % of titles may have no session at all (cost per session is then null): "
-                      "every title has hundreds of sessions in the real log.", WARNING),
-            null_rate("cost_per_view", 0.01,
-                      "At most 1 % of titles may report zero catalogue views (cost per view is then null).", WARNING),
+            null_rate(
+                "cost_per_session",
+                0.10,
+                "At most 10 % of titles may have no session at all (cost per session is then null): "
+                "every title has hundreds of sessions in the real log.",
+                WARNING,
+            ),
+            null_rate(
+                "cost_per_view",
+                0.01,
+                "At most 1 % of titles may report zero catalogue views (cost per view is then null).",
+                WARNING,
+            ),
         ),
     )
 

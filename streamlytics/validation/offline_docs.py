@@ -26,14 +26,24 @@ PASS_FILE = ".offline_pass"
 # CDN URL -> the vendored file(s) replacing it (paths under VENDOR_DIR).
 CDN_ASSETS: dict[str, tuple[str, ...]] = {
     "https://code.jquery.com/jquery-3.7.1.min.js": ("jquery-3.7.1/jquery.min.js",),
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": ("popper.js-1.12.9/popper.min.js",),
-    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": ("bootstrap-4.3.1/bootstrap.min.js",),
-    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": ("bootstrap-4.3.1/bootstrap.min.css",),
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": (
+        "popper.js-1.12.9/popper.min.js",
+    ),
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": (
+        "bootstrap-4.3.1/bootstrap.min.js",
+    ),
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": (
+        "bootstrap-4.3.1/bootstrap.min.css",
+    ),
     "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": (
         "bootstrap-dark-1.1.0/bootstrap-prefers-dark.min.css",
     ),
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": ("bootstrap-table-1.19.1/bootstrap-table.min.css",),
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": ("bootstrap-table-1.19.1/bootstrap-table.min.js",),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": (
+        "bootstrap-table-1.19.1/bootstrap-table.min.css",
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": (
+        "bootstrap-table-1.19.1/bootstrap-table.min.js",
+    ),
     "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": (
         "bootstrap-table-1.19.1/bootstrap-table-filter-control.min.js",
     ),
@@ -65,7 +75,9 @@ GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 # GX's own logo files shipped in the site's static/images stand in for the S3 ones.
 LOCAL_IMAGES = {"logo-long.png": "logo-long.png", "full_logo_dark.png": "logo-long.png"}
 
-_TAG = re.compile(r"<(?P<tag>script|link)\b(?P<attrs>[^>]*?)/?>(?P<close>\s*</script>)?", re.IGNORECASE)
+_TAG = re.compile(
+    r"<(?P<tag>script|link)\b(?P<attrs>[^>]*?)/?>(?P<close>\s*</script>)?", re.IGNORECASE
+)
 _URL_ATTR = re.compile(r"""\b(?:src|href)\s*=\s*["'](?P<url>https?://[^"']+)["']""", re.IGNORECASE)
 _GX_IMAGE = re.compile(re.escape(GX_IMAGES) + r"(?P<name>[\w.-]+)(?:\?[^\"')\s]*)?")
 # GX's own relative links to the site's static/ folder (its favicon link is one level short on
@@ -90,8 +102,12 @@ def make_offline(site_dir: Path, vendor_dir: Path = VENDOR_DIR) -> Path:
         raise FileNotFoundError(f"{site_dir} holds no Data Docs site (index.html missing)")
     # Margin: file times come from the kernel's coarse clock, which may lag time.time_ns().
     started = time.time_ns() - 2_000_000_000
-    shutil.copytree(vendor_dir, site_dir / SITE_VENDOR, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("README.md"))
+    shutil.copytree(
+        vendor_dir,
+        site_dir / SITE_VENDOR,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("README.md"),
+    )
     done_before = _last_pass(site_dir)
     for page in sorted(site_dir.rglob("*.html")):
         if SITE_VENDOR in page.relative_to(site_dir).as_posix():
@@ -129,11 +145,16 @@ def rewrite_page(html: str, root: str) -> str:
             return f"<!-- offline Data Docs: {url.rsplit('/', 1)[-1]} not loaded (no suite draws charts) -->"
         if url not in CDN_ASSETS:
             return match[0]
-        return "\n".join(_local_tag(match["tag"].lower(), f"{root}{SITE_VENDOR}/{path}") for path in CDN_ASSETS[url])
+        return "\n".join(
+            _local_tag(match["tag"].lower(), f"{root}{SITE_VENDOR}/{path}")
+            for path in CDN_ASSETS[url]
+        )
 
     html = _TAG.sub(tag, html)
     html = _STATIC_LINK.sub(lambda m: f"{m['attr']}{root}static/", html)
-    return _GX_IMAGE.sub(lambda m: f"{root}static/images/{LOCAL_IMAGES.get(m['name'], 'logo-long.png')}", html)
+    return _GX_IMAGE.sub(
+        lambda m: f"{root}static/images/{LOCAL_IMAGES.get(m['name'], 'logo-long.png')}", html
+    )
 
 
 def remote_assets(html: str) -> list[str]:

@@ -47,7 +47,9 @@ MOVIE_ID = r"^M[0-9]{3,}$"
 SERIES_ID = r"^S[0-9]{3,}$"
 CONTENT_ID = r"^[MS][0-9]{3,}$"
 
-QUARANTINED = "Staging quarantines such rows as out_of_range: the delivery needs a look before publishing."
+QUARANTINED = (
+    "Staging quarantines such rows as out_of_range: the delivery needs a look before publishing."
+)
 
 
 def users_suite(d: Domains) -> SuiteSpec:
@@ -57,17 +59,41 @@ def users_suite(d: Domains) -> SuiteSpec:
         schema="raw",
         table="users",
         expectations=(
-            column_set(["user_id", "age", "country", "subscription_type", "registration_date",
-                        "total_watch_time_hours", *LINEAGE]),
+            column_set(
+                [
+                    "user_id",
+                    "age",
+                    "country",
+                    "subscription_type",
+                    "registration_date",
+                    "total_watch_time_hours",
+                    *LINEAGE,
+                ]
+            ),
             not_empty(),
             id_pattern("user_id", USER_ID, "U + 4 digits (U0001)"),
-            *enumeration("country", d.countries, WARNING,
-                         "A country outside the known list flows on (dbt warns too): new market or typo?"),
+            *enumeration(
+                "country",
+                d.countries,
+                WARNING,
+                "A country outside the known list flows on (dbt warns too): new market or typo?",
+            ),
             *enumeration("subscription_type", d.subscription_types, ERROR, QUARANTINED),
             between("age_range", "age", d.min_user_age, d.max_user_age, QUARANTINED),
-            between("registration_date_range", "registration_date", PLATFORM_LAUNCH, TODAY,
-                    "No account before the platform's launch or in the future."),
-            between("total_watch_time_hours_non_negative", "total_watch_time_hours", 0, None, QUARANTINED),
+            between(
+                "registration_date_range",
+                "registration_date",
+                PLATFORM_LAUNCH,
+                TODAY,
+                "No account before the platform's launch or in the future.",
+            ),
+            between(
+                "total_watch_time_hours_non_negative",
+                "total_watch_time_hours",
+                0,
+                None,
+                QUARANTINED,
+            ),
         ),
     )
 
@@ -83,15 +109,33 @@ def viewing_sessions_suite(d: Domains) -> SuiteSpec:
         # every load.
         per_load="viewing_sessions",
         expectations=(
-            column_set(["session_id", "user_id", "content_id", "watch_date", "watch_duration_minutes",
-                        "completion_percentage", "device_type", "quality_level", *LINEAGE]),
+            column_set(
+                [
+                    "session_id",
+                    "user_id",
+                    "content_id",
+                    "watch_date",
+                    "watch_duration_minutes",
+                    "completion_percentage",
+                    "device_type",
+                    "quality_level",
+                    *LINEAGE,
+                ]
+            ),
             not_empty(),
             id_pattern("session_id", SESSION_ID, "S + 6 digits (S000001)"),
             id_pattern("user_id", USER_ID, "U + 4 digits (U0001)"),
             id_pattern("content_id", CONTENT_ID, "M or S + 3 digits (M001, S001)"),
-            between("watch_date_range", "watch_date", PLATFORM_LAUNCH, TODAY,
-                    "No session before the platform's launch or in the future."),
-            between("watch_duration_minutes_positive", "watch_duration_minutes", 1, None, QUARANTINED),
+            between(
+                "watch_date_range",
+                "watch_date",
+                PLATFORM_LAUNCH,
+                TODAY,
+                "No session before the platform's launch or in the future.",
+            ),
+            between(
+                "watch_duration_minutes_positive", "watch_duration_minutes", 1, None, QUARANTINED
+            ),
             between("completion_percentage_range", "completion_percentage", 0, 100, QUARANTINED),
             *enumeration("device_type", d.device_types, ERROR, QUARANTINED),
             *enumeration("quality_level", d.quality_levels, ERROR, QUARANTINED),
@@ -106,14 +150,32 @@ def movies_suite(d: Domains) -> SuiteSpec:
         schema="raw",
         table="movies",
         expectations=(
-            column_set(["content_id", "title", "duration_minutes", "release_year", "rating", "views_count",
-                        "production_budget", "_item_index", *LINEAGE]),
+            column_set(
+                [
+                    "content_id",
+                    "title",
+                    "duration_minutes",
+                    "release_year",
+                    "rating",
+                    "views_count",
+                    "production_budget",
+                    "_item_index",
+                    *LINEAGE,
+                ]
+            ),
             not_empty(),
             id_pattern("content_id", MOVIE_ID, "M + 3 digits (M001)"),
-            named("title_not_blank", gxe.ExpectColumnValuesToMatchRegex(column="title", regex=r"[^ ]")),
+            named(
+                "title_not_blank", gxe.ExpectColumnValuesToMatchRegex(column="title", regex=r"[^ ]")
+            ),
             between("duration_minutes_positive", "duration_minutes", 1, None, QUARANTINED),
-            between("release_year_range", "release_year", 1900, CURRENT_YEAR,
-                    "A release year in the future or before 1900 is a catalogue error."),
+            between(
+                "release_year_range",
+                "release_year",
+                1900,
+                CURRENT_YEAR,
+                "A release year in the future or before 1900 is a catalogue error.",
+            ),
             between("rating_range", "rating", d.min_rating, d.max_rating, QUARANTINED),
             between("views_count_non_negative", "views_count", 0, None, QUARANTINED),
             between("production_budget_non_negative", "production_budget", 0, None, QUARANTINED),
@@ -128,11 +190,24 @@ def series_suite(d: Domains) -> SuiteSpec:
         schema="raw",
         table="series",
         expectations=(
-            column_set(["content_id", "title", "seasons", "avg_episode_duration", "rating", "total_views",
-                        "production_budget", "_item_index", *LINEAGE]),
+            column_set(
+                [
+                    "content_id",
+                    "title",
+                    "seasons",
+                    "avg_episode_duration",
+                    "rating",
+                    "total_views",
+                    "production_budget",
+                    "_item_index",
+                    *LINEAGE,
+                ]
+            ),
             not_empty(),
             id_pattern("content_id", SERIES_ID, "S + 3 digits (S001)"),
-            named("title_not_blank", gxe.ExpectColumnValuesToMatchRegex(column="title", regex=r"[^ ]")),
+            named(
+                "title_not_blank", gxe.ExpectColumnValuesToMatchRegex(column="title", regex=r"[^ ]")
+            ),
             between("seasons_positive", "seasons", 1, None, QUARANTINED),
             between("avg_episode_duration_positive", "avg_episode_duration", 1, None, QUARANTINED),
             between("rating_range", "rating", d.min_rating, d.max_rating, QUARANTINED),
@@ -149,11 +224,17 @@ def content_genres_suite(d: Domains) -> SuiteSpec:
         schema="raw",
         table="content_genres",
         expectations=(
-            column_set(["content_id", "content_type", "genre", "genre_position", "_item_index", *LINEAGE]),
+            column_set(
+                ["content_id", "content_type", "genre", "genre_position", "_item_index", *LINEAGE]
+            ),
             not_empty(),
             id_pattern("content_id", CONTENT_ID, "M or S + 3 digits (M001, S001)"),
-            *enumeration("genre", d.genres, WARNING,
-                         "A genre outside the known eleven flows on (dbt warns too): new genre or typo?"),
+            *enumeration(
+                "genre",
+                d.genres,
+                WARNING,
+                "A genre outside the known eleven flows on (dbt warns too): new genre or typo?",
+            ),
             sql_check(
                 "genre_rows_belong_to_an_item",
                 "Every genre row belongs to a movie or series landed from the same item of the same batch.",
@@ -262,27 +343,33 @@ def load_ledger_suite(d: Domains) -> SuiteSpec:
             sql_check(
                 "landed_rows_match_ledger",
                 "For every loaded batch, the rows in the raw tables equal the ledger's rows_loaded.",
-                _with_landed(_ITEMS, """
+                _with_landed(
+                    _ITEMS,
+                    """
                 select b.load_id, b.source_file, b.rows_loaded, coalesce(sum(l.n), 0) as rows_landed
                 from ledger as b
                 left join landed as l on l.load_id = b.load_id
                 where b.status = 'loaded'
                 group by b.load_id, b.source_file, b.rows_loaded
                 having coalesce(sum(l.n), 0) <> b.rows_loaded
-                """),
+                """,
+                ),
                 why="Rows added or deleted after the load, or a ledger that lies, break 'nothing lost'.",
             ),
             sql_check(
                 "landed_rows_have_a_loaded_batch",
                 "Every landed row belongs to a load of its file kind whose status is loaded.",
-                _with_landed(_ITEMS + _PARTS, """
+                _with_landed(
+                    _ITEMS + _PARTS,
+                    """
                 select l.table_name, l.load_id, l.n as rows_landed, b.status, b.file_kind
                 from landed as l
                 left join ledger as b on b.load_id = l.load_id
                 where b.load_id is null or b.status <> 'loaded' or b.file_kind <> l.file_kind
-                """),
+                """,
+                ),
                 why="A superseded or failed load must leave no rows behind; rows of an unknown load "
-                    "mean a bypassed loader (and are invisible through the raw views).",
+                "mean a bypassed loader (and are invisible through the raw views).",
             ),
             sql_check(
                 "quarantine_matches_ledger",

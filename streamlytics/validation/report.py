@@ -119,7 +119,9 @@ class ValidationReport:
         return path
 
 
-def outcomes_from_suite_result(result: ExpectationSuiteValidationResult) -> list[ExpectationOutcome]:
+def outcomes_from_suite_result(
+    result: ExpectationSuiteValidationResult,
+) -> list[ExpectationOutcome]:
     """One suite's results, in the suite's own order."""
     return [outcome_from_result(result.suite_name, r) for r in result.results]
 
@@ -141,7 +143,12 @@ def outcome_from_result(suite: str, result: ExpectationValidationResult) -> Expe
         observed=_observed(config.type, details, error),
         unexpected_count=details.get("unexpected_count"),
         unexpected_percent=_rounded(details.get("unexpected_percent")),
-        sample=[_plain(v) for v in details.get("partial_unexpected_list") or details.get("partial_missing_list") or []][:5],
+        sample=[
+            _plain(v)
+            for v in details.get("partial_unexpected_list")
+            or details.get("partial_missing_list")
+            or []
+        ][:5],
         error=error,
     )
 
@@ -174,7 +181,9 @@ def _observed(expectation_type: str, details: dict[str, Any], error: str | None)
         count = details["unexpected_count"]
         total = details.get("element_count")
         percent = _rounded(details.get("unexpected_percent")) or 0
-        return f"{count} of {total} ({percent:.3g}%)" if total is not None else f"{count} unexpected"
+        return (
+            f"{count} of {total} ({percent:.3g}%)" if total is not None else f"{count} unexpected"
+        )
     if details.get("missing_count") is not None:  # *_to_contain_set: values that should be there
         return f"{details['missing_count']} expected value(s) missing"
     observed = details.get("observed_value")

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import copy
-
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from streamlytics.config import settings
 from streamlytics.validation import loads
 from streamlytics.validation.gx_context import (
-    BATCH_DEFINITION, DOCS_SITE, LOAD_COLUMN, all_suites, checkpoint_name, open_context,
+    BATCH_DEFINITION,
+    DOCS_SITE,
+    LOAD_COLUMN,
+    all_suites,
+    checkpoint_name,
+    open_context,
 )
 from streamlytics.validation.offline_docs import make_offline
-from streamlytics.validation.report import ValidationReport, outcome_from_result, outcomes_from_suite_result
+from streamlytics.validation.report import (
+    ValidationReport,
+    outcome_from_result,
+    outcomes_from_suite_result,
+)
 
 STAGES = ("raw", "marts")
 STAGE_CHOICES = (*STAGES, "all")
@@ -32,7 +40,9 @@ def stages_for(stage: str) -> tuple[str, ...]:
     if stage == "all":
         return STAGES
     if stage not in STAGES:
-        raise ValueError(f"unknown validation stage {stage!r}: use one of {', '.join(STAGE_CHOICES)}")
+        raise ValueError(
+            f"unknown validation stage {stage!r}: use one of {', '.join(STAGE_CHOICES)}"
+        )
     return (stage,)
 
 
@@ -64,7 +74,7 @@ def run_validation(
     today = today or date.today()
     context = open_context(project_dir, runtime_environment={"DATABASE_URL": url})
     parameters = {"today": today.isoformat(), "current_year": today.year}
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     run_at = started.isoformat(timespec="seconds")
     checkpoints = [context.checkpoints.get(checkpoint_name(name)) for name in stages_for(stage)]
     _require_tables(url, [d.data.data_asset for c in checkpoints for d in c.validation_definitions])
@@ -79,24 +89,45 @@ def run_validation(
         for definition in checkpoint.validation_definitions:
             if definition.suite.name in per_load:
                 suite_outcomes, keys = _validate_per_load(
-                    context, checkpoint, definition, parameters, run_id, url,
-                    file_kind=per_load[definition.suite.name], counts_first=counts_first, revalidate=all_loads,
+                    context,
+                    checkpoint,
+                    definition,
+                    parameters,
+                    run_id,
+                    url,
+                    file_kind=per_load[definition.suite.name],
+                    counts_first=counts_first,
+                    revalidate=all_loads,
                 )
                 outcomes.extend(suite_outcomes)
                 built.extend(keys)
                 continue
-            result, key = _validate(context, checkpoint, definition, parameters, run_id, counts_first=counts_first)
+            result, key = _validate(
+                context, checkpoint, definition, parameters, run_id, counts_first=counts_first
+            )
             outcomes.extend(outcomes_from_suite_result(result))
             built.append(key)
     site_index = _build_docs(context, built)
-    report = ValidationReport(stage=stage, outcomes=outcomes, run_at=run_at,
-                              data_docs_index=make_offline(site_index.parent) if site_index else None)
+    report = ValidationReport(
+        stage=stage,
+        outcomes=outcomes,
+        run_at=run_at,
+        data_docs_index=make_offline(site_index.parent) if site_index else None,
+    )
     report.save((reports_dir or cfg.reports_dir) / "validation" / f"{stage}.json")
     return report
 
 
-def _validate(context, checkpoint, definition, parameters: dict, run_id, *, counts_first: bool,
-              batch_parameters: dict | None = None):
+def _validate(
+    context,
+    checkpoint,
+    definition,
+    parameters: dict,
+    run_id,
+    *,
+    counts_first: bool,
+    batch_parameters: dict | None = None,
+):
     """Run one validation definition; returns its suite result (as stored) and the result's key.
 
     With `counts_first`, every expectation is evaluated without a sample of offending values,
@@ -104,27 +135,44 @@ def _validate(context, checkpoint, definition, parameters: dict, run_id, *, coun
     replace the first ones in the stored result: samples where they matter, and only there.
     """
     from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier, ValidationResultIdentifier,
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
     )
 
     result = definition.run(
-        checkpoint_id=checkpoint.id, batch_parameters=batch_parameters, expectation_parameters=parameters,
-        result_format=COUNTS_ONLY if counts_first else checkpoint.result_format, run_id=run_id,
+        checkpoint_id=checkpoint.id,
+        batch_parameters=batch_parameters,
+        expectation_parameters=parameters,
+        result_format=COUNTS_ONLY if counts_first else checkpoint.result_format,
+        run_id=run_id,
     )
     key = ValidationResultIdentifier(
         expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
-        run_id=run_id, batch_identifier=result.batch_id,
+        run_id=run_id,
+        batch_identifier=result.batch_id,
     )
     failed = {_check(r) for r in result.results if not r.success} if counts_first else set()
     if failed:
-        detailed = _detail(definition, failed, parameters, checkpoint.result_format, batch_parameters)
+        detailed = _detail(
+            definition, failed, parameters, checkpoint.result_format, batch_parameters
+        )
         result.results = [detailed.get(_check(r), r) for r in result.results]
         context.validation_results_store.set(key, result)
     return result, key
 
 
-def _validate_per_load(context, checkpoint, definition, parameters: dict, run_id, database_url: str, *,
-                       file_kind: str, counts_first: bool, revalidate: bool):
+def _validate_per_load(
+    context,
+    checkpoint,
+    definition,
+    parameters: dict,
+    run_id,
+    database_url: str,
+    *,
+    file_kind: str,
+    counts_first: bool,
+    revalidate: bool,
+):
     """Validate the loads of `file_kind` that `definition`'s suite has not passed yet, one GX
     batch each; returns the suite's outcomes over every loaded load and the new results' keys."""
     import psycopg2
@@ -133,11 +181,20 @@ def _validate_per_load(context, checkpoint, definition, parameters: dict, run_id
     suite_fingerprint = loads.fingerprint(suite)
     conn = psycopg2.connect(database_url)
     try:
-        pending, by_load = loads.loads_to_validate(conn, suite.name, file_kind, suite_fingerprint, revalidate)
+        pending, by_load = loads.loads_to_validate(
+            conn, suite.name, file_kind, suite_fingerprint, revalidate
+        )
         keys = []
         for load_id in pending:
-            result, key = _validate(context, checkpoint, definition, parameters, run_id, counts_first=counts_first,
-                                    batch_parameters={LOAD_COLUMN: load_id})
+            result, key = _validate(
+                context,
+                checkpoint,
+                definition,
+                parameters,
+                run_id,
+                counts_first=counts_first,
+                batch_parameters={LOAD_COLUMN: load_id},
+            )
             by_load[load_id] = outcomes_from_suite_result(result)
             keys.append(key)
             if not any(o.fatal for o in by_load[load_id]):
@@ -149,7 +206,9 @@ def _validate_per_load(context, checkpoint, definition, parameters: dict, run_id
     # No load landed a row: there is no batch to read, so the whole (empty) table is checked,
     # and has_rows says what is wrong. Not stored: there is no load to name the result after.
     whole = definition.data.data_asset.get_batch_definition(BATCH_DEFINITION).get_batch()
-    result = whole.validate(suite, result_format=checkpoint.result_format, expectation_parameters=parameters)
+    result = whole.validate(
+        suite, result_format=checkpoint.result_format, expectation_parameters=parameters
+    )
     return [outcome_from_result(suite.name, r) for r in result.results], []
 
 
@@ -159,14 +218,20 @@ def _check(result) -> str:
     return (result.expectation_config.meta or {}).get("check")
 
 
-def _detail(definition, checks: set[str], parameters: dict, result_format, batch_parameters) -> dict:
+def _detail(
+    definition, checks: set[str], parameters: dict, result_format, batch_parameters
+) -> dict:
     """Results, by check name, of the expectations named `checks` of `definition`'s suite
     evaluated again on the same batch with `result_format`."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(
         name=definition.suite.name,
-        expectations=[copy.copy(e) for e in definition.suite.expectations if (e.meta or {}).get("check") in checks],
+        expectations=[
+            copy.copy(e)
+            for e in definition.suite.expectations
+            if (e.meta or {}).get("check") in checks
+        ],
     )
     batch = definition.batch_definition.get_batch(batch_parameters=batch_parameters)
     detailed = batch.validate(suite, result_format=result_format, expectation_parameters=parameters)
@@ -176,7 +241,9 @@ def _detail(definition, checks: set[str], parameters: dict, result_format, batch
 def _build_docs(context, result_keys: list) -> Path | None:
     """Render this run's result pages (and the pages of suites changed since theirs), then redraw
     the index: once per run, whatever the number of suites."""
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
 
     suites = sorted({k.expectation_suite_identifier.name for k in result_keys})
     index = _docs_index(context)
@@ -208,7 +275,9 @@ def _require_tables(database_url: str, assets: list) -> None:
 
     names = sorted({f"{a.schema_name}.{a.table_name}" for a in assets})
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute("select name from unnest(%s::text[]) as name where to_regclass(name) is null", (names,))
+        cur.execute(
+            "select name from unnest(%s::text[]) as name where to_regclass(name) is null", (names,)
+        )
         missing = [row[0] for row in cur.fetchall()]
     conn.close()
     if missing:

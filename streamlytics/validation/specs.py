@@ -75,7 +75,9 @@ def _alternation(values: Sequence[str]) -> str:
     return "|".join("".join(f"\\{c}" if c in meta else c for c in v.lower()) for v in values)
 
 
-def enumeration(column: str, values: Sequence[str], unknown_severity: str, unknown_why: str) -> list[Expectation]:
+def enumeration(
+    column: str, values: Sequence[str], unknown_severity: str, unknown_why: str
+) -> list[Expectation]:
     """Two checks: the value is known once trimmed and case-folded, and it is spelled canonically.
 
     Staging trims spaces and canonicalises case (dbt macro `canonical_value`), so a stray
@@ -88,7 +90,9 @@ def enumeration(column: str, values: Sequence[str], unknown_severity: str, unkno
         regex=f"(?i)^ *({_alternation(values)}) *$",
         severity=unknown_severity,
     )
-    canonical = gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), severity=WARNING)
+    canonical = gxe.ExpectColumnValuesToBeInSet(
+        column=column, value_set=list(values), severity=WARNING
+    )
     return [
         named(f"{column}_known", known, unknown_why),
         named(
@@ -122,12 +126,16 @@ def null_rate(column: str, max_null_share: float, why: str, severity: str = ERRO
     """At most `max_null_share` of the rows may have no `column`."""
     return named(
         f"{column}_null_rate",
-        gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=round(1 - max_null_share, 6), severity=severity),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column=column, mostly=round(1 - max_null_share, 6), severity=severity
+        ),
         why,
     )
 
 
-def sql_check(check: str, description: str, query: str, severity: str = ERROR, why: str | None = None) -> Expectation:
+def sql_check(
+    check: str, description: str, query: str, severity: str = ERROR, why: str | None = None
+) -> Expectation:
     """A rule over several tables: fails when `query` returns rows.
 
     GX substitutes ``{batch}`` with an aliased subquery of the suite's table, so queries read it
@@ -136,7 +144,9 @@ def sql_check(check: str, description: str, query: str, severity: str = ERROR, w
     return named(
         check,
         gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=textwrap.dedent(query).strip(), description=description, severity=severity
+            unexpected_rows_query=textwrap.dedent(query).strip(),
+            description=description,
+            severity=severity,
         ),
         why,
     )
