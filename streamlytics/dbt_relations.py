@@ -1,0 +1,83 @@
+"""Where a dbt model lives in the warehouse, read from dbt's own manifest.
+
+Python consumers (MongoDB publish, statistics, report, Tableau, dashboards) name the dbt models
+they read, never a schema: dbt decides where a model is built (``generate_schema_name``, aliases,
+targets), and its ``manifest.json`` records the result. Reading it here keeps every consumer in
+step with the dbt project and lets the same code run against another warehouse engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamlytics.config import Settings, settings
+
+__all__ = ["Relation", "RelationError", "manifest_path", "relation", "relations"]
+
+
+class RelationError(LookupError):
+    """A model is missing from the manifest, or there is no manifest yet."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One built dbt model: its schema and identifier (the connection decides the database)."""
+
+    model: str
+    schema: str
+    identifier: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.identifier}"
+
+
+def manifest_path(cfg: Settings | None = None) -> Path:
+    """dbt's manifest: ``$DBT_TARGET_PATH/manifest.json``, else the project's target/ folder."""
+    cfg = cfg or settings()
+    target = os.environ.get("DBT_TARGET_PATH")
+    folder = Path(target) if target else cfg.dbt_project_dir / "target"
+    if not folder.is_absolute():
+        folder = cfg.dbt_project_dir / folder
+    return folder / "manifest.json"
+
+
+_cache: dict[Path, tuple[float, dict[str, Relation]]] = {}
+
+
+def relations(cfg: Settings | None = None) -> dict[str, Relation]:
+    """Every model (and seed and snapshot) of the manifest by name; re-read when the file changes."""
+    path = manifest_path(cfg)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError as exc:
+        raise RelationError(
+            f"{path} does not exist: run `streamlytics transform` (or `dbt parse` in "
+            "dbt_project/) so the consumers know where dbt built its models."
+        ) from exc
+    cached = _cache.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    with path.open(encoding="utf-8") as handle:
+        nodes = json.load(handle).get("nodes", {})
+    found = {
+        node["name"]: Relation(node["name"], node["schema"], node.get("alias") or node["name"])
+        for node in nodes.values()
+        if node.get("resource_type") in {"model", "seed", "snapshot"}
+    }
+    _cache[path] = (mtime, found)
+    return found
+
+
+def relation(model: str, cfg: Settings | None = None) -> Relation:
+    """The relation dbt builds for ``model``; a clear error naming the manifest when unknown."""
+    found = relations(cfg)
+    try:
+        return found[model]
+    except KeyError:
+        raise RelationError(
+            f"dbt model {model!r} is not in {manifest_path(cfg)}: is it defined in dbt_project/ "
+            "and has the manifest been rebuilt since (`dbt parse`)?"
+        ) from None

@@ -1,0 +1,54 @@
+"""Consumers find dbt models where dbt's manifest says they are built."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from streamlytics import dbt_relations
+from streamlytics.config import settings
+
+
+def _write_manifest(folder: Path, nodes: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"nodes": nodes}), encoding="utf-8")
+
+
+def test_relation_uses_schema_and_alias_from_the_manifest(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+    _write_manifest(
+        tmp_path,
+        {
+            "model.p.sync_users": {
+                "resource_type": "model",
+                "name": "sync_users",
+                "schema": "marts_x",
+                "alias": "users_for_mongo",
+            },
+            "test.p.not_null": {"resource_type": "test", "name": "not_null", "schema": "t"},
+        },
+    )
+    found = dbt_relations.relation("sync_users", settings())
+    assert str(found) == "marts_x.users_for_mongo"
+    with pytest.raises(dbt_relations.RelationError, match="not_null"):
+        dbt_relations.relation("not_null", settings())
+
+
+def test_manifest_is_reread_after_dbt_rewrites_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+    node = {"resource_type": "model", "name": "m", "schema": "a", "alias": "m"}
+    _write_manifest(tmp_path, {"model.p.m": node})
+    assert dbt_relations.relation("m").schema == "a"
+    _write_manifest(tmp_path, {"model.p.m": {**node, "schema": "b"}})
+    stat = (tmp_path / "manifest.json").stat()
+    os.utime(tmp_path / "manifest.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert dbt_relations.relation("m").schema == "b"
+
+
+def test_missing_manifest_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(dbt_relations.RelationError, match="streamlytics transform"):
+        dbt_relations.relation("anything")
