@@ -23,8 +23,9 @@ and pinned here:
 - CRLF line endings are ACCEPTED: the header check and the line parser drop one trailing CR, so
   a Windows export loads exactly like its LF twin (no CR ever reaches a value). A lone CR
   (classic Mac line ending) is not a line break: the header check refuses the file.
-- A UTF-8 byte-order mark is REFUSED in preflight (line 1, column 1, "save the file as UTF-8
-  without BOM"), in CSV and JSON alike: the contract says UTF-8 without BOM.
+- A leading UTF-8 byte-order mark (Excel's "CSV UTF-8") is ACCEPTED and skipped, in CSV and JSON
+  alike, as Python's utf-8-sig, pandas and DuckDB read such files: the same rows land as
+  without it, and the ledger's notes say the mark was skipped.
 
 Cases marked xfail(strict=True) are bugs found by this corpus, described in their reason; each
 turns into a failure (XPASS) the moment it is fixed, so the mark cannot outlive the bug.
@@ -254,20 +255,6 @@ def tab_delimited_file(d: Path) -> Outcome:
     path = d / SESSIONS
     path.write_bytes(path.read_bytes().replace(b",", b"\t"))
     return Refused(SESSIONS, 1, ("header", "missing column(s)"))
-
-
-@case()
-def bom_in_csv(d: Path) -> Outcome:
-    path = d / USERS
-    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    return Refused(USERS, 1, ("byte-order mark", "without BOM"))
-
-
-@case()
-def bom_in_json(d: Path) -> Outcome:
-    path = d / CONTENT
-    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    return Refused(CONTENT, 1, ("byte-order mark",))
 
 
 @case()
@@ -551,6 +538,24 @@ def header_only_sessions_file(d: Path) -> Outcome:
 
 
 @case()
+def bom_in_every_file(d: Path) -> Outcome:
+    records = sum(records_in(d / name) for name in (USERS, SESSIONS, CONTENT))
+    for name in (USERS, SESSIONS, CONTENT):
+        path = d / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    # Every record lands (the header and the first value are read without the mark), and the
+    # ledger notes the mark on each of the three batches.
+    return Loaded(
+        "select (select count(*) from raw.users_rows)"
+        " + (select count(*) from raw.viewing_sessions_rows)"
+        " + (select count(*) from raw.movies_rows) + (select count(*) from raw.series_rows)"
+        " || '|' || (select count(*) from audit.load_batches"
+        "   where notes like '% starts with a UTF-8 byte-order mark, which was skipped')",
+        f"{records}|3",
+    )
+
+
+@case()
 def crlf_line_endings(d: Path) -> Outcome:
     for name in (USERS, SESSIONS, CONTENT):
         path = d / name
@@ -678,7 +683,7 @@ def test_cli_refuses_with_exit_code_2_listing_every_problem(
     clean_dir: Path, tmp_path: Path, pg_env: str
 ) -> None:
     data = copy_of(clean_dir, tmp_path / "data")
-    bom_in_csv(data)
+    header_in_wrong_order = reordered_header(data)
     expected_line = latin1_byte_in_json(data).line
     result = subprocess.run(
         [sys.executable, "-m", "streamlytics.cli", "ingest", "--data-dir", str(data)],
@@ -689,7 +694,7 @@ def test_cli_refuses_with_exit_code_2_listing_every_problem(
     )
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 2, output
-    assert "users.csv line 1, column 1: starts with a UTF-8 byte-order mark" in output
+    assert f"{header_in_wrong_order.file} line 1" in output and "wrong order" in output
     assert f"content.json line {expected_line}" in output and "not valid UTF-8" in output
     assert one(
         pg_env, "select to_regclass('audit.load_batches') is null"

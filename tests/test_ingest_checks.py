@@ -46,13 +46,34 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     assert any(p.startswith("users.csv: cannot be read") for p in problems_of(tmp_path))
 
 
-def test_byte_order_mark_is_refused_at_line_1(tmp_path: Path) -> None:
+def test_byte_order_mark_is_accepted_and_counted_in_the_batch(tmp_path: Path) -> None:
+    write_dataset(tmp_path)
+    plain = {s.name: s for s in preflight(tmp_path)}
+    for name in ("users.csv", "viewing_sessions.csv", "content.json"):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    for source in preflight(tmp_path):
+        assert source.byte_order_mark, source.name
+        assert source.records == plain[source.name].records
+        assert source.size == plain[source.name].size + 3  # the batch is the file's bytes
+        assert source.batch_id != plain[source.name].batch_id
+
+
+def test_problem_after_a_byte_order_mark_is_placed_as_an_editor_shows_it(tmp_path: Path) -> None:
     write_dataset(tmp_path)
     path = tmp_path / "users.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    assert problems_of(tmp_path) == [
-        "users.csv line 1, column 1: starts with a UTF-8 byte-order mark (BOM); save the file as UTF-8 without BOM"
-    ]
+    header = path.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(b"\xef\xbb\xbf" + header.replace(b"age", b"\xe9ge", 1) + b"\n")
+    [problem] = problems_of(tmp_path)
+    column = header.index(b"age") + 1  # the mark is not a column of line 1
+    assert problem.startswith(f"users.csv line 1, column {column}: is not valid UTF-8 (byte 0xe9)")
+
+
+def test_a_file_holding_only_a_byte_order_mark_is_refused(tmp_path: Path) -> None:
+    write_dataset(tmp_path)
+    (tmp_path / "users.csv").write_bytes(b"\xef\xbb\xbf")
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith("users.csv line 1: has only a byte-order mark; expected the header")
 
 
 def test_non_utf8_byte_is_reported_with_its_line_and_column(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Preflight: prove every input file is loadable before anything is written.
 
-For each file: present, readable, UTF-8 without a byte-order mark and without NUL bytes, the
-header exactly as the data contract says (CSV) or the ``{"movies": [...], "series": [...]}``
-shape (content.json). The same pass computes the batch id (sha256 of the bytes) and counts
+For each file: present, readable, UTF-8 without NUL bytes, the header exactly as the data
+contract says (CSV) or the ``{"movies": [...], "series": [...]}`` shape (content.json). A leading
+UTF-8 byte-order mark (what Excel writes when it saves "CSV UTF-8") is accepted, as Python's
+``utf-8-sig``, pandas and DuckDB accept it: it is skipped, positions in messages are counted
+after it, and the ledger notes it. The same pass computes the batch id (sha256 of the bytes) and counts
 the records, so the loader can later prove it read every one of them.
 """
 
@@ -31,6 +33,7 @@ from streamlytics.ingest.formats import (
 
 CHUNK_BYTES = 1024 * 1024
 _BOM = codecs.BOM_UTF8
+BOM_NOTE = "starts with a UTF-8 byte-order mark, which was skipped"
 _HEADER_LIMIT = 64 * 1024
 # Where nesting is reported as too deep after json.loads hit the recursion limit. The contract's
 # deepest value is a few levels down, so any position past this is the culprit.
@@ -52,6 +55,8 @@ class SourceFile:
     """Data records: CSV lines after the header, or content.json items (movies + series)."""
     signature: tuple[int, int, int]
     """(size, mtime in ns, inode) when checked: the loader refuses a file whose stat differs."""
+    byte_order_mark: bool = False
+    """The file starts with a UTF-8 byte-order mark, which the loader skips."""
 
     @property
     def name(self) -> str:
@@ -135,18 +140,14 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
     last_byte = b""
     with path.open("rb") as f:
         signature = file_signature(os.fstat(f.fileno()))
+        bom = 0  # bytes of a leading byte-order mark; offsets below count from after it
         while chunk := f.read(CHUNK_BYTES):
-            if offset == 0 and chunk.startswith(_BOM):
-                return None, [
-                    Problem(
-                        name,
-                        1,
-                        1,
-                        "starts with a UTF-8 byte-order mark (BOM); "
-                        "save the file as UTF-8 without BOM",
-                    )
-                ]
             digest.update(chunk)
+            if offset == 0 and not bom and chunk.startswith(_BOM):
+                bom = len(_BOM)
+                chunk = chunk[bom:]
+                if not chunk:
+                    continue
             pending = len(decoder.getstate()[0])
             try:
                 decoder.decode(chunk)
@@ -188,13 +189,14 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
             )
         ]
     if offset == 0:
+        what = "has only a byte-order mark" if bom else "is empty"
         return None, [
-            Problem(name, 1, None, f"is empty; expected the header line: {layout.header}")
+            Problem(name, 1, None, f"{what}; expected the header line: {layout.header}")
         ]
     header_problem = _header_problem(name, head, layout)
     if header_problem is not None:
         return None, [header_problem]
-    if signature != file_signature(path.stat()) or offset != signature[0]:
+    if signature != file_signature(path.stat()) or bom + offset != signature[0]:
         return None, [
             Problem(
                 name,
@@ -215,7 +217,10 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
                 "one file may have; split it into several viewing_sessions*.csv files",
             )
         ]
-    return SourceFile(path, layout.kind, digest.hexdigest(), offset, lines - 1, signature), []
+    source = SourceFile(
+        path, layout.kind, digest.hexdigest(), bom + offset, lines - 1, signature, bool(bom)
+    )
+    return source, []
 
 
 def _header_problem(name: str, head: bytes, layout: CsvLayout) -> Problem | None:
@@ -260,25 +265,17 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
     name = path.name
     signature = file_signature(path.stat())
     data = path.read_bytes()
-    if data.startswith(_BOM):
-        return None, [
-            Problem(
-                name,
-                1,
-                1,
-                "starts with a UTF-8 byte-order mark (BOM); save the file as UTF-8 without BOM",
-            )
-        ]
+    body = strip_bom(data)
     try:
-        text = data.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line, column = _position(0, 0, data, 0, exc.start)
+        line, column = _position(0, 0, body, 0, exc.start)
         return None, [
             Problem(
                 name,
                 line,
                 column,
-                f"is not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-export the file as UTF-8",
+                f"is not valid UTF-8 (byte 0x{body[exc.start]:02x}); re-export the file as UTF-8",
             )
         ]
     try:
@@ -296,7 +293,15 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
     if doc.problems:
         return None, [Problem(name, p.line, p.column, p.message) for p in doc.problems]
     batch_id = hashlib.sha256(data).hexdigest()
-    return SourceFile(path, "content", batch_id, len(data), len(doc.items), signature), []
+    source = SourceFile(
+        path, "content", batch_id, len(data), len(doc.items), signature, body is not data
+    )
+    return source, []
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark (the same object when there is none)."""
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
 
 
 def _text_position(text: str, index: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamlytics.ingest.checks import SourceFile
+from streamlytics.ingest.checks import BOM_NOTE, SourceFile
 from streamlytics.ingest.errors import IngestError
 from streamlytics.ingest.formats import INT4_MAX, SNAPSHOT_KINDS
 
@@ -76,8 +76,8 @@ def record_loaded(
         """
         insert into audit.load_batches (
             load_id, batch_id, source_file, source_path, file_kind, file_bytes,
-            lines_read, rows_loaded, rows_quarantined, started_at, finished_at, status
-        ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), clock_timestamp(), 'loaded')
+            lines_read, rows_loaded, rows_quarantined, started_at, finished_at, status, notes
+        ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), clock_timestamp(), 'loaded', %s)
         """,
         (
             load_id,
@@ -89,8 +89,14 @@ def record_loaded(
             lines_read,
             rows_loaded,
             rows_quarantined,
+            load_notes(source),
         ),
     )
+
+
+def load_notes(source: SourceFile) -> str | None:
+    """What the loader accepted and adjusted in a file, for the ledger's ``notes``."""
+    return f"{source.name} {BOM_NOTE}" if source.byte_order_mark else None
 
 
 def mark_superseded(cursor: Any, old: list[LoadedBatch], by_load_id: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg2
 
-from streamlytics.ingest.checks import SourceFile, file_signature
+from streamlytics.ingest.checks import SourceFile, file_signature, strip_bom
 from streamlytics.ingest.content import FlatContent, flatten, scan_document, validate_item
 from streamlytics.ingest.copy_text import encode_row
 from streamlytics.ingest.csv_lines import BlockConverter
@@ -244,7 +244,7 @@ def copy_content(
         raise SourceChangedError(
             f"{source.name} changed while it was being loaded; run the ingest again"
         )
-    doc = scan_document(data.decode("utf-8"))
+    doc = scan_document(strip_bom(data).decode("utf-8"))
     flat = FlatContent()
     for item in doc.items:
         violations = validate_item(item)

@@ -48,8 +48,12 @@ create table if not exists audit.load_batches (
     status            text not null check (status in ('loaded', 'superseded', 'failed')),
     superseded_by     bigint references audit.load_batches (load_id),
     error             text,                      -- status 'failed': what went wrong
+    notes             text,                      -- what was accepted and adjusted, e.g. a skipped UTF-8 byte-order mark
     check (status <> 'loaded' or lines_read = rows_loaded + rows_quarantined)
 );
+
+-- Ledgers made before the notes column existed get it on their next load.
+alter table audit.load_batches add column if not exists notes text;
 
 create unique index if not exists load_batches_one_loaded_batch
     on audit.load_batches (batch_id) where status = 'loaded';
