@@ -61,27 +61,30 @@ def services_up() -> None:
 
 @services_app.command("down")
 def services_down() -> None:
-    """Stop exactly the servers `services up` started (external servers are never touched)."""
+    """Stop the servers `services up` started, whatever the environment says (your own are never touched)."""
     stopped = svc.down()
     console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    for s in svc.status():
+        if s.mode == "external":
+            console.print(f"left alone: {s.name} at {s.url} (your server)", highlight=False)
 
 
 @services_app.command("status")
 def services_status() -> None:
     """Reachability and server version of both services; exit 1 if one is unreachable."""
     rows = svc.status()
-    table = Table("service", "mode", "url", "reachable", "version", "detail")
+    table = Table("service", "whose", "url", "reachable", "version", "detail")
     for s in rows:
         table.add_row(
             s.name,
-            s.mode,
+            "project's (embedded)" if s.mode == "embedded" else "yours (external)",
             s.url or "-",
             "[green]yes[/]" if s.reachable else "[red]no[/]",
             s.version or "-",
             s.detail,
         )
     console.print(table)
-    if not all(s.reachable for s in rows):
+    if not all(s.reachable for s in rows if s.in_use):
         raise typer.Exit(1)
 
 

