@@ -299,7 +299,7 @@ def check_content(path: Path) -> tuple[SourceFile | None, list[Problem]]:
 
 def strip_bom(data: bytes) -> bytes:
     """``data`` without a leading UTF-8 byte-order mark (the same object when there is none)."""
-    return data[len(_BOM) :] if data.startswith(_BOM) else data
+    return data.removeprefix(_BOM)
 
 
 def _text_position(text: str, index: int) -> tuple[int, int]:
