@@ -27,6 +27,9 @@ class Settings:
     mongodb_db: str
     dbt_project_dir: Path
     dbt_profiles_dir: Path
+    gx_project_dir: Path
+    """The Great Expectations project (its gx/ context, where validation results and Data Docs
+    are written, and the vendored Data Docs assets); the test suite points it at a copy."""
 
 
 def settings() -> Settings:
@@ -42,4 +45,5 @@ def settings() -> Settings:
         mongodb_db=os.environ.get("MONGODB_DB", "streamlytics"),
         dbt_project_dir=root / "dbt_project",
         dbt_profiles_dir=root,
+        gx_project_dir=Path(os.environ.get("STREAMLYTICS_GX_DIR", root / "expectations")).resolve(),
     )

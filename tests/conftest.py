@@ -8,14 +8,47 @@ run against a developer's server without touching the project's own data.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _snapshot(folder: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_gx_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A copy of the GX project for the whole session: tests never write into the user's.
+
+    Validations write results and Data Docs into the context's uncommitted/ folder; a user who
+    ran the suite would otherwise find red runs (deliberately failing test data) in the Data
+    Docs of their own pipeline. STREAMLYTICS_GX_DIR is inherited by every CLI the tests start.
+    """
+    from streamlytics.config import settings
+
+    real = settings().project_root / "expectations"
+    copy = tmp_path_factory.mktemp("gx_project") / "expectations"
+    shutil.copytree(real, copy, ignore=shutil.ignore_patterns("uncommitted"))
+    uncommitted = real / "gx" / "uncommitted"
+    before = _snapshot(uncommitted)
+    previous = os.environ.get("STREAMLYTICS_GX_DIR")
+    os.environ["STREAMLYTICS_GX_DIR"] = str(copy)
+    yield copy
+    if previous is None:
+        os.environ.pop("STREAMLYTICS_GX_DIR", None)
+    else:
+        os.environ["STREAMLYTICS_GX_DIR"] = previous
+    assert _snapshot(uncommitted) == before, f"the test session wrote into {uncommitted}"
 
 
 @pytest.fixture(scope="session")

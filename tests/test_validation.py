@@ -188,3 +188,15 @@ def test_sessions_loads_are_read_once_each_and_a_failing_load_until_it_is_fixed(
     )
     assert run().passed
     assert run(all_loads=True).failed_expectations == ["raw_viewing_sessions.device_type_known"]
+
+
+def test_validation_with_the_default_context_writes_into_the_sessions_copy(
+    pg_url: str, private_gx_project: Path, tmp_path: Path
+) -> None:
+    """`make test` leaves the user's Data Docs alone: results go to the session's copy."""
+    load_sample(pg_url)
+    report = run_validation("raw", database_url=pg_url, reports_dir=tmp_path / "reports")
+    assert report.passed, report.message()
+    assert report.data_docs_index is not None
+    assert report.data_docs_index.is_relative_to(private_gx_project)
+    assert not report.data_docs_index.is_relative_to(PROJECT_ROOT / "expectations")

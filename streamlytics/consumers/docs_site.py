@@ -34,7 +34,7 @@ _REMOTE_TAG = re.compile(
 _REMOTE_CSS = re.compile(r"""(?:@import\s+(?:url\()?|url\()\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
 # GX's local site when no validation report names its index (see streamlytics/validation).
-GX_DOCS_DEFAULT = "expectations/gx/uncommitted/data_docs/local_site/index.html"
+GX_DOCS_DEFAULT = "gx/uncommitted/data_docs/local_site/index.html"  # under the GX project
 
 
 class DocsError(RuntimeError):
@@ -135,7 +135,7 @@ def find_gx_docs(cfg: Settings, reports_dir: Path | None = None) -> Path | None:
             continue
         if index and Path(index).is_file():
             return Path(index)
-    default = cfg.project_root / GX_DOCS_DEFAULT
+    default = cfg.gx_project_dir / GX_DOCS_DEFAULT
     if default.is_file():
         return default
     return None

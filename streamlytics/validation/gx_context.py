@@ -50,8 +50,8 @@ _UNUSED = ("plugins",)
 
 
 def default_project_dir() -> Path:
-    """expectations/ in the project: the folder holding the gx/ context and vendored Data Docs assets."""
-    return settings().project_root / "expectations"
+    """The folder holding the gx/ context and vendored Data Docs assets (expectations/ by default)."""
+    return settings().gx_project_dir
 
 
 def open_context(
