@@ -11,7 +11,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run serve test bench chromium services-up services-down services-status clean-state
+.PHONY: install run serve test bench chromium postgres15 services-up services-down services-status clean-state
 
 install: $(STAMP)
 
@@ -45,10 +45,22 @@ CHROMIUM_IF_NEEDED := $(if $(wildcard /usr/bin/chromium),,$(if $(filter 0,$(shel
 chromium:
 	test -x /usr/bin/chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
+# The suite also runs the whole chain on Debian's PostgreSQL 15, the oldest supported version
+# (tests/test_postgres15.py starts its own server from these binaries). Debian's package would
+# create and start a cluster of its own on port 5432: createcluster.conf tells it not to.
+PG15_BIN := /usr/lib/postgresql/15/bin
+POSTGRES15_IF_NEEDED := $(if $(wildcard $(PG15_BIN)/postgres),,$(if $(filter 0,$(shell id -u)),postgres15))
+
+postgres15:
+	mkdir -p /etc/postgresql-common
+	grep -qs '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf || \
+		echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+	apt-get install -y postgresql-15 || (apt-get update && apt-get install -y postgresql-15)
+
 # The slowest tests are listed at the end, so the 15-minute budget stays visible in CI's log.
 PYTEST_ARGS ?= --durations=25
 
-test: services-up $(CHROMIUM_IF_NEEDED)
+test: services-up $(CHROMIUM_IF_NEEDED) $(POSTGRES15_IF_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The pipeline benchmark from a fresh clone: scales 1, 10 and 45 by default (about an hour on

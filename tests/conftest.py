@@ -89,3 +89,34 @@ def mongo_db(service_urls: dict[str, str]) -> Iterator[tuple[str, str]]:
     yield uri, name
     with pymongo.MongoClient(uri) as client:
         client.drop_database(name)
+
+
+# Debian's PostgreSQL 15 (`make test` installs postgresql-15 when it is missing and we are root).
+PG15_BIN = Path(os.environ.get("STREAMLYTICS_PG15_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+@pytest.fixture(scope="session")
+def pg15_server() -> Iterator[str]:
+    """URL of a PostgreSQL 15 server of this session's own (the oldest version we support).
+
+    The suite runs on the embedded 18; PostgreSQL 15 differs where it matters to us (it rejects
+    a subquery in FROM without an alias, for one), so the end-to-end tests run there too.
+    """
+    from streamlytics.services.postgres import EmbeddedPostgres
+
+    if not (PG15_BIN / "postgres").exists():
+        pytest.fail(
+            f"PostgreSQL 15 binaries are not in {PG15_BIN}: `apt-get install postgresql-15` "
+            "(make test does it when run as root), or set STREAMLYTICS_PG15_BIN."
+        )
+    # Under the project's state folder rather than pytest's temporary one: the server runs as
+    # another OS user when we are root, and pytest makes its temporary root owner-only again
+    # whenever another pytest process starts on the machine.
+    from streamlytics.config import settings
+
+    server = EmbeddedPostgres(settings().state_dir / "test-postgres15", bin_dir=PG15_BIN)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
