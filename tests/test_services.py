@@ -182,3 +182,25 @@ def test_unreachable_database_url_is_a_clear_error(tmp_path):
     assert "unreachable" in message
     assert "secret" not in res.stderr  # passwords are never printed
     assert processes_using(tmp_path / "state") == []
+
+
+def test_a_data_folder_made_with_trust_gets_a_password_on_its_next_start(tmp_path):
+    from streamlytics.services.postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path / "postgres")
+    server.start()
+    try:
+        # What an older version of the project left: trust on 127.0.0.1 and no password file.
+        server.stop()
+        hba = server.data_dir / "pg_hba.conf"
+        hba.write_text("host all all 127.0.0.1/32 trust\n")
+        server.password_file.unlink()
+        url = server.start()
+        assert server.password_file.stat().st_mode & 0o777 == 0o600
+        assert "trust" not in hba.read_text()
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("select 1")
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(url.replace(f":{server.password()}@", "@"), connect_timeout=5)
+    finally:
+        server.stop()
