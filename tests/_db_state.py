@@ -116,7 +116,7 @@ def csv_records(path: Path) -> int:
 
 
 def json_records(path: Path) -> int:
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc = json.loads(path.read_text(encoding="utf-8-sig"))
     return len(doc["movies"]) + len(doc["series"])
 
 
