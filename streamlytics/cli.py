@@ -187,6 +187,32 @@ def export_tableau(
     console.print(f"[green]✓[/] {len(extracts)} extracts in {out.resolve()}", highlight=False)
 
 
+@app.command("dashboards")
+def dashboards(
+    out: Path = typer.Option(
+        None, "--out", help="Folder for dashboards.html (default: the reports folder)."
+    ),
+) -> None:
+    """The five dashboards (Executive, User, Content, Financial, Geographic) as one offline page."""
+    import contextlib
+
+    import psycopg2
+
+    from streamlytics.config import settings
+    from streamlytics.dashboards import build_dashboards
+    from streamlytics.dbt_relations import RelationError
+
+    cfg = settings()
+    try:
+        with contextlib.closing(psycopg2.connect(svc.database_url(cfg))) as conn:
+            path = build_dashboards(conn, out or cfg.reports_dir)
+    except (svc.ServiceError, RelationError) as exc:
+        fail(str(exc))
+    except psycopg2.errors.UndefinedTable as exc:
+        fail(f"{str(exc).splitlines()[0]}: build the marts first (`streamlytics transform`).")
+    console.print(f"[green]✓[/] dashboards: {path}", highlight=False)
+
+
 @app.command("grant-readonly")
 def grant_readonly(
     role: str = typer.Option("tableau_reader", help="Login role to create or update."),

@@ -1,0 +1,71 @@
+{#-
+    Viewing activity per month for the web dashboards' filters (grain activity_month x country x
+    subscription_type x device_type, each of the three also as 'All'). Distinct active users do
+    not add up across countries, plans or devices, so every combination a filter can select is
+    a row of its own, counted exactly; months add up for sessions and minutes only.
+-#}
+with
+
+sessions as (
+    select * from {{ ref('viewing_sessions') }}
+),
+
+users as (
+    select * from {{ ref('users') }}
+),
+
+-- One row per user, month and device: the log is read once, and the cube below counts users
+-- as rows of this far smaller relation.
+user_month_devices as (
+    select
+        sessions.user_id,
+        {{ month_start('sessions.watch_date') }} as activity_month,
+        users.country,
+        users.subscription_type,
+        sessions.device_type,
+        count(*) as session_count,
+        sum(sessions.watch_minutes) as total_watch_minutes,
+        sum(
+            cast(sessions.completion_percentage as {{ dbt.type_numeric() }})
+        ) as sum_completion_percentage
+    from sessions
+    inner join users
+        on sessions.user_id = users.user_id
+    group by
+        sessions.user_id,
+        {{ month_start('sessions.watch_date') }},
+        users.country,
+        users.subscription_type,
+        sessions.device_type
+),
+
+cube_rows as (
+    select
+        activity_month,
+        case when grouping(country) = 1 then 'All' else country end as country,
+        case
+            when grouping(subscription_type) = 1 then 'All' else subscription_type
+        end as subscription_type,
+        case when grouping(device_type) = 1 then 'All' else device_type end as device_type,
+        count(distinct user_id) as active_user_count,
+        sum(session_count) as session_count,
+        sum(total_watch_minutes) as total_watch_minutes,
+        sum(sum_completion_percentage) as sum_completion_percentage
+    from user_month_devices
+    group by activity_month, cube (country, subscription_type, device_type)
+),
+
+final as (
+    select
+        activity_month,
+        country,
+        subscription_type,
+        device_type,
+        cast(active_user_count as {{ dbt.type_bigint() }}) as active_user_count,
+        cast(session_count as {{ dbt.type_bigint() }}) as session_count,
+        cast(total_watch_minutes as {{ dbt.type_bigint() }}) as total_watch_minutes,
+        cast(sum_completion_percentage as {{ dbt.type_numeric() }}) as sum_completion_percentage
+    from cube_rows
+)
+
+select * from final
