@@ -43,7 +43,14 @@
     select.innerHTML = "";
     values.forEach(function (v) { var o = document.createElement("option"); o.value = v; o.textContent = v; o.selected = v === selected; select.appendChild(o); });
   }
-  function dims(key) { return [ALL].concat(uniq(M.rpt_dashboard_activity.map(function (r) { return r[key]; }).filter(function (v) { return v !== ALL; }))); }
+  var PLAN_ORDER = ["Basic", "Standard", "Premium"];
+  function dims(key) {
+    var values = uniq(M.rpt_dashboard_activity.map(function (r) { return r[key]; }).filter(function (v) { return v !== ALL; }));
+    if (key === "subscription_type") {  // plans in price order, any other plan after them
+      values.sort(function (a, b) { var i = PLAN_ORDER.indexOf(a), j = PLAN_ORDER.indexOf(b); return (i < 0 ? 99 : i) - (j < 0 ? 99 : j) || (a < b ? -1 : 1); });
+    }
+    return [ALL].concat(values);
+  }
   options(document.getElementById("f-from"), months, state.from);
   options(document.getElementById("f-to"), months, state.to);
   options(document.getElementById("f-country"), dims("country"), ALL);
