@@ -1,6 +1,6 @@
 """How a suite is declared: the table it reads, its expectations, and the helpers that name them.
 
-Every expectation carries ``meta.check``, a short stable name (``device_type_known``) used in
+Every expectation carries ``meta.check``, a short stable name (``session_id_pattern``) used in
 terminal output, saved reports and gate messages, and a GX ``severity``: ``critical`` fails the
 gate (reported as *error*), ``warning`` is reported but never fails it.
 """
