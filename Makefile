@@ -52,10 +52,13 @@ PYTEST_ARGS ?= --durations=25
 # SQLFluff's dbt templater compiles each model with dbt itself, and dbt's compiler opens the
 # connection of profiles.yml (is_incremental() and run_query() ask the database; without one
 # it stops), so the services start first and their variables are exported for that command.
+# All three run even when one fails, so one run lists every finding; any finding fails the target.
 lint: services-up
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	eval "$$($(BIN)/streamlytics services env)" && $(BIN)/sqlfluff lint dbt_project
+	status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	eval "$$($(BIN)/streamlytics services env)" && $(BIN)/sqlfluff lint dbt_project || status=1; \
+	exit $$status
 
 # Lint first: a finding stops `make test` before the 15-minute suite starts.
 test: lint $(CHROMIUM_IF_NEEDED)
