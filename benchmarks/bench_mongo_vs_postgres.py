@@ -207,8 +207,10 @@ def bench_scale(scale: float, args: argparse.Namespace, pg_admin: str, mongo_uri
             ),
             (
                 "titles of a genre (no index)",
-                "select c.* from core.content c join core.content_genres g "
-                "using (content_id) where g.genre = %s",
+                (
+                    "select c.* from core.content c join core.content_genres g "
+                    "using (content_id) where g.genre = %s"
+                ),
                 ("Drama",),
                 CONTENT_ANALYTICS,
                 {"genres": "Drama"},

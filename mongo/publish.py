@@ -89,22 +89,22 @@ def sync_collection(
     stored = _stored_hashes(coll)
     seen: set[Any] = set()
     to_write: list[Any] = []  # ids, in the order their BSON is spooled
-    spool = tempfile.TemporaryFile()
-    for doc in docs:
-        doc_id = doc["_id"]
-        if doc_id in seen:
-            raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
-        seen.add(doc_id)
-        if stored.get(doc_id, _MISSING) == doc["content_hash"]:
-            continue
-        if validate:
-            schemas.validate_document(coll.name, doc)
-        to_write.append(doc_id)
-        spool.write(bson.encode(doc))
-    to_remove = [i for i in stored if i not in seen]
+    # Closed when the documents are written, or when a check below refuses one.
+    with tempfile.TemporaryFile() as spool:
+        for doc in docs:
+            doc_id = doc["_id"]
+            if doc_id in seen:
+                raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
+            seen.add(doc_id)
+            if stored.get(doc_id, _MISSING) == doc["content_hash"]:
+                continue
+            if validate:
+                schemas.validate_document(coll.name, doc)
+            to_write.append(doc_id)
+            spool.write(bson.encode(doc))
+        to_remove = [i for i in stored if i not in seen]
 
-    inserted = updated = removed = 0
-    with spool:
+        inserted = updated = removed = 0
         spool.seek(0)
         raw = bson.decode_file_iter(spool, _RAW)
         for ids in compat.chunked(to_write, chunk_size):

@@ -173,10 +173,9 @@ def _variants(doc: dict) -> list[dict]:
     """The document, then each field deleted or replaced by each of _BAD_VALUES, an extra field,
     and the same one level down in the first entry of every breakdown map."""
     out = [doc, {**doc, "unexpected": 1}]
-    for key in doc:
+    for key, value in doc.items():
         out.append({k: v for k, v in doc.items() if k != key})
         out.extend({**doc, key: bad} for bad in _BAD_VALUES)
-        value = doc[key]
         if isinstance(value, dict) and value:
             inner_key, inner = next(iter(value.items()))
             out.append({**doc, key: {**value, "Jan 2024": inner}})

@@ -249,8 +249,10 @@ def read_extract_count(path: Path, log_dir: Path | None = None) -> int:
     from streamlytics.config import settings
 
     mart = Path(path).stem
-    with _start_hyper(log_dir or settings().state_dir / "logs" / "hyper") as hyper:
-        with Connection(hyper.endpoint, str(path)) as hconn:
-            return int(
-                hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}")
-            )
+    with (
+        _start_hyper(log_dir or settings().state_dir / "logs" / "hyper") as hyper,
+        Connection(hyper.endpoint, str(path)) as hconn,
+    ):
+        return int(
+            hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}")
+        )
