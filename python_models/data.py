@@ -181,8 +181,8 @@ def _require_models(conn: Any) -> None:
     if missing:
         raise MissingCoreError(
             f"{len(missing)} of the {len(ANALYSIS_MODELS)} dbt models the analysis reads are not "
-            f"built ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}): run the "
-            "pipeline first (ingest, then `dbt build`)."
+            "built: run the pipeline first (ingest, then `dbt build`). Missing: "
+            + ", ".join(missing)
         )
 
 
