@@ -47,7 +47,7 @@ flagged as (
 final as (
     select
         user_id,
-        min(cutoff_date) as cutoff_date,
+        cutoff_date,
         cast(sum(is_before) as {{ dbt.type_bigint() }}) as sessions_before,
         cast(
             sum(case when is_before = 1 then watch_minutes end) as {{ dbt.type_bigint() }}
@@ -64,7 +64,7 @@ final as (
         cast(sum(is_recent) as {{ dbt.type_bigint() }}) as sessions_last_30_days,
         max(1 - is_before) = 1 as is_retained
     from flagged
-    group by user_id
+    group by user_id, cutoff_date
 )
 
 select * from final
