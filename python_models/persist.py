@@ -11,6 +11,10 @@ Tables (one grain each):
 - analysis.clusters       one row per clustering method × cluster × feature (profiles)
 - analysis.user_clusters  one row per clustered user (both labels and 2-D PCA coordinates)
 - analysis.data_quality   one row per loaded batch × stage × rule × field (refused rows)
+
+The writes are standard SQL (parameterised multi-row ``insert … values``, JSON sent as text).
+The DDL is standard SQL too except two PostgreSQL column types, ``uuid`` and ``jsonb``, and the
+enforced keys: another engine needs its own names for those.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ create schema if not exists analysis;
 
 create table if not exists analysis.runs (
     run_id            uuid primary key,
-    started_at        timestamptz not null,
-    finished_at       timestamptz not null,
+    started_at        timestamp with time zone not null,
+    finished_at       timestamp with time zone not null,
     status            text not null check (status in ('completed')),
     data_fingerprint  jsonb not null,
     parameters        jsonb not null,
