@@ -169,6 +169,8 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
     if stage == "analyze":
         from python_models.analyze import run_analysis
 
+        # The statistics find the dbt models through the manifest of the transform stage's build.
+        os.environ["DBT_TARGET_PATH"] = str(work / "target")
         head = run_analysis(
             url, mongo_uri, mongo_db, run_results=work / "target" / "run_results.json"
         )
