@@ -31,11 +31,8 @@ counted as (
     select
         cast('{{ table.name }}' as {{ dbt.type_string() }}) as table_name,
         count(*) as row_count,
-        {% if table.loaded -%}
-        max(loaded_at) as max_loaded_at
-        {%- else -%}
-        cast(null as {{ dbt.type_timestamp() }}) as max_loaded_at
-        {%- endif %}
+        {% set no_load_time = 'cast(null as ' ~ dbt.type_timestamp() ~ ')' -%}
+        {{ 'max(loaded_at)' if table.loaded else no_load_time }} as max_loaded_at
     from {{ table.name }}
     {%- endfor %}
 ),

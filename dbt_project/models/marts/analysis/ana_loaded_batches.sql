@@ -60,10 +60,12 @@ final as (
         batches.lines_read,
         batches.rows_loaded,
         batches.rows_quarantined,
-        cast(coalesce(refused.rows_refused_at_ingest, 0) as {{ dbt.type_bigint() }})
-            as rows_refused_at_ingest,
-        cast(coalesce(refused.rows_refused_at_staging, 0) as {{ dbt.type_bigint() }})
-            as rows_refused_at_staging,
+        cast(
+            coalesce(refused.rows_refused_at_ingest, 0) as {{ dbt.type_bigint() }}
+        ) as rows_refused_at_ingest,
+        cast(
+            coalesce(refused.rows_refused_at_staging, 0) as {{ dbt.type_bigint() }}
+        ) as rows_refused_at_staging,
         cast(coalesce(in_core.rows_in_core, 0) as {{ dbt.type_bigint() }}) as rows_in_core,
         batches.started_at,
         batches.finished_at
