@@ -126,16 +126,17 @@ def test_run_completes_every_stage_and_the_summary_matches_the_stores(tmp_path, 
     assert "HTML report" in proc.stdout and "run_summary.json" in proc.stdout
 
 
-@pytest.mark.parametrize("defect", ["negative duration"])
+@pytest.mark.parametrize("defect", ["malformed user id"])
 def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mongo_db, defect):
     data = tmp_path / "data"
     generate_dataset(data, scale=0.01, seed=3)
     sessions = data / "viewing_sessions.csv"
     lines = sessions.read_text().splitlines(keepends=True)
     fields = lines[5].split(",")
-    fields[4] = (
-        "-12"  # watch_duration_minutes: parses, so it lands in raw; the raw gate must catch it
-    )
+    # A user_id outside the export's U + 4 digits pattern: it parses, so it lands in raw, and the
+    # pattern is the raw gate's rule (GX owns arrival checks dbt has no rule for; value ranges
+    # such as a negative duration are staging's, which quarantines them without a gate).
+    fields[1] = "U-12"
     lines[5] = ",".join(fields)
     sessions.write_text("".join(lines))
 
@@ -145,7 +146,7 @@ def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mong
     status = {s["name"]: s for s in summary["stages"]}
     assert status["ingest"]["status"] == "completed"
     assert status["validate-raw"]["status"] == "failed"
-    assert "watch_duration" in status["validate-raw"]["message"]
+    assert "user_id" in status["validate-raw"]["message"]
     assert status["transform"]["status"] == "completed"  # staging quarantines the row
     for stage in ("publish", "analyze", "export-tableau"):
         assert status[stage]["status"] == "skipped"
@@ -153,8 +154,8 @@ def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mong
     assert "skipped" in proc.stdout
     ((quarantined,),) = query(
         pg_url,
-        "select count(*) from audit.all_quarantine where reason_code = 'out_of_range' "
-        "and field = 'watch_duration_minutes' and source_line = 6",
+        "select count(*) from audit.all_quarantine where reason_code = 'unknown_user_id' "
+        "and field = 'user_id' and source_line = 6",
     )
     assert quarantined == 1
     uri, db_name = mongo_db
