@@ -252,7 +252,6 @@ def publish(
     mongo_db: str = typer.Option(
         None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."
     ),
-    schema: str = typer.Option("core", help="Postgres schema holding the dbt core tables."),
     pipelines: bool = typer.Option(
         True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."
     ),
@@ -266,7 +265,6 @@ def publish(
             svc.database_url(),
             svc.mongodb_uri(),
             mongo_db or settings().mongodb_db,
-            schema=schema,
             run_pipelines=pipelines,
         )
     except (svc.ServiceError, PublishError) as exc:
