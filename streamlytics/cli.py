@@ -168,13 +168,12 @@ def validate(
 @app.command("export-tableau")
 def export_tableau(
     out: Path = typer.Option(..., "--out", help="Folder for the .hyper files (one per mart)."),
-    schema: str = typer.Option("marts", help="Schema whose every table is exported."),
 ) -> None:
-    """Write a Tableau Hyper extract (.hyper) of every mart."""
+    """Write a Tableau Hyper extract (.hyper) of every mart a dashboard exposure of dbt reads."""
     from streamlytics.consumers import tableau
 
     try:
-        extracts = tableau.export_marts(out, schema=schema)
+        extracts = tableau.export_marts(out)
     except (svc.ServiceError, tableau.TableauExportError) as exc:
         fail(str(exc))
     table = Table("mart", "rows", "columns", "file")
