@@ -311,3 +311,16 @@ def test_chunked_splits_and_rejects_bad_sizes() -> None:
 )
 def test_winning_plan_uses_index_reads_both_servers_explain(plan: dict, uses: bool) -> None:
     assert compat.winning_plan_uses_index(plan) is uses
+
+
+def test_child_rows_are_handed_to_their_parent_and_an_orphan_is_an_error() -> None:
+    children = documents._Children("m", iter([("U1", "a"), ("U1", "b"), ("U3", "c")]))
+    assert children.pop("U1") == [("a",), ("b",)]
+    assert children.pop("U2") == []  # a parent without children
+    assert children.pop("U3") == [("c",)]
+    children.check_consumed()
+
+    orphan = documents._Children("sync_x", iter([("U9", "a")]))
+    assert orphan.pop("U1") == []
+    with pytest.raises(documents.OrphanRows, match="sync_x: rows of id 'U9'"):
+        orphan.check_consumed()
