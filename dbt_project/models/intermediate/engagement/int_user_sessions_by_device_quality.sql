@@ -1,4 +1,7 @@
-{#- Session-log engagement of each user per device and quality (grain user_id x device_type x quality_level). -#}
+{#-
+    Session-log engagement of each user per device and quality
+    (grain user_id x device_type x quality_level).
+-#}
 -- A table, not a view: the per-user MongoDB documents read it twice (totals and breakdowns),
 -- and it is their one pass over the session log (at most 15 rows per user).
 {{ config(materialized='table') }}

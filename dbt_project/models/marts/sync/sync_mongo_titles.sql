@@ -38,27 +38,25 @@ engagement as (
     group by content_id
 ),
 
-final as (
+-- Items without sessions get zero counts and sums (null dates and mean).
+joined as (
     select
         content.content_id,
         content.content_type,
         content.title,
-        cast(content.rating as {{ dbt.type_float() }}) as rating,
+        content.rating,
         content.production_budget,
         content.views,
         content.content_length_minutes,
         movie_details.release_year,
         series_details.season_count,
-        cast(series_details.episode_total as {{ dbt.type_bigint() }}) as episode_total,
-        cast(coalesce(engagement.session_count, 0) as {{ dbt.type_bigint() }}) as session_count,
-        cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_bigint() }}) as total_watch_minutes,
-        cast(coalesce(engagement.sum_completion_percentage, 0) as {{ dbt.type_float() }})
-            as sum_completion_percentage,
-        cast(engagement.sum_completion_percentage as {{ dbt.type_float() }})
-            / cast(engagement.session_count as {{ dbt.type_float() }}) as mean_completion_percentage,
+        series_details.episode_total,
+        coalesce(engagement.session_count, 0) as session_count,
+        coalesce(engagement.total_watch_minutes, 0) as total_watch_minutes,
+        coalesce(engagement.sum_completion_percentage, 0) as sum_completion_percentage,
         engagement.first_watch_date,
         engagement.last_watch_date,
-        cast(coalesce(content_engagement.viewer_count, 0) as {{ dbt.type_bigint() }}) as viewer_count
+        coalesce(content_engagement.viewer_count, 0) as viewer_count
     from content
     left join movie_details
         on content.content_id = movie_details.content_id
@@ -68,6 +66,30 @@ final as (
         on content.content_id = engagement.content_id
     left join content_engagement
         on content.content_id = content_engagement.content_id
+),
+
+final as (
+    select
+        content_id,
+        content_type,
+        title,
+        cast(rating as {{ dbt.type_float() }}) as rating,
+        production_budget,
+        views,
+        content_length_minutes,
+        release_year,
+        season_count,
+        cast(episode_total as {{ dbt.type_bigint() }}) as episode_total,
+        cast(session_count as {{ dbt.type_bigint() }}) as session_count,
+        cast(total_watch_minutes as {{ dbt.type_bigint() }}) as total_watch_minutes,
+        cast(sum_completion_percentage as {{ dbt.type_float() }}) as sum_completion_percentage,
+        cast(sum_completion_percentage as {{ dbt.type_float() }})
+            / cast(nullif(session_count, 0) as {{ dbt.type_float() }})
+            as mean_completion_percentage,
+        first_watch_date,
+        last_watch_date,
+        cast(viewer_count as {{ dbt.type_bigint() }}) as viewer_count
+    from joined
 )
 
 select * from final

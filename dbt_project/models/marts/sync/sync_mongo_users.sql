@@ -73,27 +73,23 @@ banded as (
     from users
 ),
 
-final as (
+-- Users without sessions get zero counts and sums (null dates and mean).
+joined as (
     select
         banded.user_id,
         banded.age,
         banded.age_band,
         banded.country,
         banded.subscription_type,
-        {{ dbt.concat(['banded.age_band', "'|'", 'banded.subscription_type', "'|'", 'banded.country']) }} as segment,
         banded.registration_date,
-        cast(banded.lifetime_watch_hours as {{ dbt.type_float() }}) as lifetime_watch_hours,
-        cast(coalesce(engagement.session_count, 0) as {{ dbt.type_bigint() }}) as session_count,
-        cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_bigint() }}) as total_watch_minutes,
-        cast(coalesce(engagement.sum_completion_percentage, 0) as {{ dbt.type_float() }})
-            as sum_completion_percentage,
-        cast(engagement.sum_completion_percentage as {{ dbt.type_float() }})
-            / cast(engagement.session_count as {{ dbt.type_float() }}) as mean_completion_percentage,
+        banded.lifetime_watch_hours,
+        coalesce(engagement.session_count, 0) as session_count,
+        coalesce(engagement.total_watch_minutes, 0) as total_watch_minutes,
+        coalesce(engagement.sum_completion_percentage, 0) as sum_completion_percentage,
         engagement.first_watch_date,
         engagement.last_watch_date,
-        cast(coalesce(distinct_titles.distinct_content_count, 0) as {{ dbt.type_bigint() }})
-            as distinct_content_count,
-        cast(coalesce(active_months.active_month_count, 0) as {{ dbt.type_bigint() }}) as active_month_count
+        coalesce(distinct_titles.distinct_content_count, 0) as distinct_content_count,
+        coalesce(active_months.active_month_count, 0) as active_month_count
     from banded
     left join engagement
         on banded.user_id = engagement.user_id
@@ -101,6 +97,31 @@ final as (
         on banded.user_id = distinct_titles.user_id
     left join active_months
         on banded.user_id = active_months.user_id
+),
+
+final as (
+    select
+        user_id,
+        age,
+        age_band,
+        country,
+        subscription_type,
+        {{ dbt.concat([
+            'age_band', "'|'", 'subscription_type', "'|'", 'country',
+        ]) }} as segment,
+        registration_date,
+        cast(lifetime_watch_hours as {{ dbt.type_float() }}) as lifetime_watch_hours,
+        cast(session_count as {{ dbt.type_bigint() }}) as session_count,
+        cast(total_watch_minutes as {{ dbt.type_bigint() }}) as total_watch_minutes,
+        cast(sum_completion_percentage as {{ dbt.type_float() }}) as sum_completion_percentage,
+        cast(sum_completion_percentage as {{ dbt.type_float() }})
+            / cast(nullif(session_count, 0) as {{ dbt.type_float() }})
+            as mean_completion_percentage,
+        first_watch_date,
+        last_watch_date,
+        cast(distinct_content_count as {{ dbt.type_bigint() }}) as distinct_content_count,
+        cast(active_month_count as {{ dbt.type_bigint() }}) as active_month_count
+    from joined
 )
 
 select * from final
