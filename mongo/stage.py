@@ -14,7 +14,7 @@ import psycopg2
 import pymongo
 from pymongo.errors import PyMongoError
 
-from mongo import pipelines, publish, schemas
+from mongo import documents, pipelines, publish, schemas
 from streamlytics.dbt_relations import RelationError
 
 
@@ -66,7 +66,7 @@ def run_publish_stage(
         ) from exc
     except psycopg2.Error as exc:
         raise PublishError(f"reading the dbt sync models failed: {exc}".strip()) from exc
-    except (schemas.DocumentInvalid, publish.DuplicateDocumentId) as exc:
+    except (schemas.DocumentInvalid, publish.DuplicateDocumentId, documents.OrphanRows) as exc:
         raise PublishError(f"nothing was written to that collection: {exc}") from exc
     except PyMongoError as exc:
         raise PublishError(f"MongoDB at {_redact(mongodb_uri)} failed: {exc}") from exc
