@@ -24,7 +24,7 @@ final as (
         count(*) as session_count,
         cast(sum(sessions.watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
         sum(cast(sessions.completion_percentage as {{ dbt.type_numeric() }}))
-            as sum_completion_percentage,
+        as sum_completion_percentage,
         min(sessions.watch_date) as first_watch_date,
         max(sessions.watch_date) as last_watch_date
     from sessions

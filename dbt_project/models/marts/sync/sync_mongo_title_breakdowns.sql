@@ -52,7 +52,7 @@ final as (
         cast(total_watch_minutes as {{ dbt.type_bigint() }}) as total_watch_minutes,
         cast(sum_completion_percentage as {{ dbt.type_float() }}) as sum_completion_percentage,
         cast(sum_completion_percentage as {{ dbt.type_float() }})
-            / cast(session_count as {{ dbt.type_float() }}) as mean_completion_percentage
+        / cast(session_count as {{ dbt.type_float() }}) as mean_completion_percentage
     from breakdowns
 )
 

@@ -84,8 +84,8 @@ final as (
         cast(total_watch_minutes as {{ dbt.type_bigint() }}) as total_watch_minutes,
         cast(sum_completion_percentage as {{ dbt.type_float() }}) as sum_completion_percentage,
         cast(sum_completion_percentage as {{ dbt.type_float() }})
-            / cast(nullif(session_count, 0) as {{ dbt.type_float() }})
-            as mean_completion_percentage,
+        / cast(nullif(session_count, 0) as {{ dbt.type_float() }})
+        as mean_completion_percentage,
         first_watch_date,
         last_watch_date,
         cast(viewer_count as {{ dbt.type_bigint() }}) as viewer_count
