@@ -29,15 +29,7 @@ banded as (
         users.user_id,
         users.country,
         users.subscription_type,
-        case
-            when users.age < 18 then '13-17'
-            when users.age < 25 then '18-24'
-            when users.age < 35 then '25-34'
-            when users.age < 45 then '35-44'
-            when users.age < 55 then '45-54'
-            when users.age < 65 then '55-64'
-            else '65+'
-        end as age_band,
+        {{ age_band('users.age') }} as age_band,
         users.lifetime_watch_hours,
         user_behaviour.session_count,
         user_behaviour.total_watch_minutes,
