@@ -11,7 +11,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run serve test bench chromium postgres15 services-up services-down services-status clean-state
+.PHONY: install run serve lint test bench chromium postgres15 services-up services-down services-status clean-state
 
 install: $(STAMP)
 
@@ -60,7 +60,20 @@ postgres15:
 # The slowest tests are listed at the end, so the 15-minute budget stays visible in CI's log.
 PYTEST_ARGS ?= --durations=25
 
-test: services-up $(CHROMIUM_IF_NEEDED) $(POSTGRES15_IF_NEEDED)
+# ruff (lint and format check) for the Python; SQLFluff for the dbt project's SQL (.sqlfluff).
+# SQLFluff's dbt templater compiles each model with dbt itself, and dbt's compiler opens the
+# connection of profiles.yml (is_incremental() and run_query() ask the database; without one
+# it stops), so the services start first and their variables are exported for that command.
+# All three run even when one fails, so one run lists every finding; any finding fails the target.
+lint: services-up
+	status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	eval "$$($(BIN)/streamlytics services env)" && $(BIN)/sqlfluff lint dbt_project || status=1; \
+	exit $$status
+
+# Lint first: a finding stops `make test` before the 15-minute suite starts.
+test: lint $(CHROMIUM_IF_NEEDED) $(POSTGRES15_IF_NEEDED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The pipeline benchmark from a fresh clone: scales 1, 10 and 45 by default (about an hour on

@@ -169,6 +169,8 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
     if stage == "analyze":
         from python_models.analyze import run_analysis
 
+        # The statistics find the dbt models through the manifest of the transform stage's build.
+        os.environ["DBT_TARGET_PATH"] = str(work / "target")
         head = run_analysis(
             url, mongo_uri, mongo_db, run_results=work / "target" / "run_results.json"
         )
@@ -185,6 +187,7 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         # What a user runs: the whole Prefect flow, in the CLI's own process (its children counted).
         proc = subprocess.run(
             [str(Path(sys.executable).with_name("streamlytics")), "run", "--data-dir", str(data)],
+            check=False,  # a failed run is reported with its output below
             capture_output=True,
             text=True,
         )
@@ -705,18 +708,22 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# Pipeline benchmark, {results['started_at'][:16].replace('T', ' ')} UTC",
         "",
-        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}, Python {m['python']}; "
-        f"PostgreSQL {results['postgres']['version']} (shared_buffers {results['postgres']['shared_buffers']}, "
-        f"synchronous_commit {results['postgres']['synchronous_commit']}). Load average at start "
-        f"{results['load_average_start']}, at end {results.get('load_average_end', '(running)')} (a shared machine: other "
-        f"engineers' tests were running).",
+        (
+            f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}, Python {m['python']}; "
+            f"PostgreSQL {results['postgres']['version']} (shared_buffers {results['postgres']['shared_buffers']}, "
+            f"synchronous_commit {results['postgres']['synchronous_commit']}). Load average at start "
+            f"{results['load_average_start']}, at end {results.get('load_average_end', '(running)')} (a shared machine: other "
+            f"engineers' tests were running)."
+        ),
         "",
     ]
     if results.get("prefect_start"):
         p = results["prefect_start"]
         lines += [
-            f"Prefect start-up (an empty flow in a fresh process, own PREFECT_HOME), added by "
-            f"`streamlytics run` on top of the stages: {p['seconds']} s, {p['peak_rss_mb']:.0f} MB.",
+            (
+                f"Prefect start-up (an empty flow in a fresh process, own PREFECT_HOME), added by "
+                f"`streamlytics run` on top of the stages: {p['seconds']} s, {p['peak_rss_mb']:.0f} MB."
+            ),
             "",
         ]
     lines += [
@@ -763,10 +770,12 @@ def markdown(results: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        "| scale | `streamlytics run` s | its peak RSS MB | its +1 day / full |"
-        " end-to-end s (stages run one by one) | data path s (ingest+transform+publish) | peak RSS MB "
-        "| ingest/raw COPY (sessions file) | ingest stage/raw COPY (CSVs) | incremental day / full run "
-        "| incremental dbt / full dbt |",
+        (
+            "| scale | `streamlytics run` s | its peak RSS MB | its +1 day / full |"
+            " end-to-end s (stages run one by one) | data path s (ingest+transform+publish) | peak RSS MB "
+            "| ingest/raw COPY (sessions file) | ingest stage/raw COPY (CSVs) | incremental day / full run "
+            "| incremental dbt / full dbt |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in results["scales"]:
@@ -876,7 +885,7 @@ def main(argv: list[str] | None = None) -> int:
         for scale in scales:
             done = list(results["scales"])
 
-            def save(partial: ScaleRun) -> None:
+            def save(partial: ScaleRun, done: list = done) -> None:
                 _write({**results, "scales": [*done, asdict(partial)]}, args.name)
 
             run = bench_scale(

@@ -1,13 +1,16 @@
-"""Building the analytics documents from the Postgres core (dbt's normalized, tested layer).
+"""Shaping the analytics documents from the dbt models made for them (the ``sync_mongo_*`` models).
 
-One ``user_analytics`` document per row of ``core.users`` and one ``content_analytics`` document
-per row of ``core.content``: a user or title without sessions still gets a document (with zero
-measures), so document counts always equal the core's row counts.
+One ``user_analytics`` document per row of ``sync_mongo_users`` and one ``content_analytics``
+document per row of ``sync_mongo_titles``; dbt gives every valid user and title a row (with zero
+measures when it has no sessions), so document counts equal the core's row counts.
 
-The documents are built from the core rather than the marts because they need session-level
-breakdowns (per device, quality, month, country) that each mart aggregates away; every measure
-is a plain ``group by`` over ``core.viewing_sessions``. Aggregation happens in Postgres; Python
-only arranges rows into documents.
+dbt computes every value (dbt_project/models/marts/sync/, declared by the ``mongodb_publish``
+exposure). Python only reads rows and arranges them into documents: the scalar fields are the
+columns of the parent row, each sub-document is the rows of a child model that share the
+parent's id, keyed by ``breakdown_value`` (or by month), and ``genres`` is a child model in
+``genre_position`` order. The relations are resolved from dbt's manifest
+(streamlytics/dbt_relations.py) and read with plain ``select <columns> from <relation> order by``
+so that nothing here depends on the warehouse engine.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,28 +27,22 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+from streamlytics.dbt_relations import Relation, relation
 
-DEFAULT_SCHEMA = "core"
+# The dbt models each collection is shaped from (dbt_project/models/marts/sync/).
+USER_MODELS = ("sync_mongo_users", "sync_mongo_user_breakdowns", "sync_mongo_user_activity")
+TITLE_MODELS = ("sync_mongo_titles", "sync_mongo_title_breakdowns", "sync_mongo_title_genres")
+MODELS = USER_MODELS + TITLE_MODELS
 
-# Age bands of the engagement pipeline. Bands are closed intervals of completed years; the
-# data holds ages 18-65, staging accepts 13-120.
-AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
-    (13, 17, "13-17"),
-    (18, 24, "18-24"),
-    (25, 34, "25-34"),
-    (35, 44, "35-44"),
-    (45, 54, "45-54"),
-    (55, 64, "55-64"),
-    (65, None, "65+"),
+Resolve = Callable[[str], Relation]
+"""Model name -> the relation dbt built for it (default: :func:`streamlytics.dbt_relations.relation`)."""
+
+_MEASURES = (
+    "session_count",
+    "total_watch_minutes",
+    "sum_completion_percentage",
+    "mean_completion_percentage",
 )
-
-
-def age_band(age: int) -> str:
-    """The band label of an age, e.g. 30 -> '25-34', 70 -> '65+'."""
-    for low, high, label in AGE_BANDS:
-        if age >= low and (high is None or age <= high):
-            return label
-    raise ValueError(f"age {age!r} is below the youngest band ({AGE_BANDS[0][0]})")
 
 
 def _as_datetime(value: dt.date | None) -> dt.datetime | None:
@@ -54,14 +51,18 @@ def _as_datetime(value: dt.date | None) -> dt.datetime | None:
 
 
 def _num(value: Any) -> Any:
-    """Postgres numerics arrive as Decimal; BSON has no lossless place for them here."""
+    """A numeric that arrives as Decimal (an engine without doubles) becomes a float for BSON."""
     return float(value) if isinstance(value, Decimal) else value
 
 
 def metrics(
     session_count: int, total_watch_minutes: int | None, sum_completion: Any
 ) -> dict[str, Any]:
-    """The measures of one slice; ``mean_completion_percentage`` is None without sessions."""
+    """The measures of one slice; ``mean_completion_percentage`` is None without sessions.
+
+    The shape of every slice the sync models deliver (they compute the mean the same way: a
+    double sum divided by the count); used by tests to write expected documents.
+    """
     total = float(sum_completion or 0)
     return {
         "session_count": int(session_count),
@@ -92,15 +93,28 @@ def with_hash(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-# --- reading Postgres ---------------------------------------------------------------------
+# --- reading the sync models ----------------------------------------------------------------
 #
-# Documents are built as a stream: every query is read through a server-side cursor, ordered by
-# the entity id, and the streams are merged by id, so memory holds one entity's rows at a time
-# rather than every breakdown of every user (546 MB of client RSS at scale 10 before). All
-# orderings use the "C" collation, whose byte order is Python's string order, so the merge's
-# comparisons agree with PostgreSQL's sort whatever the database's locale.
+# Documents are built as a stream: every model is read through a server-side cursor ordered by
+# the document id, and the child streams are merged into the parent stream by id, so memory
+# holds one document's rows at a time. All streams come from one database and are ordered by
+# the same column, so they agree on the order whatever the collation; the merge never compares
+# ids for order, only for equality (every child id is a parent id: dbt's relationships tests).
 
 _FETCH = 10_000
+_CURSOR_IDS = itertools.count()
+
+
+class OrphanRows(RuntimeError):
+    """A child model holds rows whose id is not in its parent, or not in the parent's order."""
+
+
+def _select(rel: Relation, columns: Sequence[str], order_by: Sequence[str]) -> sql.Composed:
+    return sql.SQL("select {columns} from {relation} order by {order}").format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        relation=sql.Identifier(rel.schema, rel.identifier),
+        order=sql.SQL(", ").join(map(sql.Identifier, order_by)),
+    )
 
 
 def _stream(conn: PgConnection, query: sql.Composable) -> Iterator[tuple]:
@@ -111,115 +125,104 @@ def _stream(conn: PgConnection, query: sql.Composable) -> Iterator[tuple]:
         yield from cur
 
 
-_CURSOR_IDS = itertools.count()
+class _Children:
+    """The rows of a child model, handed out per parent id in the parents' order."""
+
+    def __init__(self, model: str, rows: Iterator[tuple]) -> None:
+        self._model = model
+        self._rows = rows
+        self._head = next(rows, None)
+
+    def pop(self, parent_id: str) -> list[tuple]:
+        """The rows (without the id) of ``parent_id``; empty when it has none."""
+        found = []
+        while self._head is not None and self._head[0] == parent_id:
+            found.append(self._head[1:])
+            self._head = next(self._rows, None)
+        return found
+
+    def check_consumed(self) -> None:
+        """Every row belonged to a parent; otherwise the stream lost its place (OrphanRows)."""
+        if self._head is not None:
+            raise OrphanRows(
+                f"{self._model}: rows of id {self._head[0]!r} match no document, in the order of "
+                "its parent model: rebuild the sync models (`streamlytics transform`); dbt's "
+                "relationships tests name the orphans."
+            )
 
 
-class _ById:
-    """A stream of (entity id, value) in ascending id order, read alongside another stream."""
-
-    def __init__(self, pairs: Iterator[tuple[str, Any]]) -> None:
-        # A null id (not possible in the dbt core, whose ids are not null) belongs to no document.
-        self._pairs = (pair for pair in pairs if pair[0] is not None)
-        self._head = next(self._pairs, None)
-
-    def pop(self, entity_id: str, default: Any) -> Any:
-        """The value of ``entity_id`` (``default`` if it has none), skipping smaller ids."""
-        while self._head is not None and self._head[0] < entity_id:
-            self._head = next(self._pairs, None)
-        if self._head is not None and self._head[0] == entity_id:
-            value = self._head[1]
-            self._head = next(self._pairs, None)
-            return value
-        return default
+def _slices(rows: list[tuple]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{breakdown: {value: measures}} from (breakdown, value, *measures) rows."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for breakdown, value, *measures in rows:
+        out.setdefault(breakdown, {})[str(value)] = _measures(measures)
+    return out
 
 
-def _table(schema: str, name: str) -> sql.Identifier:
-    return sql.Identifier(schema, name)
+def _measures(values: Sequence[Any]) -> dict[str, Any]:
+    # The contracts make these bigint and double: psycopg2 returns int and float as they are.
+    return dict(zip(_MEASURES, values, strict=True))
 
 
-def _breakdown(
-    conn: PgConnection, schema: str, entity: str, key: str, join_users: bool = False
-) -> _ById:
-    """(entity id, {key value: metrics}) from the sessions ``s``, grouped by (entity, key).
-
-    ``entity`` and ``key`` are trusted SQL expressions over the sessions ``s`` (and the users
-    ``u`` when ``join_users``), e.g. ``s.device_type`` or ``to_char(s.watch_date, 'YYYY-MM')``.
-    """
-    query = sql.SQL(
-        "select {entity}, {key} as slice, count(*), sum(s.watch_minutes), "
-        "sum(s.completion_percentage) from {sessions} s {join} group by 1, 2 "
-        'order by {entity} collate "C", 2'
-    ).format(
-        entity=sql.SQL(entity),
-        key=sql.SQL(key),
-        sessions=_table(schema, "viewing_sessions"),
-        join=sql.SQL("join {users} u on u.user_id = s.user_id").format(
-            users=_table(schema, "users")
-        )
-        if join_users
-        else sql.SQL(""),
-    )
-
-    def grouped() -> Iterator[tuple[str, dict[str, dict]]]:
-        current, slices = None, {}
-        for entity_id, slice_key, n, minutes, completion in _stream(conn, query):
-            if entity_id != current:
-                if current is not None:
-                    yield current, slices
-                current, slices = entity_id, {}
-            slices[str(slice_key)] = metrics(n, minutes, completion)
-        if current is not None:
-            yield current, slices
-
-    return _ById(grouped())
-
-
-def _totals(conn: PgConnection, schema: str, entity: str, distinct: str) -> _ById:
-    """(entity id, (sessions, minutes, completion sum, distinct count, first, last)).
-
-    A user's active months are not counted here: they are the keys of its monthly breakdown,
-    and a second ``count(distinct ...)`` doubled this query's sorting (1.7 s -> 3.3 s at scale 10).
-    """
-    query = sql.SQL(
-        "select {entity}, count(*), sum(s.watch_minutes), sum(s.completion_percentage), "
-        "count(distinct {distinct}), min(s.watch_date), max(s.watch_date) "
-        'from {sessions} s group by 1 order by {entity} collate "C"'
-    ).format(
-        entity=sql.SQL(entity),
-        distinct=sql.SQL(distinct),
-        sessions=_table(schema, "viewing_sessions"),
-    )
-    return _ById((row[0], row[1:]) for row in _stream(conn, query))
-
-
-def _engagement(total: tuple | None) -> dict[str, Any]:
-    sessions, minutes, completion, _, first, last = total or (0, 0, 0, 0, None, None)
+def _engagement(
+    sessions: int, minutes: int, completion: Any, mean: Any, first: Any, last: Any
+) -> dict[str, Any]:
     return {
-        **metrics(sessions, minutes, completion),
+        **_measures((sessions, minutes, completion, mean)),
         "first_watch_date": _as_datetime(first),
         "last_watch_date": _as_datetime(last),
     }
 
 
+_USER_COLUMNS = (
+    "user_id",
+    "age",
+    "age_band",
+    "country",
+    "subscription_type",
+    "segment",
+    "registration_date",
+    "lifetime_watch_hours",
+    *_MEASURES,
+    "first_watch_date",
+    "last_watch_date",
+    "distinct_content_count",
+    "active_month_count",
+)
+
+
 def iter_user_documents(
-    conn: PgConnection, schema: str = DEFAULT_SCHEMA
+    conn: PgConnection, resolve: Resolve = relation
 ) -> Iterator[dict[str, Any]]:
-    """One document per user of ``<schema>.users``, in user_id order (shape: schemas.py)."""
-    users = _stream(
-        conn,
-        sql.SQL(
-            "select user_id, age, country, subscription_type, registration_date, lifetime_watch_hours "
-            'from {users} order by user_id collate "C"'
-        ).format(users=_table(schema, "users")),
+    """One document per row of sync_mongo_users, in the model's user_id order (shape: schemas.py)."""
+    users_model, breakdowns_model, activity_model = USER_MODELS
+    users = _stream(conn, _select(resolve(users_model), _USER_COLUMNS, ["user_id"]))
+    breakdowns = _Children(
+        breakdowns_model,
+        _stream(
+            conn,
+            _select(
+                resolve(breakdowns_model),
+                ["user_id", "breakdown", "breakdown_value", *_MEASURES],
+                ["user_id", "breakdown", "breakdown_value"],
+            ),
+        ),
     )
-    totals = _totals(conn, schema, "s.user_id", "s.content_id")
-    by_device = _breakdown(conn, schema, "s.user_id", "s.device_type")
-    by_quality = _breakdown(conn, schema, "s.user_id", "s.quality_level")
-    monthly = _breakdown(conn, schema, "s.user_id", "to_char(s.watch_date, 'YYYY-MM')")
-    for user_id, age, country, plan, registered, lifetime_hours in users:
-        total = totals.pop(user_id, None)
-        months = monthly.pop(user_id, {})
-        band = age_band(age)
+    activity = _Children(
+        activity_model,
+        _stream(
+            conn,
+            _select(
+                resolve(activity_model),
+                ["user_id", "activity_month", *_MEASURES],
+                ["user_id", "activity_month"],
+            ),
+        ),
+    )
+    for row in users:
+        (user_id, age, band, country, plan, segment, registered, lifetime_hours) = row[:8]
+        sessions, minutes, completion, mean, first, last, titles, months = row[8:]
+        slices = _slices(breakdowns.pop(user_id))
         yield with_hash(
             {
                 "_id": user_id,
@@ -228,111 +231,115 @@ def iter_user_documents(
                 "age_band": band,
                 "country": country,
                 "subscription_type": plan,
-                "segment": f"{band}|{plan}|{country}",
+                "segment": segment,
                 "registration_date": _as_datetime(registered),
                 "lifetime_watch_hours": _num(lifetime_hours),
-                **_engagement(total),
-                "distinct_content_count": total[3] if total else 0,
-                "active_month_count": len(months),
-                "by_device": by_device.pop(user_id, {}),
-                "by_quality": by_quality.pop(user_id, {}),
-                "monthly_activity": months,
+                **_engagement(sessions, minutes, completion, mean, first, last),
+                "distinct_content_count": titles,
+                "active_month_count": months,
+                "by_device": slices.get("by_device", {}),
+                "by_quality": slices.get("by_quality", {}),
+                "monthly_activity": {
+                    # YYYY-MM; formatting the fields is ~5x faster than strftime here.
+                    f"{month.year:04d}-{month.month:02d}": _measures(measures)
+                    for month, *measures in activity.pop(user_id)
+                },
             }
         )
+    breakdowns.check_consumed()
+    activity.check_consumed()
 
 
-def _genres(conn: PgConnection, schema: str) -> _ById:
-    query = sql.SQL(
-        'select content_id, genre from {cg} order by content_id collate "C", genre_position, genre'
-    ).format(cg=_table(schema, "content_genres"))
-
-    def grouped() -> Iterator[tuple[str, list[str]]]:
-        current, genres = None, []
-        for content_id, genre in _stream(conn, query):
-            if content_id != current:
-                if current is not None:
-                    yield current, genres
-                current, genres = content_id, []
-            genres.append(genre)
-        if current is not None:
-            yield current, genres
-
-    return _ById(grouped())
+_TITLE_COLUMNS = (
+    "content_id",
+    "content_type",
+    "title",
+    "rating",
+    "production_budget",
+    "views",
+    "content_length_minutes",
+    "release_year",
+    "season_count",
+    "episode_total",
+    *_MEASURES,
+    "first_watch_date",
+    "last_watch_date",
+    "viewer_count",
+)
 
 
 def iter_content_documents(
-    conn: PgConnection, schema: str = DEFAULT_SCHEMA
+    conn: PgConnection, resolve: Resolve = relation
 ) -> Iterator[dict[str, Any]]:
-    """One document per title of ``<schema>.content``, in content_id order (shape: schemas.py)."""
-    titles = _stream(
-        conn,
-        sql.SQL(
-            "select c.content_id, c.content_type, c.title, c.rating, c.production_budget, c.views, "
-            "c.content_length_minutes, m.release_year, sd.season_count, sd.episode_total "
-            "from {content} c "
-            "left join {movies} m on m.content_id = c.content_id "
-            "left join {series} sd on sd.content_id = c.content_id "
-            'order by c.content_id collate "C"'
-        ).format(
-            content=_table(schema, "content"),
-            movies=_table(schema, "movie_details"),
-            series=_table(schema, "series_details"),
+    """One document per row of sync_mongo_titles, in the model's content_id order (schemas.py)."""
+    titles_model, breakdowns_model, genres_model = TITLE_MODELS
+    titles = _stream(conn, _select(resolve(titles_model), _TITLE_COLUMNS, ["content_id"]))
+    breakdowns = _Children(
+        breakdowns_model,
+        _stream(
+            conn,
+            _select(
+                resolve(breakdowns_model),
+                ["content_id", "breakdown", "breakdown_value", *_MEASURES],
+                ["content_id", "breakdown", "breakdown_value"],
+            ),
         ),
     )
-    genres = _genres(conn, schema)
-    totals = _totals(conn, schema, "s.content_id", "s.user_id")
-    by_country = _breakdown(conn, schema, "s.content_id", "u.country", join_users=True)
-    by_device = _breakdown(conn, schema, "s.content_id", "s.device_type")
-    for (
-        content_id,
-        content_type,
-        title,
-        rating,
-        budget,
-        views,
-        length,
-        release_year,
-        seasons,
-        episodes,
-    ) in titles:
-        total = totals.pop(content_id, None)
+    genres = _Children(
+        genres_model,
+        _stream(
+            conn,
+            _select(
+                resolve(genres_model),
+                ["content_id", "genre"],
+                ["content_id", "genre_position", "genre"],
+            ),
+        ),
+    )
+    for row in titles:
+        (content_id, content_type, title, rating, budget, views, length) = row[:7]
+        release_year, seasons, episodes = row[7:10]
+        sessions, minutes, completion, mean, first, last, viewers = row[10:]
+        slices = _slices(breakdowns.pop(content_id))
         yield with_hash(
             {
                 "_id": content_id,
                 "content_id": content_id,
                 "content_type": content_type,
                 "title": title,
-                "genres": genres.pop(content_id, []),
+                "genres": [genre for (genre,) in genres.pop(content_id)],
                 "rating": _num(rating),
-                "production_budget": int(budget),
-                "views": int(views),
+                "production_budget": budget,
+                "views": views,
                 "content_length_minutes": length,
                 "release_year": release_year,
                 "season_count": seasons,
-                "episode_total": None if episodes is None else int(episodes),
-                **_engagement(total),
-                "viewer_count": total[3] if total else 0,
-                "by_country": by_country.pop(content_id, {}),
-                "by_device": by_device.pop(content_id, {}),
+                "episode_total": episodes,
+                **_engagement(sessions, minutes, completion, mean, first, last),
+                "viewer_count": viewers,
+                "by_country": slices.get("by_country", {}),
+                "by_device": slices.get("by_device", {}),
             }
         )
+    breakdowns.check_consumed()
+    genres.check_consumed()
 
 
-def user_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
-    return list(iter_user_documents(conn, schema))
+def user_documents(conn: PgConnection, resolve: Resolve = relation) -> list[dict[str, Any]]:
+    return list(iter_user_documents(conn, resolve))
 
 
-def content_documents(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> list[dict[str, Any]]:
-    return list(iter_content_documents(conn, schema))
+def content_documents(conn: PgConnection, resolve: Resolve = relation) -> list[dict[str, Any]]:
+    return list(iter_content_documents(conn, resolve))
 
 
-BUILDERS: dict[str, Callable[[PgConnection, str], Iterator[dict[str, Any]]]] = {
+BUILDERS: dict[str, Callable[[PgConnection, Resolve], Iterator[dict[str, Any]]]] = {
     USER_ANALYTICS: iter_user_documents,
     CONTENT_ANALYTICS: iter_content_documents,
 }
 """How each published collection's documents are built, as streams."""
 
 
-def build_all(conn: PgConnection, schema: str = DEFAULT_SCHEMA) -> dict[str, list[dict[str, Any]]]:
+def build_all(conn: PgConnection, resolve: Resolve = relation) -> dict[str, list[dict[str, Any]]]:
     """Every published collection's documents, keyed by collection name (all in memory)."""
-    return {name: list(build(conn, schema)) for name, build in BUILDERS.items()}
+    return {name: list(build(conn, resolve)) for name, build in BUILDERS.items()}

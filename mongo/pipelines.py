@@ -83,7 +83,7 @@ def engagement_by_demographics(
     country: str | None = None, subscription_type: str | None = None
 ) -> Pipeline:
     """Per (age band, plan, country): users, activity, sessions, watch time, completion, 4K
-    share and lifetime hours — the columns and grain of marts.rpt_user_analytics."""
+    share and lifetime hours — the columns and grain of rpt_user_analytics."""
     return [
         *_match({"country": country, "subscription_type": subscription_type}),
         # ``segment`` is stored in each document ("age_band|plan|country"): grouping on one
@@ -182,7 +182,7 @@ def content_performance(genre: str | None = None, content_type: str | None = Non
 
 def geographic_distribution(subscription_type: str | None = None) -> Pipeline:
     """Per country: users and plan mix, activity, sessions, watch time, completion (the
-    session-log columns of marts.rpt_geographic, plus plan counts and per-user rates)."""
+    session-log columns of rpt_geographic, plus plan counts and per-user rates)."""
     return [
         *_match({"subscription_type": subscription_type}),
         {
@@ -226,7 +226,7 @@ def geographic_distribution(subscription_type: str | None = None) -> Pipeline:
 
 def monthly_viewing_trends(since: str | None = None, until: str | None = None) -> Pipeline:
     """Per (activity month, plan): active users, sessions, watch time, completion — the viewing
-    time series (summed over plans: marts.rpt_seasonal_by_month). ``since`` / ``until`` are
+    time series (summed over plans: rpt_seasonal_by_month). ``since`` / ``until`` are
     inclusive ``YYYY-MM`` bounds."""
     bounds = {k: v for k, v in (("$gte", since), ("$lte", until)) if v is not None}
     return [
@@ -328,7 +328,7 @@ def run_all(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 
 def top_titles(db: Database, content_type: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The ``limit`` most watched titles of one type, ranked like marts.rpt_content_performance
+    """The ``limit`` most watched titles of one type, ranked like rpt_content_performance
     ('All genres'): by sessions, then watch minutes, then content_id. The filter and the sort
     follow the (content_type, session_count, total_watch_minutes, content_id) index."""
     rows = _without_id(

@@ -9,8 +9,8 @@ once, then sends only what differs:
 - a stored id not given        -> DeleteMany({_id: {$in: [...]}})   counted as *removed*
 
 So publishing the same data twice sends nothing the second time (0 inserted / updated /
-removed): its cost is building the documents and reading the stored pairs. Writes go in ordered=False chunks of ``compat.BULK_CHUNK``: nx-27017 serves one
-request at a time and every request must finish well inside the client's timeout. Counts are
+removed): its cost is building the documents and reading the stored pairs. Writes go in ordered=False
+chunks of ``compat.BULK_CHUNK``: nx-27017 serves one request at a time and every request must finish well inside the client's timeout. Counts are
 the server's own (upserted / matched / deleted), not the plan's.
 """
 
@@ -30,6 +30,7 @@ from pymongo import DeleteMany, ReplaceOne
 from pymongo.collection import Collection
 
 from mongo import compat, documents, indexes, schemas
+from streamlytics.dbt_relations import relation
 
 
 @dataclass(frozen=True)
@@ -89,22 +90,21 @@ def sync_collection(
     stored = _stored_hashes(coll)
     seen: set[Any] = set()
     to_write: list[Any] = []  # ids, in the order their BSON is spooled
-    spool = tempfile.TemporaryFile()
-    for doc in docs:
-        doc_id = doc["_id"]
-        if doc_id in seen:
-            raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
-        seen.add(doc_id)
-        if stored.get(doc_id, _MISSING) == doc["content_hash"]:
-            continue
-        if validate:
-            schemas.validate_document(coll.name, doc)
-        to_write.append(doc_id)
-        spool.write(bson.encode(doc))
-    to_remove = [i for i in stored if i not in seen]
-
     inserted = updated = removed = 0
-    with spool:
+    # A context manager: a document that fails validation (or a duplicate id) must not leave
+    # the spool open until garbage collection.
+    with tempfile.TemporaryFile() as spool:
+        for doc in docs:
+            doc_id = doc["_id"]
+            if doc_id in seen:
+                raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
+            seen.add(doc_id)
+            if stored.get(doc_id, _MISSING) == doc["content_hash"]:
+                continue
+            if validate:
+                schemas.validate_document(coll.name, doc)
+            to_write.append(doc_id)
+            spool.write(bson.encode(doc))
         spool.seek(0)
         raw = bson.decode_file_iter(spool, _RAW)
         for ids in compat.chunked(to_write, chunk_size):
@@ -115,6 +115,7 @@ def sync_collection(
             )
             inserted += result.upserted_count
             updated += result.matched_count
+    to_remove = [i for i in stored if i not in seen]
     for ids in compat.chunked(to_remove, chunk_size):
         removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
     return SyncCounts(
@@ -139,20 +140,23 @@ def publish(
     mongodb_uri: str,
     mongodb_db: str,
     *,
-    schema: str = documents.DEFAULT_SCHEMA,
+    resolve: documents.Resolve = relation,
 ) -> dict[str, SyncCounts]:
-    """Build every document from Postgres ``schema`` and publish it into ``mongodb_db``.
+    """Shape every document from the dbt sync models and publish it into ``mongodb_db``.
 
-    Documents stream from PostgreSQL into the sync (one read-only transaction, server-side
-    cursors): the client never holds every document as Python objects.
+    ``resolve`` names the relation of each model (default: dbt's manifest). Documents stream
+    from PostgreSQL into the sync (one read-only transaction, server-side cursors): the client
+    never holds every document as Python objects.
     """
+    for model in documents.MODELS:  # a missing manifest or model fails before any write
+        resolve(model)
     conn = psycopg2.connect(database_url)
     try:
         conn.set_session(readonly=True)
         with pymongo.MongoClient(mongodb_uri) as client:
             return publish_documents(
                 client[mongodb_db],
-                {name: build(conn, schema) for name, build in documents.BUILDERS.items()},
+                {name: build(conn, resolve) for name, build in documents.BUILDERS.items()},
             )
     finally:
         conn.close()

@@ -135,14 +135,12 @@ USER_ANALYTICS_SCHEMA = _document(
         "monthly_activity",
         "content_hash",
     ],
-    description="one document per user of core.users: demographics, plan and viewing engagement",
+    description="one document per valid user (dbt model sync_mongo_users): demographics, plan and viewing engagement",
     properties={
         "_id": _f(_STR, "the user_id (documents are keyed on it)"),
         "user_id": _f(_STR, "platform user id, e.g. U0001"),
         "age": _f(_INT, "age in years", minimum=13, maximum=120),
-        "age_band": _f(
-            _STR, "age band, e.g. 25-34 (documents.AGE_BANDS, as in marts.rpt_user_analytics)"
-        ),
+        "age_band": _f(_STR, "age band, e.g. 25-34 (dbt macro age_band, as in rpt_user_analytics)"),
         "country": _f(_STR, "country of the account"),
         "subscription_type": _f(_STR, "plan: Basic, Standard or Premium"),
         "segment": _f(
@@ -184,7 +182,7 @@ CONTENT_ANALYTICS_SCHEMA = _document(
         "by_device",
         "content_hash",
     ],
-    description="one document per title of core.content (movie or series): metadata and performance",
+    description="one document per valid title (dbt model sync_mongo_titles), movie or series: metadata and performance",
     properties={
         "_id": _f(_STR, "the content_id (documents are keyed on it)"),
         "content_id": _f(_STR, "content id: M### for movies, S### for series"),

@@ -2,7 +2,7 @@
 four aggregation pipelines and save their results for the report.
 
 Failures surface as PublishError with a sentence saying what to do (no stack trace for the
-expected ones: core tables missing, a server unreachable, a document breaking its schema).
+expected ones: sync models not built, a server unreachable, a document breaking its schema).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pymongo
 from pymongo.errors import PyMongoError
 
 from mongo import documents, pipelines, publish, schemas
+from streamlytics.dbt_relations import RelationError
 
 
 class PublishError(RuntimeError):
@@ -44,30 +45,28 @@ def run_publish_stage(
     mongodb_uri: str,
     mongodb_db: str,
     *,
-    schema: str = documents.DEFAULT_SCHEMA,
     run_pipelines: bool = True,
 ) -> PublishOutcome:
-    """Publish every collection from Postgres ``schema``; then run and save the pipelines."""
+    """Publish every collection from the dbt sync models; then run and save the pipelines."""
     try:
-        outcome = PublishOutcome(
-            publish.publish(database_url, mongodb_uri, mongodb_db, schema=schema)
-        )
+        outcome = PublishOutcome(publish.publish(database_url, mongodb_uri, mongodb_db))
         if run_pipelines:
             with pymongo.MongoClient(mongodb_uri) as client:
                 db = client[mongodb_db]
                 results = pipelines.run_all(db)
                 outcome.pipeline_rows = {name: len(rows) for name, rows in results.items()}
                 outcome.results_saved = pipelines.save_results(db, results)
+    except RelationError as exc:
+        raise PublishError(str(exc)) from exc
     except psycopg2.errors.UndefinedTable as exc:
+        first = exc.pgerror.strip().splitlines()[0] if exc.pgerror else exc
         raise PublishError(
-            f"the Postgres core is missing ({exc.pgerror.strip().splitlines()[0] if exc.pgerror else exc}); "
-            f"build it first with `streamlytics transform` (dbt), or pass --schema"
+            f"the dbt sync models are not built in this database ({first}); "
+            "build them first with `streamlytics transform` (dbt)"
         ) from exc
     except psycopg2.Error as exc:
-        raise PublishError(
-            f"reading the Postgres core (schema {schema!r}) failed: {exc}".strip()
-        ) from exc
-    except (schemas.DocumentInvalid, publish.DuplicateDocumentId) as exc:
+        raise PublishError(f"reading the dbt sync models failed: {exc}".strip()) from exc
+    except (schemas.DocumentInvalid, publish.DuplicateDocumentId, documents.OrphanRows) as exc:
         raise PublishError(f"nothing was written to that collection: {exc}") from exc
     except PyMongoError as exc:
         raise PublishError(f"MongoDB at {_redact(mongodb_uri)} failed: {exc}") from exc

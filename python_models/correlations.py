@@ -150,7 +150,7 @@ def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 def _midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
     # The average rank of each row's value among all rows (ties share it), from value counts.
-    distinct, inverse = np.unique(values, return_inverse=True)
+    _, inverse = np.unique(values, return_inverse=True)
     counts = np.bincount(inverse, weights=w)
     return (np.cumsum(counts) - (counts - 1) / 2)[inverse]
 

@@ -16,15 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from python_models.data import query_frame
 from python_models.results import Result
+from python_models.warehouse import read_model
+from streamlytics.dbt_relations import relation
 
 RECONCILED, NOT_RECONCILED = "reconciled", "not reconciled"
-CORE_TABLE_BY_KIND = {
-    "users": "users",
-    "content": "content",
-    "viewing_sessions": "viewing_sessions",
-}
 
 
 @dataclass(frozen=True)
@@ -35,57 +31,48 @@ class DataQuality:
     )  # source_file, batch_id, stage, reason_code, field, rows, share_of_file, example_message
 
 
-def _relation_exists(conn: Any, schema: str, name: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute("select to_regclass(%s) is not null", (f"{schema}.{name}",))
-        return bool(cur.fetchone()[0])
-
-
-def quarantine_relation(conn: Any) -> str:
-    """audit.all_quarantine (ingest + staging, built by dbt) when present, else audit.quarantine."""
-    return (
-        "audit.all_quarantine"
-        if _relation_exists(conn, "audit", "all_quarantine")
-        else "audit.quarantine"
-    )
-
-
 def loaded_batches(conn: Any) -> pd.DataFrame:
-    return query_frame(
+    """Every loaded batch with where its records went (ana_loaded_batches), in load order."""
+    return read_model(
         conn,
-        """
-        select load_id, batch_id, source_file, file_kind, lines_read, rows_loaded, rows_quarantined,
-               started_at, finished_at
-        from audit.load_batches
-        where status = 'loaded'
-        order by load_id
-    """,
+        "ana_loaded_batches",
+        [
+            "load_id",
+            "batch_id",
+            "source_file",
+            "file_kind",
+            "lines_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "rows_refused_at_ingest",
+            "rows_refused_at_staging",
+            "rows_in_core",
+            "started_at",
+            "finished_at",
+        ],
+        order_by=("load_id",),
     )
 
 
-def core_rows_by_batch(conn: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for table in CORE_TABLE_BY_KIND.values():
-        for batch_id, n in query_frame(
-            conn, f"select batch_id, count(*) as n from core.{table} group by batch_id"
-        ).itertuples(index=False):
-            counts[batch_id] = counts.get(batch_id, 0) + int(n)
-    return counts
-
-
-def refused_by_rule(conn: Any, relation: str) -> pd.DataFrame:
+def refused_by_rule(conn: Any) -> pd.DataFrame:
     """Refused rows of the loaded batches per file, stage, reason and field, with one example."""
-    return query_frame(
+    rules = read_model(
         conn,
-        f"""
-        select q.source_file, q.batch_id, q.stage, q.reason_code, coalesce(q.field, '') as field,
-               count(*) as rows, min(q.message) as example_message
-        from {relation} as q
-        inner join audit.load_batches as b on b.batch_id = q.batch_id and b.status = 'loaded'
-        group by q.source_file, q.batch_id, q.stage, q.reason_code, coalesce(q.field, '')
-        order by q.source_file, q.stage, rows desc, q.reason_code
-    """,
-    )
+        "ana_refused_rows_by_rule",
+        [
+            "source_file",
+            "batch_id",
+            "stage",
+            "reason_code",
+            "field",
+            "refused_rows",
+            "example_message",
+        ],
+    ).rename(columns={"refused_rows": "rows"})
+    rules["rows"] = rules["rows"].astype(int)
+    order = ["source_file", "stage", "rows", "reason_code", "field", "batch_id"]
+    ascending = [True, True, False, True, True, True]
+    return rules.sort_values(order, ascending=ascending, kind="stable").reset_index(drop=True)
 
 
 def dbt_test_summary(run_results: Path | None) -> Result | None:
@@ -131,16 +118,14 @@ def dbt_test_summary(run_results: Path | None) -> Result | None:
 
 def run(conn: Any, run_results: Path | None = None) -> DataQuality:
     """The assessment of the data currently loaded."""
-    relation = quarantine_relation(conn)
+    quarantine = str(relation("all_quarantine"))
     batches = loaded_batches(conn)
-    rules = refused_by_rule(conn, relation)
-    core = core_rows_by_batch(conn)
+    rules = refused_by_rule(conn)
     results: list[Result] = []
     for b in batches.itertuples(index=False):
-        refused = rules[rules["batch_id"] == b.batch_id]
-        ingest = int(refused.loc[refused["stage"] == "ingest", "rows"].sum())
-        staging = int(refused.loc[refused["stage"] == "staging", "rows"].sum())
-        in_core = core.get(b.batch_id, 0)
+        ingest = int(b.rows_refused_at_ingest)
+        staging = int(b.rows_refused_at_staging)
+        in_core = int(b.rows_in_core)
         lines = int(b.lines_read or 0)
         balanced = lines == in_core + ingest + staging
         share = (ingest + staging) / lines if lines else 0.0
@@ -173,7 +158,7 @@ def run(conn: Any, run_results: Path | None = None) -> DataQuality:
                     "rows_quarantined_at_staging": staging,
                     "rows_in_core": in_core,
                     "loaded_at": b.finished_at.isoformat() if b.finished_at is not None else None,
-                    "quarantine_source": relation,
+                    "quarantine_source": quarantine,
                 },
             )
         )

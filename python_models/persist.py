@@ -11,6 +11,10 @@ Tables (one grain each):
 - analysis.clusters       one row per clustering method × cluster × feature (profiles)
 - analysis.user_clusters  one row per clustered user (both labels and 2-D PCA coordinates)
 - analysis.data_quality   one row per loaded batch × stage × rule × field (refused rows)
+
+The writes are standard SQL (parameterised multi-row ``insert … values``, JSON sent as text).
+The DDL is standard SQL too except two PostgreSQL column types, ``uuid`` and ``jsonb``, and the
+enforced keys: another engine needs its own names for those.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from psycopg2.extras import Json, execute_values
 
 from python_models.descriptive import Description
 from python_models.results import Result, clean
@@ -32,8 +35,8 @@ create schema if not exists analysis;
 
 create table if not exists analysis.runs (
     run_id            uuid primary key,
-    started_at        timestamptz not null,
-    finished_at       timestamptz not null,
+    started_at        timestamp with time zone not null,
+    finished_at       timestamp with time zone not null,
     status            text not null check (status in ('completed')),
     data_fingerprint  jsonb not null,
     parameters        jsonb not null,
@@ -192,21 +195,31 @@ def ensure_schema(conn: Any) -> None:
         cur.execute(DDL)
 
 
+def _json(value: Any) -> str:
+    # A JSON document as text: the warehouse parses it into its JSON column type on insert.
+    return json.dumps(clean(value), allow_nan=False, default=str)
+
+
 def _result_rows(run_id: str, results: Iterable[Result]) -> list[tuple[Any, ...]]:
     rows = []
     for i, r in enumerate(results):
         values = [clean(getattr(r, c)) for c in RESULT_COLUMNS]
-        rows.append((run_id, i, *values, Json(clean(r.details))))
+        rows.append((run_id, i, *values, _json(r.details)))
     return rows
 
 
+PAGE_ROWS = 1000
+
+
 def _insert(cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    if rows:
-        execute_values(
-            cur,
-            f"insert into analysis.{table} ({', '.join(columns)}) values %s",
-            rows,
-            page_size=1000,
+    """Multi-row ``insert … values (…), (…)`` in pages: standard SQL, one round trip per page."""
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    for start in range(0, len(rows), PAGE_ROWS):
+        page = rows[start : start + PAGE_ROWS]
+        cur.execute(
+            f"insert into analysis.{table} ({', '.join(columns)}) values "
+            + ", ".join([placeholder] * len(page)),
+            [value for row in page for value in row],
         )
 
 
@@ -221,9 +234,9 @@ def write_postgres(conn: Any, record: RunRecord) -> None:
                 record.run_id,
                 record.started_at,
                 record.finished_at,
-                Json(clean(record.fingerprint)),
-                Json(clean(record.parameters)),
-                Json(clean(record.headline)),
+                _json(record.fingerprint),
+                _json(record.parameters),
+                _json(record.headline),
             ),
         )
         _insert(

@@ -96,7 +96,7 @@ def _rows(content_type: str, frame: pd.DataFrame, alpha: float) -> list[Result]:
         "alpha": alpha,
     }
     out = []
-    for col, (label, words, _) in predictors.items():
+    for label, words, _ in predictors.values():
         i = names.index(label)
         coef, low, high = float(params[i]), float(ci[i][0]), float(ci[i][1])
         out.append(
@@ -157,10 +157,10 @@ def _rows(content_type: str, frame: pd.DataFrame, alpha: float) -> list[Result]:
 def run(content: pd.DataFrame, alpha: float = ALPHA) -> list[Result]:
     """Both models (content is data.AnalysisData.content)."""
     out: list[Result] = []
-    for content_type in MODELS:
+    for content_type, predictors in MODELS.items():
         frame = content[content["content_type"] == content_type].dropna(
-            subset=["views", *MODELS[content_type]]
+            subset=["views", *predictors]
         )
-        if frame.shape[0] > len(MODELS[content_type]) + 2:
+        if frame.shape[0] > len(predictors) + 2:
             out += _rows(content_type, frame, alpha)
     return out

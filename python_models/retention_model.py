@@ -37,7 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from python_models.data import AnalysisData, active_since, sessions_before
+from python_models.data import AnalysisData, retention_features
 from python_models.results import Result
 
 LEAKAGE_AUC = 0.95
@@ -88,7 +88,7 @@ def cutoff_for(end: pd.Timestamp) -> pd.Timestamp:
 
 def features(users: pd.DataFrame, before: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     """Per-user features from `before` (per-user aggregates of the sessions strictly before
-    `cutoff`, data.sessions_before) and the profile.
+    `cutoff`, data.retention_features) and the profile.
 
     Raises ValueError if `before` reflects a session on or after the cutoff: the time split is
     the whole point, so it is checked rather than trusted.
@@ -130,8 +130,9 @@ def build(conn: Any, data: AnalysisData) -> RetentionData:
     """Features before the last month, target within it."""
     end = pd.Timestamp(data.data_end)
     cutoff = cutoff_for(end)
-    frame = features(data.users, sessions_before(conn, cutoff.date()), cutoff)
-    frame["retained"] = frame["user_id"].isin(active_since(conn, cutoff.date())).astype(int)
+    before, retained = retention_features(conn, cutoff.date())
+    frame = features(data.users, before, cutoff)
+    frame["retained"] = frame["user_id"].isin(retained).astype(int)
     return RetentionData(cutoff, end, frame)
 
 

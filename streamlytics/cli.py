@@ -171,13 +171,12 @@ def validate(
 @app.command("export-tableau")
 def export_tableau(
     out: Path = typer.Option(..., "--out", help="Folder for the .hyper files (one per mart)."),
-    schema: str = typer.Option("marts", help="Schema whose every table is exported."),
 ) -> None:
-    """Write a Tableau Hyper extract (.hyper) of every mart."""
+    """Write a Tableau Hyper extract (.hyper) of every mart a dashboard exposure of dbt reads."""
     from streamlytics.consumers import tableau
 
     try:
-        extracts = tableau.export_marts(out, schema=schema)
+        extracts = tableau.export_marts(out)
     except (svc.ServiceError, tableau.TableauExportError) as exc:
         fail(str(exc))
     table = Table("mart", "rows", "columns", "file")
@@ -281,7 +280,6 @@ def publish(
     mongo_db: str = typer.Option(
         None, "--mongo-db", help="MongoDB database (default: MONGODB_DB or 'streamlytics')."
     ),
-    schema: str = typer.Option("core", help="Postgres schema holding the dbt core tables."),
     pipelines: bool = typer.Option(
         True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."
     ),
@@ -295,7 +293,6 @@ def publish(
             svc.database_url(),
             svc.mongodb_uri(),
             mongo_db or settings().mongodb_db,
-            schema=schema,
             run_pipelines=pipelines,
         )
     except (svc.ServiceError, PublishError) as exc:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from streamlytics.config import Settings, settings
 
-__all__ = ["Relation", "RelationError", "manifest_path", "relation", "relations"]
+__all__ = [
+    "Relation",
+    "RelationError",
+    "exposed_relations",
+    "manifest_path",
+    "relation",
+    "relations",
+]
 
 
 class RelationError(LookupError):
@@ -81,3 +88,26 @@ def relation(model: str, cfg: Settings | None = None) -> Relation:
             f"dbt model {model!r} is not in {manifest_path(cfg)}: is it defined in dbt_project/ "
             "and has the manifest been rebuilt since (`dbt parse`)?"
         ) from None
+
+
+def exposed_relations(exposure_type: str, cfg: Settings | None = None) -> list[Relation]:
+    """The models that the manifest's exposures of ``exposure_type`` (e.g. ``dashboard``) depend
+    on, each once, by model name; RelationError when no such exposure declares a model."""
+    path = manifest_path(cfg)
+    found = relations(cfg)  # raises, naming the fix, when there is no manifest
+    with path.open(encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    nodes = manifest.get("nodes", {})
+    names = {
+        nodes[unique_id]["name"]
+        for exposure in manifest.get("exposures", {}).values()
+        if exposure.get("type") == exposure_type
+        for unique_id in exposure.get("depends_on", {}).get("nodes", [])
+        if unique_id in nodes and nodes[unique_id]["name"] in found
+    }
+    if not names:
+        raise RelationError(
+            f"no exposure of type {exposure_type!r} in {path} depends on a model: declare the "
+            "consumer in dbt_project/models (an exposures YAML) and re-parse (`dbt parse`)."
+        )
+    return [found[name] for name in sorted(names)]

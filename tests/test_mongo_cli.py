@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from mongo_testdata import create_core
+from mongo_testdata import build_sync_models, create_core
 from typer.testing import CliRunner
 
 from streamlytics.cli import app
@@ -25,8 +26,12 @@ def _row(output: str, collection: str) -> list[int]:
     return [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", line)]
 
 
-def test_publish_reports_counts_and_a_second_run_changes_nothing(env: str) -> None:
+def test_publish_reports_counts_and_a_second_run_changes_nothing(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     create_core(env, users=30, sessions=300)
+    # The CLI finds the sync models through dbt's manifest, as after `streamlytics transform`.
+    monkeypatch.setenv("DBT_TARGET_PATH", str(build_sync_models(env, tmp_path)))
     runner = CliRunner()
     first = runner.invoke(app, ["publish"], terminal_width=200)
     assert first.exit_code == 0, first.output
@@ -48,7 +53,16 @@ def test_publish_reports_counts_and_a_second_run_changes_nothing(env: str) -> No
     assert "geographic_distribution (5 rows)" in shown.output
 
 
-def test_publish_without_the_core_fails_with_what_to_do(env: str) -> None:
+@pytest.mark.parametrize("manifest", [False, True], ids=["no-manifest", "models-not-built"])
+def test_publish_without_the_sync_models_fails_with_what_to_do(
+    env: str, manifest: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if manifest:  # dbt parsed the project, but nothing was built in this database
+        from mongo_testdata import parse_project
+
+        monkeypatch.setenv("DBT_TARGET_PATH", str(parse_project(tmp_path)))
+    else:
+        monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "no-target"))
     result = CliRunner().invoke(app, ["publish"], terminal_width=200)
     assert result.exit_code == 1
     assert "streamlytics transform" in result.output

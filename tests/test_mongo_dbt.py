@@ -1,29 +1,36 @@
 """End to end on the real models: generated files -> ingest -> dbt build -> publish -> pipelines.
 
 One small data set (generator scale 0.02: 100 users, 42 titles, ~4.5k sessions) is built once
-per module in its own Postgres and Mongo databases. The pipelines must equal both the SQL over
-the dbt core and the dbt marts that answer the same questions (marts store ratios rounded to
-4-6 decimals, hence the absolute tolerance there).
+per module in its own Postgres and Mongo databases. Every published document (shaped from the
+dbt sync models) must equal the one computed straight from the core's session log in SQL
+(tests/documents_oracle.py); the pipelines must equal both the SQL over the dbt core and the
+dbt marts that answer the same questions (marts store ratios rounded to 4-6 decimals, hence the
+absolute tolerance there).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import documents_oracle
 import psycopg2
 import pymongo
 import pytest
+import sql_questions
 from _db_state import scratch_database
+from mongo_testdata import resolver
 from psycopg2 import sql
 from pymongo.database import Database
 from test_mongo_pipelines import assert_same_rows
 
-from mongo import compat, pipelines, publish, sql_questions
+from mongo import compat, pipelines, publish
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+from streamlytics.dbt_relations import Relation
 
 DBT_MODELS = (
     "+path:models/core",
@@ -31,6 +38,7 @@ DBT_MODELS = (
     "+rpt_geographic",
     "+rpt_seasonal_by_month",
     "+rpt_content_performance",
+    "+path:models/marts/sync",
 )
 MART_TOLERANCE = 5.0001e-5  # half a unit of the 4th decimal: the coarsest mart rounding
 
@@ -61,6 +69,10 @@ class Built:
     mongo_uri: str
     db: Database
     """Mongo database published from that core."""
+    target: Path
+    """The build's dbt target folder (manifest.json)."""
+    resolve: Callable[[str], Relation]
+    """Model name -> relation, from the build's manifest."""
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +90,9 @@ def built(
             generate_dataset(work / "data", scale=0.02, seed=7)
             ingest_directory(work / "data", url)
             _dbt_build(url, work)
-            publish.publish(url, service_urls["mongo"], name)
-            yield Built(url, service_urls["mongo"], client[name])
+            resolve = resolver(work / "target")
+            publish.publish(url, service_urls["mongo"], name, resolve=resolve)
+            yield Built(url, service_urls["mongo"], client[name], work / "target", resolve)
         finally:
             client.drop_database(name)
             client.close()
@@ -105,6 +118,42 @@ def test_one_document_per_core_user_and_title_with_unique_indexes(built: Built) 
     assert db[CONTENT_ANALYTICS].count_documents({}) == counts["titles"] > 0
     assert compat.index_keys(db[USER_ANALYTICS])[(("user_id", 1),)] is True
     assert compat.index_keys(db[CONTENT_ANALYTICS])[(("content_id", 1),)] is True
+
+
+@pytest.mark.parametrize("collection", [USER_ANALYTICS, CONTENT_ANALYTICS])
+def test_every_document_equals_the_one_computed_from_the_core_session_log(
+    built: Built, collection: str
+) -> None:
+    with psycopg2.connect(built.pg_url) as conn:
+        want = {d["_id"]: d for d in documents_oracle.BUILDERS[collection](conn, "core")}
+    conn.close()
+    got = {d["_id"]: d for d in built.db[collection].find()}
+    assert got.keys() == want.keys()
+    for doc_id, doc in got.items():
+        # Exact: same values, same types (int vs float), hence the same content hash.
+        assert doc == want[doc_id], doc_id
+        assert _types(doc) == _types(want[doc_id]), doc_id
+
+
+def _types(value):
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value).__name__
+
+
+def test_the_manifest_declares_the_publish_as_an_application_exposure_of_the_sync_models(
+    built: Built,
+) -> None:
+    from mongo.documents import MODELS
+
+    manifest = json.loads((built.target / "manifest.json").read_text(encoding="utf-8"))
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    publish_exposure = exposures["mongodb_publish"]
+    assert publish_exposure["type"] == "application"
+    assert {n.split(".")[-1] for n in publish_exposure["depends_on"]["nodes"]} == set(MODELS)
+    assert any(e["type"] == "dashboard" for e in exposures.values())
 
 
 @pytest.mark.parametrize("name", list(pipelines.PIPELINES))
@@ -172,7 +221,7 @@ def test_the_top_titles_query_reads_the_compound_index(built: Built) -> None:
 def test_publishing_the_dbt_core_again_changes_nothing(built: Built) -> None:
     url, db = built.pg_url, built.db
     before = {n: list(db[n].find().sort("_id", 1)) for n in (USER_ANALYTICS, CONTENT_ANALYTICS)}
-    again = publish.publish(url, built.mongo_uri, db.name)
+    again = publish.publish(url, built.mongo_uri, db.name, resolve=built.resolve)
     for name, docs in before.items():
         assert again[name] == publish.SyncCounts(unchanged=len(docs))
         assert list(db[name].find().sort("_id", 1)) == docs

@@ -1,33 +1,47 @@
 """The four aggregation pipelines answer exactly what the same questions answer in SQL.
 
 Same data on both sides: the Postgres core (tests/mongo_testdata.py) and the documents
-`publish` built from it. The SQL (mongo/sql_questions.py) reads the session rows directly,
+`publish` shaped from the dbt sync models built on it. The SQL (tests/sql_questions.py) reads
+the session rows directly,
 so a wrong document, a wrong pipeline stage or a server's wrong answer all fail here.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
 import pymongo
 import pytest
-from mongo_testdata import create_core
+import sql_questions
+from _db_state import scratch_database
+from mongo_testdata import build_sync_models, create_core, resolver
 from pymongo.database import Database
 
-from mongo import pipelines, publish, sql_questions
+from mongo import pipelines, publish
 from mongo.schemas import PIPELINE_RESULTS
 
 
-@pytest.fixture
-def published(pg_url: str, mongo_db: tuple[str, str]) -> Iterator[tuple[str, Database]]:
-    """(Postgres URL, Mongo database) holding the same data set, published once."""
-    create_core(pg_url, users=60, sessions=900, seed=23)
-    uri, name = mongo_db
-    publish.publish(pg_url, uri, name)
-    with pymongo.MongoClient(uri) as client:
-        yield pg_url, client[name]
+@pytest.fixture(scope="module")
+def published(
+    service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Database]]:
+    """(Postgres URL, Mongo database) holding the same data set, published once per module."""
+    uri, name = service_urls["mongo"], f"test_pipelines_{uuid.uuid4().hex[:12]}"
+    with (
+        scratch_database(service_urls["postgres"], prefix="mongo_pipelines") as url,
+        pymongo.MongoClient(uri) as client,
+    ):
+        create_core(url, users=60, sessions=900, seed=23)
+        publish.publish(
+            url, uri, name, resolve=resolver(build_sync_models(url, tmp_path_factory.mktemp("s")))
+        )
+        try:
+            yield url, client[name]
+        finally:
+            client.drop_database(name)
 
 
 def _sql_answer(url: str, name: str) -> list[dict[str, Any]]:

@@ -1,29 +1,66 @@
-"""`publish`: documents built from the Postgres core, synced idempotently into MongoDB.
+"""`publish`: documents shaped from the dbt sync models, synced idempotently into MongoDB.
 
 Real servers: a throwaway Postgres database filled by tests/mongo_testdata.py (core-shaped
-tables) and a throwaway MongoDB database. Expected values are recomputed here from the
-session rows in Python, independently of mongo/documents.py's SQL.
+tables) on which dbt builds the sync models, and a throwaway MongoDB database. Expected values
+are recomputed here from the core's session rows in Python, independently of the dbt SQL.
+Tests that change the core work on a copy of the module's database and rebuild the sync models.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg2
 import pymongo
 import pytest
-from mongo_testdata import create_core
+from _db_state import scratch_database
+from mongo_testdata import build_sync_models, clone_database, create_core, resolver
 from pymongo.database import Database
+from sql_questions import age_band
 
 from mongo import compat, publish, schemas
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+from streamlytics.dbt_relations import Relation
+
+
+@pytest.fixture(scope="module")
+def built(
+    service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """(URL, dbt target folder) of a core with the sync models built on it, for the module."""
+    with scratch_database(service_urls["postgres"], prefix="mongo_core") as url:
+        create_core(url)
+        yield url, build_sync_models(url, tmp_path_factory.mktemp("sync"))
 
 
 @pytest.fixture
-def core_url(pg_url: str) -> str:
-    create_core(pg_url)
-    return pg_url
+def core_url(built: tuple[str, Path]) -> str:
+    """The module's database (tests using it must not change it)."""
+    return built[0]
+
+
+@pytest.fixture
+def resolve(built: tuple[str, Path]) -> Callable[[str], Relation]:
+    return resolver(built[1])
+
+
+@pytest.fixture
+def own_core(
+    built: tuple[str, Path], service_urls: dict[str, str], tmp_path: Path
+) -> Iterator[str]:
+    """A copy of the module's database that a test may change (then rebuild the sync models)."""
+    url = clone_database(service_urls["postgres"], built[0], f"mongo_copy_{uuid.uuid4().hex[:12]}")
+    try:
+        yield url
+    finally:
+        conn = psycopg2.connect(service_urls["postgres"])
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'drop database if exists "{url.rsplit("/", 1)[1]}" with (force)')
+        conn.close()
 
 
 @pytest.fixture
@@ -35,8 +72,8 @@ def mdb(mongo_db: tuple[str, str]) -> Iterator[Database]:
         yield db
 
 
-def _publish(core_url: str, mdb: Database) -> dict[str, publish.SyncCounts]:
-    return publish.publish(core_url, mdb.uri, mdb.name)  # type: ignore[attr-defined]
+def _publish(core_url: str, mdb: Database, resolve) -> dict[str, publish.SyncCounts]:
+    return publish.publish(core_url, mdb.uri, mdb.name, resolve=resolve)  # type: ignore[attr-defined]
 
 
 def _sql(url: str, query: str, args: tuple = ()) -> list[tuple]:
@@ -52,9 +89,9 @@ def _all(mdb: Database, name: str) -> dict[str, dict]:
 
 
 def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(
-    core_url: str, mdb: Database
+    core_url: str, mdb: Database, resolve
 ) -> None:
-    counts = _publish(core_url, mdb)
+    counts = _publish(core_url, mdb, resolve)
     n_users = _sql(core_url, "select count(*) from core.users")[0][0]
     n_titles = _sql(core_url, "select count(*) from core.content")[0][0]
     assert counts[USER_ANALYTICS] == publish.SyncCounts(inserted=n_users)
@@ -72,9 +109,9 @@ def test_publish_writes_one_document_per_user_and_title_with_unique_indexes(
 
 
 def test_user_document_equals_its_sessions_recomputed_in_python(
-    core_url: str, mdb: Database
+    core_url: str, mdb: Database, resolve
 ) -> None:
-    _publish(core_url, mdb)
+    _publish(core_url, mdb, resolve)
     sessions = _sql(
         core_url,
         "select user_id, content_id, watch_date, watch_minutes, "
@@ -94,6 +131,8 @@ def test_user_document_equals_its_sessions_recomputed_in_python(
     for user_id, (_, age, country, plan, hours) in users.items():
         doc, mine = docs[user_id], per_user.get(user_id, [])
         assert (doc["age"], doc["country"], doc["subscription_type"]) == (age, country, plan)
+        assert doc["age_band"] == age_band(age)  # the data set has ages at every band edge
+        assert doc["segment"] == f"{age_band(age)}|{plan}|{country}"
         assert doc["lifetime_watch_hours"] == pytest.approx(float(hours))
         assert doc["session_count"] == len(mine)
         assert doc["total_watch_minutes"] == sum(s[3] for s in mine)
@@ -123,9 +162,9 @@ def test_user_document_equals_its_sessions_recomputed_in_python(
 
 
 def test_content_document_has_genres_in_order_and_country_breakdown(
-    core_url: str, mdb: Database
+    core_url: str, mdb: Database, resolve
 ) -> None:
-    _publish(core_url, mdb)
+    _publish(core_url, mdb, resolve)
     genres: dict[str, list[str]] = defaultdict(list)
     for cid, genre in _sql(
         core_url,
@@ -161,19 +200,20 @@ def test_content_document_has_genres_in_order_and_country_breakdown(
     assert (series["episode_total"], series["season_count"]) == episodes
 
 
-def test_publishing_twice_changes_nothing(core_url: str, mdb: Database) -> None:
-    _publish(core_url, mdb)
+def test_publishing_twice_changes_nothing(core_url: str, mdb: Database, resolve) -> None:
+    _publish(core_url, mdb, resolve)
     before = {n: _all(mdb, n) for n in (USER_ANALYTICS, CONTENT_ANALYTICS)}
-    again = _publish(core_url, mdb)
+    again = _publish(core_url, mdb, resolve)
     for name, docs in before.items():
         assert again[name] == publish.SyncCounts(unchanged=len(docs))
         assert _all(mdb, name) == docs
 
 
 def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(
-    core_url: str, mdb: Database
+    own_core: str, mdb: Database, resolve, tmp_path: Path
 ) -> None:
-    _publish(core_url, mdb)
+    core_url = own_core
+    _publish(core_url, mdb, resolve)
     old_country = _sql(core_url, "select country from core.users where user_id = 'U0003'")[0][0]
     new_country = "Peru" if old_country != "Peru" else "Chile"
     _sql(
@@ -182,7 +222,7 @@ def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(
         (new_country,),
     )
     _sql(core_url, "update core.content set rating = 4.9 where content_id = 'M002'")
-    counts = _publish(core_url, mdb)
+    counts = _publish(core_url, mdb, resolver(build_sync_models(core_url, tmp_path)))
 
     assert counts[USER_ANALYTICS] == publish.SyncCounts(
         updated=1, unchanged=mdb[USER_ANALYTICS].count_documents({}) - 1
@@ -205,8 +245,11 @@ def test_a_changed_row_propagates_and_only_what_depends_on_it_is_rewritten(
         assert new_country in mdb[CONTENT_ANALYTICS].find_one({"_id": cid})["by_country"]
 
 
-def test_a_deleted_row_is_removed_and_a_new_row_inserted(core_url: str, mdb: Database) -> None:
-    _publish(core_url, mdb)
+def test_a_deleted_row_is_removed_and_a_new_row_inserted(
+    own_core: str, mdb: Database, resolve, tmp_path: Path
+) -> None:
+    core_url = own_core
+    _publish(core_url, mdb, resolve)
     n_users = mdb[USER_ANALYTICS].count_documents({})
     _sql(core_url, "delete from core.viewing_sessions where user_id = 'U0005'")
     _sql(core_url, "delete from core.users where user_id = 'U0005'")
@@ -214,7 +257,7 @@ def test_a_deleted_row_is_removed_and_a_new_row_inserted(core_url: str, mdb: Dat
         core_url,
         "insert into core.users values ('U9999', 'Chile', 'Basic', 40, '2023-05-05', 10.0)",
     )
-    counts = _publish(core_url, mdb)
+    counts = _publish(core_url, mdb, resolver(build_sync_models(core_url, tmp_path)))
     assert counts[USER_ANALYTICS].removed == 1 and counts[USER_ANALYTICS].inserted == 1
     assert counts[USER_ANALYTICS].updated == 0
     assert mdb[USER_ANALYTICS].find_one({"_id": "U0005"}) is None
@@ -240,9 +283,9 @@ def test_an_invalid_document_stops_the_sync_before_any_write(mdb: Database) -> N
     ],
 )
 def test_published_lookups_use_an_index_and_find_the_right_documents(
-    core_url: str, mdb: Database, collection: str, query: dict
+    core_url: str, mdb: Database, resolve, collection: str, query: dict
 ) -> None:
-    _publish(core_url, mdb)
+    _publish(core_url, mdb, resolve)
     assert compat.winning_plan_uses_index(mdb[collection].find(query).explain())
     ((field, value),) = query.items()
     expected = sorted(i for i, d in _all(mdb, collection).items() if d[field] == value)

@@ -1,10 +1,13 @@
-"""Pure logic of the Mongo store: age bands, content hashes, client-side schema checks, chunking."""
+"""Pure logic of the Mongo store: content hashes, client-side schema checks, chunking; and the age
+bands of the test oracle (tests/sql_questions.py) that the documents' dbt-made bands are checked
+against."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from sql_questions import age_band
 
 from mongo import compat, documents, schemas
 from mongo.publish import DuplicateDocumentId, sync_collection
@@ -24,12 +27,12 @@ from mongo.publish import DuplicateDocumentId, sync_collection
     ],
 )
 def test_age_band_edges(age: int, band: str) -> None:
-    assert documents.age_band(age) == band
+    assert age_band(age) == band
 
 
 def test_age_below_the_youngest_band_is_an_error_naming_the_age() -> None:
     with pytest.raises(ValueError, match="age 12"):
-        documents.age_band(12)
+        age_band(12)
 
 
 def test_content_hash_depends_on_content_not_key_order_or_its_own_field() -> None:
@@ -173,10 +176,9 @@ def _variants(doc: dict) -> list[dict]:
     """The document, then each field deleted or replaced by each of _BAD_VALUES, an extra field,
     and the same one level down in the first entry of every breakdown map."""
     out = [doc, {**doc, "unexpected": 1}]
-    for key in doc:
+    for key, value in doc.items():
         out.append({k: v for k, v in doc.items() if k != key})
         out.extend({**doc, key: bad} for bad in _BAD_VALUES)
-        value = doc[key]
         if isinstance(value, dict) and value:
             inner_key, inner = next(iter(value.items()))
             out.append({**doc, key: {**value, "Jan 2024": inner}})
@@ -308,3 +310,16 @@ def test_chunked_splits_and_rejects_bad_sizes() -> None:
 )
 def test_winning_plan_uses_index_reads_both_servers_explain(plan: dict, uses: bool) -> None:
     assert compat.winning_plan_uses_index(plan) is uses
+
+
+def test_child_rows_are_handed_to_their_parent_and_an_orphan_is_an_error() -> None:
+    children = documents._Children("m", iter([("U1", "a"), ("U1", "b"), ("U3", "c")]))
+    assert children.pop("U1") == [("a",), ("b",)]
+    assert children.pop("U2") == []  # a parent without children
+    assert children.pop("U3") == [("c",)]
+    children.check_consumed()
+
+    orphan = documents._Children("sync_x", iter([("U9", "a")]))
+    assert orphan.pop("U1") == []
+    with pytest.raises(documents.OrphanRows, match="sync_x: rows of id 'U9'"):
+        orphan.check_consumed()

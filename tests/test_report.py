@@ -117,11 +117,18 @@ def built(
             failed_models = [f.describe() for f in result.failures if f.resource_type == "model"]
             assert not failed_models, failed_models
             run_publish_stage(url, mongo_uri, name)
-            head = run_analysis(
-                url, mongo_uri, name, n_boot=200, run_results=work / "target" / "run_results.json"
-            )
-            report = build_report(url, work / "out", mongo_uri, name)
-            yield Built(url, mongo_uri, name, work, report, head["run_id"])
+            with pytest.MonkeyPatch.context() as env:
+                # The statistics and the report find the models through this build's manifest.
+                env.setenv("DBT_TARGET_PATH", str(work / "target"))
+                head = run_analysis(
+                    url,
+                    mongo_uri,
+                    name,
+                    n_boot=200,
+                    run_results=work / "target" / "run_results.json",
+                )
+                report = build_report(url, work / "out", mongo_uri, name)
+                yield Built(url, mongo_uri, name, work, report, head["run_id"])
         finally:
             with pymongo.MongoClient(mongo_uri) as client:
                 client.drop_database(name)

@@ -19,7 +19,10 @@ CLI = [sys.executable, "-m", "streamlytics.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=180)
+    # The tests read the exit code: a failing command is an outcome, not an error here.
+    return subprocess.run(
+        [*CLI, *args], check=False, env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def processes_using(path: Path) -> list[psutil.Process]:

@@ -69,29 +69,38 @@ def analysed(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFact
                 mp.setenv(
                     "DBT_INDIRECT_SELECTION", "cautious"
                 )  # leave out tests that also read an unbuilt mart
-                # Only what the analysis reads (the core, the quarantine and their ancestors, with their
-                # data tests); dbt unit tests check SQL logic, not this data, and belong to dbt's suite.
+                # Only what the analysis reads (the analysis marts, the core, the quarantine and their
+                # ancestors, with their data tests); dbt unit tests check SQL logic, not this data,
+                # and belong to dbt's suite.
                 build = run_build(
-                    select=["+path:models/core", "+path:models/audit"],
+                    select=[
+                        "+path:models/core",
+                        "+path:models/audit",
+                        "+path:models/marts/analysis",
+                    ],
                     exclude=["resource_type:unit_test"],
                     target_path=work / "target",
                     log_path=work / "logs",
                 )
             assert build.return_code == 0, [f.describe() for f in build.failures]
-            head = run_analysis(
-                url,
-                service_urls["mongo"],
-                mongo_db,
-                run_results=work / "target" / "run_results.json",
-            )
-            yield SimpleNamespace(
-                url=url,
-                head=head,
-                run_id=head["run_id"],
-                mongo_uri=service_urls["mongo"],
-                mongo_db=mongo_db,
-                run_results=work / "target" / "run_results.json",
-            )
+            with pytest.MonkeyPatch.context() as mp:
+                # The analysis finds the models through this build's manifest, not the project's.
+                mp.setenv("DBT_TARGET_PATH", str(work / "target"))
+                head = run_analysis(
+                    url,
+                    service_urls["mongo"],
+                    mongo_db,
+                    run_results=work / "target" / "run_results.json",
+                )
+                yield SimpleNamespace(
+                    url=url,
+                    head=head,
+                    run_id=head["run_id"],
+                    mongo_uri=service_urls["mongo"],
+                    mongo_db=mongo_db,
+                    run_results=work / "target" / "run_results.json",
+                    target=work / "target",
+                )
         finally:
             with pymongo.MongoClient(service_urls["mongo"]) as client:
                 client.drop_database(mongo_db)
@@ -212,15 +221,21 @@ def test_retention_model_is_plausible_on_held_out_users_and_its_curves_are_persi
 
 
 def test_retention_features_read_nothing_from_the_target_month(analysed):
-    from python_models import data
-
+    """The model's SQL gives the same features after every target-month session is rewritten."""
+    compiled = (
+        analysed.target
+        / "compiled/streamlytics/models/marts/analysis/ana_user_retention_features.sql"
+    ).read_text()
+    features = f"select * from ({compiled}) as features order by user_id"
     with psycopg2.connect(analysed.url) as conn:
         cutoff = sql(
             analysed.url,
             "select date_trunc('month', max(watch_date))::date as d from core.viewing_sessions",
         ).iloc[0, 0]
-        before = data.sessions_before(conn, cutoff)
-        assert before["last_session"].max() < pd.Timestamp(cutoff)
+        before = query_rows(conn, features)
+        assert (before["cutoff_date"] == cutoff).all()
+        assert before["last_session_before"].dropna().max() < cutoff
+        assert before["is_retained"].any() and not before["is_retained"].all()
         with conn.cursor() as cur:  # rewrite every session of the target month; rolled back below
             cur.execute(
                 "update core.viewing_sessions set watch_minutes = watch_minutes + 999, "
@@ -229,9 +244,21 @@ def test_retention_features_read_nothing_from_the_target_month(analysed):
                 (cutoff,),
             )
             assert cur.rowcount > 0
-        changed = data.sessions_before(conn, cutoff)
+        changed = query_rows(conn, features)
         conn.rollback()
     pd.testing.assert_frame_equal(before, changed)
+    from streamlytics.dbt_relations import relation
+
+    persisted = sql(analysed.url, f"select * from {relation('ana_user_retention_features')}")
+    pd.testing.assert_frame_equal(
+        before, persisted.sort_values("user_id").reset_index(drop=True)[list(before.columns)]
+    )
+
+
+def query_rows(conn, query: str) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(query)
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
 # --- every statistic recomputed -----------------------------------------------------------------------
@@ -817,5 +844,6 @@ def test_cli_analyze_on_a_database_without_the_core_fails_with_a_clear_message(p
 
     outcome = CliRunner().invoke(app, ["analyze", "--no-mongo"])
     assert outcome.exit_code == 1
-    assert "core tables" in outcome.output and "dbt build" in outcome.output
+    said = " ".join(outcome.output.split())  # the console wraps long lines
+    assert "dbt models the analysis reads are not built" in said and "dbt build" in said
     assert sql(pg_env, "select to_regclass('analysis.runs') is null").iloc[0, 0]

@@ -691,7 +691,7 @@ def test_too_little_data_gives_not_computed_rows_instead_of_errors(rng):
         level="user",
     )
     assert flat.p_value is None and flat.verdict is None
-    f1, f2, f3 = seed_findings.run({}, [])
+    f1, _f2, _f3 = seed_findings.run({}, [])
     assert f1.verdict == NOT_SUPPORTED and "not computed" in f1.interpretation
 
 

@@ -1,8 +1,13 @@
-"""Tableau Hyper extracts: one file per mart, opened with tableauhyperapi, same rows and values."""
+"""Tableau Hyper extracts: one file per mart, opened with tableauhyperapi, same rows and values.
+
+The marts are hand-made tables; a small manifest (like the one dbt writes) declares them as the
+models of a dashboard exposure, which is how the export finds them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,8 +59,51 @@ create view marts.rpt_devices as
 """
 
 
+MARTS = ("dim_empty", "fct_sessions", "rpt_devices")
+
+
+def write_manifest(target: Path, dashboards: dict[str, tuple[str, ...]]) -> Path:
+    """A manifest.json in ``target`` with the marts as models (schema marts) and the given
+    dashboard exposures (name -> models), plus a model no dashboard reads."""
+    nodes = {
+        f"model.p.{name}": {
+            "name": name,
+            "resource_type": "model",
+            "schema": "staging" if name == "not_a_mart" else "marts",
+        }
+        for name in (*MARTS, "not_a_mart")
+    }
+    exposures = {
+        f"exposure.p.{name}": {
+            "name": name,
+            "type": "dashboard",
+            "depends_on": {"nodes": [f"model.p.{m}" for m in models]},
+        }
+        for name, models in dashboards.items()
+    }
+    exposures["exposure.p.app"] = {
+        "name": "app",
+        "type": "application",
+        "depends_on": {"nodes": ["model.p.not_a_mart"]},
+    }
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "manifest.json").write_text(json.dumps({"nodes": nodes, "exposures": exposures}))
+    return target
+
+
 @pytest.fixture
-def marts_db(pg_url: str) -> str:
+def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two dashboards reading the three marts (one of them both)."""
+    target = write_manifest(
+        tmp_path / "target",
+        {"sessions": ("fct_sessions", "rpt_devices"), "catalogue": ("dim_empty", "rpt_devices")},
+    )
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    return target
+
+
+@pytest.fixture
+def marts_db(pg_url: str, manifest: Path) -> str:
     conn = psycopg2.connect(pg_url)
     with conn, conn.cursor() as cur:
         cur.execute(MARTS_DDL)
@@ -98,7 +146,7 @@ def _plain(value):
     return value
 
 
-def test_every_mart_becomes_a_hyper_file_holding_its_row_count(
+def test_every_mart_a_dashboard_reads_becomes_a_hyper_file_holding_its_row_count(
     marts_db: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "extracts"
@@ -171,10 +219,20 @@ def test_extract_keeps_every_value_type_and_null(marts_db: str, tmp_path: Path) 
     ]
 
 
-def test_export_without_marts_names_the_schema_and_the_fix(pg_url: str, tmp_path: Path) -> None:
+def test_export_of_marts_not_built_names_the_mart_and_the_fix(
+    pg_url: str, manifest: Path, tmp_path: Path
+) -> None:
     with pytest.raises(
-        tableau.TableauExportError, match="schema 'marts' holds no tables.*dbt build"
+        tableau.TableauExportError, match="mart 'dim_empty' .*does not exist.*dbt build"
     ):
+        tableau.export_marts(tmp_path, database_url=pg_url, log_dir=tmp_path / "logs")
+
+
+def test_export_without_a_dashboard_exposure_says_to_declare_one(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DBT_TARGET_PATH", str(write_manifest(tmp_path / "target", {})))
+    with pytest.raises(tableau.TableauExportError, match="no exposure of type 'dashboard'"):
         tableau.export_marts(tmp_path, database_url=pg_url, log_dir=tmp_path / "logs")
 
 

@@ -90,9 +90,11 @@ def test_injected_defects_fail_their_own_expectations_and_exit_non_zero(
     load_sample(pg_env)
     _execute(
         pg_env,
+        # An id that breaks the arrival contract: GX owns that rule.
+        "update raw.viewing_sessions_rows set session_id = 'S-7' where session_id = 'S000007'",
+        # dbt staging owns these (it quarantines the unknown device as out_of_range and
+        # normalises the stray spelling); GX reports the drift in spelling, never fatal.
         "update raw.viewing_sessions_rows set device_type = 'VR Headset' where session_id = 'S000005'",
-        "update raw.viewing_sessions_rows set watch_duration_minutes = -4 where session_id = 'S000007'",
-        # Normalised by staging: reported, not fatal.
         "update raw.viewing_sessions_rows set quality_level = ' hd' where session_id = 'S000009'",
         # A row deleted after the load: the ledger no longer matches the landing.
         "delete from raw.users_rows where user_id = 'U0003'",
@@ -105,8 +107,7 @@ def test_injected_defects_fail_their_own_expectations_and_exit_non_zero(
     assert result.exit_code == 1, result.output
     saved = json.loads((tmp_path / "reports" / "validation" / "raw.json").read_text())
     assert set(saved["failed_expectations"]) == {
-        "raw_viewing_sessions.device_type_known",
-        "raw_viewing_sessions.watch_duration_minutes_positive",
+        "raw_viewing_sessions.session_id_pattern",
         "raw_load_ledger.landed_rows_match_ledger",
     }
     assert set(saved["warnings"]) == {
@@ -114,8 +115,10 @@ def test_injected_defects_fail_their_own_expectations_and_exit_non_zero(
         "raw_viewing_sessions.quality_level_canonical_spelling",
     }
     by_name = {f"{o['suite']}.{o['check']}": o for o in saved["outcomes"]}
-    assert by_name["raw_viewing_sessions.watch_duration_minutes_positive"]["sample"] == [-4]
-    assert by_name["raw_viewing_sessions.device_type_known"]["sample"] == ["VR Headset"]
+    assert by_name["raw_viewing_sessions.session_id_pattern"]["sample"] == ["S-7"]
+    assert by_name["raw_viewing_sessions.device_type_canonical_spelling"]["sample"] == [
+        "VR Headset"
+    ]
     for name in saved["failed_expectations"]:
         assert name in " ".join(result.output.split()), name
 
@@ -166,28 +169,26 @@ def test_sessions_loads_are_read_once_each_and_a_failing_load_until_it_is_fixed(
 
     # A new day: only its rows are read; the first load's result is carried and both are reported.
     day = [(f"S9{i:05d}", *r[1:]) for i, r in enumerate(rows["viewing_sessions"][:4])]
-    day[1] = (*day[1][:4], -3, *day[1][5:])  # negative minutes: staging would quarantine the row
+    day[1] = ("S9-1", *day[1][1:])  # an id outside the arrival contract
     _land_sessions_load(pg_url, 20, day)
     second = run()
-    assert second.failed_expectations == ["raw_viewing_sessions.watch_duration_minutes_positive"]
-    outcome = sessions(second)["watch_duration_minutes_positive"]
-    assert outcome.sample == [-3] and outcome.observed.startswith("load 20: 1 of 4")
+    assert second.failed_expectations == ["raw_viewing_sessions.session_id_pattern"]
+    outcome = sessions(second)["session_id_pattern"]
+    assert outcome.sample == ["S9-1"] and outcome.observed.startswith("load 20: 1 of 4")
     assert sessions(second)["has_rows"].observed == "met on 2 loads; load 20: 4"
 
     # A failing load is read again on every run, so the gate keeps failing until it is fixed.
     assert not run().passed
     _execute(
         pg_url,
-        "update raw.viewing_sessions_rows set watch_duration_minutes = 7 where _load_id = 20",
+        "update raw.viewing_sessions_rows set session_id = 'S900001' where session_id = 'S9-1'",
     )
     assert run().passed
 
     # A load that passed is not read again (an in-place change is only seen with all_loads).
-    _execute(
-        pg_url, "update raw.viewing_sessions_rows set device_type = 'VR Headset' where _load_id = 3"
-    )
+    _execute(pg_url, "update raw.viewing_sessions_rows set user_id = 'U-3' where _load_id = 3")
     assert run().passed
-    assert run(all_loads=True).failed_expectations == ["raw_viewing_sessions.device_type_known"]
+    assert run(all_loads=True).failed_expectations == ["raw_viewing_sessions.user_id_pattern"]
 
 
 def test_validation_with_the_default_context_writes_into_the_sessions_copy(

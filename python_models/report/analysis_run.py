@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from python_models.data import query_frame
 from python_models.report.sources import ReportSourceError, table_exists
+from python_models.warehouse import query_frame
 
 
 @dataclass
@@ -44,29 +44,36 @@ class AnalysisRun:
 
 
 def latest_run_id(conn: Any) -> Any:
-    """The newest completed run (view analysis.latest_run), or ReportSourceError when there is none."""
+    """The newest completed run, or ReportSourceError when there is none."""
     if not table_exists(conn, "analysis", "runs"):
         raise ReportSourceError(
             "schema analysis has no runs table: run the analysis first (`streamlytics analyze`)."
         )
-    with conn.cursor() as cur:
-        cur.execute(
-            "select run_id from analysis.runs where status = 'completed' order by finished_at desc limit 1"
-        )
-        row = cur.fetchone()
-    if row is None:
+    runs = query_frame(
+        conn, "select run_id, finished_at from analysis.runs where status = 'completed'"
+    )
+    if runs.empty:
         raise ReportSourceError(
             "analysis.runs is empty: run the analysis first (`streamlytics analyze`)."
         )
-    return row[0]
+    return runs.sort_values("finished_at", kind="stable").iloc[-1]["run_id"]
 
 
-def _rows(conn: Any, table: str, run_id: Any, order: str) -> pd.DataFrame | None:
+def _rows(
+    conn: Any, table: str, run_id: Any, order: list[str], *, all_first: bool = False
+) -> pd.DataFrame | None:
+    """The run's rows of analysis.`table`, sorted by `order` in Python (byte order of strings).
+
+    `all_first`: the last sort column is a group, and its 'all' row comes before the groups.
+    """
     if not table_exists(conn, "analysis", table):
         return None
-    frame = query_frame(
-        conn, f"select * from analysis.{table} where run_id = %s order by {order}", (run_id,)
-    )
+    frame = query_frame(conn, f"select * from analysis.{table} where run_id = %s", (run_id,))
+    if all_first:
+        frame = frame.assign(_is_group=frame[order[-1]] != "all")
+        order = [*order[:-1], "_is_group", order[-1]]
+    frame = frame.sort_values(order, kind="stable").drop(columns="_is_group", errors="ignore")
+    frame = frame.reset_index(drop=True)
     for column in frame.columns:
         # numeric columns arrive as Decimal; the report formats floats.
         if frame[column].map(lambda v: v.__class__.__name__ == "Decimal").any():
@@ -80,14 +87,16 @@ def load(conn: Any, run_id: Any | None = None) -> AnalysisRun:
     runs = query_frame(conn, "select * from analysis.runs where run_id = %s", (run_id,))
     if runs.empty:
         raise ReportSourceError(f"analysis run {run_id!r} does not exist in analysis.runs.")
-    results = _rows(conn, "results", run_id, "result_id")
+    results = _rows(conn, "results", run_id, ["result_id"])
     if results is None or results.empty:
         raise ReportSourceError(f"analysis run {run_id!r} has no rows in analysis.results.")
     return AnalysisRun(
         run=runs.iloc[0].to_dict(),
         results=results,
-        descriptive=_rows(conn, "descriptive", run_id, "level, variable, grp <> 'all', grp"),
-        assignments=_rows(conn, "user_clusters", run_id, "user_id"),
-        profiles=_rows(conn, "clusters", run_id, "method, cluster, feature"),
-        series=_rows(conn, "series", run_id, "series, point_index"),
+        descriptive=_rows(
+            conn, "descriptive", run_id, ["level", "variable", "grp"], all_first=True
+        ),
+        assignments=_rows(conn, "user_clusters", run_id, ["user_id"]),
+        profiles=_rows(conn, "clusters", run_id, ["method", "cluster", "feature"]),
+        series=_rows(conn, "series", run_id, ["series", "point_index"]),
     )

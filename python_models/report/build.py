@@ -366,10 +366,10 @@ def correlation_matrices(
         values.setdefault(method, {})[(x, y)] = r.get("effect")
         supported.setdefault(method, {})[(x, y)] = r.get("verdict") == findings.SUPPORTED
     matrices, significant = {}, {}
-    for method in values:
+    for method, effects in values.items():
         m = pd.DataFrame(np.nan, index=names, columns=names)
         s = pd.DataFrame(False, index=names, columns=names)
-        for (x, y), v in values[method].items():
+        for (x, y), v in effects.items():
             m.loc[x, y] = m.loc[y, x] = v
             s.loc[x, y] = s.loc[y, x] = supported[method][(x, y)]
         for n in names:

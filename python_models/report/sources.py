@@ -1,9 +1,10 @@
 """Everything the report shows, read at build time from where the pipeline left it.
 
 - the latest analysis run and its rows (schema ``analysis``, written by python_models.persist);
-- the core, for the distribution charts and the Ward dendrogram (python_models.data);
-- the dashboard marts (schema ``marts``);
-- the load ledger and the quarantine (schema ``audit``);
+- the analysis models, for the distribution charts and the Ward dendrogram (python_models.data);
+- the dashboard marts;
+- the load ledger and the quarantine (the ana_loaded_batches, ana_refused_rows_by_file and
+  ana_refusal_examples models);
 - dbt's run_results.json (the test summary), when a build left one;
 - the four MongoDB pipeline results (collection ``pipeline_results``), when published.
 
@@ -20,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from python_models.data import query_frame
+from python_models.warehouse import model_exists, query_frame, read_model, relation_exists
+from streamlytics.dbt_relations import relation
 
 DASHBOARD_MARTS = (
     "rpt_executive_summary",
@@ -60,23 +62,22 @@ class MongoResults:
 
 
 def table_exists(conn: Any, schema: str, table: str) -> bool:
-    with conn.cursor() as cur:
-        cur.execute("select to_regclass(%s) is not null", (f"{schema}.{table}",))
-        return bool(cur.fetchone()[0])
+    """Whether `schema`.`table` exists (the analysis schema, which persist writes, not dbt)."""
+    return relation_exists(conn, f"{schema}.{table}")
 
 
 def marts(conn: Any) -> dict[str, pd.DataFrame]:
     """The dashboard marts that exist, by name (an absent mart is simply not in the dict)."""
     out = {}
     for name in DASHBOARD_MARTS:
-        if table_exists(conn, "marts", name):
-            frame = query_frame(conn, f"select * from marts.{name}")
+        if model_exists(conn, name):
+            frame = query_frame(conn, f"select * from {relation(name)}")
             out[name] = _numeric(frame)
     return out
 
 
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
-    # Postgres numeric arrives as Decimal; the report formats and plots floats.
+    # Exact decimals arrive as Decimal; the report formats and plots floats.
     for column in frame.columns:
         if (
             frame[column].dtype == object
@@ -86,58 +87,52 @@ def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-LEDGER_SQL = """
-with quarantined as (
-    select batch_id, count(*) filter (where stage = 'staging') as staging_rows
-    from {quarantine}
-    group by batch_id
-)
-select b.source_file, b.file_kind, b.load_id, left(b.batch_id, 12) as batch,
-       b.lines_read, b.rows_loaded, b.rows_quarantined, coalesce(q.staging_rows, 0) as rows_rejected_in_staging,
-       b.file_bytes, b.finished_at
-from audit.load_batches as b
-left join quarantined as q on q.batch_id = b.batch_id
-where b.status = 'loaded'
-order by b.load_id
-"""
-
-# Only the quarantine of batches still loaded: a superseded batch's rows are not in the core.
-QUARANTINE_SQL = """
-select q.source_file, q.stage, q.reason_code, count(*) as rows
-from {quarantine} as q
-inner join audit.load_batches as b on b.batch_id = q.batch_id and b.status = 'loaded'
-group by q.source_file, q.stage, q.reason_code
-order by q.source_file, q.stage, rows desc, q.reason_code
-"""
-
-EXAMPLES_SQL = """
-select distinct on (q.source_file, q.reason_code) q.source_file, q.reason_code, q.message
-from {quarantine} as q
-inner join audit.load_batches as b on b.batch_id = q.batch_id and b.status = 'loaded'
-order by q.source_file, q.reason_code, q.source_line nulls last
-"""
+QUALITY_MODELS = ("ana_loaded_batches", "ana_refused_rows_by_file", "ana_refusal_examples")
 
 
 def quality(conn: Any, run_results: Path | None) -> QualityData:
-    """Ledger of the loaded batches, quarantine counts by file, stage and reason, dbt's tests.
-
-    Staging rejects are in audit.all_quarantine once dbt has built it; before that only the
-    ingest quarantine (audit.quarantine) exists, and that is what is shown.
-    """
-    if not table_exists(conn, "audit", "load_batches"):
+    """Ledger of the loaded batches, quarantine counts by file, stage and reason, dbt's tests."""
+    missing = [m for m in QUALITY_MODELS if not model_exists(conn, m)]
+    if missing:
         raise ReportSourceError(
-            "audit.load_batches is missing: ingest the raw files first (`streamlytics ingest`)."
+            f"{', '.join(missing)} not built: ingest the raw files and build the dbt project "
+            "first (`streamlytics ingest`, `streamlytics transform`)."
         )
-    relation = (
-        "audit.all_quarantine"
-        if table_exists(conn, "audit", "all_quarantine")
-        else "audit.quarantine"
+    ledger = read_model(
+        conn,
+        "ana_loaded_batches",
+        [
+            "source_file",
+            "file_kind",
+            "load_id",
+            "batch_id",
+            "lines_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "rows_refused_at_staging",
+            "file_bytes",
+            "finished_at",
+        ],
+        order_by=("load_id",),
+    )
+    ledger.insert(3, "batch", ledger.pop("batch_id").str[:12])
+    ledger = ledger.rename(columns={"rows_refused_at_staging": "rows_rejected_in_staging"})
+    quarantine = read_model(
+        conn, "ana_refused_rows_by_file", ["source_file", "stage", "reason_code", "refused_rows"]
+    ).rename(columns={"refused_rows": "rows"})
+    quarantine = quarantine.sort_values(
+        ["source_file", "stage", "rows", "reason_code"],
+        ascending=[True, True, False, True],
+        kind="stable",
+    ).reset_index(drop=True)
+    examples = read_model(
+        conn,
+        "ana_refusal_examples",
+        ["source_file", "reason_code", "message"],
+        order_by=("source_file", "reason_code"),
     )
     return QualityData(
-        ledger=query_frame(conn, LEDGER_SQL.format(quarantine=relation)),
-        quarantine=query_frame(conn, QUARANTINE_SQL.format(quarantine=relation)),
-        examples=query_frame(conn, EXAMPLES_SQL.format(quarantine=relation)),
-        dbt=dbt_summary(run_results),
+        ledger=ledger, quarantine=quarantine, examples=examples, dbt=dbt_summary(run_results)
     )
 
 

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from streamlytics.config import settings
 
@@ -210,7 +210,7 @@ class LocalPrefect:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
 
-    def start(self, timeout: float = 180) -> LocalPrefect:
+    def start(self, timeout: float = 180) -> Self:
         """Start the server, then the runner; return once every deployment is registered."""
         if _port_in_use(self.host, self.port):
             raise PrefectServeError(
@@ -275,7 +275,7 @@ class LocalPrefect:
             if proc is not None:
                 _stop_group(proc, timeout)
 
-    def __enter__(self) -> LocalPrefect:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 from streamlytics.config import Settings, settings
 
@@ -174,7 +175,7 @@ def build_docs(
 class _DocsHandler(SimpleHTTPRequestHandler):
     """Serves /dbt/ and /gx/ from their folders and a small index page at /."""
 
-    mounts: dict[str, Path] = {}
+    mounts: ClassVar[dict[str, Path]] = {}
 
     def log_message(self, format: str, *args) -> None:
         pass  # the terminal belongs to the CLI; requests are not news

@@ -1,4 +1,8 @@
-"""Tableau Hyper extracts of every mart: one ``<mart>.hyper`` file per table of the marts schema.
+"""Tableau Hyper extracts of the marts the dashboards read: one ``<mart>.hyper`` file per model.
+
+Which marts: the models that the ``type: dashboard`` exposures of dbt's manifest depend on
+(dbt_project/models/marts/dashboards/_dashboards__exposures.yml), at the relations dbt built them
+(streamlytics/dbt_relations.py); no schema is named here.
 
 Rows never pass through Python: PostgreSQL writes each mart as CSV (``COPY ... TO STDOUT``) into a
 temporary file, and Hyper loads that file with its own ``COPY ... FROM``. This process's memory
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
+
+from streamlytics.dbt_relations import Relation, RelationError, exposed_relations
 
 HYPER_SCHEMA = "Extract"
 # Hyper files at the default database version hold 64-bit numerics only (precision <= 18);
@@ -97,15 +103,12 @@ def _sql_type(hyper_type: str):  # -> tableauhyperapi.SqlType
     return factory(*(int(a) for a in args.rstrip(")").split(",")))
 
 
-def list_marts(conn, schema: str = "marts") -> list[str]:
-    """Tables and views of the schema, by name, discovered at run time."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = %s and table_type in ('BASE TABLE', 'VIEW') order by table_name",
-            (schema,),
-        )
-        return [row[0] for row in cur.fetchall()]
+def dashboard_marts() -> list[Relation]:
+    """The models the manifest's dashboard exposures depend on (TableauExportError if none)."""
+    try:
+        return exposed_relations("dashboard")
+    except RelationError as exc:
+        raise TableauExportError(str(exc)) from exc
 
 
 def mart_columns(conn, schema: str, table: str) -> list[ColumnSpec]:
@@ -124,15 +127,17 @@ def mart_columns(conn, schema: str, table: str) -> list[ColumnSpec]:
         return specs
 
 
-def _copy_query(schema: str, table: str, columns: list[ColumnSpec]) -> sql.Composed:
+def _copy_query(mart: Relation, columns: list[ColumnSpec]) -> sql.Composed:
+    # The query is a plain select of the mart's columns (standard casts only); COPY is only how
+    # PostgreSQL streams its answer as CSV.
     select_list = sql.SQL(", ").join(
-        sql.SQL("{}::text").format(sql.Identifier(c.name))
+        sql.SQL("cast({} as text)").format(sql.Identifier(c.name))
         if c.cast_to_text
         else sql.Identifier(c.name)
         for c in columns
     )
-    return sql.SQL("copy (select {} from {}.{}) to stdout with (format csv)").format(
-        select_list, sql.Identifier(schema), sql.Identifier(table)
+    return sql.SQL("copy (select {} from {}) to stdout with (format csv)").format(
+        select_list, sql.Identifier(mart.schema, mart.identifier)
     )
 
 
@@ -152,13 +157,19 @@ def _table_definition(table: str, columns: list[ColumnSpec]):
     )
 
 
-def _export_one(conn, hyper, schema: str, table: str, out_dir: Path, scratch: Path) -> MartExtract:
+def _export_one(conn, hyper, mart: Relation, out_dir: Path, scratch: Path) -> MartExtract:
     from tableauhyperapi import Connection, CreateMode, escape_string_literal
 
-    columns = mart_columns(conn, schema, table)
+    table = mart.model
+    columns = mart_columns(conn, mart.schema, mart.identifier)
+    if not columns:
+        raise TableauExportError(
+            f"mart {mart.model!r} ({mart}) does not exist in database {conn.info.dbname!r}: "
+            "build the marts first (`dbt build` / `streamlytics run`)."
+        )
     csv_path = scratch / f"{table}.csv"
     with conn.cursor() as cur, csv_path.open("w", encoding="utf-8", newline="") as fh:
-        cur.copy_expert(_copy_query(schema, table, columns).as_string(conn), fh)
+        cur.copy_expert(_copy_query(mart, columns).as_string(conn), fh)
         pg_rows = cur.rowcount
     # Written under a temporary name and renamed: a failed export never leaves a half extract.
     final = out_dir / f"{table}.hyper"
@@ -176,7 +187,7 @@ def _export_one(conn, hyper, schema: str, table: str, out_dir: Path, scratch: Pa
     if hyper_rows != pg_rows:
         partial.unlink(missing_ok=True)
         raise TableauExportError(
-            f"mart {schema}.{table}: PostgreSQL wrote {pg_rows} rows but Hyper loaded {hyper_rows}; "
+            f"mart {mart}: PostgreSQL wrote {pg_rows} rows but Hyper loaded {hyper_rows}; "
             "the extract was not written."
         )
     partial.replace(final)
@@ -197,14 +208,15 @@ def _start_hyper(log_dir: Path):
 def export_marts(
     out_dir: Path,
     database_url: str | None = None,
-    schema: str = "marts",
+    marts: list[Relation] | None = None,
     log_dir: Path | None = None,
 ) -> list[MartExtract]:
-    """Write ``<out_dir>/<mart>.hyper`` for every table of ``schema``; one consistent snapshot.
+    """Write ``<out_dir>/<model>.hyper`` for every mart; one consistent snapshot.
 
-    Each file holds one table ``"Extract"."<mart>"`` with the mart's columns, types, nullability
-    and exactly its rows (checked against the count PostgreSQL sent). Raises TableauExportError
-    when the schema holds no table.
+    ``marts`` defaults to :func:`dashboard_marts`. Each file holds one table
+    ``"Extract"."<model>"`` with the mart's columns, types, nullability and exactly its rows
+    (checked against the count PostgreSQL sent). Raises TableauExportError when there is no
+    manifest or dashboard exposure, or a mart is not built in the database.
     """
     import psycopg2
 
@@ -221,17 +233,12 @@ def export_marts(
         with conn.cursor() as cur:
             # Timestamps with time zone are written in UTC so Hyper stores the same instant.
             cur.execute("set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'")
-        marts = list_marts(conn, schema)
-        if not marts:
-            raise TableauExportError(
-                f"schema {schema!r} holds no tables in database {conn.info.dbname!r}: "
-                "build the marts first (`dbt build` / `streamlytics run`)."
-            )
+        marts = dashboard_marts() if marts is None else marts
         with (
             _start_hyper(log_dir or cfg.state_dir / "logs" / "hyper") as hyper,
             tempfile.TemporaryDirectory(prefix=".csv-", dir=out_dir) as scratch,
         ):
-            return [_export_one(conn, hyper, schema, m, out_dir, Path(scratch)) for m in marts]
+            return [_export_one(conn, hyper, m, out_dir, Path(scratch)) for m in marts]
     finally:
         conn.rollback()
         conn.close()
@@ -249,8 +256,10 @@ def read_extract_count(path: Path, log_dir: Path | None = None) -> int:
     from streamlytics.config import settings
 
     mart = Path(path).stem
-    with _start_hyper(log_dir or settings().state_dir / "logs" / "hyper") as hyper:
-        with Connection(hyper.endpoint, str(path)) as hconn:
-            return int(
-                hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}")
-            )
+    with (
+        _start_hyper(log_dir or settings().state_dir / "logs" / "hyper") as hyper,
+        Connection(hyper.endpoint, str(path)) as hconn,
+    ):
+        return int(
+            hconn.execute_scalar_query(f"select count(*) from {TableName(HYPER_SCHEMA, mart)}")
+        )

@@ -141,8 +141,9 @@ class ManifestWriter:
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
+        # Open until finish() merges them into manifest.json and removes them.
         self._spools: dict[str, IO[str]] = {
-            name: open(out_dir / f".manifest-{name}.part", "w", encoding="utf-8")
+            name: open(out_dir / f".manifest-{name}.part", "w", encoding="utf-8")  # noqa: SIM115
             for name in self.FILES
         }
         self.counts: dict[str, int] = {}

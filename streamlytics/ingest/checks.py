@@ -314,7 +314,7 @@ def _too_long_number(name: str, text: str) -> Problem | None:
     if not limit:
         return None
     # Strings are matched whole so a long digit run inside a string value is not blamed.
-    pattern = re.compile(r'"(?:[^"\\]|\\.)*"|(\d{%d,})' % (limit + 1))
+    pattern = re.compile(r'"(?:[^"\\]|\\.)*"|(\d{' + str(limit + 1) + ",})")
     for match in pattern.finditer(text):
         if match.group(1):
             line, column = _text_position(text, match.start(1))

@@ -66,8 +66,7 @@ class FieldChecker:
 
     def check(self, text: str) -> tuple[str | None, list[tuple[str, str | None, str | None, str]]]:
         """(row text for COPY, []) for a valid line, else (None, [(reason, field, value, detail)...])."""
-        if text.endswith("\r"):  # tolerate CRLF line endings
-            text = text[:-1]
+        text = text.removesuffix("\r")  # tolerate CRLF line endings
         values = text.split(",")
         fields = self.layout.fields
         if len(values) != len(fields):

@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import psycopg2
 
@@ -101,7 +101,7 @@ class ProducerReader:
             produce(self._emit)
         except _Stopped:
             return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             self._put_final(_Done(exc))
             return
         self._put_final(_Done())
@@ -133,7 +133,7 @@ class ProducerReader:
         self._stop.set()
         self._thread.join()
 
-    def __enter__(self) -> ProducerReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

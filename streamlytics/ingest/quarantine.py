@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from streamlytics.ingest.copy_text import encode_row
 
@@ -71,7 +71,10 @@ class QuarantineSpool:
         self.batch_id = batch_id
         self.source_file = source_file
         self.count = 0
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b")
+        # Lives as long as the spool: close() (or leaving its `with` block) closes it.
+        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=SPOOL_MEMORY_BYTES, mode="w+b"
+        )
 
     def add(self, rejection: Rejection) -> None:
         row: tuple[Any, ...] = (
@@ -104,7 +107,7 @@ class QuarantineSpool:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> QuarantineSpool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

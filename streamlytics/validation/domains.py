@@ -1,8 +1,10 @@
-"""The value domains the raw suites check, read from the dbt project so they are declared once.
+"""The value domains the suites read, from the dbt project so they are declared once.
 
 dbt_project.yml `vars` hold the canonical spellings (countries, plans, devices, qualities,
-genres) and the row-rule ranges that staging quarantines on; the GX raw suites report the same
-rules on arrival, so both tools read one list.
+genres). dbt staging maps values onto them (and quarantines a plan, device or quality outside
+them); the GX raw suites report how far a delivery's spelling drifts from them, and the mart
+suites expect every country, device and genre. The row-rule ranges are vars too, read by dbt
+alone: staging owns those rules.
 """
 
 from __future__ import annotations
@@ -20,14 +22,9 @@ class Domains:
     device_types: tuple[str, ...]
     quality_levels: tuple[str, ...]
     genres: tuple[str, ...]
-    min_user_age: int
-    max_user_age: int
-    min_rating: float
-    max_rating: float
 
 
 _LISTS = ("countries", "subscription_types", "device_types", "quality_levels", "genres")
-_NUMBERS = ("min_user_age", "max_user_age", "min_rating", "max_rating")
 
 
 def load_domains(dbt_project_dir: Path) -> Domains:
@@ -37,12 +34,9 @@ def load_domains(dbt_project_dir: Path) -> Domains:
         variables = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("vars") or {}
     except OSError as exc:
         raise FileNotFoundError(f"{path}: cannot read the dbt project's vars ({exc})") from exc
-    missing = [name for name in (*_LISTS, *_NUMBERS) if name not in variables]
+    missing = [name for name in _LISTS if name not in variables]
     if missing:
         raise KeyError(
             f"{path}: vars {', '.join(missing)} are missing; the validation suites need them"
         )
-    return Domains(
-        **{name: tuple(str(v) for v in variables[name]) for name in _LISTS},
-        **{name: variables[name] for name in _NUMBERS},
-    )
+    return Domains(**{name: tuple(str(v) for v in variables[name]) for name in _LISTS})

@@ -23,8 +23,7 @@ kept as (
 ),
 
 final as (
-    select
-        genre
+    select genre
     from kept
     group by genre
 )

@@ -28,9 +28,7 @@ sessions as (
     select * from {{ ref('int_viewing_sessions_validated') }}
     where quarantine_reason is null
     {%- if is_incremental() %}
-        and validation_load_id = (
-            select max(validation_load_id) from {{ ref('int_viewing_sessions_validated') }}
-        )
+        and {{ written_this_run() }}
     {%- endif %}
 ),
 

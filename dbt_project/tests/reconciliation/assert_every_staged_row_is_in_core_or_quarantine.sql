@@ -15,39 +15,74 @@
     lines were proven when they were written, and an appending build neither re-places them
     (the core only takes rows the validation just wrote) nor removes them.
 -#}
-{%- set validated = ref('int_viewing_sessions_validated') -%}
-{%- set first_checked_load -%}
-    (select min(load_id) from {{ validated }}
-     where validation_load_id = (select max(validation_load_id) from {{ validated }}))
-{%- endset -%}
 with
+
+validated as (
+    select * from {{ ref('int_viewing_sessions_validated') }}
+),
+
+-- The first sessions load the validation wrote in this build (the first of all after a full
+-- build or a re-validation).
+first_checked as (
+    select min(load_id) as load_id
+    from validated
+    where {{ written_this_run(ref('int_viewing_sessions_validated')) }}
+),
 
 -- Sessions batches proven by an earlier build (none after a full build or a re-validation).
 proven_session_batches as (
     select distinct batch_id
-    from {{ validated }}
-    where load_id < {{ first_checked_load }}
+    from validated
+    where load_id < (select first_checked.load_id from first_checked)
 ),
 
 staged as (
-    select 'users' as entity, batch_id, source_line from {{ ref('stg_streaming__users') }}
+    select
+        'users' as entity,
+        batch_id,
+        source_line
+    from {{ ref('stg_streaming__users') }}
     union all
-    select 'content' as entity, batch_id, source_line from {{ ref('int_content_validated') }}
+    select
+        'content' as entity,
+        batch_id,
+        source_line
+    from {{ ref('int_content_validated') }}
     union all
-    select 'viewing_sessions' as entity, batch_id, source_line from {{ ref('stg_streaming__viewing_sessions') }}
-    where load_id >= {{ first_checked_load }}
+    select
+        'viewing_sessions' as entity,
+        batch_id,
+        source_line
+    from {{ ref('stg_streaming__viewing_sessions') }}
+    where load_id >= (select first_checked.load_id from first_checked)
 ),
 
 landed as (
-    select 'users' as place, batch_id, source_line from {{ ref('users') }}
+    select
+        'users' as place,
+        batch_id,
+        source_line
+    from {{ ref('users') }}
     union all
-    select 'content' as place, batch_id, source_line from {{ ref('content') }}
+    select
+        'content' as place,
+        batch_id,
+        source_line
+    from {{ ref('content') }}
     union all
-    select 'viewing_sessions' as place, batch_id, source_line from {{ ref('viewing_sessions') }}
-    where batch_id not in (select batch_id from proven_session_batches)
+    select
+        'viewing_sessions' as place,
+        batch_id,
+        source_line
+    from {{ ref('viewing_sessions') }}
+    where batch_id not in (select proven.batch_id from proven_session_batches as proven)
     union all
-    select 'quarantine' as place, batch_id, source_line from {{ ref('staging_quarantine') }}
-    where batch_id not in (select batch_id from proven_session_batches)
+    select
+        'quarantine' as place,
+        batch_id,
+        source_line
+    from {{ ref('staging_quarantine') }}
+    where batch_id not in (select proven.batch_id from proven_session_batches as proven)
 ),
 
 -- place is only read where the row was placed once

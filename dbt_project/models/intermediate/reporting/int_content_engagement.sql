@@ -32,7 +32,7 @@ engagement as (
         count(*) as viewer_count,
         cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
         sum(sum_completion_percentage)
-            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
     from content_viewers
     group by content_id
 ),

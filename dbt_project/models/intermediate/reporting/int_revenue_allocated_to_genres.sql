@@ -122,7 +122,7 @@ ranked as (
         price_cents - sum(floor_cents) over (partition by user_id, activity_month) as leftover_cents,
         row_number() over (
             partition by user_id, activity_month
-            order by fractional_cents desc, genre
+            order by fractional_cents desc, genre asc
         ) as remainder_rank
     from floored
 ),
@@ -137,7 +137,7 @@ final as (
         attributed_watch_minutes,
         price_cents,
         cast(floor_cents as {{ dbt.type_bigint() }})
-            + case when remainder_rank <= leftover_cents then 1 else 0 end as revenue_cents
+        + case when remainder_rank <= leftover_cents then 1 else 0 end as revenue_cents
     from ranked
 )
 

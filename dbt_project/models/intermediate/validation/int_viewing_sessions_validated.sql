@@ -114,9 +114,9 @@ sessions as (
 -- build appends only while they are unchanged).
 snapshots as (
     select
-        (select max(load_id) from {{ ref('stg_streaming__users') }}) as users_load_id,
-        (select max(load_id) from {{ ref('int_content_validated') }}) as content_load_id,
-        (select max(load_id) from staged) as validation_load_id
+        (select max(load_id) as users_load_id from {{ ref('stg_streaming__users') }}) as users_load_id,
+        (select max(load_id) as content_load_id from {{ ref('int_content_validated') }}) as content_load_id,
+        (select max(load_id) as validation_load_id from staged) as validation_load_id
 ),
 
 -- The first occurrence of each id (never a duplicate_id), valid or not: a session that names a

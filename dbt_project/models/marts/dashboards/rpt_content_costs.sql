@@ -33,9 +33,9 @@ final as (
         engagement.session_count,
         engagement.rating,
         cast(engagement.production_budget as {{ dbt.type_numeric() }})
-            / cast(nullif(engagement.views, 0) as {{ dbt.type_numeric() }}) as cost_per_view,
+        / cast(nullif(engagement.views, 0) as {{ dbt.type_numeric() }}) as cost_per_view,
         cast(engagement.production_budget as {{ dbt.type_numeric() }})
-            / cast(nullif(engagement.session_count, 0) as {{ dbt.type_numeric() }}) as cost_per_session
+        / cast(nullif(engagement.session_count, 0) as {{ dbt.type_numeric() }}) as cost_per_session
     from engagement
     left join primary_genres
         on engagement.content_id = primary_genres.content_id

@@ -36,7 +36,7 @@ ranked as (
         *,
         row_number() over (
             partition by content_type, genre_scope
-            order by session_count desc, total_watch_minutes desc, content_id
+            order by session_count desc, total_watch_minutes desc, content_id asc
         ) as performance_rank
     from scoped
 ),

@@ -47,7 +47,7 @@ days as (
         count(*) as daily_active_users,
         sum(total_watch_minutes) as total_watch_minutes,
         sum(sum_completion_percentage)
-            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
     from user_days
     group by watch_date
 ),
@@ -60,7 +60,10 @@ next_active as (
     select
         user_id,
         watch_date,
-        lead(watch_date) over (partition by user_id order by watch_date) as next_watch_date
+        lead(watch_date) over (
+            partition by user_id
+            order by watch_date
+        ) as next_watch_date
     from user_days
 ),
 
@@ -75,10 +78,11 @@ next_active as (
 
     select
         case
+            -- dbt-postgres renders dateadd over several lines, blank ones included.
             when next_watch_date is not null
-                and next_watch_date < {{ dbt.dateadd('day', window_days, 'watch_date') }}
+                and next_watch_date < {{ dbt.dateadd('day', window_days, 'watch_date') }}  -- noqa: LT15
                 then next_watch_date
-            else {{ dbt.dateadd('day', window_days, 'watch_date') }}
+            else {{ dbt.dateadd('day', window_days, 'watch_date') }}  -- noqa: LT15
         end as event_date,
         -1 as delta
     from next_active
@@ -87,8 +91,10 @@ next_active as (
 {{ label }}_active as (
     select
         event_date,
-        sum(sum(delta)) over (order by event_date rows between unbounded preceding and current row)
-            as active_users
+        sum(sum(delta)) over (
+            order by event_date
+            rows between unbounded preceding and current row
+        ) as active_users
     from {{ label }}_events
     group by event_date
 ),

@@ -33,7 +33,7 @@ engagement as (
         count(distinct user_id) as active_user_count,
         sum(total_watch_minutes) as total_watch_minutes,
         sum(sum_completion_percentage)
-            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
     from user_months
     group by country
 ),
@@ -52,14 +52,14 @@ final as (
         audience.user_count,
         coalesce(engagement.active_user_count, 0) as active_user_count,
         cast(audience.premium_user_count as {{ dbt.type_numeric() }})
-            / cast(audience.user_count as {{ dbt.type_numeric() }}) as premium_share,
+        / cast(audience.user_count as {{ dbt.type_numeric() }}) as premium_share,
         cast(coalesce(engagement.session_count, 0) as {{ dbt.type_bigint() }}) as session_count,
         cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_numeric() }}) / 60 as watch_hours,
         engagement.mean_completion_percentage,
         cast(coalesce(revenue.revenue_cents, 0) as {{ dbt.type_numeric() }}) / 100 as revenue_usd,
         cast(revenue.revenue_cents as {{ dbt.type_numeric() }}) / 100
-            / cast(nullif(engagement.active_user_count, 0) as {{ dbt.type_numeric() }})
-            as revenue_per_active_user_usd
+        / cast(nullif(engagement.active_user_count, 0) as {{ dbt.type_numeric() }})
+        as revenue_per_active_user_usd
     from audience
     left join engagement
         on audience.country = engagement.country

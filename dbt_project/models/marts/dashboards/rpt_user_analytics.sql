@@ -29,15 +29,7 @@ banded as (
         users.user_id,
         users.country,
         users.subscription_type,
-        case
-            when users.age < 18 then '13-17'
-            when users.age < 25 then '18-24'
-            when users.age < 35 then '25-34'
-            when users.age < 45 then '35-44'
-            when users.age < 55 then '45-54'
-            when users.age < 65 then '55-64'
-            else '65+'
-        end as age_band,
+        {{ age_band('users.age') }} as age_band,
         users.lifetime_watch_hours,
         user_behaviour.session_count,
         user_behaviour.total_watch_minutes,
@@ -58,13 +50,13 @@ final as (
         cast(coalesce(sum(session_count), 0) as {{ dbt.type_bigint() }}) as session_count,
         cast(coalesce(sum(total_watch_minutes), 0) as {{ dbt.type_numeric() }}) / 60 as watch_hours,
         cast(sum(session_count) as {{ dbt.type_numeric() }})
-            / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as sessions_per_active_user,
+        / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as sessions_per_active_user,
         cast(sum(total_watch_minutes) as {{ dbt.type_numeric() }}) / 60
-            / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as watch_hours_per_active_user,
+        / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as watch_hours_per_active_user,
         sum(sum_completion_percentage)
-            / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as mean_completion_percentage,
+        / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as mean_completion_percentage,
         cast(sum(sessions_4k) as {{ dbt.type_numeric() }})
-            / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as share_of_sessions_4k,
+        / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as share_of_sessions_4k,
         avg(lifetime_watch_hours) as mean_lifetime_watch_hours
     from banded
     group by country, subscription_type, age_band

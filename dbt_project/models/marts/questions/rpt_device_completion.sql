@@ -25,16 +25,16 @@ final as (
         device_type,
         session_count,
         cast(session_count as {{ dbt.type_numeric() }})
-            / cast(sum(session_count) over () as {{ dbt.type_numeric() }}) as share_of_sessions,
+        / cast(sum(session_count) over () as {{ dbt.type_numeric() }}) as share_of_sessions,
         total_watch_minutes,
         mean_completion_percentage,
         stddev_completion_percentage,
         mean_completion_percentage
-            - {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
-            as completion_ci95_lower,
+        - {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
+        as completion_ci95_lower,
         mean_completion_percentage
-            + {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
-            as completion_ci95_upper
+        + {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
+        as completion_ci95_upper
     from by_device
 )
 

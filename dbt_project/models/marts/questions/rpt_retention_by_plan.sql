@@ -42,7 +42,7 @@ cohort_grid as (
         observed_months.activity_month
     from cohort_sizes
     inner join observed_months
-        on observed_months.activity_month >= cohort_sizes.cohort_month
+        on cohort_sizes.cohort_month <= observed_months.activity_month
 ),
 
 retained as (
@@ -61,8 +61,9 @@ final as (
     select
         cohort_grid.subscription_type,
         cohort_grid.cohort_month,
-        cast({{ dbt.datediff('cohort_grid.cohort_month', 'cohort_grid.activity_month', 'month') }} as integer)
-            as months_since_first_watch,
+        -- dbt-postgres renders datediff as one long line: the length check does not apply here.
+        cast({{ dbt.datediff('cohort_grid.cohort_month', 'cohort_grid.activity_month', 'month') }} as integer)  -- noqa: LT05
+        as months_since_first_watch,
         cohort_grid.activity_month,
         cohort_grid.cohort_size,
         coalesce(retained.retained_users, 0) as retained_users,

@@ -31,8 +31,8 @@ final as (
         cast(revenue_cents as {{ dbt.type_bigint() }}) as revenue_cents,
         cast(revenue_cents as {{ dbt.type_numeric() }}) / 100 as revenue_usd,
         cast(revenue_cents as {{ dbt.type_numeric() }})
-            / cast(sum(revenue_cents) over (partition by revenue_month) as {{ dbt.type_numeric() }})
-            as share_of_month_revenue
+        / cast(sum(revenue_cents) over (partition by revenue_month) as {{ dbt.type_numeric() }})
+        as share_of_month_revenue
     from by_genre
 )
 

@@ -13,7 +13,7 @@ final as (
         count(*) as active_user_count,
         cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
         sum(sum_completion_percentage)
-            / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
     from user_months
     group by activity_month
 )

@@ -1,4 +1,8 @@
-"""The four pipeline questions answered in SQL: over the Postgres core, and from the marts.
+"""Test oracle: the four pipeline questions answered in SQL over the Postgres core, and the marts.
+
+Independent of the package on purpose: it aggregates the core's session log itself, in
+PostgreSQL's own SQL, which mongo/ and the dbt sync models must never do, so it is a second
+engine and a second code path to compare the MongoDB pipelines and documents against.
 
 ``CORE`` computes each question from ``core.users`` / ``core.content`` / ``core.content_genres``
 / ``core.viewing_sessions`` with the same columns, grain and row order as the pipeline. It is
@@ -18,7 +22,27 @@ from typing import Any
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
-from mongo.documents import AGE_BANDS, DEFAULT_SCHEMA
+DEFAULT_SCHEMA = "core"
+
+# Age bands of the engagement pipeline: closed intervals of completed years, written here
+# independently of dbt's age_band macro.
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (13, 17, "13-17"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, None, "65+"),
+)
+
+
+def age_band(age: int) -> str:
+    """The band label of an age, e.g. 30 -> '25-34', 70 -> '65+'."""
+    for low, high, label in AGE_BANDS:
+        if age >= low and (high is None or age <= high):
+            return label
+    raise ValueError(f"age {age!r} is below the youngest band ({AGE_BANDS[0][0]})")
 
 
 def _age_band_case(column: str) -> str:

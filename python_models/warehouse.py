@@ -1,0 +1,90 @@
+"""Read dbt models into data frames with plain, portable SQL.
+
+The statistics and the report name the dbt models they read; where dbt built each one comes
+from its manifest (streamlytics.dbt_relations). Queries are ``select <columns> from
+<relation>``: no engine-specific SQL, so the same code reads PostgreSQL today and another
+engine behind a DB-API connection later. Ordering, type conversion and reshaping happen here,
+in Python, where they do not depend on the engine's collation or numeric types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from streamlytics.dbt_relations import RelationError, relation
+
+__all__ = ["RelationError", "model_exists", "query_frame", "read_model", "relation_exists"]
+
+
+def query_frame(
+    conn: Any, sql: str, params: tuple[Any, ...] | dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Run a query on a DB-API connection and return its rows as a data frame."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        columns = [c[0] for c in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def model_exists(conn: Any, model: str) -> bool:
+    """Whether dbt knows `model` (its manifest) and has built it in the connected warehouse.
+
+    A failed probe is rolled back, so call this before any write of the caller's transaction.
+    """
+    try:
+        name = relation(model)
+    except RelationError:
+        return False
+    return relation_exists(conn, str(name))
+
+
+def relation_exists(conn: Any, name: str) -> bool:
+    """Whether `name` (``schema.table``) can be read; a failed probe is rolled back."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"select 1 from {name} where 1 = 0")
+            cur.fetchall()
+    except _driver_error(conn):
+        conn.rollback()
+        return False
+    return True
+
+
+def _driver_error(conn: Any) -> type[Exception]:
+    # DB-API's optional extension: a connection names its driver's Error base class.
+    return getattr(conn, "Error", Exception)
+
+
+def read_model(
+    conn: Any,
+    model: str,
+    columns: Sequence[str],
+    *,
+    floats: Sequence[str] = (),
+    dates: Sequence[str] = (),
+    order_by: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Every row of dbt model `model`, with `columns` (in that order).
+
+    `floats` become float64 (exact decimals and integers as the statistics use them), `dates`
+    datetime64; `order_by` sorts in Python (byte order of strings, the same on every engine).
+    """
+    frame = query_frame(conn, f"select {', '.join(columns)} from {relation(model)}")
+    for column in floats:
+        frame[column] = _to_float(frame[column])
+    for column in dates:
+        frame[column] = pd.to_datetime(frame[column])
+    if order_by:
+        frame = frame.sort_values(list(order_by), kind="stable").reset_index(drop=True)
+    return frame
+
+
+def _to_float(values: pd.Series) -> pd.Series:
+    # float(Decimal) is correctly rounded, as the warehouse's own cast to double precision is.
+    if values.dtype == object:
+        values = values.map(lambda v: float(v) if isinstance(v, Decimal) else v)
+    return pd.to_numeric(values).astype("float64")
