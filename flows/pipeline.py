@@ -1,103 +1,169 @@
-"""The full pipeline as one Prefect flow; each stage runs as a subflow.
+"""The full pipeline as one Prefect flow: one task per stage, ordered by Prefect.
 
-Thin by design: what each stage does and when a failure gates the rest lives in
-streamlytics/stages.py and streamlytics/pipeline.py, which are tested without Prefect.
+Thin by design: what each stage does lives in streamlytics/stages.py (and flows/ingest.py),
+which stages need which and what run_summary.json says in streamlytics/pipeline.py; both are
+tested without Prefect. Here, each stage is a task; a task starts when the stages it needs
+have completed (``wait_for``), and Prefect leaves it NotReady when one of them did not - that
+is the gate. Stages that do not need each other run side by side: the CPU-bound Python stages
+(Great Expectations, publish, statistics, Tableau) in a process pool, so they do not take
+turns for one GIL; ingest (COPY into PostgreSQL) and dbt (a subprocess) in threads.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
+from prefect.states import Failed
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from streamlytics import stage_host
+from streamlytics import stages
 from streamlytics.pipeline import (
+    PIPELINE,
     RunContext,
-    Stage,
+    StageFailed,
     StageResult,
-    execute_stage,
-    run_dag,
+    check_pipeline,
+    is_connection_error,
+    outcome_result,
+    run_stage,
     write_summary,
 )
 
-# Subflows start one at a time. Stages that become ready together would otherwise create their
-# flow runs at the same moment, and Prefect's SQLite server answers concurrent writes with 503
-# "database is locked": the client then waits ~2 s before retrying, per collision.
-_starting = threading.Lock()
+# Two cores: two stage processes at a time (publish ‖ analyze; Tableau follows the first done).
+CPU_WORKERS = 2
 
 
-def run_stage_as_subflow(
-    stage: Stage, ctx: RunContext, host: stage_host.StageHost | None = None
-) -> StageResult:
-    """Run one stage as a Prefect subflow named after it (no parameters to serialise).
-
-    An isolated stage runs in a process of ``host``; what it printed becomes the subflow's log.
-    """
-    started = False
-
-    def body() -> StageResult:
-        nonlocal started
-        started = True
-        _starting.release()  # the flow run exists and is Running: the next stage may start
-        logger = get_run_logger()
-        if stage.isolated and host is not None:
-            result = host.run(stage, ctx, on_output=lambda line: logger.info("%s", line))
-        else:
-            result = execute_stage(stage, ctx)
-        if result.status == "failed":
-            logger.error(
-                "stage %s failed after %.1fs: %s", stage.name, result.seconds, result.message
-            )
-        else:
-            logger.info("stage %s %s in %.1fs", stage.name, result.status, result.seconds)
-        return result
-
-    _starting.acquire()
-    try:
-        return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(
-            body
-        )()
-    finally:
-        if not started:  # the subflow failed before its body ran
-            _starting.release()
+def retry_on_connection_error(task_: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry a stage only when a server could not be reached."""
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, StageFailed):
+        error = error.__cause__  # what the stage raised
+    return isinstance(error, BaseException) and is_connection_error(error)
 
 
-@flow(name="streamlytics-pipeline", log_prints=True)
-def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
+STAGE_TASK: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    "log_prints": True,
+    "retries": 2,
+    "retry_delay_seconds": 5,
+    "retry_condition_fn": retry_on_connection_error,
+}
+
+
+@task(name="ingest", cache_policy=NO_CACHE, log_prints=True)
+def ingest(ctx: RunContext) -> StageResult:
+    # The ingest flow retries its own tasks on connection errors; it runs as a subflow here.
+    from flows.ingest import ingest_flow
+
+    return run_stage("ingest", lambda c: ingest_flow(str(c.data_dir)), ctx)
+
+
+@task(name="validate-raw", **STAGE_TASK)
+def validate_raw(ctx: RunContext) -> StageResult:
+    return run_stage("validate-raw", stages.validate_raw, ctx, own_process=True)
+
+
+@task(name="transform", **STAGE_TASK)
+def transform(ctx: RunContext) -> StageResult:
+    from streamlytics.transform import plain
+
+    logger = get_run_logger()  # dbt's progress, line by line, in the run's log
+
+    def log(line: str) -> None:
+        logger.info("%s", plain(line))
+
+    return run_stage("transform", lambda c: stages.transform(c, on_output=log), ctx)
+
+
+@task(name="validate-marts", **STAGE_TASK)
+def validate_marts(ctx: RunContext) -> StageResult:
+    return run_stage("validate-marts", stages.validate_marts, ctx, own_process=True)
+
+
+@task(name="publish", **STAGE_TASK)
+def publish(ctx: RunContext) -> StageResult:
+    return run_stage("publish", stages.publish, ctx, own_process=True)
+
+
+@task(name="analyze", **STAGE_TASK)
+def analyze(ctx: RunContext) -> StageResult:
+    return run_stage("analyze", stages.analyze, ctx, own_process=True)
+
+
+@task(name="export-tableau", **STAGE_TASK)
+def export_tableau(ctx: RunContext) -> StageResult:
+    return run_stage("export-tableau", stages.export_tableau, ctx, own_process=True)
+
+
+TASKS = {
+    "ingest": ingest,
+    "validate-raw": validate_raw,
+    "transform": transform,
+    "validate-marts": validate_marts,
+    "publish": publish,
+    "analyze": analyze,
+    "export-tableau": export_tableau,
+}
+IN_THREADS = {"ingest", "transform"}
+
+
+def final_outcome(future: PrefectFuture[StageResult]) -> object:
+    """What a finished task left: its StageResult, the exception it failed with, or None when it
+    never ran (NotReady: a stage it needs did not complete)."""
+    state = future.state
+    if state.is_completed():
+        return future.result()
+    if state.is_failed() or state.is_crashed():
+        return state.result(raise_on_failure=False)
+    return None
+
+
+@flow(
+    name="streamlytics-pipeline",
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=len(IN_THREADS)),
+)
+def pipeline_flow(data_dir: str | None = None):
     """ingest → (validate raw ‖ dbt build) → validate marts → (publish ‖ analyze ‖ Tableau).
 
-    Independent stages run side by side; everything that publishes waits for both gates. The
-    CPU-bound stages run in processes forked from a stage host: the one ``streamlytics run``
-    started before Prefect (so its imports overlap Prefect's start-up), else one of our own.
-    Returns the run summary (also written to run_summary.json in the reports folder).
+    Everything that publishes waits for both gates. Returns the run summary (also written to
+    run_summary.json in the reports folder); the flow run ends Failed when a stage did not
+    complete, with the summary as its result.
     """
-    from streamlytics.stages import make_context, pipeline_stages
-
     logger = get_run_logger()
     started = datetime.now(UTC)
-    ctx = make_context(Path(data_dir) if data_dir else None)
+    ctx = stages.make_context(Path(data_dir) if data_dir else None)
     # dbt parses the project while the files load (it needs no data); the build then skips it.
     from streamlytics.transform import parse_ahead
 
     parse_ahead(cfg=ctx.cfg)
-
-    def log_skip(result: StageResult) -> None:
-        logger.warning("stage %s %s", result.name, result.message)
-
-    host = stage_host.running()
-    own_host = stage_host.StageHost().start() if host is None else None
-    if own_host is not None:
-        own_host.preload()
-    try:
-        results = run_dag(
-            pipeline_stages(),
-            lambda stage: run_stage_as_subflow(stage, ctx, host or own_host),
-            on_skip=log_skip,
-        )
-    finally:
-        if own_host is not None:
-            own_host.stop()
-    return write_summary(ctx.reports_dir / "run_summary.json", results, started, ctx.data_dir)
+    check_pipeline(PIPELINE)
+    futures: dict[str, PrefectFuture[StageResult]] = {}
+    with ProcessPoolTaskRunner(max_workers=CPU_WORKERS) as processes:
+        for stage in PIPELINE:
+            upstream = [futures[need] for need in stage.needs]
+            if stage.name in IN_THREADS:
+                futures[stage.name] = TASKS[stage.name].submit(ctx, wait_for=upstream)
+            else:
+                futures[stage.name] = processes.submit(
+                    TASKS[stage.name], {"ctx": ctx}, wait_for=upstream
+                )
+        wait(list(futures.values()))
+    statuses: dict[str, str] = {}
+    results = []
+    for stage in PIPELINE:
+        result = outcome_result(stage, final_outcome(futures[stage.name]), statuses)
+        statuses[stage.name] = result.status
+        results.append(result)
+        if result.status == "skipped":
+            logger.warning("stage %s %s", result.name, result.message)
+    summary = write_summary(ctx.reports_dir / "run_summary.json", results, started, ctx.data_dir)
+    not_completed = [r.name for r in results if r.status != "completed"]
+    if not_completed:
+        return Failed(message=f"stages not completed: {', '.join(not_completed)}", data=summary)
+    return summary

@@ -44,8 +44,17 @@ def _main() -> None:
     os.environ.setdefault("DBT_PROFILES_DIR", str(settings().dbt_profiles_dir))
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # the temporary Prefect server gets 20 s to start by default: too little on a busy 2-core machine
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def report_to_prefect_server() -> str:
+    """Start the services (the Prefect server among them) and point this process's flows at the
+    Prefect server in use. Call before Prefect is imported: it reads PREFECT_API_URL once."""
+    try:
+        svc.up()
+        svc.export_to_environ()
+    except svc.ServiceError as exc:
+        fail(str(exc))
+    return os.environ["PREFECT_API_URL"]
 
 
 @services_app.command("up")
@@ -416,46 +425,13 @@ def run(
     ),
 ) -> None:
     """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
-    from streamlytics import prefect_server, stage_host
+    report_to_prefect_server()
+    from flows.pipeline import pipeline_flow
 
-    # Prefect's temporary server boots while this process imports Prefect; the stage host (which
-    # forks the CPU-bound stages) pre-imports their libraries once the server is up.
-    server = prefect_server.start_unless_configured()
-    host = stage_host.StageHost().start()
-    try:
-        from flows.pipeline import pipeline_flow
-
-        if server is not None:
-            err_console.print(
-                f"Prefect: temporary server on {server.api_url}", highlight=False, style="dim"
-            )
-            server.wait_ready()
-        host.preload()  # not earlier: on 2 cores the imports would slow down Prefect's start
-        if server is None:
-            summary = pipeline_flow(str(data_dir) if data_dir else None)
-        else:
-            from prefect.settings import (
-                PREFECT_API_URL,
-                PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-                PREFECT_UI_URL,
-                temporary_settings,
-            )
-
-            # No flow-run heartbeats: they let a lasting server mark a run whose process died as
-            # crashed, but this server dies with the process; and each subflow waited up to 1 s
-            # at its end for its heartbeat thread to notice it should stop. No UI URL: this
-            # server serves no UI, so "View at ..." links would lead nowhere.
-            temporary = {
-                PREFECT_API_URL: server.api_url,
-                PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
-                PREFECT_UI_URL: "",
-            }
-            with temporary_settings(updates=temporary):
-                summary = pipeline_flow(str(data_dir) if data_dir else None)
-    except (svc.ServiceError, prefect_server.PrefectServerError) as exc:
-        fail(str(exc))
-    finally:
-        host.stop()  # the server stops at exit, once Prefect has sent its last logs
+    state = pipeline_flow(str(data_dir) if data_dir else None, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):  # the flow itself failed before it could summarise
+        fail(f"the pipeline flow {state.name.lower()}: {summary}")
     table = Table("stage", "status", "seconds", "detail", title="streamlytics run")
     colour = {"completed": "green", "failed": "red", "skipped": "yellow"}
     for stage in summary["stages"]:

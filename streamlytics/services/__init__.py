@@ -1,8 +1,10 @@
-"""Which PostgreSQL and MongoDB the project talks to, and the lifecycle of its own local ones.
+"""Which PostgreSQL, MongoDB and Prefect server the project talks to, and the lifecycle of its
+own local ones.
 
-Resolution rule, the same for both services: when the user's variable (``DATABASE_URL`` /
-``MONGODB_URI``) is set, that server is used and nothing is started or stopped; otherwise the
-project's embedded server under the state folder is used.
+Resolution rule, the same for every service: when the user's variable (``DATABASE_URL`` /
+``MONGODB_URI`` / ``PREFECT_API_URL``) is set, that server is used and nothing is started or
+stopped; otherwise the project's embedded server under the state folder is used. The Prefect
+server keeps its database on the PostgreSQL in use (see services/prefect.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from streamlytics.config import Settings, settings
 from streamlytics.services.mongo import EmbeddedMongo
 from streamlytics.services.postgres import EmbeddedPostgres, ServiceError
+from streamlytics.services.prefect import EmbeddedPrefect, api_version
 
 __all__ = [
     "ServiceError",
@@ -24,6 +27,7 @@ __all__ = [
     "down",
     "env_exports",
     "mongodb_uri",
+    "prefect_api_url",
     "status",
     "up",
 ]
@@ -35,6 +39,10 @@ def _pg(cfg: Settings) -> EmbeddedPostgres:
 
 def _mongo(cfg: Settings) -> EmbeddedMongo:
     return EmbeddedMongo(cfg.state_dir / "mongo")
+
+
+def _prefect(cfg: Settings) -> EmbeddedPrefect:
+    return EmbeddedPrefect(cfg.state_dir / "prefect")
 
 
 @dataclass
@@ -70,6 +78,21 @@ def mongodb_uri(cfg: Settings | None = None) -> str:
         raise ServiceError(
             "No MONGODB_URI is set and the local MongoDB server has not been started: "
             "run `streamlytics services up` (or set MONGODB_URI to your own server)."
+        )
+    return url
+
+
+def prefect_api_url(cfg: Settings | None = None) -> str:
+    """The Prefect API URL flows report to; raises ServiceError if the local server was never
+    started."""
+    cfg = cfg or settings()
+    if cfg.prefect_api_url:
+        return cfg.prefect_api_url
+    url = _prefect(cfg).url()
+    if url is None:
+        raise ServiceError(
+            "No PREFECT_API_URL is set and the local Prefect server has not been started: "
+            "run `streamlytics services up` (or set PREFECT_API_URL to your own server)."
         )
     return url
 
@@ -133,6 +156,11 @@ def up(cfg: Settings | None = None) -> dict[str, str]:
         urls["mongo"] = cfg.mongodb_uri
     else:
         urls["mongo"] = _mongo(cfg).start()
+    if cfg.prefect_api_url:
+        api_version(cfg.prefect_api_url)
+        urls["prefect"] = cfg.prefect_api_url
+    else:
+        urls["prefect"] = _prefect(cfg).start(urls["postgres"])
     return urls
 
 
@@ -140,6 +168,9 @@ def down(cfg: Settings | None = None) -> list[str]:
     """Stop exactly the embedded servers of this state folder; external ones are untouched."""
     cfg = cfg or settings()
     stopped = []
+    # Prefect first: its database lives on the PostgreSQL stopped next.
+    if not cfg.prefect_api_url and _prefect(cfg).stop():
+        stopped.append("prefect")
     if not cfg.database_url and _pg(cfg).stop():
         stopped.append("postgres")
     if not cfg.mongodb_uri and _mongo(cfg).stop():
@@ -164,7 +195,23 @@ def status(cfg: Settings | None = None) -> list[ServiceStatus]:
             out.append(ServiceStatus(name, mode, url and _redact(url), True, version))
         except ServiceError as exc:
             out.append(ServiceStatus(name, mode, url and _redact(url), False, None, str(exc)))
+    out.append(_prefect_status(cfg))
     return out
+
+
+def _prefect_status(cfg: Settings) -> ServiceStatus:
+    """The Prefect server's row: its UI address (the API is that address + /api)."""
+    server = _prefect(cfg)
+    mode = "external" if cfg.prefect_api_url else "embedded"
+    api = cfg.prefect_api_url or server.url()
+    ui = api.removesuffix("/").removesuffix("/api") if api else None
+    if not cfg.prefect_api_url and not server.is_running():
+        return ServiceStatus("prefect", mode, ui, False, None, "not running")
+    try:
+        version = api_version(api)  # type: ignore[arg-type]
+    except ServiceError as exc:
+        return ServiceStatus("prefect", mode, ui, False, None, str(exc))
+    return ServiceStatus("prefect", mode, ui, True, version, f"UI {ui}; API {api}")
 
 
 def pg_variables(url: str) -> dict[str, str]:
@@ -192,11 +239,12 @@ def service_environment(cfg: Settings | None = None) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(cfg.dbt_profiles_dir),
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": prefect_api_url(cfg),
     }
 
 
 def env_exports(cfg: Settings | None = None) -> str:
-    """Shell lines that point psql, dbt and pymongo at the services in use."""
+    """Shell lines that point psql, dbt, pymongo and Prefect at the services in use."""
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in service_environment(cfg).items())
 
 
