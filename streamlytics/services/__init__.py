@@ -211,7 +211,7 @@ def _prefect_status(cfg: Settings) -> ServiceStatus:
         version = api_version(api)  # type: ignore[arg-type]
     except ServiceError as exc:
         return ServiceStatus("prefect", mode, ui, False, None, str(exc))
-    return ServiceStatus("prefect", mode, ui, True, version, f"UI {ui}; API {api}")
+    return ServiceStatus("prefect", mode, ui, True, version, "UI; API at url + /api")
 
 
 def pg_variables(url: str) -> dict[str, str]:
