@@ -90,10 +90,21 @@ def reporting_to_prefect() -> Iterator[str]:
         url = svc.prefect_api_url()
     except svc.ServiceError as exc:
         fail(str(exc))
+    # The variable first: Prefect reads it when first imported, and threads that Prefect starts
+    # (the process pool's log and event forwarder) and child processes see only that. The
+    # temporary setting covers a process that had imported Prefect already. Both are undone.
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: url}):
-        yield url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if before is None:
+            del os.environ["PREFECT_API_URL"]
+        else:
+            os.environ["PREFECT_API_URL"] = before
 
 
 def in_flow(name: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -19,7 +19,9 @@ CLI = [sys.executable, "-m", "streamlytics.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
 
 
 def processes_using(path: Path) -> list[psutil.Process]:
@@ -35,20 +37,35 @@ def processes_using(path: Path) -> list[psutil.Process]:
 
 def exported(stdout: str) -> dict[str, str]:
     """Evaluate `services env` output in a real shell and read the variables back."""
-    script = stdout + '\nprintf \'%s\\n%s\\n\' "$DATABASE_URL" "$MONGODB_URI"'
+    script = (
+        stdout + '\nprintf \'%s\\n%s\\n%s\\n\' "$DATABASE_URL" "$MONGODB_URI" "$PREFECT_API_URL"'
+    )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
-    db, mongo = out.splitlines()
-    return {"DATABASE_URL": db, "MONGODB_URI": mongo}
+    db, mongo, prefect = out.splitlines()
+    return {"DATABASE_URL": db, "MONGODB_URI": mongo, "PREFECT_API_URL": prefect}
+
+
+def prefect_server_pid(state: Path) -> int | None:
+    """The pid services up recorded for the state folder's Prefect server, if it still runs."""
+    import json
+
+    try:
+        pid = json.loads((state / "prefect" / "state.json").read_text())["pid"]
+    except (FileNotFoundError, KeyError):
+        return None
+    return pid if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" else None
 
 
 @pytest.fixture
 def isolated_env(tmp_path: Path):
     """Environment for a CLI whose embedded servers live in their own state folder."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URI")}
+    own = ("DATABASE_URL", "MONGODB_URI", "PREFECT_API_URL")
+    env = {k: v for k, v in os.environ.items() if k not in own}
     env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
     yield env
     run_cli("services", "down", env=env)
-    leftovers = processes_using(tmp_path / "state")
+    prefect = prefect_server_pid(tmp_path / "state")
+    leftovers = processes_using(tmp_path / "state") + ([psutil.Process(prefect)] if prefect else [])
     for proc in leftovers:  # never leave a server behind, even when the test failed
         proc.kill()
 
@@ -67,6 +84,14 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
     with pymongo.MongoClient(urls["MONGODB_URI"]) as client:
         assert client.admin.command("ping")["ok"] == 1
         client.svc_test.items.insert_one({"_id": "persisted"})
+    # The Prefect server answers on the exported API URL, its database on that PostgreSQL.
+    from urllib.request import urlopen
+
+    with urlopen(f"{urls['PREFECT_API_URL']}/health", timeout=10) as response:
+        assert response.read() == b"true"
+    with psycopg2.connect(urls["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from pg_database where datname = 'prefect'")
+        assert cur.fetchone() == (1,)
 
     again = run_cli("services", "up", env=isolated_env)  # second up is harmless
     assert again.returncode == 0, again.stderr
@@ -75,11 +100,13 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
     status = run_cli("services", "status", env=isolated_env)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "18." in status.stdout  # PostgreSQL server version is reported
+    ui = urls["PREFECT_API_URL"].removesuffix("/api")
+    assert f"Prefect UI: {ui}" in status.stdout  # where to open the UI
 
     down = run_cli("services", "down", env=isolated_env)
     assert down.returncode == 0
-    assert "postgres" in down.stdout and "mongo" in down.stdout
-    assert processes_using(state) == []
+    assert "postgres" in down.stdout and "mongo" in down.stdout and "prefect" in down.stdout
+    assert processes_using(state) == [] and prefect_server_pid(state) is None
     assert run_cli("services", "status", env=isolated_env).returncode == 1
 
     third = run_cli("services", "up", env=isolated_env)
@@ -112,6 +139,7 @@ def test_external_urls_are_used_and_nothing_is_started(service_urls, tmp_path):
     env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
     env["DATABASE_URL"] = service_urls["postgres"]
     env["MONGODB_URI"] = service_urls["mongo"]
+    env["PREFECT_API_URL"] = service_urls["prefect"]
 
     up = run_cli("services", "up", env=env)
     assert up.returncode == 0, up.stderr
@@ -120,7 +148,9 @@ def test_external_urls_are_used_and_nothing_is_started(service_urls, tmp_path):
     assert exported(run_cli("services", "env", env=env).stdout) == {
         "DATABASE_URL": service_urls["postgres"],
         "MONGODB_URI": service_urls["mongo"],
+        "PREFECT_API_URL": service_urls["prefect"],
     }
+    assert not (tmp_path / "state" / "prefect").exists()
     down = run_cli("services", "down", env=env)  # never stops a server it did not start
     assert "nothing was running" in down.stdout
     status = run_cli("services", "status", env=env)
