@@ -4,13 +4,15 @@ Thin by design: what each stage does lives in streamlytics/stages.py (and flows/
 which stages need which and what run_summary.json says in streamlytics/pipeline.py; both are
 tested without Prefect. Each stage is a task (flows/tasks.py); a task starts when the stages
 it needs have completed (``wait_for``), and Prefect leaves it NotReady when one of them did not:
-that is the gate. Stages that do not need each other run side by side: the CPU-bound Python stages
-(Great Expectations, publish, statistics, Tableau) in a process pool, so they do not take
-turns for one GIL; ingest (COPY into PostgreSQL) and dbt (a subprocess) in threads.
+that is the gate. Stages that do not need each other run side by side: the CPU-bound Python
+stages (Great Expectations, publish, statistics, Tableau) on Prefect's ProcessPoolTaskRunner,
+in two lanes of one process each (flows/tasks.py: LANES), so they do not take turns for one
+GIL; ingest (COPY into PostgreSQL) and dbt (a subprocess) on the flow's ThreadPoolTaskRunner.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from flows.tasks import IN_THREADS, TASKS
+from flows.tasks import IN_THREADS, LANES, PRELOAD, TASKS, preload
 from streamlytics import stages
 from streamlytics.pipeline import (
     PIPELINE,
@@ -28,9 +30,6 @@ from streamlytics.pipeline import (
     outcome_result,
     write_summary,
 )
-
-# Two cores: two stage processes at a time (publish ‖ analyze; Tableau follows the first done).
-CPU_WORKERS = 2
 
 
 def final_outcome(future: PrefectFuture[StageResult]) -> object:
@@ -65,13 +64,20 @@ def pipeline_flow(data_dir: str | None = None):
     parse_ahead(cfg=ctx.cfg)
     check_pipeline(PIPELINE)
     futures: dict[str, PrefectFuture[StageResult]] = {}
-    with ProcessPoolTaskRunner(max_workers=CPU_WORKERS) as processes:
+    with ExitStack() as lanes:
+        runners = {
+            lane: lanes.enter_context(
+                ProcessPoolTaskRunner(max_workers=1, initializer=preload, initargs=(PRELOAD[lane],))
+            )
+            for lane in LANES
+        }
+        lane_of = {stage: runners[lane] for lane, members in LANES.items() for stage in members}
         for stage in PIPELINE:
             upstream = [futures[need] for need in stage.needs]
             if stage.name in IN_THREADS:
                 futures[stage.name] = TASKS[stage.name].submit(ctx, wait_for=upstream)
             else:
-                futures[stage.name] = processes.submit(
+                futures[stage.name] = lane_of[stage.name].submit(
                     TASKS[stage.name], {"ctx": ctx}, wait_for=upstream
                 )
         wait(list(futures.values()))
