@@ -493,6 +493,13 @@ def run(
     ),
 ) -> None:
     """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
+    try:
+        svc.up()
+    except svc.ServiceError as exc:
+        fail(str(exc))
+    from streamlytics.transform import parse_ahead
+
+    parse_ahead()  # dbt parses while Prefect is imported and the files load (the flow reuses it)
     with reporting_to_prefect():
         from flows.pipeline import pipeline_flow
 

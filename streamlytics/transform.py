@@ -183,7 +183,7 @@ def parse_ahead(
         "--quiet",
     ]
     with _parses_lock:
-        if target in _pending_parses and _pending_parses[target].poll() is None:
+        if target in _pending_parses:  # running, or done and not used by a build yet
             return
         _pending_parses[target] = subprocess.Popen(
             command,
