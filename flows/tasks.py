@@ -24,6 +24,8 @@ from streamlytics.pipeline import (
 
 def retry_on_connection_error(task_: Any, task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry a stage only when a server could not be reached."""
+    if not state.is_failed():
+        return False
     error = state.result(raise_on_failure=False)
     if isinstance(error, StageFailed):
         error = error.__cause__  # what the stage raised
