@@ -7,8 +7,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
-# Prefect's temporary server gets 20 s to start by default; a loaded 2-core machine needs more.
-export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run serve lint test bench chromium postgres15 services-up services-down services-status clean-state
@@ -31,7 +29,8 @@ services-down: $(STAMP)
 services-status: $(STAMP)
 	$(BIN)/streamlytics services status
 
-# Prefect server + UI on http://127.0.0.1:4200 with the deployments of prefect.yaml (Ctrl-C stops).
+# The deployments of prefect.yaml served on the project's Prefect server (its UI address:
+# `make services-status`); Ctrl-C stops serving, the server keeps running.
 serve: services-up
 	$(BIN)/streamlytics serve
 

@@ -17,12 +17,16 @@ from prefect.cache_policies import NO_CACHE
 def dbt_build_task() -> dict[str, Any]:
     """``dbt build`` of the whole project; fails the run when a model or test fails."""
     from streamlytics.config import settings
-    from streamlytics.transform import run_build
+    from streamlytics.transform import plain, run_build
 
     logger = get_run_logger()
     # A private target folder: a backfill may run while someone else builds in dbt_project/target.
     work = settings().state_dir / "dbt" / "backfill"
-    result = run_build(target_path=work / "target", log_path=work / "logs", on_output=logger.info)
+    result = run_build(
+        target_path=work / "target",
+        log_path=work / "logs",
+        on_output=lambda line: logger.info("%s", plain(line)),
+    )
     if not result.ok:
         failed = "; ".join(f.describe() for f in result.failures[:10]) or "\n".join(
             result.output_tail

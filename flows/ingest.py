@@ -25,7 +25,7 @@ def retry_on_connection_error(task_: Any, task_run: Any, state: Any) -> bool:
         state.result()
     except db.CONNECTION_ERRORS:
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any other failure is final: no retry
         return False
     return False
 

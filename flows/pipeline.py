@@ -1,103 +1,96 @@
-"""The full pipeline as one Prefect flow; each stage runs as a subflow.
+"""The full pipeline as one Prefect flow: one task per stage, ordered by Prefect.
 
-Thin by design: what each stage does and when a failure gates the rest lives in
-streamlytics/stages.py and streamlytics/pipeline.py, which are tested without Prefect.
+Thin by design: what each stage does lives in streamlytics/stages.py (and flows/ingest.py),
+which stages need which and what run_summary.json says in streamlytics/pipeline.py; both are
+tested without Prefect. Each stage is a task (flows/tasks.py); a task starts when the stages
+it needs have completed (``wait_for``), and Prefect leaves it NotReady when one of them did not:
+that is the gate. Stages that do not need each other run side by side: the CPU-bound Python
+stages (Great Expectations, publish, statistics, Tableau) on Prefect's ProcessPoolTaskRunner,
+in two lanes of one process each (flows/tasks.py: LANES), so they do not take turns for one
+GIL; ingest (COPY into PostgreSQL) and dbt (a subprocess) on the flow's ThreadPoolTaskRunner.
 """
 
 from __future__ import annotations
 
-import threading
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture, wait
+from prefect.states import Failed
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from streamlytics import stage_host
+from flows.tasks import IN_THREADS, LANES, PRELOAD, TASKS, preload
+from streamlytics import stages
 from streamlytics.pipeline import (
-    RunContext,
-    Stage,
+    PIPELINE,
     StageResult,
-    execute_stage,
-    run_dag,
+    check_pipeline,
+    outcome_result,
     write_summary,
 )
 
-# Subflows start one at a time. Stages that become ready together would otherwise create their
-# flow runs at the same moment, and Prefect's SQLite server answers concurrent writes with 503
-# "database is locked": the client then waits ~2 s before retrying, per collision.
-_starting = threading.Lock()
+
+def final_outcome(future: PrefectFuture[StageResult]) -> object:
+    """What a finished task left: its StageResult, the exception it failed with, or None when it
+    never ran (NotReady: a stage it needs did not complete)."""
+    state = future.state
+    if state.is_completed():
+        return future.result()
+    if state.is_failed() or state.is_crashed():
+        return state.result(raise_on_failure=False)
+    return None
 
 
-def run_stage_as_subflow(
-    stage: Stage, ctx: RunContext, host: stage_host.StageHost | None = None
-) -> StageResult:
-    """Run one stage as a Prefect subflow named after it (no parameters to serialise).
-
-    An isolated stage runs in a process of ``host``; what it printed becomes the subflow's log.
-    """
-    started = False
-
-    def body() -> StageResult:
-        nonlocal started
-        started = True
-        _starting.release()  # the flow run exists and is Running: the next stage may start
-        logger = get_run_logger()
-        if stage.isolated and host is not None:
-            result = host.run(stage, ctx, on_output=lambda line: logger.info("%s", line))
-        else:
-            result = execute_stage(stage, ctx)
-        if result.status == "failed":
-            logger.error(
-                "stage %s failed after %.1fs: %s", stage.name, result.seconds, result.message
-            )
-        else:
-            logger.info("stage %s %s in %.1fs", stage.name, result.status, result.seconds)
-        return result
-
-    _starting.acquire()
-    try:
-        return flow(name=f"stage-{stage.name}", description=stage.description, log_prints=True)(
-            body
-        )()
-    finally:
-        if not started:  # the subflow failed before its body ran
-            _starting.release()
-
-
-@flow(name="streamlytics-pipeline", log_prints=True)
-def pipeline_flow(data_dir: str | None = None) -> dict[str, Any]:
+@flow(
+    name="streamlytics-pipeline",
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=len(IN_THREADS)),
+)
+def pipeline_flow(data_dir: str | None = None):
     """ingest → (validate raw ‖ dbt build) → validate marts → (publish ‖ analyze ‖ Tableau).
 
-    Independent stages run side by side; everything that publishes waits for both gates. The
-    CPU-bound stages run in processes forked from a stage host: the one ``streamlytics run``
-    started before Prefect (so its imports overlap Prefect's start-up), else one of our own.
-    Returns the run summary (also written to run_summary.json in the reports folder).
+    Everything that publishes waits for both gates. Returns the run summary (also written to
+    run_summary.json in the reports folder); the flow run ends Failed when a stage did not
+    complete, with the summary as its result.
     """
-    from streamlytics.stages import make_context, pipeline_stages
-
     logger = get_run_logger()
     started = datetime.now(UTC)
-    ctx = make_context(Path(data_dir) if data_dir else None)
+    ctx = stages.make_context(Path(data_dir) if data_dir else None)
     # dbt parses the project while the files load (it needs no data); the build then skips it.
     from streamlytics.transform import parse_ahead
 
     parse_ahead(cfg=ctx.cfg)
-
-    def log_skip(result: StageResult) -> None:
-        logger.warning("stage %s %s", result.name, result.message)
-
-    host = stage_host.running()
-    own_host = stage_host.StageHost().start() if host is None else None
-    if own_host is not None:
-        own_host.preload()
-    try:
-        results = run_dag(
-            pipeline_stages(),
-            lambda stage: run_stage_as_subflow(stage, ctx, host or own_host),
-            on_skip=log_skip,
-        )
-    finally:
-        if own_host is not None:
-            own_host.stop()
-    return write_summary(ctx.reports_dir / "run_summary.json", results, started, ctx.data_dir)
+    check_pipeline(PIPELINE)
+    futures: dict[str, PrefectFuture[StageResult]] = {}
+    with ExitStack() as lanes:
+        runners = {
+            lane: lanes.enter_context(
+                ProcessPoolTaskRunner(max_workers=1, initializer=preload, initargs=(PRELOAD[lane],))
+            )
+            for lane in LANES
+        }
+        lane_of = {stage: runners[lane] for lane, members in LANES.items() for stage in members}
+        for stage in PIPELINE:
+            upstream = [futures[need] for need in stage.needs]
+            if stage.name in IN_THREADS:
+                futures[stage.name] = TASKS[stage.name].submit(ctx, wait_for=upstream)
+            else:
+                futures[stage.name] = lane_of[stage.name].submit(
+                    TASKS[stage.name], {"ctx": ctx}, wait_for=upstream
+                )
+        wait(list(futures.values()))
+    statuses: dict[str, str] = {}
+    results = []
+    for stage in PIPELINE:
+        result = outcome_result(stage, final_outcome(futures[stage.name]), statuses)
+        statuses[stage.name] = result.status
+        results.append(result)
+        if result.status == "skipped":
+            logger.warning("stage %s %s", result.name, result.message)
+    summary = write_summary(ctx.reports_dir / "run_summary.json", results, started, ctx.data_dir)
+    not_completed = [r.name for r in results if r.status != "completed"]
+    if not_completed:
+        return Failed(message=f"stages not completed: {', '.join(not_completed)}", data=summary)
+    return summary

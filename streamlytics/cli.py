@@ -1,29 +1,64 @@
-"""`streamlytics`: the command line over every stage of the pipeline.
+"""`streamlytics`: the command line over every stage of the pipeline (orchestration layer).
 
-Each stage's command lives beside its code and is registered here; a stage appears in
-``--help`` only once it works.
+Like the flows in flows/, this module sits above the library: it may import flows/, nothing in
+streamlytics/, mongo/ or python_models/ may (tests/test_layers.py checks). Each stage's command
+calls that stage's code; ``--help`` lists the commands in pipeline order (COMMAND_ORDER).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from streamlytics import services as svc
 
+T = TypeVar("T")
+
+# --help lists the stages in the order a record goes through them, then the tools around them.
+COMMAND_ORDER = (
+    "services",
+    "generate",
+    "ingest",
+    "validate",
+    "transform",
+    "publish",
+    "mongo-pipelines",
+    "analyze",
+    "report",
+    "export-tableau",
+    "run",
+    "serve",
+    "docs",
+    "grant-readonly",
+)
+
+
+class PipelineOrder(TyperGroup):
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
+    cls=PipelineOrder,
     help="Streamlytics: analytics engineering for a video-streaming platform's data.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 services_app = typer.Typer(
-    help="Local PostgreSQL and MongoDB servers owned by the project.", no_args_is_help=True
+    help="Local PostgreSQL, MongoDB and Prefect servers owned by the project.",
+    no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
 
@@ -44,13 +79,50 @@ def _main() -> None:
     os.environ.setdefault("DBT_PROFILES_DIR", str(settings().dbt_profiles_dir))
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # the temporary Prefect server gets 20 s to start by default: too little on a busy 2-core machine
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+@contextmanager
+def reporting_to_prefect() -> Iterator[str]:
+    """Flows started inside report to the Prefect server in use (the project's own, started if
+    needed, or PREFECT_API_URL's); yields its API URL. Works whenever Prefect was imported."""
+    try:
+        svc.up()
+        url = svc.prefect_api_url()
+    except svc.ServiceError as exc:
+        fail(str(exc))
+    # The variable first: Prefect reads it when first imported, and threads that Prefect starts
+    # (the process pool's log and event forwarder) and child processes see only that. The
+    # temporary setting covers a process that had imported Prefect already. Both are undone.
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if before is None:
+            del os.environ["PREFECT_API_URL"]
+        else:
+            os.environ["PREFECT_API_URL"] = before
+
+
+def in_flow(name: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``work(*args, **kwargs)`` as a Prefect flow run named ``name``, so the UI lists every stage
+    run from the command line too; its errors are raised as they are."""
+    with reporting_to_prefect():
+        from prefect import flow
+
+        def stage() -> T:
+            return work(*args, **kwargs)
+
+        return flow(name=name, log_prints=True)(stage)()
 
 
 @services_app.command("up")
 def services_up() -> None:
-    """Start the project's PostgreSQL and MongoDB (unless DATABASE_URL / MONGODB_URI are set)."""
+    """Start the project's PostgreSQL, MongoDB and Prefect server (unless DATABASE_URL /
+    MONGODB_URI / PREFECT_API_URL are set)."""
     try:
         urls = svc.up()
     except svc.ServiceError as exc:
@@ -71,7 +143,8 @@ def services_down() -> None:
 
 @services_app.command("status")
 def services_status() -> None:
-    """Reachability and server version of both services; exit 1 if one is unreachable."""
+    """Reachability and server version of every service, and the Prefect UI's address; exit 1
+    if one is unreachable."""
     rows = svc.status()
     table = Table("service", "whose", "url", "reachable", "version", "detail")
     for s in rows:
@@ -84,6 +157,9 @@ def services_status() -> None:
             s.detail,
         )
     console.print(table)
+    for s in rows:
+        if s.name == "prefect" and s.reachable:
+            console.print(f"Prefect UI: {s.url}", highlight=False, soft_wrap=True)
     if not all(s.reachable for s in rows if s.in_use):
         raise typer.Exit(1)
 
@@ -154,7 +230,7 @@ def validate(
     from streamlytics.validation.console import expectations_table, suites_table
 
     try:
-        report = run_validation(stage, all_loads=all_loads)
+        report = in_flow("validate", run_validation, stage, all_loads=all_loads)
     except (ValueError, FileNotFoundError, svc.ServiceError) as exc:
         fail(escape(str(exc)), code=2)
     console.print(suites_table(report))
@@ -176,7 +252,7 @@ def export_tableau(
     from streamlytics.consumers import tableau
 
     try:
-        extracts = tableau.export_marts(out)
+        extracts = in_flow("export-tableau", tableau.export_marts, out)
     except (svc.ServiceError, tableau.TableauExportError) as exc:
         fail(str(exc))
     table = Table("mart", "rows", "columns", "file")
@@ -289,7 +365,9 @@ def publish(
     from streamlytics.config import settings
 
     try:
-        outcome = run_publish_stage(
+        outcome = in_flow(
+            "publish",
+            run_publish_stage,
             svc.database_url(),
             svc.mongodb_uri(),
             mongo_db or settings().mongodb_db,
@@ -400,7 +478,7 @@ def ingest(
     from flows.ingest import ingest_flow
 
     try:
-        with file_progress(console):
+        with reporting_to_prefect(), file_progress(console):
             result = ingest_flow(str(data_dir))
     except (IngestError, psycopg2.Error, svc.ServiceError) as exc:
         fail(escape(f"ingest of {data_dir} failed: {exc}"))
@@ -408,10 +486,8 @@ def ingest(
 
 
 @app.command("serve")
-def serve(
-    port: int = typer.Option(4200, help="Loopback port of the Prefect server and UI."),
-) -> None:
-    """Start a local Prefect server and serve the deployments of prefect.yaml; Ctrl-C stops both."""
+def serve() -> None:
+    """Serve the deployments of prefect.yaml on the project's Prefect server; Ctrl-C stops serving."""
     from streamlytics.consumers import deployments
 
     def ready(local: deployments.LocalPrefect) -> None:
@@ -423,11 +499,12 @@ def serve(
             highlight=False,
         )
         console.print(
-            f"  logs: {local.log_dir}; Ctrl-C stops the server and the runner", highlight=False
+            f"  logs: {local.log_dir}; Ctrl-C stops the runner (the server keeps running)",
+            highlight=False,
         )
 
     try:
-        deployments.serve_until_interrupted(port=port, on_ready=ready)
+        deployments.serve_until_interrupted(on_ready=ready)
     except (svc.ServiceError, deployments.PrefectServeError, ValueError) as exc:
         fail(str(exc))
 
@@ -442,46 +519,20 @@ def run(
     ),
 ) -> None:
     """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
-    from streamlytics import prefect_server, stage_host
-
-    # Prefect's temporary server boots while this process imports Prefect; the stage host (which
-    # forks the CPU-bound stages) pre-imports their libraries once the server is up.
-    server = prefect_server.start_unless_configured()
-    host = stage_host.StageHost().start()
     try:
+        svc.up()
+    except svc.ServiceError as exc:
+        fail(str(exc))
+    from streamlytics.transform import parse_ahead
+
+    parse_ahead()  # dbt parses while Prefect is imported and the files load (the flow reuses it)
+    with reporting_to_prefect():
         from flows.pipeline import pipeline_flow
 
-        if server is not None:
-            err_console.print(
-                f"Prefect: temporary server on {server.api_url}", highlight=False, style="dim"
-            )
-            server.wait_ready()
-        host.preload()  # not earlier: on 2 cores the imports would slow down Prefect's start
-        if server is None:
-            summary = pipeline_flow(str(data_dir) if data_dir else None)
-        else:
-            from prefect.settings import (
-                PREFECT_API_URL,
-                PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-                PREFECT_UI_URL,
-                temporary_settings,
-            )
-
-            # No flow-run heartbeats: they let a lasting server mark a run whose process died as
-            # crashed, but this server dies with the process; and each subflow waited up to 1 s
-            # at its end for its heartbeat thread to notice it should stop. No UI URL: this
-            # server serves no UI, so "View at ..." links would lead nowhere.
-            temporary = {
-                PREFECT_API_URL: server.api_url,
-                PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
-                PREFECT_UI_URL: "",
-            }
-            with temporary_settings(updates=temporary):
-                summary = pipeline_flow(str(data_dir) if data_dir else None)
-    except (svc.ServiceError, prefect_server.PrefectServerError) as exc:
-        fail(str(exc))
-    finally:
-        host.stop()  # the server stops at exit, once Prefect has sent its last logs
+        state = pipeline_flow(str(data_dir) if data_dir else None, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):  # the flow itself failed before it could summarise
+        fail(f"the pipeline flow {state.name.lower()}: {summary}")
     table = Table("stage", "status", "seconds", "detail", title="streamlytics run")
     colour = {"completed": "green", "failed": "red", "skipped": "yellow"}
     for stage in summary["stages"]:
@@ -517,8 +568,13 @@ def transform(
 
     echo = None if quiet else (lambda line: console.print(escape(line), highlight=False))
     try:
-        result = run_build(
-            select=select or (), full_refresh=full_refresh, threads=threads, on_output=echo
+        result = in_flow(
+            "transform",
+            run_build,
+            select=select or (),
+            full_refresh=full_refresh,
+            threads=threads,
+            on_output=echo,
         )
     except (TransformError, svc.ServiceError) as exc:
         fail(escape(str(exc)))
@@ -568,7 +624,9 @@ def analyze(
     from python_models.retention_model import LeakageSuspected
 
     try:
-        head = run_analysis(
+        head = in_flow(
+            "analyze",
+            run_analysis,
             svc.database_url(),
             svc.mongodb_uri() if mongo else None,
             mongo_db,

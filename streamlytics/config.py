@@ -25,6 +25,8 @@ class Settings:
     mongodb_uri: str | None
     """Set by the user to use their own MongoDB; None means the project's embedded server."""
     mongodb_db: str
+    prefect_api_url: str | None
+    """Set by the user to report to their own Prefect server; None means the project's own."""
     dbt_project_dir: Path
     dbt_profiles_dir: Path
     gx_project_dir: Path
@@ -43,6 +45,7 @@ def settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or None,
         mongodb_uri=os.environ.get("MONGODB_URI") or None,
         mongodb_db=os.environ.get("MONGODB_DB", "streamlytics"),
+        prefect_api_url=os.environ.get("PREFECT_API_URL") or None,
         dbt_project_dir=root / "dbt_project",
         dbt_profiles_dir=root,
         gx_project_dir=Path(os.environ.get("STREAMLYTICS_GX_DIR", root / "expectations")).resolve(),

@@ -1,20 +1,20 @@
 """The pipeline's stages, their order and their gates, as plain functions (no Prefect here).
 
-flows/pipeline.py runs each stage as a Prefect subflow; this module decides what a stage does,
-when a failure stops the stages after it, and what goes into run_summary.json.
+flows/pipeline.py runs each stage as a Prefect task and lets Prefect order them by the stages
+they need (``wait_for``); this module says which stage needs which, turns a stage's outcome
+into what run_summary.json records, and writes that summary.
 
-Gates: a stage that fails — by an exception or by a failed check it reports — blocks every
-stage that depends on it; those are recorded as skipped, with the name of the blocking stage.
+Gates: a stage that fails - by an exception or by a failed check it reports (GateFailed) -
+blocks every stage that needs it; those are recorded as skipped, with the name of the blocking
+stage.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import resource
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,9 @@ class GateFailed(Exception):
         super().__init__(message)
         self.detail = detail or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # the detail survives a trip between processes
+        return (type(self), (str(self), self.detail))
+
 
 @dataclass
 class RunContext:
@@ -38,18 +41,30 @@ class RunContext:
     database_url: str
     mongodb_uri: str
     reports_dir: Path
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stage:
     name: str
-    run: Callable[[RunContext], dict[str, Any]]
     needs: tuple[str, ...] = ()
     """Stages that must have completed for this one to run."""
     description: str = ""
-    isolated: bool = False
-    """Runs in a process of its own (CPU-bound Python that would hold the GIL; see stage_host)."""
+
+
+# Everything that publishes (MongoDB, report, Tableau) waits for both validation gates.
+PUBLISH_GATES = ("validate-raw", "validate-marts")
+
+PIPELINE: tuple[Stage, ...] = (
+    Stage("ingest", (), "raw files → raw landing tables (COPY), bad rows quarantined"),
+    Stage("validate-raw", ("ingest",), "Great Expectations on the raw landing"),
+    # dbt builds even when the raw gate fails: staging quarantines the offending rows, and the
+    # data team needs that quarantine to act on. Nothing is *published* past a failed gate.
+    Stage("transform", ("ingest",), "dbt build: staging → core → marts, with tests"),
+    Stage("validate-marts", ("transform",), "Great Expectations on the marts"),
+    Stage("publish", PUBLISH_GATES, "marts → MongoDB collections and pipelines"),
+    Stage("analyze", PUBLISH_GATES, "statistics and the HTML report"),
+    Stage("export-tableau", PUBLISH_GATES, "Tableau Hyper extracts of the marts"),
+)
 
 
 @dataclass
@@ -60,31 +75,88 @@ class StageResult:
     detail: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     peak_rss_mb: float | None = None
-    """Peak RSS of the stage's own process (isolated stages only; the others share the caller's)."""
+    """Peak RSS of the process the stage ran in, when that was a process of its own (a worker of
+    the process pool); None for stages run in the flow's process (it is the summary's figure)."""
 
 
-def blocked_by(stage: Stage, results: dict[str, StageResult]) -> str | None:
-    """The first prerequisite that did not complete, or None when the stage may run."""
+class StageFailed(Exception):
+    """A stage did not complete; ``result`` is what run_summary.json records about it."""
+
+    def __init__(self, result: StageResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result,))
+
+
+def own_peak_rss_mb() -> float:
+    """Peak RSS of this process and of the children it reaped, in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)
+
+
+def run_stage(
+    name: str,
+    work: Callable[[RunContext], dict[str, Any] | None],
+    ctx: RunContext,
+    own_process: bool = False,
+) -> StageResult:
+    """Run one stage's work and return its StageResult; raise StageFailed when it did not
+    complete (a GateFailed keeps its message and detail; any other error is named with its
+    type, and stays the StageFailed's ``__cause__`` so a retry rule can look at it).
+
+    ``own_process``: the stage runs in a process of its own, whose peak RSS is recorded.
+    """
+    start = time.perf_counter()
+
+    def result(status: str, detail: dict[str, Any], message: str = "") -> StageResult:
+        seconds = round(time.perf_counter() - start, 3)
+        peak = own_peak_rss_mb() if own_process else None
+        return StageResult(name, status, seconds, detail, message, peak)
+
+    try:
+        detail = work(ctx) or {}
+    except GateFailed as exc:
+        raise StageFailed(result("failed", exc.detail, str(exc))) from exc
+    except Exception as exc:  # a stage's crash is reported with its cause
+        raise StageFailed(result("failed", {}, f"{type(exc).__name__}: {exc}")) from exc
+    return result("completed", detail)
+
+
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """The errors that mean a server could not be reached: the only ones worth a retry (running
+    the same stage on the same data again cannot fix any other)."""
+    import psycopg2
+    import pymongo.errors
+
+    return (
+        ConnectionError,
+        psycopg2.OperationalError,
+        psycopg2.InterfaceError,
+        pymongo.errors.ConnectionFailure,
+    )
+
+
+def is_connection_error(exc: BaseException | None) -> bool:
+    """True when ``exc``, or an error it was raised from, is a connection error."""
+    kinds = connection_errors()
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kinds):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def blocked_by(stage: Stage, statuses: Mapping[str, str]) -> str | None:
+    """The first stage ``stage`` needs that did not complete, or None when it may run."""
     for need in stage.needs:
-        res = results.get(need)
-        if res is None or res.status != "completed":
+        if statuses.get(need) != "completed":
             return need
     return None
-
-
-def execute_stage(stage: Stage, ctx: RunContext) -> StageResult:
-    """Run one stage, turning its outcome (value, GateFailed, any error) into a StageResult."""
-    start = time.perf_counter()
-    try:
-        detail = stage.run(ctx) or {}
-        status, message = "completed", ""
-    except GateFailed as exc:
-        detail, status, message = exc.detail, "failed", str(exc)
-    except Exception as exc:  # a stage's crash is reported with its cause, not re-raised
-        detail, status, message = {}, "failed", f"{type(exc).__name__}: {exc}"
-    result = StageResult(stage.name, status, round(time.perf_counter() - start, 3), detail, message)
-    ctx.results[stage.name] = result.detail
-    return result
 
 
 def skipped(stage: Stage, blocker: str) -> StageResult:
@@ -93,58 +165,35 @@ def skipped(stage: Stage, blocker: str) -> StageResult:
     )
 
 
-def run_dag(
-    stages: list[Stage],
-    execute: Callable[[Stage], StageResult],
-    max_parallel: int = 3,
-    on_skip: Callable[[StageResult], None] | None = None,
-) -> list[StageResult]:
-    """Run each stage as soon as every stage it needs has finished, independent ones side by side.
+def outcome_result(stage: Stage, outcome: object, statuses: Mapping[str, str]) -> StageResult:
+    """The StageResult of ``stage`` from what its run left: its StageResult when it completed,
+    the exception it failed with, or None when it never ran (then: skipped, naming why)."""
+    if isinstance(outcome, StageResult):
+        return outcome
+    if isinstance(outcome, StageFailed):
+        return outcome.result
+    if isinstance(outcome, BaseException):  # failed before run_stage could say why
+        return StageResult(stage.name, "failed", message=f"{type(outcome).__name__}: {outcome}")
+    return skipped(stage, blocked_by(stage, statuses) or "?")
 
-    A stage whose prerequisite did not complete is skipped (never executed). Results come back
-    in the order of ``stages``. Each stage runs in a copy of the caller's context variables, so a
-    Prefect subflow started in a worker thread still belongs to the calling flow run.
-    """
-    names = {stage.name for stage in stages}
-    unknown = {need for stage in stages for need in stage.needs} - names
-    if unknown:
-        raise ValueError(f"stages need unknown stages: {sorted(unknown)}")
-    results: dict[str, StageResult] = {}
-    pending = list(stages)
-    running: dict[Future[StageResult], Stage] = {}
-    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="stage") as pool:
-        while pending or running:
-            ready = [s for s in pending if all(need in results for need in s.needs)]
-            while ready:  # a skip can make further stages ready at once
-                stage = ready.pop(0)
-                pending.remove(stage)
-                blocker = blocked_by(stage, results)
-                if blocker:
-                    results[stage.name] = skipped(stage, blocker)
-                    if on_skip:
-                        on_skip(results[stage.name])
-                    ready = [s for s in pending if all(need in results for need in s.needs)]
-                else:
-                    context = contextvars.copy_context()
-                    running[pool.submit(context.run, execute, stage)] = stage
-            if not running:
-                if pending:  # a cycle: nothing can start any more
-                    raise ValueError(f"stages wait on each other: {[s.name for s in pending]}")
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                stage = running.pop(future)
-                results[stage.name] = future.result()
-    return [results[stage.name] for stage in stages]
+
+def check_pipeline(stages: Sequence[Stage]) -> None:
+    """ValueError unless every stage needs only stages listed before it (so wiring them in
+    this order always has the upstream futures at hand, and no stage waits on itself)."""
+    seen: set[str] = set()
+    for stage in stages:
+        unknown = [need for need in stage.needs if need not in seen]
+        if unknown:
+            raise ValueError(f"stage {stage.name!r} needs {unknown}, not listed before it")
+        seen.add(stage.name)
 
 
 def peak_rss_mb(results: Sequence[StageResult] = ()) -> float:
     """Peak resident memory of the largest process of the run, in MiB (Linux: KiB units): this
-    process, its finished children (dbt, Prefect's server once stopped) and the stage processes."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    process, its finished children (dbt, the task runner's worker processes once stopped) and
+    the peaks the stages recorded in their own processes."""
     stages = max((r.peak_rss_mb or 0.0 for r in results), default=0.0)
-    return max(round(max(own, children) / 1024, 1), stages)
+    return max(own_peak_rss_mb(), stages)
 
 
 def overview(results: list[StageResult]) -> dict[str, Any]:

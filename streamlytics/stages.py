@@ -1,24 +1,24 @@
 """What each pipeline stage does: one small function per stage, calling that stage's own module.
 
-Order and gates (see streamlytics.pipeline): ingest → validate-raw → transform → validate-marts
-→ publish → analyze → export-tableau. A stage runs only when every stage it ``needs`` completed;
-the publishing stages need both validation gates.
+Order and gates are streamlytics.pipeline.PIPELINE: ingest → validate-raw → transform →
+validate-marts → publish → analyze → export-tableau. A stage runs only when every stage it
+``needs`` completed; the publishing stages need both validation gates. The ingest stage is the
+ingest flow itself (flows/ingest.py): its tasks are the stage's steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from streamlytics import services
 from streamlytics.config import settings
-from streamlytics.pipeline import GateFailed, RunContext, Stage
+from streamlytics.pipeline import GateFailed, RunContext
 
 DEFAULT_SCALE = 1.0
 DEFAULT_SEED = 42
 RAW_FILES = ("users.csv", "content.json", "viewing_sessions.csv")
-# Everything that publishes (MongoDB, report, Tableau) waits for both validation gates.
-PUBLISH_GATES = ("validate-raw", "validate-marts")
 
 
 def make_context(data_dir: Path | None) -> RunContext:
@@ -38,12 +38,6 @@ def make_context(data_dir: Path | None) -> RunContext:
         mongodb_uri=services.mongodb_uri(cfg),
         reports_dir=cfg.reports_dir,
     )
-
-
-def ingest(ctx: RunContext) -> dict[str, Any]:
-    from flows.ingest import ingest_flow
-
-    return ingest_flow(str(ctx.data_dir))
 
 
 def validate_raw(ctx: RunContext) -> dict[str, Any]:
@@ -67,10 +61,11 @@ def _validate(ctx: RunContext, stage: str) -> dict[str, Any]:
     return detail
 
 
-def transform(ctx: RunContext) -> dict[str, Any]:
+def transform(ctx: RunContext, on_output: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """dbt build of the whole project; ``on_output`` receives dbt's console lines as they come."""
     from streamlytics.transform import run_build
 
-    result = run_build()
+    result = run_build(on_output=on_output)
     detail = result.summary()
     if not result.ok:
         failed = [f.describe() for f in result.failures[:10]] or [
@@ -103,43 +98,3 @@ def export_tableau(ctx: RunContext) -> dict[str, Any]:
         "outputs": {"Tableau extracts": str(out)},
         "rows": row_counts(export_marts(out, ctx.database_url)),
     }
-
-
-def pipeline_stages() -> list[Stage]:
-    # isolated: CPU-bound Python, run in a process of its own (streamlytics.stage_host). ingest
-    # (COPY, with Prefect tasks of its own) and transform (dbt is a subprocess already) stay threads.
-    return [
-        Stage("ingest", ingest, (), "raw files → raw landing tables (COPY), bad rows quarantined"),
-        Stage(
-            "validate-raw",
-            validate_raw,
-            ("ingest",),
-            "Great Expectations on the raw landing",
-            isolated=True,
-        ),
-        # dbt builds even when the raw gate fails: staging quarantines the offending rows, and
-        # the data team needs that quarantine to act on. Nothing is *published* past a failed gate.
-        Stage("transform", transform, ("ingest",), "dbt build: staging → core → marts, with tests"),
-        Stage(
-            "validate-marts",
-            validate_marts,
-            ("transform",),
-            "Great Expectations on the marts",
-            isolated=True,
-        ),
-        Stage(
-            "publish",
-            publish,
-            PUBLISH_GATES,
-            "marts → MongoDB collections and pipelines",
-            isolated=True,
-        ),
-        Stage("analyze", analyze, PUBLISH_GATES, "statistics and the HTML report", isolated=True),
-        Stage(
-            "export-tableau",
-            export_tableau,
-            PUBLISH_GATES,
-            "Tableau Hyper extracts of the marts",
-            isolated=True,
-        ),
-    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,14 @@ OUTPUT_TAIL_LINES = 40
 # aggregates spill to disk (the revenue allocation sorts ~4 M rows at scale 10). 4 dbt threads
 # x a few sort/hash nodes each stays well inside a 24 GiB machine.
 DBT_SESSION_SETTINGS = {"work_mem": "512MB"}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def plain(line: str) -> str:
+    """A dbt console line without its colour codes (for logs that are not a terminal)."""
+    return _ANSI.sub("", line)
 
 
 class TransformError(RuntimeError):
@@ -174,7 +183,7 @@ def parse_ahead(
         "--quiet",
     ]
     with _parses_lock:
-        if target in _pending_parses and _pending_parses[target].poll() is None:
+        if target in _pending_parses:  # running, or done and not used by a build yet
             return
         _pending_parses[target] = subprocess.Popen(
             command,

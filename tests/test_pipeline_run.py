@@ -1,14 +1,19 @@
-"""`streamlytics run` end to end on generated data: every stage, a consistent summary, and gates.
+"""`streamlytics run` end to end on generated data: every stage, a consistent summary, gates,
+and both runs listed on the Prefect server (its API and its UI in headless Chromium).
 
-Runs the real CLI in a subprocess against a throwaway PostgreSQL and MongoDB database.
+Runs the real CLI in a subprocess against a throwaway PostgreSQL and MongoDB database, reporting
+to the project's Prefect server (a service, like PostgreSQL, started once for the session).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import psycopg2
@@ -26,6 +31,8 @@ STAGES = [
     "analyze",
     "export-tableau",
 ]
+# (flow run id, run_summary.json) of each `streamlytics run` of this module, in order.
+RUNS: list[tuple[str, dict]] = []
 
 
 def run_pipeline(
@@ -52,7 +59,12 @@ def run_pipeline(
     )
     summary_path = reports / "run_summary.json"
     assert summary_path.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc, json.loads(summary_path.read_text())
+    summary = json.loads(summary_path.read_text())
+    # Prefect's first line names the pipeline's flow run: "View at <ui>/runs/flow-run/<id>".
+    found = re.search(r"/runs/flow-run/([0-9a-f-]{36})", proc.stdout + proc.stderr)
+    assert found, proc.stdout[-3000:] + proc.stderr[-3000:]
+    RUNS.append((found.group(1), summary))
+    return proc, summary
 
 
 def query(url: str, sql: str) -> list[tuple]:
@@ -165,3 +177,89 @@ def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mong
     with pymongo.MongoClient(uri) as client:
         assert client[db_name].list_collection_names() == []  # nothing published
     assert not (tmp_path / "reports" / "report.html").exists()
+
+
+def api(url: str, body: dict | None = None) -> object:
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def chromium() -> str:
+    """The Chromium binary, or a failure that says how to install it (never a silent skip)."""
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("headless Chromium is required: run `make chromium` (apt-get install chromium)")
+    return found
+
+
+# What each stage's status in run_summary.json is, as a task run state on the server.
+STATE_OF = {"completed": "COMPLETED", "failed": "FAILED", "skipped": "PENDING"}  # NotReady
+
+
+def task_run_states(api_url: str, flow_run_id: str) -> dict[str, str]:
+    rows = api(
+        f"{api_url}/task_runs/filter",
+        {"flow_runs": {"id": {"any_": [flow_run_id]}}, "limit": 200},
+    )
+    # A task run is named <stage>-<3 characters>; the ingest subflow's own task run is skipped.
+    return {
+        row["name"].rsplit("-", 1)[0]: row["state_type"]
+        for row in rows
+        if re.fullmatch(r".+-[0-9a-z]{3}", row["name"])
+    }
+
+
+def test_both_runs_are_listed_on_the_prefect_server_with_a_task_run_per_stage(service_urls):
+    if len(RUNS) < 2:
+        pytest.skip("needs the two `streamlytics run`s of the tests above")
+    api_url = service_urls["prefect"]
+    for flow_run_id, summary in RUNS:
+        flow_run = api(f"{api_url}/flow_runs/{flow_run_id}")
+        assert api(f"{api_url}/flows/{flow_run['flow_id']}")["name"] == "streamlytics-pipeline"
+        expected = {s["name"]: STATE_OF[s["status"]] for s in summary["stages"]}
+        deadline = time.monotonic() + 60  # the server records task run states from events
+        while (states := task_run_states(api_url, flow_run_id)) != expected:
+            assert time.monotonic() < deadline, f"task runs on the server: {states}"
+            time.sleep(1)
+        assert flow_run["state_type"] == (
+            "COMPLETED" if summary["status"] == "completed" else "FAILED"
+        )
+
+    from playwright.sync_api import sync_playwright
+
+    ui = api_url.removesuffix("/api")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium(), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{ui}/runs")
+            names = [api(f"{api_url}/flow_runs/{run_id}")["name"] for run_id, _ in RUNS]
+            for name in names:  # the Runs page lists both flow runs
+                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+            for flow_run_id, _ in RUNS:  # and each flow run's page its task runs, one per stage
+                page.goto(f"{ui}/runs/flow-run/{flow_run_id}")
+                page.get_by_text("Task Runs", exact=True).first.click(timeout=60_000)
+                for stage in STAGES:
+                    page.get_by_text(re.compile(rf"^{stage}-[0-9a-z]{{3}}$")).first.wait_for(
+                        timeout=60_000
+                    )
+        finally:
+            browser.close()

@@ -1,4 +1,5 @@
-"""The Prefect door: prefect.yaml's deployments served on a local server, a run reaching COMPLETED."""
+"""The Prefect door: prefect.yaml's deployments served on the project's Prefect server, a run
+reaching COMPLETED."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _flow_run_state(local: deployments.LocalPrefect, flow_run_id: str) -> str:
 
 @pytest.mark.slow
 def test_served_deployments_are_listed_and_a_triggered_backfill_completes(
-    pg_env: str, tmp_path: Path
+    pg_env: str, service_urls: dict[str, str], tmp_path: Path
 ) -> None:
     from streamlytics import services
     from streamlytics.generate import generate_dataset
@@ -61,13 +62,14 @@ def test_served_deployments_are_listed_and_a_triggered_backfill_completes(
     data = tmp_path / "data"
     generate_dataset(data, scale=0.01, seed=3)
     env = {**services.service_environment(), "STREAMLYTICS_STATE_DIR": str(tmp_path / "state")}
+    env["PREFECT_API_URL"] = service_urls["prefect"]
     local = deployments.LocalPrefect(
-        port=deployments.free_port(), home=tmp_path / "prefect", extra_env=env, poll_seconds=2
+        service_urls["prefect"], home=tmp_path / "prefect", extra_env=env, poll_seconds=2
     )
     prefect = [str(Path(sys.executable).with_name("prefect"))]
     started: list[psutil.Process] = []
     with local:
-        started = _descendants([local.server.pid, local.runner.pid])
+        started = _descendants([local.runner.pid])
         listing = subprocess.run(
             [*prefect, "deployment", "ls"],
             env=local.environment(),
@@ -109,6 +111,6 @@ def test_served_deployments_are_listed_and_a_triggered_backfill_completes(
         deadline = time.monotonic() + 30
         while runner.children() and time.monotonic() < deadline:
             time.sleep(0.5)
-    assert started and local.server.poll() is not None and local.runner.poll() is not None
+    assert started and local.runner.poll() is not None
     left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert left == [], f"processes left running: {[(p.pid, p.cmdline()) for p in left]}"

@@ -38,20 +38,35 @@ def processes_using(path: Path) -> list[psutil.Process]:
 
 def exported(stdout: str) -> dict[str, str]:
     """Evaluate `services env` output in a real shell and read the variables back."""
-    script = stdout + '\nprintf \'%s\\n%s\\n\' "$DATABASE_URL" "$MONGODB_URI"'
+    script = (
+        stdout + '\nprintf \'%s\\n%s\\n%s\\n\' "$DATABASE_URL" "$MONGODB_URI" "$PREFECT_API_URL"'
+    )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
-    db, mongo = out.splitlines()
-    return {"DATABASE_URL": db, "MONGODB_URI": mongo}
+    db, mongo, prefect = out.splitlines()
+    return {"DATABASE_URL": db, "MONGODB_URI": mongo, "PREFECT_API_URL": prefect}
+
+
+def prefect_server_pid(state: Path) -> int | None:
+    """The pid services up recorded for the state folder's Prefect server, if it still runs."""
+    import json
+
+    try:
+        pid = json.loads((state / "prefect" / "state.json").read_text())["pid"]
+    except (FileNotFoundError, KeyError):
+        return None
+    return pid if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" else None
 
 
 @pytest.fixture
 def isolated_env(tmp_path: Path):
     """Environment for a CLI whose embedded servers live in their own state folder."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MONGODB_URI")}
+    own = ("DATABASE_URL", "MONGODB_URI", "PREFECT_API_URL")
+    env = {k: v for k, v in os.environ.items() if k not in own}
     env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
     yield env
     run_cli("services", "down", env=env)
-    leftovers = processes_using(tmp_path / "state")
+    prefect = prefect_server_pid(tmp_path / "state")
+    leftovers = processes_using(tmp_path / "state") + ([psutil.Process(prefect)] if prefect else [])
     for proc in leftovers:  # never leave a server behind, even when the test failed
         proc.kill()
 
@@ -70,6 +85,14 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
     with pymongo.MongoClient(urls["MONGODB_URI"]) as client:
         assert client.admin.command("ping")["ok"] == 1
         client.svc_test.items.insert_one({"_id": "persisted"})
+    # The Prefect server answers on the exported API URL, its database on that PostgreSQL.
+    from urllib.request import urlopen
+
+    with urlopen(f"{urls['PREFECT_API_URL']}/health", timeout=10) as response:
+        assert response.read() == b"true"
+    with psycopg2.connect(urls["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from pg_database where datname = 'prefect'")
+        assert cur.fetchone() == (1,)
 
     again = run_cli("services", "up", env=isolated_env)  # second up is harmless
     assert again.returncode == 0, again.stderr
@@ -78,11 +101,13 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
     status = run_cli("services", "status", env=isolated_env)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "18." in status.stdout  # PostgreSQL server version is reported
+    ui = urls["PREFECT_API_URL"].removesuffix("/api")
+    assert f"Prefect UI: {ui}" in status.stdout  # where to open the UI
 
     down = run_cli("services", "down", env=isolated_env)
     assert down.returncode == 0
-    assert "postgres" in down.stdout and "mongo" in down.stdout
-    assert processes_using(state) == []
+    assert "postgres" in down.stdout and "mongo" in down.stdout and "prefect" in down.stdout
+    assert processes_using(state) == [] and prefect_server_pid(state) is None
     assert run_cli("services", "status", env=isolated_env).returncode == 1
 
     third = run_cli("services", "up", env=isolated_env)
@@ -92,37 +117,24 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
         assert client.svc_test.items.find_one({"_id": "persisted"}) is not None  # data persisted
 
 
-def test_down_after_eval_of_services_env_stops_the_projects_servers(isolated_env, tmp_path):
-    assert run_cli("services", "up", env=isolated_env).returncode == 0
-    env = {**isolated_env, **exported(run_cli("services", "env", env=isolated_env).stdout)}
-
-    status = run_cli("services", "status", env=env)
-    assert status.returncode == 0, status.stdout
-    assert "project's" in status.stdout and "yours" not in status.stdout
-
-    down = run_cli("services", "down", env=env)
-    assert down.returncode == 0, down.stderr
-    assert "postgres" in down.stdout and "mongo" in down.stdout, down.stdout
-    assert processes_using(tmp_path / "state") == []
-    # With the variables still set, `up` starts the project's servers again on the same ports.
-    assert run_cli("services", "up", env=env).returncode == 0
-    with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
-        cur.execute("select 1")
-
-
-def test_only_the_holder_of_the_generated_password_gets_in(isolated_env, tmp_path):
+def test_only_the_holder_of_the_password_gets_in_and_down_after_eval_stops_everything(
+    isolated_env, tmp_path
+):
+    """One `services up` for both checks: each up starts a Prefect server, which takes a while."""
+    state = tmp_path / "state"
     assert run_cli("services", "up", env=isolated_env).returncode == 0
     out = run_cli("services", "env", env=isolated_env).stdout
-    url = exported(out)["DATABASE_URL"]
-    password_file = tmp_path / "state" / "postgres" / "password"
+    env = {**isolated_env, **exported(out)}
+
+    # Only the holder of the generated password gets in (scram-sha-256, no trust).
+    url = env["DATABASE_URL"]
+    password_file = state / "postgres" / "password"
     password = password_file.read_text().strip()
     assert len(password) >= 24 and f":{password}@" in url and f"PGPASSWORD={password}" in out
     assert password_file.stat().st_mode & 0o777 == 0o600
     assert password_file.stat().st_uid == os.getuid()
-
-    without = url.replace(f":{password}@", "@")
     with pytest.raises(psycopg2.OperationalError, match="password"):
-        psycopg2.connect(without, connect_timeout=5)
+        psycopg2.connect(url.replace(f":{password}@", "@"), connect_timeout=5)
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(url.replace(password, "x" + password[1:]), connect_timeout=5)
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -130,7 +142,22 @@ def test_only_the_holder_of_the_generated_password_gets_in(isolated_env, tmp_pat
         assert {row[0] for row in cur.fetchall()} == {"scram-sha-256"}
         cur.execute("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid")
         assert all(row[0] for row in cur.fetchall() if row[0] is not None)
-    assert (tmp_path / "state" / "mongo").stat().st_mode & 0o077 == 0  # files: owner only
+    assert (state / "mongo").stat().st_mode & 0o077 == 0  # files: owner only
+
+    # After eval "$(services env)" the variables name the project's servers: still the project's.
+    status = run_cli("services", "status", env=env)
+    assert status.returncode == 0, status.stdout
+    assert "project's" in status.stdout and "yours" not in status.stdout
+
+    down = run_cli("services", "down", env=env)
+    assert down.returncode == 0, down.stderr
+    for name in ("postgres", "mongo", "prefect"):
+        assert name in down.stdout, down.stdout
+    assert processes_using(state) == [] and prefect_server_pid(state) is None
+    # With the variables still set, `up` starts the project's servers again on the same ports.
+    assert run_cli("services", "up", env=env).returncode == 0
+    with psycopg2.connect(env["DATABASE_URL"]) as conn, conn.cursor() as cur:
+        cur.execute("select 1")
 
 
 def test_stale_pids_after_a_crash_are_handled(isolated_env, tmp_path):
@@ -156,6 +183,7 @@ def test_external_urls_are_used_and_nothing_is_started(service_urls, tmp_path):
     env["STREAMLYTICS_STATE_DIR"] = str(tmp_path / "state")
     env["DATABASE_URL"] = service_urls["postgres"]
     env["MONGODB_URI"] = service_urls["mongo"]
+    env["PREFECT_API_URL"] = service_urls["prefect"]
 
     up = run_cli("services", "up", env=env)
     assert up.returncode == 0, up.stderr
@@ -164,7 +192,9 @@ def test_external_urls_are_used_and_nothing_is_started(service_urls, tmp_path):
     assert exported(run_cli("services", "env", env=env).stdout) == {
         "DATABASE_URL": service_urls["postgres"],
         "MONGODB_URI": service_urls["mongo"],
+        "PREFECT_API_URL": service_urls["prefect"],
     }
+    assert not (tmp_path / "state" / "prefect").exists()
     down = run_cli("services", "down", env=env)  # never stops a server it did not start
     assert "nothing was running" in down.stdout
     assert "left alone: postgres" in down.stdout and "(your server)" in down.stdout

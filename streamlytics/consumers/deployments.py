@@ -1,13 +1,11 @@
-"""The Prefect door: a local Prefect server with the deployments of prefect.yaml served on it.
+"""The Prefect door: the deployments of prefect.yaml served on the project's Prefect server.
 
-``LocalPrefect`` supervises two child processes, each in its own process group so that stopping
-it leaves nothing behind:
-
-* ``prefect server start`` on a loopback port (API, UI, scheduler), its database under
-  ``PREFECT_HOME`` (default ``.state/prefect``);
-* a runner (``prefect.serve``) that registers every deployment of prefect.yaml and executes
-  the runs the scheduler, the UI or ``prefect deployment run`` create. Served deployments need
-  no work pool and no worker.
+The server is one of the local services (``streamlytics services up``, services/prefect.py),
+or the one PREFECT_API_URL names: the UI there lists the deployments next to every run of
+``streamlytics run``. ``LocalPrefect`` supervises one child process, in its own process group
+so that stopping it leaves nothing behind: a runner (``prefect.serve``) that registers every
+deployment of prefect.yaml and executes the runs the scheduler, the UI or
+``prefect deployment run`` create. Served deployments need no work pool and no worker.
 
 prefect.yaml is the one description of the deployments: names, entrypoints, schedules,
 parameters. ``prefect deploy --all`` reads the same file for users who prefer a worker.
@@ -18,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -104,17 +101,6 @@ def serve_specs(config: Path) -> None:
     serve(*deployments, pause_on_shutdown=True)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) == 0
-
-
 def _get_json(url: str, body: dict | None = None, timeout: float = 5) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -149,37 +135,31 @@ def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
 
 
 class LocalPrefect:
-    """A Prefect server on 127.0.0.1:``port`` with the deployments of ``config`` served on it.
+    """The deployments of ``config`` served on the Prefect server at ``api_url``.
 
-    Use as a context manager, or ``start()`` / ``stop()``. ``extra_env`` reaches the server,
-    the runner and every flow run (the services' URLs go here).
+    Use as a context manager, or ``start()`` / ``stop()``. ``extra_env`` reaches the runner and
+    every flow run (the services' URLs go here).
     """
 
     def __init__(
         self,
-        port: int = 4200,
+        api_url: str,
         home: Path | None = None,
         config: Path | None = None,
         extra_env: dict[str, str] | None = None,
-        host: str = "127.0.0.1",
         poll_seconds: int = 5,
     ) -> None:
         cfg = settings()
-        self.host, self.port = host, port
-        self.home = Path(home or cfg.state_dir / "prefect").resolve()
+        self.api_url = api_url.rstrip("/")
+        self.home = Path(home or cfg.state_dir / "prefect" / "runner").resolve()
         self.config = Path(config or cfg.project_root / "prefect.yaml").resolve()
         self.extra_env = dict(extra_env or {})
         self.poll_seconds = poll_seconds
-        self.server: subprocess.Popen | None = None
         self.runner: subprocess.Popen | None = None
 
     @property
     def ui_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.ui_url}/api"
+        return self.api_url.removesuffix("/api")
 
     @property
     def log_dir(self) -> Path:
@@ -211,29 +191,14 @@ class LocalPrefect:
             )  # fmt: skip
 
     def start(self, timeout: float = 180) -> Self:
-        """Start the server, then the runner; return once every deployment is registered."""
-        if _port_in_use(self.host, self.port):
-            raise PrefectServeError(
-                f"{self.host}:{self.port} is already in use: pick another --port"
-            )
+        """Start the runner; return once every deployment is registered on the server."""
         names = [spec.name for spec in load_specs(self.config)]
         deadline = time.monotonic() + timeout
-        prefect = str(Path(sys.executable).with_name("prefect"))
-        self.server = self._spawn(
-            [prefect, "server", "start", "--host", self.host, "--port", str(self.port), "--analytics-off"],
-            "server.log", self.home,
+        self.runner = self._spawn(
+            [sys.executable, "-m", "streamlytics.consumers.deployments", str(self.config)],
+            "runner.log", self.config.parent,
         )  # fmt: skip
         try:
-            self._wait(
-                lambda: _get_json(f"{self.api_url}/health") is True,
-                self.server,
-                "server.log",
-                deadline,
-            )
-            self.runner = self._spawn(
-                [sys.executable, "-m", "streamlytics.consumers.deployments", str(self.config)],
-                "runner.log", self.config.parent,
-            )  # fmt: skip
             self._wait(
                 lambda: set(names) <= set(self.deployment_names()),
                 self.runner,
@@ -270,10 +235,9 @@ class LocalPrefect:
         return sorted(row["name"] for row in rows)
 
     def stop(self, timeout: float = 20) -> None:
-        """Stop the runner (its schedules are paused), then the server; idempotent."""
-        for proc in (self.runner, self.server):
-            if proc is not None:
-                _stop_group(proc, timeout)
+        """Stop the runner (its schedules are paused); idempotent. The server keeps running."""
+        if self.runner is not None:
+            _stop_group(self.runner, timeout)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -286,23 +250,25 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve_until_interrupted(port: int = 4200, on_ready=print) -> None:
-    """`streamlytics serve`: start everything, report the UI URL, stop cleanly on Ctrl-C/SIGTERM."""
+def serve_until_interrupted(on_ready=print) -> None:
+    """`streamlytics serve`: serve the deployments on the project's Prefect server (started if
+    needed), report the UI URL, stop the runner cleanly on Ctrl-C/SIGTERM."""
     from streamlytics import services
 
-    local = LocalPrefect(port=port, extra_env=services.service_environment())
+    services.up()
+    local = LocalPrefect(services.prefect_api_url(), extra_env=services.service_environment())
     # SIGTERM (and SIGINT even when a background shell ignored it) take the same clean path as
-    # Ctrl-C: children are stopped, not orphaned.
+    # Ctrl-C: the runner is stopped, not orphaned.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         local.start()
         on_ready(local)
         while True:
-            for proc, log in ((local.server, "server.log"), (local.runner, "runner.log")):
-                if proc is not None and proc.poll() is not None:
-                    raise PrefectServeError(
-                        f"the Prefect {log[:-4]} stopped (exit {proc.returncode}); see {local.log_dir / log}"
-                    )
+            if local.runner is not None and local.runner.poll() is not None:
+                raise PrefectServeError(
+                    f"the Prefect runner stopped (exit {local.runner.returncode}); "
+                    f"see {local.log_dir / 'runner.log'}"
+                )
             time.sleep(1)
     except KeyboardInterrupt:
         pass

@@ -1,8 +1,10 @@
-"""Which PostgreSQL and MongoDB the project talks to, and the lifecycle of its own local ones.
+"""Which PostgreSQL, MongoDB and Prefect server the project talks to, and the lifecycle of its
+own local ones.
 
-Resolution rule, the same for both services: when the user's variable (``DATABASE_URL`` /
-``MONGODB_URI``) is set, that server is used and nothing is started or stopped; otherwise the
-project's embedded server under the state folder is used.
+Resolution rule, the same for every service: when the user's variable (``DATABASE_URL`` /
+``MONGODB_URI`` / ``PREFECT_API_URL``) is set, that server is used and nothing is started or
+stopped; otherwise the project's embedded server under the state folder is used. The Prefect
+server keeps its database on the PostgreSQL in use (see services/prefect.py).
 
 A variable that names the project's own server (what ``eval "$(streamlytics services env)"``
 leaves behind) is not the user's server: ``up`` starts it, ``down`` stops it, and ``status``
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from streamlytics.config import Settings, settings
 from streamlytics.services.mongo import EmbeddedMongo
 from streamlytics.services.postgres import EmbeddedPostgres, ServiceError
+from streamlytics.services.prefect import EmbeddedPrefect, api_version
 
 __all__ = [
     "ServiceError",
@@ -29,6 +32,7 @@ __all__ = [
     "down",
     "env_exports",
     "mongodb_uri",
+    "prefect_api_url",
     "status",
     "up",
 ]
@@ -40,6 +44,10 @@ def _pg(cfg: Settings) -> EmbeddedPostgres:
 
 def _mongo(cfg: Settings) -> EmbeddedMongo:
     return EmbeddedMongo(cfg.state_dir / "mongo")
+
+
+def _prefect(cfg: Settings) -> EmbeddedPrefect:
+    return EmbeddedPrefect(cfg.state_dir / "prefect")
 
 
 @dataclass
@@ -112,6 +120,21 @@ def mongodb_uri(cfg: Settings | None = None) -> str:
     return url
 
 
+def prefect_api_url(cfg: Settings | None = None) -> str:
+    """The Prefect API URL flows report to; raises ServiceError if the local server was never
+    started."""
+    cfg = cfg or settings()
+    if cfg.prefect_api_url:
+        return cfg.prefect_api_url
+    url = _prefect(cfg).url()
+    if url is None:
+        raise ServiceError(
+            "No PREFECT_API_URL is set and the local Prefect server has not been started: "
+            "run `streamlytics services up` (or set PREFECT_API_URL to your own server)."
+        )
+    return url
+
+
 def _redact(url: str) -> str:
     """Hide a password in a URL before printing it."""
     from urllib.parse import urlsplit, urlunsplit
@@ -168,6 +191,12 @@ def up(cfg: Settings | None = None) -> dict[str, str]:
             urls[name] = external
         else:
             urls[name] = embedded.start()
+    prefect = _external(cfg.prefect_api_url, _prefect(cfg))
+    if prefect:
+        api_version(prefect)
+        urls["prefect"] = prefect
+    else:
+        urls["prefect"] = _prefect(cfg).start(urls["postgres"])
     return urls
 
 
@@ -178,7 +207,9 @@ def down(cfg: Settings | None = None) -> list[str]:
     :func:`status` for which is which.
     """
     cfg = cfg or settings()
-    return [name for name, _, embedded, _ in _services(cfg) if embedded.stop()]
+    # Prefect first: its database lives on the PostgreSQL stopped next.
+    stopped = ["prefect"] if _prefect(cfg).stop() else []
+    return stopped + [name for name, _, embedded, _ in _services(cfg) if embedded.stop()]
 
 
 def status(cfg: Settings | None = None) -> list[ServiceStatus]:
@@ -225,7 +256,24 @@ def status(cfg: Settings | None = None) -> list[ServiceStatus]:
             out.append(ServiceStatus(name, "embedded", _redact(own_url), True, version, detail))
         except ServiceError as exc:
             out.append(ServiceStatus(name, "embedded", _redact(own_url), False, None, str(exc)))
+    out.append(_prefect_status(cfg))
     return out
+
+
+def _prefect_status(cfg: Settings) -> ServiceStatus:
+    """The Prefect server's row: its UI address (the API is that address + /api)."""
+    server = _prefect(cfg)
+    external = _external(cfg.prefect_api_url, server)
+    mode = "external" if external else "embedded"
+    api = external or server.url()
+    ui = api.removesuffix("/").removesuffix("/api") if api else None
+    if not external and not server.is_running():
+        return ServiceStatus("prefect", mode, ui, False, None, "not running")
+    try:
+        version = api_version(api)  # type: ignore[arg-type]
+    except ServiceError as exc:
+        return ServiceStatus("prefect", mode, ui, False, None, str(exc))
+    return ServiceStatus("prefect", mode, ui, True, version, "UI; API at url + /api")
 
 
 def pg_variables(url: str) -> dict[str, str]:
@@ -253,11 +301,12 @@ def service_environment(cfg: Settings | None = None) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(cfg.dbt_profiles_dir),
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": prefect_api_url(cfg),
     }
 
 
 def env_exports(cfg: Settings | None = None) -> str:
-    """Shell lines that point psql, dbt and pymongo at the services in use."""
+    """Shell lines that point psql, dbt, pymongo and Prefect at the services in use."""
     return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in service_environment(cfg).items())
 
 
