@@ -86,6 +86,11 @@ def export_tableau(ctx: RunContext) -> StageResult:
     return run_stage("export-tableau", stages.export_tableau, ctx, own_process=True)
 
 
+@task(name="dashboards", **STAGE_TASK)
+def dashboards(ctx: RunContext) -> StageResult:
+    return run_stage("dashboards", stages.dashboards, ctx, own_process=True)
+
+
 TASKS = {
     "ingest": ingest,
     "validate-raw": validate_raw,
@@ -94,6 +99,7 @@ TASKS = {
     "publish": publish,
     "analyze": analyze,
     "export-tableau": export_tableau,
+    "dashboards": dashboards,
 }
 IN_THREADS = {"ingest", "transform"}
 """ingest (COPY: PostgreSQL does the work) and dbt (a subprocess) wait more than they compute."""
@@ -104,7 +110,7 @@ IN_THREADS = {"ingest", "transform"}
 # builds, so none of those imports is paid after dbt. The other lane's stages are shorter.
 LANES: dict[str, tuple[str, ...]] = {
     "checks": ("validate-raw", "validate-marts", "analyze"),
-    "publishing": ("publish", "export-tableau"),
+    "publishing": ("publish", "export-tableau", "dashboards"),
 }
 PRELOAD: dict[str, tuple[str, ...]] = {
     "checks": ("streamlytics.validation", "python_models.analyze", "python_models.report"),

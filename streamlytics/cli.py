@@ -278,9 +278,13 @@ def dashboards(
     from streamlytics.dbt_relations import RelationError
 
     cfg = settings()
-    try:
+
+    def build() -> Path:
         with contextlib.closing(psycopg2.connect(svc.database_url(cfg))) as conn:
-            path = build_dashboards(conn, out or cfg.reports_dir)
+            return build_dashboards(conn, out or cfg.reports_dir)
+
+    try:
+        path = in_flow("dashboards", build)
     except (svc.ServiceError, RelationError) as exc:
         fail(str(exc))
     except psycopg2.errors.UndefinedTable as exc:

@@ -64,6 +64,7 @@ PIPELINE: tuple[Stage, ...] = (
     Stage("publish", PUBLISH_GATES, "marts → MongoDB collections and pipelines"),
     Stage("analyze", PUBLISH_GATES, "statistics and the HTML report"),
     Stage("export-tableau", PUBLISH_GATES, "Tableau Hyper extracts of the marts"),
+    Stage("dashboards", PUBLISH_GATES, "the five web dashboards: one offline HTML page"),
 )
 
 

@@ -98,3 +98,15 @@ def export_tableau(ctx: RunContext) -> dict[str, Any]:
         "outputs": {"Tableau extracts": str(out)},
         "rows": row_counts(export_marts(out, ctx.database_url)),
     }
+
+
+def dashboards(ctx: RunContext) -> dict[str, Any]:
+    import contextlib
+
+    import psycopg2
+
+    from streamlytics.dashboards import build_dashboards
+
+    with contextlib.closing(psycopg2.connect(ctx.database_url)) as conn:
+        page = build_dashboards(conn, ctx.reports_dir)
+    return {"outputs": {"Dashboards": str(page)}}

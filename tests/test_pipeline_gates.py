@@ -78,7 +78,7 @@ def test_failed_gate_skips_dependants_and_names_the_blocker(tmp_path):
 
 def test_publishing_stages_wait_for_both_gates():
     needs = {stage.name: stage.needs for stage in PIPELINE}
-    for stage in ("publish", "analyze", "export-tableau"):
+    for stage in ("publish", "analyze", "export-tableau", "dashboards"):
         assert set(needs[stage]) == {"validate-raw", "validate-marts"}
     assert needs["transform"] == ("ingest",)  # dbt builds even when the raw gate fails
     check_pipeline(PIPELINE)

@@ -30,6 +30,7 @@ STAGES = [
     "publish",
     "analyze",
     "export-tableau",
+    "dashboards",
 ]
 # (flow run id, run_summary.json) of each `streamlytics run` of this module, in order.
 RUNS: list[tuple[str, dict]] = []
@@ -138,7 +139,10 @@ def test_run_completes_every_stage_and_the_summary_matches_the_stores(tmp_path, 
         "where table_schema = 'marts' and table_name like 'rpt%'",
     )
     assert sorted(p.stem for p in extracts.glob("*.hyper")) == sorted(r[0] for r in dashboards)
-    assert "HTML report" in proc.stdout and "run_summary.json" in proc.stdout
+    page = Path(summary["outputs"]["Dashboards"])
+    assert page.exists() and page.stat().st_size > 1_000_000  # plotly.js inlined
+    assert "HTML report" in proc.stdout and "Dashboards" in proc.stdout
+    assert "run_summary.json" in proc.stdout
 
 
 @pytest.mark.parametrize("defect", ["malformed user id"])
@@ -163,7 +167,7 @@ def test_failed_raw_gate_builds_dbt_but_publishes_nothing(tmp_path, pg_url, mong
     assert status["validate-raw"]["status"] == "failed"
     assert "user_id" in status["validate-raw"]["message"]
     assert status["transform"]["status"] == "completed"  # staging quarantines the row
-    for stage in ("publish", "analyze", "export-tableau"):
+    for stage in ("publish", "analyze", "export-tableau", "dashboards"):
         assert status[stage]["status"] == "skipped"
         assert "validate-raw" in status[stage]["message"]
     assert "skipped" in proc.stdout
