@@ -229,7 +229,9 @@ def task_run_states(api_url: str, flow_run_id: str) -> dict[str, str]:
     }
 
 
-def test_both_runs_are_listed_on_the_prefect_server_with_a_task_run_per_stage(service_urls):
+def test_both_runs_are_listed_on_the_prefect_server_with_a_task_run_per_stage(
+    service_urls, tmp_path
+):
     if len(RUNS) < 2:
         pytest.skip("needs the two `streamlytics run`s of the tests above")
     api_url = service_urls["prefect"]
@@ -252,18 +254,24 @@ def test_both_runs_are_listed_on_the_prefect_server_with_a_task_run_per_stage(se
         browser = playwright.chromium.launch(
             executable_path=chromium(), headless=True, args=CHROMIUM_FLAGS
         )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page = browser.new_page()
-            page.goto(f"{ui}/runs")
-            names = [api(f"{api_url}/flow_runs/{run_id}")["name"] for run_id, _ in RUNS]
-            for name in names:  # the Runs page lists both flow runs
-                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
-            for flow_run_id, _ in RUNS:  # and each flow run's page its task runs, one per stage
+            # Each run's own page in the UI: its name, then its task runs, one per stage. (The
+            # Runs page lists the newest runs first and pages them: after a whole suite's stage
+            # commands, which report to the same server, the two are not always on its first
+            # screen, so the test does not depend on the page size.)
+            for flow_run_id, _ in RUNS:
+                name = api(f"{api_url}/flow_runs/{flow_run_id}")["name"]
                 page.goto(f"{ui}/runs/flow-run/{flow_run_id}")
+                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
                 page.get_by_text("Task Runs", exact=True).first.click(timeout=60_000)
                 for stage in STAGES:
                     page.get_by_text(re.compile(rf"^{stage}-[0-9a-z]{{3}}$")).first.wait_for(
                         timeout=60_000
                     )
+        except Exception:
+            page.screenshot(path=str(tmp_path / "prefect-ui.png"), full_page=True)
+            print(f"screenshot of the page: {tmp_path / 'prefect-ui.png'}")
+            raise
         finally:
             browser.close()

@@ -122,12 +122,18 @@ class EmbeddedPrefect:
     def is_running(self) -> bool:
         return self.pid() is not None
 
-    def environment(self, database_url: str) -> dict[str, str]:
-        """The server's environment: its home, its database, telemetry off."""
+    def environment(self, database_url: str, port: int) -> dict[str, str]:
+        """The server's environment: its home, its database, its address, telemetry off."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(
             PREFECT_HOME=str(self.root / "home"),
             PREFECT_API_DATABASE_CONNECTION_URL=prefect_database_url(database_url),
+            # The UI asks the API at 127.0.0.1:4200 unless told otherwise: on any other port
+            # (4200 taken, by another Prefect say) its pages would show that server's runs, or
+            # 404 for ours.
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_SERVER_API_PORT=str(port),
+            PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api",
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_UI_ENABLED="true",
             DO_NOT_TRACK="1",
@@ -147,7 +153,7 @@ class EmbeddedPrefect:
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 cmd,
-                env=self.environment(database_url),
+                env=self.environment(database_url, port),
                 cwd=self.root,
                 stdout=log,
                 stderr=subprocess.STDOUT,
