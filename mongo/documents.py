@@ -125,6 +125,13 @@ def _stream(conn: PgConnection, query: sql.Composable) -> Iterator[tuple]:
         yield from cur
 
 
+def _children(
+    conn: PgConnection, resolve: Resolve, model: str, columns: list[str], order: list[str]
+) -> _Children:
+    """A child model's rows (parent id first, in the parents' order) as a _Children."""
+    return _Children(model, _stream(conn, _select(resolve(model), columns, order)))
+
+
 class _Children:
     """The rows of a child model, handed out per parent id in the parents' order."""
 
@@ -197,27 +204,19 @@ def iter_user_documents(
     """One document per row of sync_mongo_users, in the model's user_id order (shape: schemas.py)."""
     users_model, breakdowns_model, activity_model = USER_MODELS
     users = _stream(conn, _select(resolve(users_model), _USER_COLUMNS, ["user_id"]))
-    breakdowns = _Children(
+    breakdowns = _children(
+        conn,
+        resolve,
         breakdowns_model,
-        _stream(
-            conn,
-            _select(
-                resolve(breakdowns_model),
-                ["user_id", "breakdown", "breakdown_value", *_MEASURES],
-                ["user_id", "breakdown", "breakdown_value"],
-            ),
-        ),
+        ["user_id", "breakdown", "breakdown_value", *_MEASURES],
+        ["user_id", "breakdown", "breakdown_value"],
     )
-    activity = _Children(
+    activity = _children(
+        conn,
+        resolve,
         activity_model,
-        _stream(
-            conn,
-            _select(
-                resolve(activity_model),
-                ["user_id", "activity_month", *_MEASURES],
-                ["user_id", "activity_month"],
-            ),
-        ),
+        ["user_id", "activity_month", *_MEASURES],
+        ["user_id", "activity_month"],
     )
     for row in users:
         (user_id, age, band, country, plan, segment, registered, lifetime_hours) = row[:8]
@@ -274,27 +273,19 @@ def iter_content_documents(
     """One document per row of sync_mongo_titles, in the model's content_id order (schemas.py)."""
     titles_model, breakdowns_model, genres_model = TITLE_MODELS
     titles = _stream(conn, _select(resolve(titles_model), _TITLE_COLUMNS, ["content_id"]))
-    breakdowns = _Children(
+    breakdowns = _children(
+        conn,
+        resolve,
         breakdowns_model,
-        _stream(
-            conn,
-            _select(
-                resolve(breakdowns_model),
-                ["content_id", "breakdown", "breakdown_value", *_MEASURES],
-                ["content_id", "breakdown", "breakdown_value"],
-            ),
-        ),
+        ["content_id", "breakdown", "breakdown_value", *_MEASURES],
+        ["content_id", "breakdown", "breakdown_value"],
     )
-    genres = _Children(
+    genres = _children(
+        conn,
+        resolve,
         genres_model,
-        _stream(
-            conn,
-            _select(
-                resolve(genres_model),
-                ["content_id", "genre"],
-                ["content_id", "genre_position", "genre"],
-            ),
-        ),
+        ["content_id", "genre"],
+        ["content_id", "genre_position", "genre"],
     )
     for row in titles:
         (content_id, content_type, title, rating, budget, views, length) = row[:7]
