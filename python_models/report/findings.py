@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from python_models import effect_sizes
+
 SUPPORTED = "supported"
 
 # How a sentence names what a result is about (wording only; the numbers come from the row).
@@ -188,7 +190,7 @@ def _centre(row: Mapping[str, Any]) -> str:
 
 
 def _supported(row: Mapping[str, Any]) -> bool:
-    return row.get("verdict") == SUPPORTED
+    return effect_sizes.is_positive(row.get("verdict")) or row.get("verdict") == SUPPORTED
 
 
 # --- one sentence per kind of result -------------------------------------------------------------
@@ -604,3 +606,159 @@ def correlation_findings(
             x, _, y = pair.partition(" ~ ")
             unrelated.append(f"{VARIABLE_WORDS.get(x, x)} & {VARIABLE_WORDS.get(y, y)}")
     return related, unrelated
+
+
+# --- the few findings that matter most, for a manager ----------------------------------------------
+
+HEADLINE_SECTIONS = ("hypothesis", "correlation", "regression")
+HEADLINE_MIN = 3
+
+
+def _headline_candidate(row: Mapping[str, Any]) -> bool:
+    return (
+        row.get("section") in HEADLINE_SECTIONS
+        and lookup(row, "details.not_computed") is None
+        and not lookup(row, "details.definitional")
+        and effect_sizes.magnitude(row) is not None
+        and row.get("verdict") is not None
+    )
+
+
+def _ci_width(row: Mapping[str, Any]) -> float:
+    low, high = row.get("ci_low"), row.get("ci_high")
+    return float(high) - float(low) if _finite(low) and _finite(high) else math.inf
+
+
+def _plain_relation(row: Mapping[str, Any], positive: bool) -> list[Part]:
+    """What the row says, in words a manager reads (no causal verb: 'goes with', 'higher than')."""
+    subject = _subject(row)
+    effect = row.get("effect")
+    up = _finite(effect) and float(effect) > 0
+    groups = lookup(row, "details.groups")
+    name = row.get("effect_name")
+    if isinstance(groups, Mapping) and len(groups) == 2 and name in ("hedges_g", "rank_biserial"):
+        a, b = group_order(row)
+        centre = _centre(row)
+        digits, kind = _centre_format(row)
+        relation = ("higher than" if up else "lower than") if positive else "about the same as"
+        return [
+            f"{subject}: {a} users {relation} {b} users ({centre} ",
+            quote(row, f"details.groups.{a}.{centre}", digits, kind),
+            " vs ",
+            quote(row, f"details.groups.{b}.{centre}", digits, kind),
+            ")",
+        ]
+    if isinstance(groups, Mapping) and len(groups) > 1:
+        centre = _centre(row)
+        ordered = sorted(groups, key=lambda g: (groups[g] or {}).get(centre) or 0.0)
+        words = "differs between groups" if positive else "is about the same in every group"
+        return [
+            f"{subject} {words} ({centre} from {ordered[0]} ",
+            quote(row, f"details.groups.{ordered[0]}.{centre}", 1),
+            f" to {ordered[-1]} ",
+            quote(row, f"details.groups.{ordered[-1]}.{centre}", 1),
+            ")",
+        ]
+    if row.get("section") == "correlation":
+        x, _, y = str(row.get("variables", "")).partition(" ~ ")
+        x_words, y_words = (
+            VARIABLE_WORDS.get(x, x.replace("_", " ")),
+            VARIABLE_WORDS.get(y.strip(), y.strip().replace("_", " ")),
+        )
+        if positive:
+            relation = (
+                f"users with more {x_words} tend to have {'more' if up else 'less'} {y_words}"
+            )
+        else:
+            relation = f"{x_words} and {y_words} are practically unrelated"
+        return [relation[0].upper() + relation[1:]]
+    if row.get("section") == "regression":
+        predictor = str(lookup(row, "details.predictor") or row.get("variables", ""))
+        words = PREDICTOR_WORDS.get(predictor, predictor.replace("_", " "))
+        outcome = str(lookup(row, "details.outcome_words") or "views")
+        variables = str(row.get("variables", ""))
+        plural = (
+            variables[variables.rfind("(") + 1 : variables.rfind(")")]
+            if "(" in variables
+            else "titles"
+        )
+        if positive:
+            return [
+                f"{plural.capitalize()} with more {words} have {'more' if up else 'fewer'} {outcome}"
+            ]
+        return [f"{plural.capitalize()}: {outcome} are practically unrelated to {words}"]
+    relation = "differs" if positive else "is about the same"
+    return [f"{subject} {relation}"]
+
+
+def plain_finding(row: Mapping[str, Any]) -> Finding:
+    """One result in plain words: what differs or goes together, how much (size word), and n.
+
+    The size word (small / medium / large) is effect_sizes.size_word of the row's magnitude on the
+    common correlation-like scale; a negligible row says that the difference or relation is below
+    the smallest effect of interest (effect_sizes.SESOI).
+    """
+    positive = _supported(row)
+    r = effect_sizes.magnitude(row) or 0.0
+    kind = (
+        "difference"
+        if row.get("effect_name") in effect_sizes.DIFFERENCE_FAMILIES
+        else "association"
+    )
+    if positive:
+        size = f" — a {effect_sizes.size_word(r)} {kind}"
+    elif row.get("verdict") == effect_sizes.NEGLIGIBLE:
+        size = f" — any {kind} is smaller than the smallest one worth acting on"
+    else:
+        size = " — the data cannot tell yet"
+    name = str(row.get("effect_name") or "effect").replace("_", " ")
+    return Finding(
+        (
+            *_plain_relation(row, positive),
+            size,
+            f" ({name} ",
+            quote(row, "effect", _small(row, 2)),
+            *_ci_parts(row, 2),
+            "; n = ",
+            quote(row, "n", kind="int"),
+            ").",
+        ),
+        verdict_of(row),
+    )
+
+
+def _one_per_question(ranked: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Pearson and Spearman of one pair answer one question: keep the first (higher-ranked) of each.
+    seen: set[tuple[Any, Any]] = set()
+    out = []
+    for r in ranked:
+        key = (r.get("section"), r.get("variables"))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def headline_findings(results: pd.DataFrame, limit: int = 5) -> list[Finding]:
+    """The three to five findings that matter most, most important first, in plain words.
+
+    Ranked by effect size on one scale for every family (effect_sizes.magnitude: |r|, |ρ|,
+    |rank-biserial|, Cramér's V and standardised slopes as they are, Hedges g as g/√(g²+4), ε²,
+    η² and partial η² as their square root): first the effects of interest (verdict difference or
+    association), largest first; when there are fewer than three, the firmest negligible results
+    (narrowest interval) follow, since "no difference worth acting on" is news too. Inconclusive
+    rows, rows not computed and definitional relations are never headlines.
+    """
+    candidates = [r for s in HEADLINE_SECTIONS for r in rows(results, s) if _headline_candidate(r)]
+    positive = sorted(
+        (r for r in candidates if _supported(r)),
+        key=lambda r: -(effect_sizes.magnitude(r) or 0.0),
+    )
+    negligible = sorted(
+        (r for r in candidates if r.get("verdict") == effect_sizes.NEGLIGIBLE), key=_ci_width
+    )
+    positive, negligible = _one_per_question(positive), _one_per_question(negligible)
+    chosen = positive[:limit]
+    if len(chosen) < min(HEADLINE_MIN, limit):
+        chosen += negligible[: min(HEADLINE_MIN, limit) - len(chosen)]
+    return [plain_finding(r) for r in chosen]
