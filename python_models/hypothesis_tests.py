@@ -258,14 +258,6 @@ def _summary(values: np.ndarray | Freq) -> dict[str, float | int]:
     return {"n": f.n, "mean": f.mean(), "median": f.median(), "sd": f.sd() if f.n > 1 else None}
 
 
-def _direction(effect: float, low: float, high: float) -> str:
-    if low > 0:
-        return "higher"
-    if high < 0:
-        return "lower"
-    return "not clearly different"
-
-
 def compare_two(
     a: np.ndarray,
     b: np.ndarray,
@@ -320,17 +312,10 @@ def compare_two(
         centre = f"median {np.median(a):.1f} vs {np.median(b):.1f}"
     details["test"] = test
     details["why"] = _why(all_normal, variance["equal"], two=True)
-    words = _direction(effect, low, high)
+    # Neutral here: the verdict (results.judge) says whether the difference is one of interest.
     interpretation = (
-        (
-            f"{measure}: {label_a} {words} than {label_b} ({centre}; {effect_name} {effect:.2f}, "
-            f"95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
-        )
-        if words != "not clearly different"
-        else (
-            f"{measure}: {label_a} and {label_b} are not clearly different ({centre}; {effect_name} "
-            f"{effect:.2f}, 95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
-        )
+        f"{measure}: {label_a} vs {label_b} ({centre}; {effect_name} {effect:.2f}, "
+        f"95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
     )
     return Result(
         section=section,

@@ -181,7 +181,7 @@ def summary(
     out += [
         findings.regression(r)
         for r in _section_rows(run, *POPULARITY_SECTIONS)
-        if r.get("verdict") == "supported" or r.get("effect_name") == "r_squared"
+        if findings.positive(r) or r.get("effect_name") == "r_squared"
     ]
     return out
 
@@ -364,7 +364,7 @@ def correlation_matrices(
         method, x, y = str(d.get("method")), str(d["x"]), str(d["y"])
         names += [n for n in (x, y) if n not in names]
         values.setdefault(method, {})[(x, y)] = r.get("effect")
-        supported.setdefault(method, {})[(x, y)] = r.get("verdict") == findings.SUPPORTED
+        supported.setdefault(method, {})[(x, y)] = findings.positive(r)
     matrices, significant = {}, {}
     for method, effects in values.items():
         m = pd.DataFrame(np.nan, index=names, columns=names)

@@ -193,6 +193,18 @@ def _supported(row: Mapping[str, Any]) -> bool:
     return effect_sizes.is_positive(row.get("verdict")) or row.get("verdict") == SUPPORTED
 
 
+def positive(row: Mapping[str, Any]) -> bool:
+    """True when the row's verdict names an effect of interest (difference, association, supported)."""
+    return _supported(row)
+
+
+def _say(row: Mapping[str, Any], positive_words: str, negligible: str, inconclusive: str) -> str:
+    # The words of a verdict: an effect of interest, one too small to matter, or no telling yet.
+    if _supported(row):
+        return positive_words
+    return negligible if row.get("verdict") == effect_sizes.NEGLIGIBLE else inconclusive
+
+
 # --- one sentence per kind of result -------------------------------------------------------------
 
 
@@ -226,10 +238,12 @@ def two_groups(row: Mapping[str, Any]) -> Finding:
     a, b = group_order(row)
     centre = _centre(row)
     effect = row.get("effect")
-    if _supported(row) and _finite(effect) and float(effect) != 0:
-        relation = "higher than" if float(effect) > 0 else "lower than"
-    else:
-        relation = "not clearly different from"
+    relation = _say(
+        row,
+        "higher than" if _finite(effect) and float(effect) > 0 else "lower than",
+        "practically the same as",
+        "not clearly different from",
+    )
     digits, kind = _centre_format(row)
     parts: list[Part] = [
         f"{_subject(row)}: {a} users {relation} {b} users ({centre} ",
@@ -254,7 +268,7 @@ def many_groups(row: Mapping[str, Any]) -> Finding:
     ladder: list[Part] = []
     for i, g in enumerate(ordered):
         ladder += [(" < " if i else "") + f"{g} ", quote(row, f"details.groups.{g}.{centre}", 1)]
-    words = "differs" if _supported(row) else "shows no clear difference"
+    words = _say(row, "differs", "is practically the same", "shows no clear difference")
     parts: list[Part] = [f"{_subject(row)} {words} ({centre}s ", *ladder, "; "]
     return Finding((*parts, *_tail(row, 3)[1:]), verdict_of(row))
 
@@ -264,7 +278,8 @@ def association(row: Mapping[str, Any]) -> Finding:
     shares = lookup(row, "details.row_shares") or {}
     column = next((c for c in ("4K",) if all(c in (v or {}) for v in shares.values())), None)
     parts: list[Part] = [
-        f"{_subject(row)}: {'associated' if _supported(row) else 'no clear association'}"
+        f"{_subject(row)}: "
+        + _say(row, "associated", "practically no association", "no clear association")
     ]
     if column and shares:
         parts.append(f" ({column} share ")
@@ -279,8 +294,13 @@ def association(row: Mapping[str, Any]) -> Finding:
 
 
 def adjusted(row: Mapping[str, Any]) -> Finding:
-    words = "still matters" if _supported(row) else "no longer clearly matters"
-    return Finding((f"{_subject(row)}: quality {words}", *_tail(row, 4)), verdict_of(row))
+    words = _say(
+        row,
+        "completion still differs by quality",
+        "quality goes with practically no difference in completion",
+        "no clear difference by quality",
+    )
+    return Finding((f"{_subject(row)}: {words}", *_tail(row, 4)), verdict_of(row))
 
 
 def not_computed(row: Mapping[str, Any]) -> Finding | None:
@@ -338,7 +358,9 @@ def correlation(row: Mapping[str, Any]) -> Finding:
     if _supported(row) and _finite(r):
         relation = f"a {_strength(float(r))} {'positive' if float(r) > 0 else 'negative'} relation"
     else:
-        relation = "no clear relation"
+        relation = _say(row, "", "practically no relation", "no clear relation")
+    if lookup(row, "details.definitional"):
+        relation = "related by definition (" + str(lookup(row, "details.definitional")) + ")"
     parts: list[Part] = [
         f"{words[0].capitalize()} and {words[1]}: {relation} ({method.capitalize()} ",
         quote(row, "effect", 2),
@@ -418,8 +440,13 @@ def retention(row: Mapping[str, Any]) -> Finding:
     return Finding(tuple(parts), verdict_of(row))
 
 
+def _outcome(row: Mapping[str, Any]) -> str:
+    # Which popularity measure a regression row models (details.outcome_words), views by default.
+    return str(lookup(row, "details.outcome_words") or "views")
+
+
 def regression(row: Mapping[str, Any]) -> Finding:
-    """A slope ('views rise by b per unit of x') or a model's R²."""
+    """A slope ('views rise by b per unit of x', judged on its standardised slope) or a model's R²."""
     missing = not_computed(row)
     if missing is not None:
         return missing
@@ -427,12 +454,13 @@ def regression(row: Mapping[str, Any]) -> Finding:
     plural = (
         variables[variables.rfind("(") + 1 : variables.rfind(")")] if "(" in variables else "titles"
     )
+    outcome = _outcome(row)
     if row.get("effect_name") == "r_squared":
         return Finding(
             (
                 f"{plural.capitalize()}: the model {variables.split(' (')[0]} explains R² = ",
                 quote(row, "effect", 3),
-                " of the variance in views (F test, ",
+                f" of the variance in {outcome} (HC3 Wald F test, ",
                 *_p_parts(row),
                 "; n = ",
                 quote(row, "n", kind="int"),
@@ -444,28 +472,33 @@ def regression(row: Mapping[str, Any]) -> Finding:
         lookup(row, "details.predictor") or variables.split("~")[-1].split("(")[0].strip()
     )
     effect = row.get("effect")
-    if _supported(row) and _finite(effect):
-        relation = "rise" if float(effect) > 0 else "fall"
-        words = (
-            f"views {relation} with {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
-        )
-    else:
-        words = f"no clear relation between views and {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
-    unit = UNIT_WORDS.get(predictor, f"unit of {predictor.replace('_', ' ')}")
-    return Finding(
-        (
-            f"{plural.capitalize()}: {words} (",
-            quote(row, "effect", 0),
-            f" views per {unit}",
-            *_ci_parts(row, 0),
-            "; ",
-            *_p_parts(row),
-            "; n = ",
-            quote(row, "n", kind="int"),
-            ").",
-        ),
-        verdict_of(row),
+    pname = PREDICTOR_WORDS.get(predictor, predictor.replace("_", " "))
+    short = outcome.split(" (")[0]
+    words = _say(
+        row,
+        f"{short} {'rise' if _finite(effect) and float(effect) > 0 else 'fall'} with {pname}",
+        f"{short} are practically unrelated to {pname}",
+        f"no clear relation between {short} and {pname}",
     )
+    unit = UNIT_WORDS.get(predictor, f"unit of {predictor.replace('_', ' ')}")
+    parts: list[Part] = [
+        f"{plural.capitalize()}: {words} (",
+        quote(row, "effect", 0 if abs(float(effect or 0)) >= 10 else 2),
+        f" {short} per {unit}",
+        *_ci_parts(row, 0 if abs(float(effect or 0)) >= 10 else 2),
+    ]
+    if _finite(lookup(row, "details.standardised_beta")):
+        parts += ["; standardised slope ", quote(row, "details.standardised_beta", 2)]
+        if _finite(lookup(row, "details.standardised_ci.0")):
+            parts += [
+                " [",
+                quote(row, "details.standardised_ci.0", 2),
+                ", ",
+                quote(row, "details.standardised_ci.1", 2),
+                "]",
+            ]
+    parts += ["; ", *_p_parts(row), "; n = ", quote(row, "n", kind="int"), ")."]
+    return Finding(tuple(parts), verdict_of(row))
 
 
 def file_quality(row: Mapping[str, Any]) -> Finding:
@@ -508,7 +541,6 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
         )
     ]
     for i, part in enumerate(lookup(row, "details.parts") or []):
-        ok = bool(part.get("supported"))
         parts: list[Part] = [quote(row, f"details.parts.{i}.claim", kind="text"), ": "]
         if part.get("evidence") is None:
             parts.append("not computed")
@@ -516,6 +548,20 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
             parts += [
                 "effect ",
                 quote(row, f"details.parts.{i}.effect", 3),
+                *(
+                    [
+                        " (95% CI [",
+                        quote(row, f"details.parts.{i}.ci.0", 3),
+                        ", ",
+                        quote(row, f"details.parts.{i}.ci.1", 3),
+                        "] against the smallest effect of interest ",
+                        quote(row, f"details.parts.{i}.sesoi", 3),
+                        ")",
+                    ]
+                    if _finite(lookup(row, f"details.parts.{i}.ci.0"))
+                    and _finite(lookup(row, f"details.parts.{i}.sesoi"))
+                    else []
+                ),
                 ", Holm-adjusted p ",
                 quote(row, f"details.parts.{i}.p_adjusted", kind="p"),
                 " (evidence ",
@@ -526,12 +572,14 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
         out.append(
             Finding(
                 tuple(parts),
-                Quote(
+                quote(row, f"details.parts.{i}.verdict", kind="verdict")
+                if lookup(row, f"details.parts.{i}.verdict") is not None
+                else Quote(
                     str(row.get("section")),
                     str(row.get("name")),
                     f"details.parts.{i}.supported",
-                    ok,
-                    SUPPORTED if ok else "not supported",
+                    bool(part.get("supported")),
+                    SUPPORTED if part.get("supported") else "not supported",
                     "verdict",
                 ),
             )
