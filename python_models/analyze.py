@@ -98,7 +98,14 @@ def compute(
     quality = data_quality.run(conn, run_results)
     described = descriptive.run(d.sessions, d.users, d.content)
     tests = adjust_family(
-        hypothesis_tests.run(d.sessions, d.users, data.completion_cells(conn), rng, n_boot=n_boot)
+        hypothesis_tests.run(
+            d.sessions,
+            d.users,
+            data.completion_cells(conn),
+            rng,
+            n_boot=n_boot,
+            groups=data.user_session_groups(conn),
+        )
     )
     corr = adjust_family(correlations.run(d.users, d.sessions.minutes_completion))
     regression = adjust_family(popularity_regression.run(d.content))

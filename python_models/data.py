@@ -66,6 +66,7 @@ ANALYSIS_MODELS = (
     "ana_session_plan_quality",
     "ana_session_device_quality",
     "ana_user_quality_completion",
+    "ana_user_session_groups",
     "ana_user_metrics",
     "ana_user_retention_features",
     "ana_monthly_active_users",
@@ -282,6 +283,35 @@ def session_aggregates(conn: Any) -> SessionAggregates:
             }
         ),
     )
+
+
+def user_session_groups(conn: Any) -> pd.DataFrame:
+    """Per grouping (quality, device, weekday), user and level: sessions, Σ and Σ² of completion
+    and watch minutes (ana_user_session_groups); weekdays named as WEEKDAYS."""
+    frame = read_model(
+        conn,
+        "ana_user_session_groups",
+        [
+            "grouping",
+            "user_id",
+            "subscription_type",
+            "group_level",
+            "session_count",
+            "completion_count",
+            "sum_completion",
+            "sum_sq_completion",
+            "minutes_count",
+            "sum_minutes",
+            "sum_sq_minutes",
+        ],
+        floats=("sum_completion", "sum_sq_completion", "sum_minutes", "sum_sq_minutes"),
+        order_by=("grouping", "user_id", "group_level"),
+    )
+    weekday = frame["grouping"] == "weekday"
+    frame.loc[weekday, "group_level"] = [
+        WEEKDAYS[int(d) - 1] for d in frame.loc[weekday, "group_level"]
+    ]
+    return frame
 
 
 def completion_cells(conn: Any) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.oneway import anova_generic
 
+from python_models import clustered
 from python_models.data import PLANS, QUALITY_ORDER, WEEKDAYS, SessionAggregates
 from python_models.frequencies import Freq, common_counts, dagostino_k2, levene_median
 from python_models.results import ALPHA, MIN_GROUP_N, Result, fmt_p, insufficient
@@ -625,6 +626,127 @@ def adjusted_factor(
     )
 
 
+# --- session-level questions, clustered by user ------------------------------------------------
+
+
+def clustered_groups(
+    naive: Result,
+    sums: clustered.UserSums,
+    *,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> Result:
+    """A session-level group comparison re-judged with users as the unit of resampling.
+
+    `naive` is the comparison treating sessions as independent (kept in details as
+    ``session_level_naive``); the row's p-value becomes the user-clustered Wald F test of equal
+    means, its effect η² of the sessions with a user-level cluster bootstrap CI (clustered.py).
+    """
+    if "not_computed" in naive.details or sums.users < MIN_GROUP_N or len(sums.levels) < 2:
+        return naive
+    wald = clustered.wald_equal_means(sums)
+    total = (sums.n.sum(axis=0), sums.s.sum(axis=0), sums.q.sum(axis=0))
+    effect = float(clustered.eta_squared(*total))
+    low, high = clustered.bootstrap_ci(sums, rng, n_boot)
+    ladder = " < ".join(
+        f"{k} {v:.1f}" for k, v in sorted(wald["means"].items(), key=lambda kv: kv[1])
+    )
+    test = "Wald F test of equal means, standard errors clustered by user"
+    return naive.with_(
+        statistic_name="F",
+        statistic=wald["F"],
+        p_value=wald["p"],
+        effect_name="eta_squared",
+        effect=effect,
+        ci_low=low,
+        ci_high=high,
+        interpretation=(
+            f"{measure} by group: means {ladder} (eta² {effect:.4f}, 95% CI [{low:.4f}, "
+            f"{high:.4f}] by user cluster bootstrap; {test}, {fmt_p(wald['p'])}; "
+            f"{wald['clusters']:,} users)."
+        ),
+        details={
+            **naive.details,
+            "test": test,
+            "inference": clustered.INFERENCE,
+            "df": wald["df"],
+            "clusters": wald["clusters"],
+            "users": wald["clusters"],
+            "design_effect": clustered.design_effect(sums),
+            "n_boot": n_boot,
+            "session_level_naive": {
+                "note": "treats sessions as independent; shown for comparison, not judged",
+                "test": naive.details.get("test"),
+                "statistic_name": naive.statistic_name,
+                "statistic": naive.statistic,
+                "p_value": naive.p_value,
+                "effect_name": naive.effect_name,
+                "effect": naive.effect,
+                "ci": [naive.ci_low, naive.ci_high],
+            },
+        },
+    )
+
+
+def clustered_table(
+    naive: Result, sums: clustered.UserSums, *, rng: np.random.Generator, n_boot: int
+) -> Result:
+    """A sessions table (plan × 4K) with its CI and p from users: sums.s counts the 4K sessions."""
+    if "not_computed" in naive.details or sums.users < MIN_GROUP_N or len(sums.levels) < 2:
+        return naive
+    wald = clustered.wald_equal_means(sums)
+    low, high = clustered.bootstrap_ci(sums, rng, n_boot, statistic="cramers_v")
+    return naive.with_(
+        p_value=wald["p"],
+        ci_low=low,
+        ci_high=high,
+        interpretation=f"{naive.interpretation} CI by user cluster bootstrap and p from the Wald F "
+        f"test of equal 4K shares with standard errors clustered by user ({fmt_p(wald['p'])}).",
+        details={
+            **naive.details,
+            "test": "Wald F test of equal shares, standard errors clustered by user",
+            "inference": clustered.INFERENCE,
+            "clusters": wald["clusters"],
+            "users": wald["clusters"],
+            "design_effect": clustered.design_effect(sums),
+            "session_level_naive": {
+                "note": "treats sessions as independent; shown for comparison, not judged",
+                "test": naive.details.get("test"),
+                "statistic_name": naive.statistic_name,
+                "statistic": naive.statistic,
+                "p_value": naive.p_value,
+                "ci": [naive.ci_low, naive.ci_high],
+            },
+        },
+    )
+
+
+def group_sums(groups: pd.DataFrame, grouping: str, measure: str, order=None) -> clustered.UserSums:
+    """UserSums of one grouping (quality, device, weekday) and measure (completion, minutes)."""
+    part = groups[groups["grouping"] == grouping]
+    return clustered.UserSums.from_long(
+        part,
+        user="user_id",
+        level="group_level",
+        n=f"{measure}_count",
+        s=f"sum_{measure}",
+        q=f"sum_sq_{measure}",
+        order=order,
+    )
+
+
+def plan_4k_sums(users: pd.DataFrame) -> clustered.UserSums:
+    """Per user with a plan: sessions and 4K sessions (Σy = Σy² for a 0/1 outcome)."""
+    known = users[users["plan"].notna() & (users["sessions"] > 0)]
+    n = known["sessions"].to_numpy(dtype=float)
+    k = np.round(known["share_4k"].fillna(0).to_numpy(dtype=float) * n)
+    frame = pd.DataFrame({"user": known["user_id"], "plan": known["plan"], "n": n, "k": k})
+    return clustered.UserSums.from_long(
+        frame, user="user", level="plan", n="n", s="k", q="k", order=PLANS
+    )
+
+
 # --- the questions the course asks -------------------------------------------------------------
 
 
@@ -661,14 +783,16 @@ def run(
     cells: pd.DataFrame,
     rng: np.random.Generator,
     n_boot: int = 1000,
+    groups: pd.DataFrame | None = None,
 ) -> list[Result]:
-    """Premium vs Basic engagement, plan → 4K, completion by quality and device, weekday effect.
+    """Premium vs Basic engagement, plan and 4K, completion by quality and device, weekday.
 
     `sessions` holds the session aggregates (data.session_aggregates), `users` one row per user
     (data.AnalysisData.users) and `cells` completion per user and quality (data.completion_cells).
     Per-user questions use one value per user (the unit that chose the plan); session-level ones
-    use every session, through its frequency table. Verdicts are set afterwards from the
-    Holm-adjusted p-values of the whole family.
+    use every session, through its frequency table, and — when `groups` (per-user sums,
+    data.user_session_groups) is given — are judged with users as clusters (clustered_groups).
+    Verdicts are set afterwards (results.adjust_family).
     """
     premium, basic = users[users["plan"] == "Premium"], users[users["plan"] == "Basic"]
     out: list[Result] = []
@@ -709,26 +833,30 @@ def run(
         rng=rng,
         n_boot=n_boot,
     )
-    # Sessions of one user share a plan: the per-user test premium_vs_basic_share_4k does not
-    # lean on independent sessions and should agree.
+    # Sessions of one user share a plan: the CI and p come from users (clustered_table).
     out.append(
-        chi.with_(
-            details={
-                **chi.details,
-                "caveat": "sessions of one user are not independent; "
-                "see premium_vs_basic_share_4k for the per-user test",
-            }
-        )
+        clustered_table(chi, plan_4k_sums(users), rng=rng, n_boot=n_boot)
+        if "user_id" in users and "share_4k" in users
+        else chi
+    )
+    naive = compare_many(
+        _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
+        name="quality_completion",
+        variables="completion ~ quality_level (sessions)",
+        measure="Completion per session",
+        rng=rng,
+        n_boot=n_boot,
     )
     out.append(
-        compare_many(
-            _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
-            name="quality_completion",
-            variables="completion ~ quality_level (sessions)",
+        clustered_groups(
+            naive,
+            group_sums(groups, "quality", "completion", QUALITY_ORDER),
             measure="Completion per session",
             rng=rng,
             n_boot=n_boot,
         )
+        if groups is not None
+        else naive
     )
     out.append(
         adjusted_factor(
@@ -740,15 +868,24 @@ def run(
             measure="Completion per session",
         )
     )
+    naive = compare_many(
+        _ordered(sessions.freq("completion_by_device")),
+        name="device_completion",
+        variables="completion ~ device_type (sessions)",
+        measure="Completion per session",
+        rng=rng,
+        n_boot=n_boot,
+    )
     out.append(
-        compare_many(
-            _ordered(sessions.freq("completion_by_device")),
-            name="device_completion",
-            variables="completion ~ device_type (sessions)",
+        clustered_groups(
+            naive,
+            group_sums(groups, "device", "completion", None),
             measure="Completion per session",
             rng=rng,
             n_boot=n_boot,
         )
+        if groups is not None
+        else naive
     )
     daily = sessions.daily
     out.append(
@@ -761,14 +898,23 @@ def run(
             n_boot=n_boot,
         )
     )
+    naive = compare_many(
+        _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
+        name="weekday_watch_minutes",
+        variables="watch_minutes ~ weekday (sessions)",
+        measure="Watch minutes per session",
+        rng=rng,
+        n_boot=n_boot,
+    )
     out.append(
-        compare_many(
-            _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
-            name="weekday_watch_minutes",
-            variables="watch_minutes ~ weekday (sessions)",
+        clustered_groups(
+            naive,
+            group_sums(groups, "weekday", "minutes", WEEKDAYS),
             measure="Watch minutes per session",
             rng=rng,
             n_boot=n_boot,
         )
+        if groups is not None
+        else naive
     )
     return out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.formula.api as smf
 
+from python_models import clustered
 from python_models import effect_sizes as es
 from python_models.report import findings
 
@@ -152,3 +155,58 @@ def test_headline_findings_fill_up_to_three_with_negligible_results_and_respect_
     assert [f.verdict.text for f in head] == ["association", "negligible"]
     assert "smaller than the smallest one worth acting on" in _text(head[1])
     assert len(findings.headline_findings(results, limit=2)) == 2
+
+
+# --- session-level inference clustered by user ---------------------------------------------------
+
+
+def _clustered_sessions(rng, users=60, per_user=20, icc=0.5, shift=0.0):
+    """Sessions of `users` users, each with a random user effect (intra-user correlation `icc`),
+    at three levels; level C shifted by `shift` SDs."""
+    user = np.repeat(np.arange(users), per_user)
+    level = rng.choice(["A", "B", "C"], size=user.shape[0])
+    y = (
+        rng.normal(size=users)[user] * np.sqrt(icc)
+        + rng.normal(size=user.shape[0]) * np.sqrt(1 - icc)
+        + shift * (level == "C")
+    )
+    return pd.DataFrame({"user": user, "level": level, "y": y})
+
+
+def _sums(frame):
+    g = frame.groupby(["user", "level"])["y"]
+    long = pd.DataFrame({"n": g.size(), "s": g.sum(), "q": g.apply(lambda v: (v**2).sum())})
+    return clustered.UserSums.from_long(
+        long.reset_index(), user="user", level="level", n="n", s="s", q="q"
+    )
+
+
+def test_clustered_wald_test_equals_statsmodels_ols_with_user_clustered_errors():
+    rng = np.random.default_rng(5)
+    frame = _clustered_sessions(rng, shift=0.3)
+    wald = clustered.wald_equal_means(_sums(frame))
+    fit = smf.ols("y ~ C(level)", frame).fit(
+        cov_type="cluster", cov_kwds={"groups": frame["user"]}, use_t=True
+    )
+    test = fit.f_test("C(level)[T.B] = 0, C(level)[T.C] = 0")
+    assert wald["F"] == pytest.approx(float(test.fvalue), rel=1e-9)
+    assert wald["p"] == pytest.approx(float(test.pvalue), rel=1e-9)
+    eta = clustered.eta_squared(
+        *(a.sum(axis=0) for a in (_sums(frame).n, _sums(frame).s, _sums(frame).q))
+    )
+    between = frame.groupby("level")["y"].transform("mean")
+    expected = ((between - frame["y"].mean()) ** 2).sum() / (
+        (frame["y"] - frame["y"].mean()) ** 2
+    ).sum()
+    assert float(eta) == pytest.approx(expected)
+
+
+def test_user_cluster_bootstrap_is_wider_than_treating_sessions_as_independent():
+    # With an intra-user correlation of 0.5, a user-level 0/1 trait (share of sessions "C" varies
+    # by user) is known far less well than its session count suggests.
+    rng = np.random.default_rng(6)
+    frame = _clustered_sessions(rng, users=40, per_user=50, icc=0.5)
+    sums = _sums(frame)
+    assert clustered.design_effect(sums) > 5
+    low, high = clustered.bootstrap_ci(sums, rng, 200)
+    assert 0 <= low < high

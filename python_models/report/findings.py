@@ -186,7 +186,7 @@ def _subject(row: Mapping[str, Any]) -> str:
 
 def _centre(row: Mapping[str, Any]) -> str:
     test = str(lookup(row, "details.test") or "")
-    return "mean" if ("t test" in test or "ANOVA" in test) else "median"
+    return "mean" if ("t test" in test or "ANOVA" in test or "Wald" in test) else "median"
 
 
 def _supported(row: Mapping[str, Any]) -> bool:
