@@ -141,3 +141,28 @@ INFERENCE = (
     "user-clustered: Wald F test with standard errors clustered by user (CR1); 95% CI by a "
     "user-level cluster bootstrap (users drawn with replacement, with all their sessions)"
 )
+
+
+def share_inference(
+    k: np.ndarray, n: np.ndarray, null: float, rng: np.random.Generator, n_boot: int
+) -> dict[str, Any]:
+    """A share of sessions Σk / Σn over users (k of each user's n sessions): one-sided p that it
+    exceeds `null` from the user-clustered (linearised) standard error, and a user-level cluster
+    bootstrap 95 % CI."""
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    g = k.shape[0]
+    share = k.sum() / n.sum()
+    se = float(np.sqrt(g / (g - 1.0) * ((k - share * n) ** 2).sum()) / n.sum())
+    draws = []
+    for w in user_weights(g, n_boot, rng):
+        draws.append((w @ k) / (w @ n))
+    low, high = np.nanpercentile(np.concatenate(draws), [2.5, 97.5])
+    return {
+        "share": float(share),
+        "se": se,
+        "z": float((share - null) / se) if se > 0 else float("nan"),
+        "p": float(stats.norm.sf((share - null) / se)) if se > 0 else float("nan"),
+        "ci": [float(low), float(high)],
+        "clusters": g,
+        "design_effect": float(se**2 / (share * (1 - share) / n.sum())) if 0 < share < 1 else None,
+    }

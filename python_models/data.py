@@ -69,6 +69,7 @@ ANALYSIS_MODELS = (
     "ana_user_session_groups",
     "ana_user_metrics",
     "ana_user_retention_features",
+    "ana_user_retention_history",
     "ana_monthly_active_users",
     "ana_content_features",
     "ana_core_row_counts",
@@ -396,6 +397,39 @@ def retention_features(conn: Any, cutoff: dt.date) -> tuple[pd.DataFrame, set[st
     before = before[list(RETENTION_COLUMNS)].reset_index(drop=True)
     retained = set(rows.loc[rows["is_retained"].astype(bool), "user_id"])
     return before, retained
+
+
+def retention_history(conn: Any) -> dict[dt.date, tuple[pd.DataFrame, set[str]]]:
+    """Per cutoff of ana_user_retention_history (the log's last two month starts): the per-user
+    aggregates of the sessions before it (as retention_features) and the users who watched in
+    the calendar month starting at it."""
+    rows = read_model(
+        conn,
+        "ana_user_retention_history",
+        [
+            "user_id",
+            "cutoff_date",
+            "sessions_before",
+            "watch_minutes_before",
+            "mean_completion_before",
+            "active_days_before",
+            "last_session_before",
+            "share_4k_before",
+            "share_mobile_before",
+            "sessions_last_30_days",
+            "watched_next_month",
+        ],
+        dates=("cutoff_date", "last_session_before"),
+        order_by=("cutoff_date", "user_id"),
+    )
+    out = {}
+    for cutoff, part in rows.groupby(rows["cutoff_date"].dt.date, sort=True):
+        before = part[part["sessions_before"] > 0].rename(
+            columns={"last_session_before": "last_session"}
+        )
+        watched = set(part.loc[part["watched_next_month"].astype(bool), "user_id"])
+        out[cutoff] = (before[list(RETENTION_COLUMNS)].reset_index(drop=True), watched)
+    return out
 
 
 def users_frame(conn: Any) -> pd.DataFrame:

@@ -69,6 +69,7 @@ DIFFERENCE_FAMILIES = frozenset(
         "eta_squared",
         "partial_eta_squared",
         "share_above_half",
+        "auc_gain",
     }
 )
 

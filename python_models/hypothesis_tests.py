@@ -530,6 +530,8 @@ def adjusted_factor(
     measure: str,
     alpha: float = ALPHA,
     section: str = "hypothesis",
+    rng: np.random.Generator | None = None,
+    n_boot: int = 0,
 ) -> Result:
     """Does `factor` explain an outcome once `adjust_for` is accounted for? (additive OLS)
 
@@ -542,7 +544,9 @@ def adjusted_factor(
     The p-value is the Wald F test of the factor's terms with standard errors clustered on
     `cluster` (CR1, as statsmodels' cov_type="cluster": small-sample factor G/(G−1)·(N−1)/(N−K),
     G − 1 denominator degrees of freedom); the effect is the factor's partial η² (type II sums
-    of squares) with the noncentral-F interval of the classical F, which ignores that clustering.
+    of squares). Its 95 % CI is a user-level cluster bootstrap when `rng` and `n_boot` are given
+    (partial_eta_squared_cluster_ci), else the noncentral-F interval of the classical F, which
+    ignores the clustering (kept in details either way).
     """
     keys = [factor, adjust_for]
     by_cell = (
@@ -582,10 +586,17 @@ def adjusted_factor(
     classic_p = float(stats.f.sf(f_classic, df1, df2))
     effect = ss_factor / (ss_factor + ssr_full)
     low, high = partial_eta_squared_ci(f_classic, df1, df2)
+    classic_ci = [low, high]
+    if rng is not None and n_boot > 0:
+        low, high = partial_eta_squared_cluster_ci(cells, factor, adjust_for, rng, n_boot)
     details: dict[str, Any] = {
         "model": f"outcome ~ {factor} + {adjust_for} (OLS, treatment coding)",
         "classic_f": f_classic,
         "classic_p": classic_p,
+        "classic_ci": classic_ci,
+        "ci": "user-level cluster bootstrap, 95%"
+        if rng is not None and n_boot > 0
+        else "noncentral F (Steiger 2004), 95%",
         "df": [df1, df2],
         "alpha": alpha,
         "coefficients": {t: float(beta[1 + i]) for i, t in enumerate(f_names)},
@@ -605,6 +616,7 @@ def adjusted_factor(
     p = float(stats.f.sf(stat, terms.shape[0], g - 1))
     details["test"] = "Wald F test, standard errors clustered by user"
     details["clusters"] = int(g)
+    details["inference"] = clustered.INFERENCE
     interpretation = (
         f"{measure} by {factor}, holding {adjust_for} fixed: "
         f"partial eta² {effect:.4f}, 95% CI [{low:.4f}, {high:.4f}]; {details['test']}, {fmt_p(p)}."
@@ -747,6 +759,53 @@ def plan_4k_sums(users: pd.DataFrame) -> clustered.UserSums:
     )
 
 
+def _weighted_ssr(x: np.ndarray, n: np.ndarray, mean: np.ndarray, within: float) -> float:
+    # Residual sum of squares of the weighted least-squares fit of cell means on x.
+    root = np.sqrt(n)
+    beta = np.linalg.lstsq(x * root[:, None], mean * root, rcond=None)[0]
+    return within + float((n * (mean - x @ beta) ** 2).sum())
+
+
+def partial_eta_squared_cluster_ci(
+    cells: pd.DataFrame,
+    factor: str,
+    adjust_for: str,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> tuple[float, float]:
+    """Percentile CI of the factor's partial η² (additive model) over user-level cluster resamples.
+
+    A resample weights each cluster's cells by how often the cluster was drawn; the model's
+    sums of squares follow from the weighted cell sums (n, Σy, Σy²) as in adjusted_factor.
+    """
+    keys = [factor, adjust_for]
+    by_cell = cells[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    cell_code = cells[keys].merge(by_cell.reset_index(), on=keys, how="left")["index"].to_numpy()
+    f_x, _ = _treatment(by_cell[factor], factor)
+    a_x, _ = _treatment(by_cell[adjust_for], adjust_for)
+    ones = np.ones((by_cell.shape[0], 1))
+    full, reduced = np.hstack([ones, f_x, a_x]), np.hstack([ones, a_x])
+    codes, clusters = pd.factorize(cells["cluster"])
+    n = cells["n"].to_numpy(float)
+    s = cells["sum_y"].to_numpy(float)
+    q = cells["ss_y"].to_numpy(float) + s**2 / n
+    onehot = np.zeros((n.shape[0], by_cell.shape[0]))
+    onehot[np.arange(n.shape[0]), cell_code] = 1.0
+    draws = []
+    for w in clustered.user_weights(clusters.shape[0], n_boot, rng):
+        rows_w = w[:, codes]
+        sums = zip((rows_w * n) @ onehot, (rows_w * s) @ onehot, (rows_w * q) @ onehot)
+        for big_n, big_s, big_q in sums:
+            keep = big_n > 0
+            bn, bs = big_n[keep], big_s[keep]
+            mean, within = bs / bn, float((big_q[keep] - bs**2 / bn).sum())
+            r_full = _weighted_ssr(full[keep], bn, mean, within)
+            r_reduced = _weighted_ssr(reduced[keep], bn, mean, within)
+            draws.append((r_reduced - r_full) / r_reduced)
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(max(0.0, low)), float(high)
+
+
 # --- the questions the course asks -------------------------------------------------------------
 
 
@@ -866,6 +925,8 @@ def run(
             name="quality_completion_given_plan",
             variables="completion ~ quality_level + plan (sessions)",
             measure="Completion per session",
+            rng=rng,
+            n_boot=n_boot,
         )
     )
     naive = compare_many(

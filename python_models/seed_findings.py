@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from python_models import effect_sizes
+from python_models import clustered, effect_sizes
 from python_models.results import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -69,11 +70,60 @@ def _share_result(
     )
 
 
-def device_and_quality_evidence(device_quality: pd.DataFrame) -> list[Result]:
+def clustered_share(
+    r: Result, k: np.ndarray, n: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> Result:
+    """A session share re-judged with users as clusters: CI by user cluster bootstrap, one-sided
+    p from the user-clustered standard error (clustered.share_inference); the binomial test that
+    treats sessions as independent stays in details.session_level_naive."""
+    if "not_computed" in r.details or k.shape[0] < 3:
+        return r
+    inf = clustered.share_inference(k, n, r.details["null_share"], rng, n_boot)
+    low, high = inf["ci"]
+    return r.with_(
+        p_value=inf["p"],
+        ci_low=low,
+        ci_high=high,
+        interpretation=f"{r.interpretation.split(':')[0]}: {r.effect:.1%} (95% CI [{low:.1%}, "
+        f"{high:.1%}] by user cluster bootstrap) against {r.details['null_share']:.0%}; one-sided "
+        f"z test with user-clustered SE, {fmt_p(inf['p'])}; {inf['clusters']:,} users.",
+        details={
+            **r.details,
+            "inference": clustered.INFERENCE.replace("Wald F test", "one-sided z test"),
+            "clusters": inf["clusters"],
+            "users": inf["clusters"],
+            "design_effect": inf["design_effect"],
+            "clustered_share": inf["share"],
+            "session_level_naive": {
+                "note": "treats sessions as independent; shown for comparison, not judged",
+                "test": "one-sided exact binomial test",
+                "p_value": r.p_value,
+                "ci": [r.ci_low, r.ci_high],
+            },
+        },
+    )
+
+
+def _level_counts(groups: pd.DataFrame, grouping: str) -> pd.DataFrame:
+    part = groups[groups["grouping"] == grouping]
+    return part.pivot_table(
+        index="user_id", columns="group_level", values="session_count", aggfunc="sum", fill_value=0
+    )
+
+
+def device_and_quality_evidence(
+    device_quality: pd.DataFrame,
+    groups: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    rng: np.random.Generator | None = None,
+    n_boot: int = 500,
+) -> list[Result]:
     """Is mobile the most used device, and are most sessions HD or 4K? (Holm-adjusted together)
 
     `device_quality` counts sessions per device and quality level (columns device, quality, n;
-    either may be missing), as data.SessionAggregates holds it.
+    either may be missing), as data.SessionAggregates holds it. With `groups` (per-user session
+    counts, data.user_session_groups) and `users` (their session totals), the CIs and p-values
+    treat users, not sessions, as the independent units (clustered_share).
     """
     dq = device_quality
     counts = (
@@ -134,6 +184,25 @@ def device_and_quality_evidence(device_quality: pd.DataFrame) -> list[Result]:
             else None,
         },
     )
+    if groups is not None and users is not None:
+        rng = rng or np.random.default_rng(0)
+        by_device = _level_counts(groups, "device")
+        if "rival" in device.details and {"Mobile", device.details["rival"]} <= set(by_device):
+            mobile_k = by_device["Mobile"].to_numpy(float)
+            both = mobile_k + by_device[device.details["rival"]].to_numpy(float)
+            keep = both > 0
+            device = clustered_share(device, mobile_k[keep], both[keep], rng, n_boot)
+        by_quality = _level_counts(groups, "quality")
+        totals = users.set_index("user_id")["sessions"]
+        totals = totals[totals > 0]
+        hd = by_quality.reindex(columns=list(MEDIUM_HIGH), fill_value=0).sum(axis=1)
+        quality = clustered_share(
+            quality,
+            hd.reindex(totals.index, fill_value=0).to_numpy(float),
+            totals.to_numpy(float),
+            rng,
+            n_boot,
+        )
     return adjust_family([device, quality])
 
 
