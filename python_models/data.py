@@ -72,6 +72,8 @@ ANALYSIS_MODELS = (
     "ana_user_retention_history",
     "ana_monthly_active_users",
     "ana_content_features",
+    "ana_title_sessions",
+    "ana_content_genres",
     "ana_core_row_counts",
     "ana_loaded_batches",
     "ana_refused_rows_by_rule",
@@ -505,13 +507,29 @@ def content_frame(conn: Any) -> pd.DataFrame:
         ),
         order_by=("content_id",),
     )
-    return content.rename(
+    content = content.rename(
         columns={
             "content_length_minutes": "length_minutes",
             "production_budget": "budget",
             "season_count": "seasons",
         }
     )
+    observed = read_model(
+        conn, "ana_title_sessions", ["content_id", "session_count", "viewer_count"]
+    )
+    genres = read_model(conn, "ana_content_genres", ["content_id", "genre"])
+    flags = (
+        pd.crosstab(genres["content_id"], genres["genre"]).clip(upper=1).astype(float)
+        if not genres.empty
+        else pd.DataFrame(index=pd.Index([], name="content_id"))
+    )
+    flags.columns = [f"genre_{g}" for g in flags.columns]
+    content = content.merge(observed, on="content_id", how="left").merge(
+        flags, left_on="content_id", right_index=True, how="left"
+    )
+    for column in ("session_count", "viewer_count", *flags.columns):
+        content[column] = content[column].fillna(0).astype(float)
+    return content
 
 
 def load(conn: Any) -> AnalysisData:

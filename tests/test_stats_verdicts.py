@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from python_models import clustered
+from python_models import clustered, correlations, popularity_regression, seed_findings
 from python_models import effect_sizes as es
+from python_models import hypothesis_tests as ht
 from python_models.report import findings
+from python_models.results import adjust_family
 
 
 def _text(f: findings.Finding) -> str:
@@ -210,3 +214,168 @@ def test_user_cluster_bootstrap_is_wider_than_treating_sessions_as_independent()
     assert clustered.design_effect(sums) > 5
     low, high = clustered.bootstrap_ci(sums, rng, 200)
     assert 0 <= low < high
+
+
+# --- known truth: planted effects, planted nulls, tiny effects at huge n, too little data --------
+
+
+def _two(rng, n: int, shift: float, n_boot: int = 200):
+    a = rng.normal(shift, 1.0, n) ** 2  # skewed: the rank-based test and rank-biserial are used
+    b = rng.normal(0.0, 1.0, n) ** 2
+    r = ht.compare_two(
+        a,
+        b,
+        name="t",
+        variables="y ~ g (A vs B)",
+        label_a="A",
+        label_b="B",
+        measure="y",
+        rng=rng,
+        n_boot=n_boot,
+    )
+    return adjust_family([r])[0]
+
+
+def test_a_planted_difference_is_called_a_difference():
+    r = _two(np.random.default_rng(1), 400, 1.2)
+    assert r.effect_name == "rank_biserial" and r.verdict == "difference"
+
+
+def test_a_planted_null_on_many_users_is_called_negligible_not_merely_not_supported():
+    r = _two(np.random.default_rng(2), 6000, 0.0)
+    assert r.verdict == "negligible", (r.ci_low, r.ci_high)
+
+
+def test_a_tiny_planted_effect_at_huge_n_is_significant_yet_negligible():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.06, 1, 60_000), rng.normal(0, 1, 60_000)
+    r = correlations.correlation_result(
+        np.concatenate([a, b]),
+        np.r_[np.ones(60_000), np.zeros(60_000)],
+        method="pearson",
+        name="c",
+        variables="x ~ y",
+        words=("x", "y"),
+        level="user",
+    )
+    r = adjust_family([r])[0]
+    assert r.p_value < 1e-6 and r.verdict == "negligible"
+
+
+def test_an_underpowered_comparison_is_inconclusive():
+    r = _two(np.random.default_rng(4), 12, 0.4)
+    assert r.verdict == "inconclusive", (r.ci_low, r.ci_high)
+
+
+def test_difference_is_rarely_called_on_null_data():
+    # 20 seeds of null data, each a family of a two-group test and a correlation: at most 5 % of
+    # the verdicts may claim an effect.
+    calls = 0
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        test = _two(rng, 150, 0.0, n_boot=100)
+        corr = correlations.correlation_result(
+            rng.normal(size=150),
+            rng.normal(size=150),
+            method="spearman",
+            name="c",
+            variables="x ~ y",
+            words=("x", "y"),
+            level="user",
+        )
+        family = adjust_family([test, corr])
+        calls += sum(es.is_positive(r.verdict) for r in family)
+    assert calls <= 0.05 * 40
+
+
+# --- no causal verbs in generated text ----------------------------------------------------------
+
+CAUSAL = re.compile(
+    r"\b(matters?|mattering|drives?|driven|driving|causes?|caused|causing|leads? to|results? in|"
+    r"impacts?|affects?|boosts?|because of|due to|increases?|reduces?|→)",
+    re.IGNORECASE,
+)
+
+
+def _generated_results() -> list:
+    rng = np.random.default_rng(7)
+    out = [
+        _two(rng, 200, 0.8),
+        _two(rng, 200, 0.0),
+        ht.compare_many(
+            {
+                "SD": rng.normal(60, 10, 300),
+                "HD": rng.normal(62, 10, 300),
+                "4K": rng.normal(70, 10, 300),
+            },
+            name="quality_completion",
+            variables="completion ~ quality_level (sessions)",
+            measure="Completion per session",
+            rng=rng,
+            n_boot=100,
+        ),
+        ht.association(
+            pd.DataFrame(
+                {"4K": [50, 120, 200], "other": [950, 880, 800]},
+                index=["Basic", "Standard", "Premium"],
+            ),
+            name="plan_4k_share",
+            variables="quality is 4K ~ plan (sessions)",
+            measure="Share of sessions streamed in 4K by plan",
+            rng=rng,
+            n_boot=100,
+        ),
+        correlations.correlation_result(
+            rng.normal(size=300),
+            rng.normal(size=300),
+            method="spearman",
+            name="spearman_age__tenure_days",
+            variables="age ~ tenure_days",
+            words=("age", "tenure"),
+            level="user",
+        ),
+    ]
+    n = 120
+    content = pd.DataFrame(
+        {
+            "content_type": ["movie"] * n + ["series"] * n,
+            "budget": rng.uniform(1e6, 3e8, 2 * n),
+            "rating": rng.uniform(1, 5, 2 * n),
+            "seasons": rng.integers(1, 9, 2 * n).astype(float),
+            "length_minutes": rng.uniform(20, 60, 2 * n),
+            "release_year": rng.integers(2020, 2025, 2 * n).astype(float),
+            "genre_Drama": (rng.random(2 * n) < 0.4).astype(float),
+        }
+    )
+    content["views"] = 1e4 + 2e4 * content["rating"] + rng.normal(0, 3e4, 2 * n)
+    content["session_count"] = rng.poisson(700, 2 * n).astype(float)
+    out += popularity_regression.run(content)
+    out = adjust_family(out)
+    seeds = seed_findings.run({r.name: r for r in out}, [])
+    return out + seeds
+
+
+def test_generated_sentences_use_no_causal_verbs():
+    results = _generated_results()
+    frame = pd.DataFrame([{**r.__dict__} for r in results])
+    texts = [r.interpretation for r in results]
+    rows = frame.to_dict("records")
+    for row in rows:
+        section = row["section"]
+        if section == "hypothesis":
+            found = [findings.hypothesis(row)]
+        elif section == "correlation":
+            found = [findings.correlation(row)]
+        elif section == "regression":
+            found = [findings.regression(row)]
+        elif section == "seed_finding":
+            found = findings.seed_claim(row)
+        else:
+            found = []
+        texts += [_text(f) for f in found]
+    texts += [_text(f) for f in findings.headline_findings(frame)]
+    assert len(texts) > 20
+    offending = [t for t in texts if CAUSAL.search(t)]
+    assert not offending, offending
+    # and the verdict words are the vocabulary's
+    assert {r.verdict for r in results if r.section != "seed_finding"} <= {*es.VERDICTS, None}

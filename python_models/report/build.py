@@ -478,6 +478,10 @@ def retention_section(run: AnalysisRun) -> Section | None:
     )
     section.findings = [
         findings.retention(r) for r in rows if r["name"].startswith("retention_auc_")
+    ] + [
+        findings.retention_gain(r)
+        for r in rows
+        if r["name"].startswith("retention_gain_over_baseline_")
     ]
     # Written by the analysis from its counts when the classes were too small to evaluate.
     section.notes += [

@@ -42,6 +42,7 @@ UNIT_WORDS = {
     "rating": "rating point",
     "seasons": "season",
     "episode_minutes": "minute of episode length",
+    "release_year": "release year",
 }
 
 PREDICTOR_WORDS = {"budget_musd": "budget", "episode_minutes": "episode length"}
@@ -342,7 +343,8 @@ def hypothesis(row: Mapping[str, Any]) -> Finding:
 
 def _strength(r: float) -> str:
     a = abs(r)
-    return "negligible" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
+    # "negligible" is a verdict word (effect_sizes): the point estimate alone is only "very weak".
+    return "very weak" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
 
 
 def correlation(row: Mapping[str, Any]) -> Finding:
@@ -381,19 +383,32 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     if k is not None and not_computed(k) is not None:
         return [not_computed(k)]  # type: ignore[list-item]
     if k is not None:
-        out.append(
-            Finding(
-                (
-                    "k-means splits the users with sessions into ",
-                    quote(k, "statistic", kind="int"),
-                    " groups, the k with the highest mean silhouette (",
-                    quote(k, "effect", 3),
-                    "; n = ",
-                    quote(k, "n", kind="int"),
-                    " users).",
-                )
-            )
-        )
+        parts: list[Part] = [
+            "k-means splits ",
+            quote(k, "details.users_clustered", kind="int"),
+            " users with sessions into ",
+            quote(k, "statistic", kind="int"),
+            " groups, the k with the highest mean silhouette (",
+            quote(k, "effect", 3),
+            " on a sample of n = ",
+            quote(k, "n", kind="int"),
+            " users",
+        ]
+        if _finite(lookup(k, "details.null_silhouette_max")):
+            parts += [
+                "; the same users with each feature shuffled reach ",
+                quote(k, "details.null_silhouette_max", 3),
+            ]
+        if _finite(lookup(k, "details.refit_ari_median")):
+            parts += [
+                "; refits on resampled users agree with median adjusted Rand index ",
+                quote(k, "details.refit_ari_median", 2),
+            ]
+        parts.append(")")
+        if lookup(k, "details.structure"):
+            parts += [": ", quote(k, "details.structure", kind="text")]
+        parts.append(".")
+        out.append(Finding(tuple(parts)))
     ari = rows_by_name.get("kmeans_vs_ward_ari")
     if ari is not None:
         value = ari.get("effect")
@@ -418,17 +433,26 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
 
 
 def retention(row: Mapping[str, Any]) -> Finding:
-    """AUC of one model on held-out users, with its CI and the Brier score against the base rate."""
-    model = str(row.get("name", "")).removeprefix("retention_auc_").replace("_", " ")
+    """AUC of one model (or baseline) with its CI, Brier skill against the base rate and the rare
+    class's PR-AUC, and how it was evaluated (held-out users, or the next month out of time)."""
+    model = str(row.get("name", "")).removeprefix("retention_auc_")
+    out_of_time = model.startswith("out_of_time_")
+    model = model.removeprefix("out_of_time_").replace("_", " ")
     parts: list[Part] = [
-        f"Retention, {model}: AUC ",
+        f"Retention ({'out of time' if out_of_time else 'cross-validated'}), {model}: AUC ",
         quote(row, "effect", 3),
         *_ci_parts(row, 3),
         " on ",
         quote(row, "n", kind="int"),
-        " held-out users",
+        " users of the next month" if out_of_time else " held-out users",
     ]
-    if _finite(lookup(row, "details.brier")) and _finite(lookup(row, "details.brier_base_rate")):
+    if _finite(lookup(row, "details.brier_skill")):
+        parts += [
+            "; Brier skill ",
+            quote(row, "details.brier_skill", 1, "percent"),
+            " over always predicting the base rate",
+        ]
+    elif _finite(lookup(row, "details.brier")) and _finite(lookup(row, "details.brier_base_rate")):
         parts += [
             "; Brier score ",
             quote(row, "details.brier", 4),
@@ -436,8 +460,42 @@ def retention(row: Mapping[str, Any]) -> Finding:
             quote(row, "details.brier_base_rate", 4),
             " for always predicting the base rate",
         ]
+    if _finite(lookup(row, "details.pr_auc")):
+        parts += [
+            "; PR-AUC ",
+            quote(row, "details.pr_auc", 3),
+            " for '",
+            quote(row, "details.pr_auc_class", kind="text"),
+            "' (chance ",
+            quote(row, "details.pr_auc_chance", 3),
+            ")",
+        ]
     parts.append(".")
     return Finding(tuple(parts), verdict_of(row))
+
+
+def retention_gain(row: Mapping[str, Any]) -> Finding:
+    """A model's AUC over the one-feature baseline's, judged against the SESOI of an AUC gain."""
+    model = str(row.get("name", "")).removeprefix("retention_gain_over_baseline_")
+    words = _say(
+        row,
+        "ranks users "
+        + ("better" if _finite(row.get("effect")) and float(row["effect"]) > 0 else "worse")
+        + " than sessions before the cutoff alone",
+        "ranks users practically as well as sessions before the cutoff alone",
+        "cannot be told apart from sessions before the cutoff alone",
+    )
+    return Finding(
+        (
+            f"Retention, {model.replace('_', ' ')}: {words} (AUC gain ",
+            quote(row, "effect", 3),
+            *_ci_parts(row, 3),
+            "; n = ",
+            quote(row, "n", kind="int"),
+            ").",
+        ),
+        verdict_of(row),
+    )
 
 
 def _outcome(row: Mapping[str, Any]) -> str:
@@ -455,6 +513,28 @@ def regression(row: Mapping[str, Any]) -> Finding:
         variables[variables.rfind("(") + 1 : variables.rfind(")")] if "(" in variables else "titles"
     )
     outcome = _outcome(row)
+    if row.get("effect_name") in ("spearman_rho", "pearson_r"):
+        # The two popularity measures side by side: the catalogue's counter and the log's sessions.
+        relation = _say(
+            row,
+            "they go together",
+            "practically unrelated",
+            "no clear relation",
+        )
+        return Finding(
+            (
+                (
+                    f"{plural.capitalize()}: the catalogue's views counter and the sessions "
+                    f"observed in the log per title — {relation} (Spearman ρ "
+                ),
+                quote(row, "effect", 2),
+                *_ci_parts(row, 2),
+                "; n = ",
+                quote(row, "n", kind="int"),
+                " titles).",
+            ),
+            verdict_of(row),
+        )
     if row.get("effect_name") == "r_squared":
         return Finding(
             (
