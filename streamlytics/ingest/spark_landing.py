@@ -33,6 +33,7 @@ import datetime as dt
 import fcntl
 import io
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -175,6 +176,8 @@ QUARANTINE_ID_STRIDE = 10**10
 """quarantine_id = load_id × stride + the rejection's position in its batch: unique without a
 sequence (Spark has none), and in load order like PostgreSQL's bigserial."""
 
+_DATABASES = re.compile(r"(\b|exists )(raw|audit)(?=\.|$)")
+
 # A text field as pyarrow's CSV reader (escape character \, no quoting) reads it back exactly.
 _SPARK_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "\r": "\\\r", "\n": "\\\n"})
 
@@ -255,20 +258,31 @@ def arrow_schema(columns: tuple[tuple[str, str], ...]) -> Any:
 class SparkLanding:
     """The raw landing of one Spark warehouse, reached through a Spark Connect session."""
 
-    def __init__(self, spark: Any, lock_file: Path) -> None:
+    def __init__(self, spark: Any, lock_file: Path, database_prefix: str = "") -> None:
         self.spark = spark
         self.lock_file = lock_file
+        self.database_prefix = database_prefix
+        """Prepended to the ``raw`` and ``audit`` database names (the tests' own databases)."""
         self._locations: dict[str, str] = {}
+
+    def sql(self, query: str, **args: Any) -> Any:
+        """Run ``query`` (written with the databases raw. and audit.) on this landing's ones."""
+        return self.spark.sql(self.qualify(query), args=args or None)
+
+    def qualify(self, text: str) -> str:
+        if not self.database_prefix:
+            return text
+        return _DATABASES.sub(lambda m: f"{m.group(1)}{self.database_prefix}{m.group(2)}", text)
 
     # -- schema and storage ------------------------------------------------------------------
 
     def apply_schema(self) -> None:
         for statement in schema_statements():
-            self.spark.sql(statement)
+            self.sql(statement)
 
     def location(self, table: str) -> str:
         if table not in self._locations:
-            rows = self.spark.sql(f"describe table extended {table}").collect()
+            rows = self.sql(f"describe table extended {table}").collect()
             self._locations[table] = next(r[1] for r in rows if r[0] == "Location")
         return self._locations[table]
 
@@ -295,10 +309,10 @@ class SparkLanding:
     # -- the ledger ----------------------------------------------------------------------------
 
     def _ledger(self, where: str, **args: Any) -> list[Any]:
-        return self.spark.sql(
+        return self.sql(
             "select load_id, batch_id, source_file, lines_read, rows_loaded, rows_quarantined "
             f"from audit.load_batches where status = 'loaded' and {where} order by load_id",
-            args=args,
+            **args,
         ).collect()
 
     def loaded_batch(self, batch_id: str) -> pg_ledger.LoadedBatch | None:
@@ -313,7 +327,7 @@ class SparkLanding:
         return [pg_ledger.LoadedBatch(*row) for row in rows]
 
     def next_load_id(self) -> int:
-        row = self.spark.sql("select max(load_id) from audit.load_batch_log").collect()[0]
+        row = self.sql("select max(load_id) from audit.load_batch_log").collect()[0]
         return int(row[0] or 0) + 1
 
     def append_ledger(self, rows: list[dict[str, Any]]) -> None:
@@ -324,27 +338,27 @@ class SparkLanding:
         columns = (*LEDGER_COLUMNS, *_LEDGER_LOG_EXTRA)
         data = [{**row, "recorded_seq": seq + i} for i, row in enumerate(rows)]
         table = pa.Table.from_pylist(data, schema=arrow_schema(columns))
-        self.spark.createDataFrame(table).coalesce(1).write.insertInto("audit.load_batch_log")
+        self.spark.createDataFrame(table).coalesce(1).write.insertInto(
+            self.qualify("audit.load_batch_log")
+        )
 
     # -- sweeping ------------------------------------------------------------------------------
 
-    def sweep(self) -> None:
+    def sweep(self, kinds: tuple[str, ...] = tuple(LANDING)) -> None:
         """Drop partitions of batches that are not 'loaded' (superseded, or a killed load's) and
-        delete attempt folders no partition uses."""
+        delete attempt folders no partition uses, in the tables of ``kinds`` and the quarantine."""
         loaded = {
             int(r[0])
-            for r in self.spark.sql(
+            for r in self.sql(
                 "select load_id from audit.load_batches where status = 'loaded'"
             ).collect()
         }
-        tables = [t.table for ts in LANDING.values() for t in ts] + ["audit.quarantine_rows"]
+        tables = [t.table for kind in kinds for t in LANDING[kind]] + ["audit.quarantine_rows"]
         for table in tables:
-            for row in self.spark.sql(f"show partitions {table}").collect():
+            for row in self.sql(f"show partitions {table}").collect():
                 load_id = int(row[0].split("=", 1)[1])
                 if load_id not in loaded:
-                    self.spark.sql(
-                        f"alter table {table} drop if exists partition (_load_id={load_id})"
-                    )
+                    self.sql(f"alter table {table} drop if exists partition (_load_id={load_id})")
             self._delete_unregistered_attempts(table)
 
     def _delete_unregistered_attempts(self, table: str) -> None:
@@ -354,7 +368,7 @@ class SparkLanding:
         infos = filesystem.get_file_info(fs.FileSelector(f"{root}/_attempts", allow_not_found=True))
         registered = {
             int(row[0].split("=", 1)[1]): None
-            for row in self.spark.sql(f"show partitions {table}").collect()
+            for row in self.sql(f"show partitions {table}").collect()
         }
         for info in infos:
             load_id = int(info.base_name.split("-", 1)[0])
@@ -364,9 +378,7 @@ class SparkLanding:
                 filesystem.delete_dir(info.path)
 
     def _partition_path(self, table: str, load_id: int) -> str:
-        rows = self.spark.sql(
-            f"describe formatted {table} partition (_load_id={load_id})"
-        ).collect()
+        rows = self.sql(f"describe formatted {table} partition (_load_id={load_id})").collect()
         return self.filesystem(next(r[1] for r in rows if r[0] == "Location"))[1]
 
     # -- one batch -----------------------------------------------------------------------------
@@ -409,13 +421,14 @@ class SparkLanding:
                             counts=counts,
                             notes=pg_ledger.load_notes(source),
                         ),
-                        *(_superseded_row(self.spark, b.load_id, load_id) for b in old),
+                        *(self._superseded_row(b.load_id, load_id) for b in old),
                     ]
                 )
             except Exception as exc:
                 self._record_failure(load_id, source, started_at, exc)
                 raise
-            self.sweep()
+            if old:  # the superseded batches' files go (a killed load's went at the start)
+                self.sweep((source.kind,))
         return FileReport(
             source.name,
             source.kind,
@@ -428,6 +441,18 @@ class SparkLanding:
             tuple(b.batch_id for b in old),
             time.perf_counter() - started,
         )
+
+    def _superseded_row(self, load_id: int, by_load_id: int) -> dict[str, Any]:
+        """The next state of a loaded batch: its row as it is, with status 'superseded'."""
+        names = [name for name, _ in LEDGER_COLUMNS]
+        row = self.sql(
+            f"select {', '.join(names)} from audit.load_batches where load_id = :id", id=load_id
+        ).collect()[0]
+        state = dict(zip(names, row))
+        for key in ("started_at", "finished_at"):
+            if state[key] is not None and state[key].tzinfo is None:
+                state[key] = state[key].replace(tzinfo=dt.UTC)  # the session time zone is UTC
+        return {**state, "status": "superseded", "superseded_by": by_load_id}
 
     def _record_failure(
         self, load_id: int, source: SourceFile, started_at: dt.datetime, exc: Exception
@@ -474,10 +499,8 @@ class SparkLanding:
         )
         check_accounted(source, counts)
         for table, path in written.items():
-            self.spark.sql(f"alter table {table} drop if exists partition (_load_id={load_id})")
-            self.spark.sql(
-                f"alter table {table} add partition (_load_id={load_id}) location '{path}'"
-            )
+            self.sql(f"alter table {table} drop if exists partition (_load_id={load_id})")
+            self.sql(f"alter table {table} add partition (_load_id={load_id}) location '{path}'")
         return counts
 
     def _write_csv(
@@ -642,20 +665,6 @@ def _ledger_row(
     }
 
 
-def _superseded_row(spark: Any, load_id: int, by_load_id: int) -> dict[str, Any]:
-    """The next state of a loaded batch: its row as it is, with status 'superseded'."""
-    names = [name for name, _ in LEDGER_COLUMNS]
-    row = spark.sql(
-        f"select {', '.join(names)} from audit.load_batches where load_id = :id",
-        args={"id": load_id},
-    ).collect()[0]
-    state = dict(zip(names, row))
-    for key in ("started_at", "finished_at"):
-        if state[key] is not None and state[key].tzinfo is None:
-            state[key] = state[key].replace(tzinfo=dt.UTC)  # the session time zone is UTC
-    return {**state, "status": "superseded", "superseded_by": by_load_id}
-
-
 def connect(remote: str) -> Any:
     """A Spark Connect session on ``remote`` whose times are UTC, as the warehouse stores them."""
     from streamlytics.services.spark import spark_home
@@ -669,12 +678,16 @@ def connect(remote: str) -> Any:
 
 
 def ingest_directory(
-    data_dir: Path, remote: str, lock_file: Path, progress: FileProgress | None = None
+    data_dir: Path,
+    remote: str,
+    lock_file: Path,
+    progress: FileProgress | None = None,
+    database_prefix: str = "",
 ) -> IngestReport:
     """:func:`streamlytics.ingest.ingest_directory` on Spark: every file of ``data_dir`` as one
     batch each. Raises PreflightError (and writes nothing) if any file is unloadable."""
     sources = preflight(Path(data_dir))
-    landing = SparkLanding(connect(remote), lock_file)
+    landing = SparkLanding(connect(remote), lock_file, database_prefix)
     with landing.turn():
         landing.apply_schema()
         landing.sweep()
