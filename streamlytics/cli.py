@@ -496,7 +496,7 @@ def ingest(
     ),
     warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
-    """Load the raw files into PostgreSQL with COPY: checked first, idempotent, atomic per file (docs/ingestion.md)."""
+    """Load the raw files into the warehouse (PostgreSQL COPY, or Parquet on Spark): checked first, idempotent, atomic per file (docs/ingestion.md)."""
     use_warehouse(warehouse)
     import psycopg2
     from rich.markup import escape

@@ -43,6 +43,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+from streamlytics.config import Settings
 from streamlytics.ingest import ledger as pg_ledger
 from streamlytics.ingest.checks import SourceFile, preflight
 from streamlytics.ingest.csv_lines import BlockConverter
@@ -279,6 +280,12 @@ class SparkLanding:
     def apply_schema(self) -> None:
         for statement in schema_statements():
             self.sql(statement)
+
+    def prepare(self) -> None:
+        """The schema, and a sweep of what a killed load left (once per ingest, in turn)."""
+        with self.turn():
+            self.apply_schema()
+            self.sweep()
 
     def location(self, table: str) -> str:
         if table not in self._locations:
@@ -677,6 +684,15 @@ def connect(remote: str) -> Any:
     return session
 
 
+def lock_file(cfg: Settings) -> Path:
+    """The file loaders of this state folder take turns on."""
+    return cfg.state_dir / "spark" / "ingest.lock"
+
+
+def open_landing(remote: str, lock: Path, database_prefix: str = "") -> SparkLanding:
+    return SparkLanding(connect(remote), lock, database_prefix)
+
+
 def ingest_directory(
     data_dir: Path,
     remote: str,
@@ -687,10 +703,8 @@ def ingest_directory(
     """:func:`streamlytics.ingest.ingest_directory` on Spark: every file of ``data_dir`` as one
     batch each. Raises PreflightError (and writes nothing) if any file is unloadable."""
     sources = preflight(Path(data_dir))
-    landing = SparkLanding(connect(remote), lock_file, database_prefix)
-    with landing.turn():
-        landing.apply_schema()
-        landing.sweep()
+    landing = open_landing(remote, lock_file, database_prefix)
+    landing.prepare()
     files = [landing.load_source(source, progress) for source in sources]
     return IngestReport(str(Path(data_dir).resolve()), files)
 
