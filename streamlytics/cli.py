@@ -300,6 +300,7 @@ def dashboards(
 
     import psycopg2
 
+    from streamlytics import warehouse
     from streamlytics.config import settings
     from streamlytics.dashboards import build_dashboards
     from streamlytics.dbt_relations import RelationError
@@ -307,7 +308,7 @@ def dashboards(
     cfg = settings()
 
     def build() -> Path:
-        with contextlib.closing(psycopg2.connect(svc.database_url(cfg))) as conn:
+        with contextlib.closing(warehouse.connect(cfg)) as conn:
             return build_dashboards(conn, out or cfg.reports_dir)
 
     try:

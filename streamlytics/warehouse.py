@@ -34,6 +34,14 @@ def connect(cfg: Settings | None = None, database_url: str | None = None) -> Any
     return psycopg2.connect(database_url or services.database_url(cfg))
 
 
+def models_reader(pg_conn: Any, cfg: Settings | None = None) -> Any:
+    """The connection to read dbt's models from, for a consumer that also writes PostgreSQL
+    (the statistics persist their runs there): ``pg_conn`` itself on PostgreSQL, so reads and
+    writes share one transaction; a Spark connection on Spark."""
+    cfg = cfg or settings()
+    return connect(cfg) if cfg.warehouse == "spark" else pg_conn
+
+
 _MARKERS = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
