@@ -5,13 +5,13 @@ The end-to-end behaviour (real data, real Chromium) is in test_report.py.
 
 from __future__ import annotations
 
-import io
+import base64
+import json
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from python_models.report import build, charts, findings, tables
 from python_models.report.analysis_run import AnalysisRun
@@ -185,13 +185,7 @@ def test_weekday_confidence_intervals_come_from_the_weekday_test_groups() -> Non
     )
 
 
-def _decoded(chart: charts.Chart) -> Image.Image:
-    image = Image.open(io.BytesIO(chart.png))
-    image.load()
-    return image
-
-
-def test_roc_and_calibration_charts_draw_from_series_points() -> None:
+def test_roc_and_calibration_charts_are_interactive_figures_of_the_series_points() -> None:
     fpr = np.linspace(0, 1, 20)
     roc = {"logistic": pd.DataFrame({"point_index": range(20), "x": fpr, "y": np.sqrt(fpr)})}
     cal = {
@@ -203,21 +197,44 @@ def test_roc_and_calibration_charts_draw_from_series_points() -> None:
             }
         )
     }
-    for key, draw in (
-        ("roc", lambda: charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"})),
-        ("calibration", lambda: charts.calibration(cal, {})),
+    for key, figure, points in (
+        ("roc", charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"}), roc["logistic"]),
+        ("calibration", charts.calibration(cal, {}), cal["logistic"]),
     ):
-        chart = charts.render(key, key, "", draw)
-        image = _decoded(chart)
-        assert image.format == "PNG" and image.size == (chart.width, chart.height)
-        assert chart.data_uri.startswith("data:image/png;base64,")
-        low, high = image.convert("L").getextrema()
-        assert high - low > 100
+        chart = charts.interactive(key, key, "", figure)
+        assert chart.interactive and not chart.png
+        traces = json.loads(chart.figure)["data"]
+        model = next(t for t in traces if t["name"].startswith("logistic"))
+        assert np.allclose(_plotly_values(model["y"]), points["y"])
+        assert any(t["line"].get("dash") == "dot" for t in traces if t["name"] != model["name"])
 
 
-def test_a_chart_without_data_says_so_instead_of_failing() -> None:
-    chart = charts.render("roc", "ROC", "", lambda: charts.roc_curves({}, {}))
-    assert _decoded(chart).size[0] > 100
+def _plotly_values(values: Any) -> np.ndarray:
+    # plotly 6+ serialises numeric arrays as typed arrays ({dtype, bdata}).
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+    return np.asarray(values, dtype=float)
+
+
+def test_a_figure_cannot_close_the_script_element_that_carries_it() -> None:
+    figure = charts.top10(
+        pd.DataFrame(
+            {
+                "content_type": ["movie"],
+                "performance_rank": [1],
+                "title": ["</script><script>alert(1)</script>"],
+                "content_id": ["M001"],
+                "session_count": [5],
+                "watch_hours": [1.5],
+                "mean_completion_percentage": [50.0],
+                "views": [10],
+            }
+        ),
+        "movie",
+    )
+    chart = charts.interactive("top10-movie", "t", "", figure)
+    assert "</" not in chart.figure
+    assert json.loads(chart.figure)["data"][0]["y"] == ["</script><script>alert(1)</script> (M001)"]
 
 
 def test_the_page_template_escapes_values_from_the_database() -> None:
