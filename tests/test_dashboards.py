@@ -8,24 +8,16 @@ numbers, no horizontal scroll at 390 px, and the KPI tiles equal the marts.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
+from _browser import launch, open_page
+from _browser import number as _number
 from _db_state import scratch_database
 
 from streamlytics.dashboards import build_dashboards
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -49,36 +41,12 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("headless Chromium is needed: `apt-get install chromium` (make test does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with launch() as b:
         yield b
-        b.close()
 
 
 def _open(browser, page_path: Path, width: int, height: int):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on(
-        "request",
-        lambda r: (
-            problems.append(f"request {r.url}")
-            if not r.url.startswith(("file:", "data:", "blob:"))
-            else None
-        ),
-    )
-    page.goto(page_path.as_uri())
-    page.wait_for_selector("#k-sessions .value:not(:empty)")
-    return page, problems
-
-
-def _number(text: str) -> float:
-    return float(text.replace(",", "").replace("$", "").replace("%", "").strip())
+    return open_page(browser, page_path, width, height, "#k-sessions .value:not(:empty)")
 
 
 def _one(url: str, sql: str):
