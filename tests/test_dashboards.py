@@ -100,6 +100,58 @@ def test_a_filter_changes_the_numbers_to_the_marts_row_it_selects(built, browser
     assert problems == []
 
 
+def _all(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _bars(page, chart: str) -> dict[str, float]:
+    """The first trace of a drawn Plotly chart, as {x: y}."""
+    x, y = page.evaluate(
+        f"() => {{ const t = document.getElementById('{chart}').data[0]; return [t.x, t.y]; }}"
+    )
+    return dict(zip(x, y))
+
+
+def test_engagement_by_tenure_and_sessions_by_country_follow_the_plan_filter(built, browser):
+    url, page_path, work = built
+    page, problems = _open(browser, page_path, 1280, 900)
+    page.click("nav button[data-tab=user]")
+
+    def tenure(plan: str | None) -> dict[str, float]:
+        rows = _all(
+            url,
+            "select tenure_band, sum(total_watch_minutes) / 60.0 / sum(active_user_count) "
+            "from marts.rpt_user_engagement where subscription_type = coalesce(%s, subscription_type) "
+            "group by tenure_band",
+            (plan,),
+        )
+        return {band.removesuffix(" months"): float(hours) for band, hours in rows}
+
+    shown = _bars(page, "c-user-tenure")
+    assert len(shown) >= 3 and shown == pytest.approx(tenure(None))
+    (plan,) = _one(url, "select min(subscription_type) from marts.rpt_user_engagement")
+    page.select_option("#f-plan", plan)
+    page.wait_for_function("p => JSON.parse(document.body.dataset.rendered).plan === p", arg=plan)
+    filtered = _bars(page, "c-user-tenure")
+    assert filtered == pytest.approx(tenure(plan)) and filtered != pytest.approx(shown)
+    page.screenshot(path=str(work / "dashboard-user-tenure.png"), full_page=True)
+
+    page.click("nav button[data-tab=geographic]")
+    expected = dict(
+        _all(
+            url,
+            "select country, sum(session_count) from marts.rpt_dashboard_activity "
+            "where subscription_type = %s and device_type = 'All' and country <> 'All' "
+            "group by country",
+            (plan,),
+        )
+    )
+    assert _bars(page, "c-geo-sessions") == {c: float(n) for c, n in expected.items()}
+    assert problems == []
+
+
 def test_the_phone_width_has_no_horizontal_scroll(built, browser):
     _, page_path, work = built
     page, problems = _open(browser, page_path, 390, 844)

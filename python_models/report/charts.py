@@ -86,7 +86,8 @@ def interactive(key: str, title: str, caption: str, figure: Any, wide: bool = Fa
         autosize=True,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         font={"size": 12},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+        # Above the plot: below it, it collides with the x-axis title on a phone.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         hoverlabel={"namelength": -1},
     )
     figure.update_xaxes(automargin=True)

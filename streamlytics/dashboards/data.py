@@ -32,15 +32,16 @@ MARTS: dict[str, tuple[str, ...]] = {
         "genre",
         "revenue_cents",
     ),
-    "rpt_user_analytics": (
+    "rpt_user_engagement": (
+        "activity_month",
         "country",
         "subscription_type",
         "age_band",
-        "user_count",
+        "tenure_band",
         "active_user_count",
         "session_count",
-        "watch_hours",
-        "mean_completion_percentage",
+        "total_watch_minutes",
+        "sum_completion_percentage",
     ),
     "rpt_retention_by_plan": (
         "subscription_type",
