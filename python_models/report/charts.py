@@ -499,6 +499,7 @@ def monthly_trend(monthly: pd.DataFrame) -> Any:
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,
+            "tickmode": "auto",  # its own round ticks, not the sessions axis' grid
         },
     )
     return fig
