@@ -97,8 +97,11 @@ def compute(
     d = data.load(conn)
     quality = data_quality.run(conn, run_results)
     described = descriptive.run(d.sessions, d.users, d.content)
+    groups = data.user_session_groups(conn)
     tests = adjust_family(
-        hypothesis_tests.run(d.sessions, d.users, data.completion_cells(conn), rng, n_boot=n_boot)
+        hypothesis_tests.run(
+            d.sessions, d.users, data.completion_cells(conn), rng, n_boot=n_boot, groups=groups
+        )
     )
     corr = adjust_family(correlations.run(d.users, d.sessions.minutes_completion))
     regression = adjust_family(popularity_regression.run(d.content))
@@ -106,7 +109,9 @@ def compute(
     trend_results = adjust_family(trend_results)
     clusters = clustering.run(d.users, seed, n_boot=min(n_boot, 500))
     retention = retention_model.run(conn, d, seed, n_boot=min(n_boot, 200))
-    evidence = seed_findings.device_and_quality_evidence(d.sessions.device_quality)
+    evidence = seed_findings.device_and_quality_evidence(
+        d.sessions.device_quality, groups, d.users, rng, n_boot=min(n_boot, 500)
+    )
     so_far = {r.name: r for r in [*tests, *corr, *regression]}
     findings = seed_findings.run(so_far, evidence)
     results = unique_names(

@@ -52,7 +52,8 @@ def correlate(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float, 
 
 def _strength(r: float) -> str:
     a = abs(r)
-    return "negligible" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
+    # "negligible" is a verdict word (effect_sizes): the point estimate alone is only "very weak".
+    return "very weak" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
 
 
 def p_value(r: float, n: int, method: str) -> float:

@@ -66,10 +66,14 @@ ANALYSIS_MODELS = (
     "ana_session_plan_quality",
     "ana_session_device_quality",
     "ana_user_quality_completion",
+    "ana_user_session_groups",
     "ana_user_metrics",
     "ana_user_retention_features",
+    "ana_user_retention_history",
     "ana_monthly_active_users",
     "ana_content_features",
+    "ana_title_sessions",
+    "ana_content_genres",
     "ana_core_row_counts",
     "ana_loaded_batches",
     "ana_refused_rows_by_rule",
@@ -284,6 +288,35 @@ def session_aggregates(conn: Any) -> SessionAggregates:
     )
 
 
+def user_session_groups(conn: Any) -> pd.DataFrame:
+    """Per grouping (quality, device, weekday), user and level: sessions, Σ and Σ² of completion
+    and watch minutes (ana_user_session_groups); weekdays named as WEEKDAYS."""
+    frame = read_model(
+        conn,
+        "ana_user_session_groups",
+        [
+            "grouping",
+            "user_id",
+            "subscription_type",
+            "group_level",
+            "session_count",
+            "completion_count",
+            "sum_completion",
+            "sum_sq_completion",
+            "minutes_count",
+            "sum_minutes",
+            "sum_sq_minutes",
+        ],
+        floats=("sum_completion", "sum_sq_completion", "sum_minutes", "sum_sq_minutes"),
+        order_by=("grouping", "user_id", "group_level"),
+    )
+    weekday = frame["grouping"] == "weekday"
+    frame.loc[weekday, "group_level"] = [
+        WEEKDAYS[int(d) - 1] for d in frame.loc[weekday, "group_level"]
+    ]
+    return frame
+
+
 def completion_cells(conn: Any) -> pd.DataFrame:
     """Per user and quality level: sessions, sum and within-cell sum of squares of completion.
 
@@ -368,6 +401,39 @@ def retention_features(conn: Any, cutoff: dt.date) -> tuple[pd.DataFrame, set[st
     return before, retained
 
 
+def retention_history(conn: Any) -> dict[dt.date, tuple[pd.DataFrame, set[str]]]:
+    """Per cutoff of ana_user_retention_history (the log's last two month starts): the per-user
+    aggregates of the sessions before it (as retention_features) and the users who watched in
+    the calendar month starting at it."""
+    rows = read_model(
+        conn,
+        "ana_user_retention_history",
+        [
+            "user_id",
+            "cutoff_date",
+            "sessions_before",
+            "watch_minutes_before",
+            "mean_completion_before",
+            "active_days_before",
+            "last_session_before",
+            "share_4k_before",
+            "share_mobile_before",
+            "sessions_last_30_days",
+            "watched_next_month",
+        ],
+        dates=("cutoff_date", "last_session_before"),
+        order_by=("cutoff_date", "user_id"),
+    )
+    out = {}
+    for cutoff, part in rows.groupby(rows["cutoff_date"].dt.date, sort=True):
+        before = part[part["sessions_before"] > 0].rename(
+            columns={"last_session_before": "last_session"}
+        )
+        watched = set(part.loc[part["watched_next_month"].astype(bool), "user_id"])
+        out[cutoff] = (before[list(RETENTION_COLUMNS)].reset_index(drop=True), watched)
+    return out
+
+
 def users_frame(conn: Any) -> pd.DataFrame:
     """One row per user: profile and behaviour, in user_id order."""
     users = read_model(
@@ -441,13 +507,29 @@ def content_frame(conn: Any) -> pd.DataFrame:
         ),
         order_by=("content_id",),
     )
-    return content.rename(
+    content = content.rename(
         columns={
             "content_length_minutes": "length_minutes",
             "production_budget": "budget",
             "season_count": "seasons",
         }
     )
+    observed = read_model(
+        conn, "ana_title_sessions", ["content_id", "session_count", "viewer_count"]
+    )
+    genres = read_model(conn, "ana_content_genres", ["content_id", "genre"])
+    flags = (
+        pd.crosstab(genres["content_id"], genres["genre"]).clip(upper=1).astype(float)
+        if not genres.empty
+        else pd.DataFrame(index=pd.Index([], name="content_id"))
+    )
+    flags.columns = [f"genre_{g}" for g in flags.columns]
+    content = content.merge(observed, on="content_id", how="left").merge(
+        flags, left_on="content_id", right_index=True, how="left"
+    )
+    for column in ("session_count", "viewer_count", *flags.columns):
+        content[column] = content[column].fillna(0).astype(float)
+    return content
 
 
 def load(conn: Any) -> AnalysisData:

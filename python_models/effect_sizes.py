@@ -62,7 +62,15 @@ NON_NEGATIVE = frozenset({"cramers_v", "epsilon_squared", "eta_squared", "partia
 
 # Which positive word a family takes: group comparisons find a difference, the rest an association.
 DIFFERENCE_FAMILIES = frozenset(
-    {"hedges_g", "rank_biserial", "epsilon_squared", "eta_squared", "partial_eta_squared"}
+    {
+        "hedges_g",
+        "rank_biserial",
+        "epsilon_squared",
+        "eta_squared",
+        "partial_eta_squared",
+        "share_above_half",
+        "auc_gain",
+    }
 )
 
 

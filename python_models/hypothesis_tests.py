@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.oneway import anova_generic
 
+from python_models import clustered
 from python_models.data import PLANS, QUALITY_ORDER, WEEKDAYS, SessionAggregates
 from python_models.frequencies import Freq, common_counts, dagostino_k2, levene_median
 from python_models.results import ALPHA, MIN_GROUP_N, Result, fmt_p, insufficient
@@ -258,14 +259,6 @@ def _summary(values: np.ndarray | Freq) -> dict[str, float | int]:
     return {"n": f.n, "mean": f.mean(), "median": f.median(), "sd": f.sd() if f.n > 1 else None}
 
 
-def _direction(effect: float, low: float, high: float) -> str:
-    if low > 0:
-        return "higher"
-    if high < 0:
-        return "lower"
-    return "not clearly different"
-
-
 def compare_two(
     a: np.ndarray,
     b: np.ndarray,
@@ -320,17 +313,10 @@ def compare_two(
         centre = f"median {np.median(a):.1f} vs {np.median(b):.1f}"
     details["test"] = test
     details["why"] = _why(all_normal, variance["equal"], two=True)
-    words = _direction(effect, low, high)
+    # Neutral here: the verdict (results.judge) says whether the difference is one of interest.
     interpretation = (
-        (
-            f"{measure}: {label_a} {words} than {label_b} ({centre}; {effect_name} {effect:.2f}, "
-            f"95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
-        )
-        if words != "not clearly different"
-        else (
-            f"{measure}: {label_a} and {label_b} are not clearly different ({centre}; {effect_name} "
-            f"{effect:.2f}, 95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
-        )
+        f"{measure}: {label_a} vs {label_b} ({centre}; {effect_name} {effect:.2f}, "
+        f"95% CI [{low:.2f}, {high:.2f}]; {test}, {fmt_p(p)})."
     )
     return Result(
         section=section,
@@ -544,6 +530,8 @@ def adjusted_factor(
     measure: str,
     alpha: float = ALPHA,
     section: str = "hypothesis",
+    rng: np.random.Generator | None = None,
+    n_boot: int = 0,
 ) -> Result:
     """Does `factor` explain an outcome once `adjust_for` is accounted for? (additive OLS)
 
@@ -556,7 +544,9 @@ def adjusted_factor(
     The p-value is the Wald F test of the factor's terms with standard errors clustered on
     `cluster` (CR1, as statsmodels' cov_type="cluster": small-sample factor G/(G−1)·(N−1)/(N−K),
     G − 1 denominator degrees of freedom); the effect is the factor's partial η² (type II sums
-    of squares) with the noncentral-F interval of the classical F, which ignores that clustering.
+    of squares). Its 95 % CI is a user-level cluster bootstrap when `rng` and `n_boot` are given
+    (partial_eta_squared_cluster_ci), else the noncentral-F interval of the classical F, which
+    ignores the clustering (kept in details either way).
     """
     keys = [factor, adjust_for]
     by_cell = (
@@ -596,10 +586,17 @@ def adjusted_factor(
     classic_p = float(stats.f.sf(f_classic, df1, df2))
     effect = ss_factor / (ss_factor + ssr_full)
     low, high = partial_eta_squared_ci(f_classic, df1, df2)
+    classic_ci = [low, high]
+    if rng is not None and n_boot > 0:
+        low, high = partial_eta_squared_cluster_ci(cells, factor, adjust_for, rng, n_boot)
     details: dict[str, Any] = {
         "model": f"outcome ~ {factor} + {adjust_for} (OLS, treatment coding)",
         "classic_f": f_classic,
         "classic_p": classic_p,
+        "classic_ci": classic_ci,
+        "ci": "user-level cluster bootstrap, 95%"
+        if rng is not None and n_boot > 0
+        else "noncentral F (Steiger 2004), 95%",
         "df": [df1, df2],
         "alpha": alpha,
         "coefficients": {t: float(beta[1 + i]) for i, t in enumerate(f_names)},
@@ -619,6 +616,7 @@ def adjusted_factor(
     p = float(stats.f.sf(stat, terms.shape[0], g - 1))
     details["test"] = "Wald F test, standard errors clustered by user"
     details["clusters"] = int(g)
+    details["inference"] = clustered.INFERENCE
     interpretation = (
         f"{measure} by {factor}, holding {adjust_for} fixed: "
         f"partial eta² {effect:.4f}, 95% CI [{low:.4f}, {high:.4f}]; {details['test']}, {fmt_p(p)}."
@@ -638,6 +636,174 @@ def adjusted_factor(
         interpretation=interpretation,
         details=details,
     )
+
+
+# --- session-level questions, clustered by user ------------------------------------------------
+
+
+def clustered_groups(
+    naive: Result,
+    sums: clustered.UserSums,
+    *,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> Result:
+    """A session-level group comparison re-judged with users as the unit of resampling.
+
+    `naive` is the comparison treating sessions as independent (kept in details as
+    ``session_level_naive``); the row's p-value becomes the user-clustered Wald F test of equal
+    means, its effect η² of the sessions with a user-level cluster bootstrap CI (clustered.py).
+    """
+    if "not_computed" in naive.details or sums.users < MIN_GROUP_N or len(sums.levels) < 2:
+        return naive
+    wald = clustered.wald_equal_means(sums)
+    total = (sums.n.sum(axis=0), sums.s.sum(axis=0), sums.q.sum(axis=0))
+    effect = float(clustered.eta_squared(*total))
+    low, high = clustered.bootstrap_ci(sums, rng, n_boot)
+    ladder = " < ".join(
+        f"{k} {v:.1f}" for k, v in sorted(wald["means"].items(), key=lambda kv: kv[1])
+    )
+    test = "Wald F test of equal means, standard errors clustered by user"
+    return naive.with_(
+        statistic_name="F",
+        statistic=wald["F"],
+        p_value=wald["p"],
+        effect_name="eta_squared",
+        effect=effect,
+        ci_low=low,
+        ci_high=high,
+        interpretation=(
+            f"{measure} by group: means {ladder} (eta² {effect:.4f}, 95% CI [{low:.4f}, "
+            f"{high:.4f}] by user cluster bootstrap; {test}, {fmt_p(wald['p'])}; "
+            f"{wald['clusters']:,} users)."
+        ),
+        details={
+            **naive.details,
+            "test": test,
+            "inference": clustered.INFERENCE,
+            "df": wald["df"],
+            "clusters": wald["clusters"],
+            "users": wald["clusters"],
+            "design_effect": clustered.design_effect(sums),
+            "n_boot": n_boot,
+            "session_level_naive": {
+                "note": "treats sessions as independent; shown for comparison, not judged",
+                "test": naive.details.get("test"),
+                "statistic_name": naive.statistic_name,
+                "statistic": naive.statistic,
+                "p_value": naive.p_value,
+                "effect_name": naive.effect_name,
+                "effect": naive.effect,
+                "ci": [naive.ci_low, naive.ci_high],
+            },
+        },
+    )
+
+
+def clustered_table(
+    naive: Result, sums: clustered.UserSums, *, rng: np.random.Generator, n_boot: int
+) -> Result:
+    """A sessions table (plan × 4K) with its CI and p from users: sums.s counts the 4K sessions."""
+    if "not_computed" in naive.details or sums.users < MIN_GROUP_N or len(sums.levels) < 2:
+        return naive
+    wald = clustered.wald_equal_means(sums)
+    low, high = clustered.bootstrap_ci(sums, rng, n_boot, statistic="cramers_v")
+    return naive.with_(
+        p_value=wald["p"],
+        ci_low=low,
+        ci_high=high,
+        interpretation=f"{naive.interpretation} CI by user cluster bootstrap and p from the Wald F "
+        f"test of equal 4K shares with standard errors clustered by user ({fmt_p(wald['p'])}).",
+        details={
+            **naive.details,
+            "test": "Wald F test of equal shares, standard errors clustered by user",
+            "inference": clustered.INFERENCE,
+            "clusters": wald["clusters"],
+            "users": wald["clusters"],
+            "design_effect": clustered.design_effect(sums),
+            "session_level_naive": {
+                "note": "treats sessions as independent; shown for comparison, not judged",
+                "test": naive.details.get("test"),
+                "statistic_name": naive.statistic_name,
+                "statistic": naive.statistic,
+                "p_value": naive.p_value,
+                "ci": [naive.ci_low, naive.ci_high],
+            },
+        },
+    )
+
+
+def group_sums(groups: pd.DataFrame, grouping: str, measure: str, order=None) -> clustered.UserSums:
+    """UserSums of one grouping (quality, device, weekday) and measure (completion, minutes)."""
+    part = groups[groups["grouping"] == grouping]
+    return clustered.UserSums.from_long(
+        part,
+        user="user_id",
+        level="group_level",
+        n=f"{measure}_count",
+        s=f"sum_{measure}",
+        q=f"sum_sq_{measure}",
+        order=order,
+    )
+
+
+def plan_4k_sums(users: pd.DataFrame) -> clustered.UserSums:
+    """Per user with a plan: sessions and 4K sessions (Σy = Σy² for a 0/1 outcome)."""
+    known = users[users["plan"].notna() & (users["sessions"] > 0)]
+    n = known["sessions"].to_numpy(dtype=float)
+    k = np.round(known["share_4k"].fillna(0).to_numpy(dtype=float) * n)
+    frame = pd.DataFrame({"user": known["user_id"], "plan": known["plan"], "n": n, "k": k})
+    return clustered.UserSums.from_long(
+        frame, user="user", level="plan", n="n", s="k", q="k", order=PLANS
+    )
+
+
+def _weighted_ssr(x: np.ndarray, n: np.ndarray, mean: np.ndarray, within: float) -> float:
+    # Residual sum of squares of the weighted least-squares fit of cell means on x.
+    root = np.sqrt(n)
+    beta = np.linalg.lstsq(x * root[:, None], mean * root, rcond=None)[0]
+    return within + float((n * (mean - x @ beta) ** 2).sum())
+
+
+def partial_eta_squared_cluster_ci(
+    cells: pd.DataFrame,
+    factor: str,
+    adjust_for: str,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> tuple[float, float]:
+    """Percentile CI of the factor's partial η² (additive model) over user-level cluster resamples.
+
+    A resample weights each cluster's cells by how often the cluster was drawn; the model's
+    sums of squares follow from the weighted cell sums (n, Σy, Σy²) as in adjusted_factor.
+    """
+    keys = [factor, adjust_for]
+    by_cell = cells[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    cell_code = cells[keys].merge(by_cell.reset_index(), on=keys, how="left")["index"].to_numpy()
+    f_x, _ = _treatment(by_cell[factor], factor)
+    a_x, _ = _treatment(by_cell[adjust_for], adjust_for)
+    ones = np.ones((by_cell.shape[0], 1))
+    full, reduced = np.hstack([ones, f_x, a_x]), np.hstack([ones, a_x])
+    codes, clusters = pd.factorize(cells["cluster"])
+    n = cells["n"].to_numpy(float)
+    s = cells["sum_y"].to_numpy(float)
+    q = cells["ss_y"].to_numpy(float) + s**2 / n
+    onehot = np.zeros((n.shape[0], by_cell.shape[0]))
+    onehot[np.arange(n.shape[0]), cell_code] = 1.0
+    draws = []
+    for w in clustered.user_weights(clusters.shape[0], n_boot, rng):
+        rows_w = w[:, codes]
+        sums = zip((rows_w * n) @ onehot, (rows_w * s) @ onehot, (rows_w * q) @ onehot)
+        for big_n, big_s, big_q in sums:
+            keep = big_n > 0
+            bn, bs = big_n[keep], big_s[keep]
+            mean, within = bs / bn, float((big_q[keep] - bs**2 / bn).sum())
+            r_full = _weighted_ssr(full[keep], bn, mean, within)
+            r_reduced = _weighted_ssr(reduced[keep], bn, mean, within)
+            draws.append((r_reduced - r_full) / r_reduced)
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(max(0.0, low)), float(high)
 
 
 # --- the questions the course asks -------------------------------------------------------------
@@ -676,14 +842,16 @@ def run(
     cells: pd.DataFrame,
     rng: np.random.Generator,
     n_boot: int = 1000,
+    groups: pd.DataFrame | None = None,
 ) -> list[Result]:
-    """Premium vs Basic engagement, plan → 4K, completion by quality and device, weekday effect.
+    """Premium vs Basic engagement, plan and 4K, completion by quality and device, weekday.
 
     `sessions` holds the session aggregates (data.session_aggregates), `users` one row per user
     (data.AnalysisData.users) and `cells` completion per user and quality (data.completion_cells).
     Per-user questions use one value per user (the unit that chose the plan); session-level ones
-    use every session, through its frequency table. Verdicts are set afterwards from the
-    Holm-adjusted p-values of the whole family.
+    use every session, through its frequency table, and — when `groups` (per-user sums,
+    data.user_session_groups) is given — are judged with users as clusters (clustered_groups).
+    Verdicts are set afterwards (results.adjust_family).
     """
     premium, basic = users[users["plan"] == "Premium"], users[users["plan"] == "Basic"]
     out: list[Result] = []
@@ -724,26 +892,30 @@ def run(
         rng=rng,
         n_boot=n_boot,
     )
-    # Sessions of one user share a plan: the per-user test premium_vs_basic_share_4k does not
-    # lean on independent sessions and should agree.
+    # Sessions of one user share a plan: the CI and p come from users (clustered_table).
     out.append(
-        chi.with_(
-            details={
-                **chi.details,
-                "caveat": "sessions of one user are not independent; "
-                "see premium_vs_basic_share_4k for the per-user test",
-            }
-        )
+        clustered_table(chi, plan_4k_sums(users), rng=rng, n_boot=n_boot)
+        if "user_id" in users and "share_4k" in users
+        else chi
+    )
+    naive = compare_many(
+        _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
+        name="quality_completion",
+        variables="completion ~ quality_level (sessions)",
+        measure="Completion per session",
+        rng=rng,
+        n_boot=n_boot,
     )
     out.append(
-        compare_many(
-            _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
-            name="quality_completion",
-            variables="completion ~ quality_level (sessions)",
+        clustered_groups(
+            naive,
+            group_sums(groups, "quality", "completion", QUALITY_ORDER),
             measure="Completion per session",
             rng=rng,
             n_boot=n_boot,
         )
+        if groups is not None
+        else naive
     )
     out.append(
         adjusted_factor(
@@ -753,17 +925,28 @@ def run(
             name="quality_completion_given_plan",
             variables="completion ~ quality_level + plan (sessions)",
             measure="Completion per session",
+            rng=rng,
+            n_boot=n_boot,
         )
     )
+    naive = compare_many(
+        _ordered(sessions.freq("completion_by_device")),
+        name="device_completion",
+        variables="completion ~ device_type (sessions)",
+        measure="Completion per session",
+        rng=rng,
+        n_boot=n_boot,
+    )
     out.append(
-        compare_many(
-            _ordered(sessions.freq("completion_by_device")),
-            name="device_completion",
-            variables="completion ~ device_type (sessions)",
+        clustered_groups(
+            naive,
+            group_sums(groups, "device", "completion", None),
             measure="Completion per session",
             rng=rng,
             n_boot=n_boot,
         )
+        if groups is not None
+        else naive
     )
     daily = sessions.daily
     out.append(
@@ -776,14 +959,23 @@ def run(
             n_boot=n_boot,
         )
     )
+    naive = compare_many(
+        _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
+        name="weekday_watch_minutes",
+        variables="watch_minutes ~ weekday (sessions)",
+        measure="Watch minutes per session",
+        rng=rng,
+        n_boot=n_boot,
+    )
     out.append(
-        compare_many(
-            _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
-            name="weekday_watch_minutes",
-            variables="watch_minutes ~ weekday (sessions)",
+        clustered_groups(
+            naive,
+            group_sums(groups, "weekday", "minutes", WEEKDAYS),
             measure="Watch minutes per session",
             rng=rng,
             n_boot=n_boot,
         )
+        if groups is not None
+        else naive
     )
     return out

@@ -1,11 +1,12 @@
 """The one record every analysis produces (a row of analysis.results), and the decision rules.
 
-Decision rules, the same everywhere:
-- a hypothesis is "supported" when its p-value, adjusted for the other tests of its family
-  (Holm), is below ALPHA; otherwise "not supported";
-- the seed's claims additionally need an effect at least as large as the smallest effect of
-  interest (MIN_EFFECT), so that a tiny but "significant" difference on 200k sessions does not
-  count as a finding.
+Decision rules, the same everywhere (python_models/effect_sizes.py holds them):
+- the p-values of a family of tests are Holm-adjusted together (family-wise error rate);
+- a row's verdict compares its effect's 95 % CI with the smallest effect of interest (SESOI) of
+  its family: "difference" / "association" when the CI lies beyond the SESOI (and the adjusted
+  p is below ALPHA), "negligible" when the CI lies inside ±SESOI, "inconclusive" otherwise. A
+  tiny but "significant" difference on 200k sessions is negligible, not a finding; a
+  non-significant test with a wide CI is inconclusive, not "no effect".
 """
 
 from __future__ import annotations
@@ -16,20 +17,12 @@ from typing import Any
 
 import numpy as np
 
-ALPHA = 0.05
-SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
+from python_models import effect_sizes
 
-# Smallest effect of interest per effect measure (conventional "small" thresholds).
-MIN_EFFECT = {
-    "spearman_rho": 0.10,
-    "pearson_r": 0.10,
-    "hedges_g": 0.20,
-    "rank_biserial": 0.10,
-    "cramers_v": 0.10,
-    "eta_squared": 0.01,
-    "epsilon_squared": 0.01,
-    "partial_eta_squared": 0.01,
-}
+ALPHA = effect_sizes.ALPHA
+# A seed claim's verdicts: every part shows the claimed effect / some part is negligible or
+# points the other way / the data cannot tell.
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -71,11 +64,40 @@ def insufficient(section: str, name: str, variables: str, n: int, why: str) -> R
     )
 
 
-def verdict_for(p_value: float | None, alpha: float = ALPHA) -> str | None:
-    """SUPPORTED when p < alpha, NOT_SUPPORTED otherwise, None when there is no p-value."""
-    if p_value is None or not math.isfinite(p_value):
-        return None
-    return SUPPORTED if p_value < alpha else NOT_SUPPORTED
+def effect_interval(r: Result) -> tuple[str | None, float | None, float | None, float | None]:
+    """(family, effect, ci_low, ci_high) a verdict is judged on: the standardised slope of a
+    regression row (its raw slope has no scale-free SESOI), the row's own effect otherwise."""
+    d = r.details
+    if r.effect_name == "share" and d.get("null_share") is not None and r.effect is not None:
+        null = d["null_share"]
+        low = None if r.ci_low is None else r.ci_low - null
+        high = None if r.ci_high is None else r.ci_high - null
+        return "share_above_half", r.effect - null, low, high
+    if "standardised_ci" in d and d.get("standardised_beta") is not None:
+        low, high = d["standardised_ci"]
+        return "standardised_beta", d["standardised_beta"], low, high
+    return r.effect_name, r.effect, r.ci_low, r.ci_high
+
+
+def judge(r: Result, p_adjusted: float | None = None, alpha: float = ALPHA) -> Result:
+    """The row with its verdict (effect_sizes.verdict of its CI against its family's SESOI)."""
+    if r.details.get("definitional"):
+        return r.with_(
+            verdict=None,
+            interpretation=f"{r.interpretation} Related by definition "
+            f"({r.details['definitional']}): a property of the data, not a finding; no verdict.",
+        )
+    family, _, low, high = effect_interval(r)
+    verdict = effect_sizes.verdict(family, low, high, p_adjusted, alpha=alpha)
+    if verdict is None:
+        return r
+    sesoi = effect_sizes.SESOI[family]  # type: ignore[index]
+    return r.with_(
+        verdict=verdict,
+        interpretation=f"{r.interpretation} Verdict {verdict}: the 95% CI of the "
+        f"{str(family).replace('_', ' ')} against the smallest effect of interest {sesoi:g}.",
+        details={**r.details, "sesoi": sesoi, "verdict_family": family},
+    )
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -93,7 +115,7 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def adjust_family(results: list[Result], alpha: float = ALPHA) -> list[Result]:
-    """Holm-adjust the p-values of one family of tests and set each verdict from the adjusted p."""
+    """Holm-adjust the p-values of one family of tests and set each row's verdict (judge)."""
     tested = [
         i for i, r in enumerate(results) if r.p_value is not None and math.isfinite(r.p_value)
     ]
@@ -101,15 +123,17 @@ def adjust_family(results: list[Result], alpha: float = ALPHA) -> list[Result]:
     out = list(results)
     for i, p_adj in zip(tested, adjusted):
         r = out[i]
-        verdict = verdict_for(p_adj, alpha)
-        out[i] = r.with_(
-            p_adjusted=p_adj,
-            verdict=verdict,
-            interpretation=f"{r.interpretation} Holm-adjusted {fmt_p(p_adj)}: {verdict} at alpha {alpha}.",
-            details={
-                **r.details,
-                "correction": f"Holm over {len(tested)} tests of section {r.section!r}",
-            },
+        out[i] = judge(
+            r.with_(
+                p_adjusted=p_adj,
+                interpretation=f"{r.interpretation} Holm-adjusted {fmt_p(p_adj)}.",
+                details={
+                    **r.details,
+                    "correction": f"Holm over {len(tested)} tests of section {r.section!r}",
+                },
+            ),
+            p_adj,
+            alpha,
         )
     return out
 

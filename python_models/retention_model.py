@@ -1,12 +1,21 @@
-"""Who is still watching in the last month of the log? A time-split retention model.
+"""Who watches in the last month of the log? A time-split retention model.
 
-- Target: a user is "retained" when they have at least one session in the last calendar month
+- Label ``watched_in_last_month``: the user has at least one session in the last calendar month
   of the log (the month of its last watch_date; August 2024 in the course data).
 - Features come only from sessions before that month (the cutoff is its first day) and from
-  the user's profile as of the cutoff: activity counts, minutes, completion, recency, the
-  sessions of the 30 days before the cutoff, 4K and mobile shares, plan, age, tenure. Lifetime
-  watch hours are left out: the account system's counter is a snapshot taken at export time
-  and may include the target month. Users registered on or after the cutoff are left out.
+  what the profile says as of the cutoff: activity counts, minutes per session, completion,
+  recency, the sessions of the 30 days before the cutoff, 4K and mobile shares, age, tenure.
+  Left out as export-time snapshots that may reflect the target month: lifetime watch hours
+  and the plan (the data hold no plan history, so the plan at the cutoff is unknown). Users
+  registered on or after the cutoff are left out. Of features correlated above COLLINEAR_R
+  (sessions and active days: r ≈ 0.99) only the first is kept, so odds ratios are not split
+  between near-copies of one signal; total minutes enter as minutes per session.
+- Baselines side by side: the base rate (every user gets the training share) and a one-feature
+  logistic model on sessions_before. Each model reports AUC (DeLong CI), Brier skill score
+  (1 − Brier / Brier of the base rate) and PR-AUC of the rarer class; the gain in AUC over the
+  one-feature baseline has a paired bootstrap CI judged against its SESOI (effect_sizes).
+- Out of time: the models fitted at the previous month's start (label: watched in the month
+  that followed) score users at the last cutoff (ana_user_retention_history).
 - Evaluation on held-out users: stratified k-fold cross-validation (5 folds, or fewer when the
   minority class is small); every user's score comes from a model that never saw them. AUC with
   DeLong's 95 % CI, Brier score, calibration bins (quantiles of the predicted probability).
@@ -31,14 +40,14 @@ from sklearn.calibration import calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from python_models.data import AnalysisData, retention_features
-from python_models.results import Result
+from python_models.data import AnalysisData, retention_features, retention_history
+from python_models.results import Result, judge
 
 LEAKAGE_AUC = 0.95
 MIN_MINORITY = 10
@@ -48,7 +57,7 @@ PERMUTATION_REPEATS = 3
 Z95 = float(stats.norm.ppf(0.975))
 FEATURES = (
     "sessions_before",
-    "watch_minutes_before",
+    "minutes_per_session_before",
     "mean_completion_before",
     "active_days_before",
     "days_since_last_session",
@@ -56,11 +65,20 @@ FEATURES = (
     "share_4k_before",
     "share_mobile_before",
     "no_sessions_before",
-    "plan_standard",
-    "plan_premium",
     "age",
     "tenure_days_at_cutoff",
 )
+
+
+LABEL = "watched_in_last_month"
+BASELINE_FEATURE = "sessions_before"
+COLLINEAR_R = 0.9
+EXCLUDED = {
+    "lifetime_hours": "export-time snapshot, may include the target month",
+    "plan": "export-time snapshot: the data hold no plan history, so the plan at the cutoff "
+    "is unknown",
+    "watch_minutes_before": "combined with sessions_before into minutes_per_session_before",
+}
 
 
 class LeakageSuspected(RuntimeError):
@@ -114,14 +132,17 @@ def features(users: pd.DataFrame, before: pd.DataFrame, cutoff: pd.Timestamp) ->
         out[col] = out[col].fillna(0.0).astype(float)
     # Without sessions there is no completion: the mean of the others stands in, and the
     # no_sessions_before flag lets the model tell those users apart.
+    out["minutes_per_session_before"] = np.where(
+        out["sessions_before"] > 0,
+        out["watch_minutes_before"] / out["sessions_before"].where(out["sessions_before"] > 0, 1),
+        0.0,
+    )
     out["mean_completion_before"] = out["mean_completion_before"].fillna(
         out["mean_completion_before"].mean()
     )
     since = out["last_session"].fillna(out["registration_date"])
     out["days_since_last_session"] = (cutoff - since).dt.days.astype(float)
     out["tenure_days_at_cutoff"] = (cutoff - out["registration_date"]).dt.days.astype(float)
-    out["plan_standard"] = (out["plan"] == "Standard").astype(float)
-    out["plan_premium"] = (out["plan"] == "Premium").astype(float)
     out["age"] = out["age"].astype(float)
     return out[["user_id", *FEATURES]].reset_index(drop=True)
 
@@ -134,6 +155,67 @@ def build(conn: Any, data: AnalysisData) -> RetentionData:
     frame = features(data.users, before, cutoff)
     frame["retained"] = frame["user_id"].isin(retained).astype(int)
     return RetentionData(cutoff, end, frame)
+
+
+def build_history(conn: Any, data: AnalysisData) -> dict[pd.Timestamp, pd.DataFrame]:
+    """Features and label (watched in the month starting at the cutoff) at each history cutoff."""
+    out = {}
+    for cutoff, (before, watched) in retention_history(conn).items():
+        c = pd.Timestamp(cutoff)
+        frame = features(data.users, before, c)
+        frame["retained"] = frame["user_id"].isin(watched).astype(int)
+        out[c] = frame
+    return out
+
+
+def drop_collinear(frame: pd.DataFrame, names: tuple[str, ...]) -> tuple[list[str], dict[str, Any]]:
+    """The features kept (in order) and, for each one dropped, the kept one it nearly copies."""
+    corr = frame[list(names)].corr().fillna(0.0)
+    kept: list[str] = []
+    dropped: dict[str, Any] = {}
+    for f in names:
+        twin = next((k for k in kept if abs(corr.loc[f, k]) > COLLINEAR_R), None)
+        if twin is None:
+            kept.append(f)
+        else:
+            dropped[f] = {"kept": twin, "r": float(corr.loc[f, twin])}
+    return kept, dropped
+
+
+def rare_class_pr_auc(y: np.ndarray, p: np.ndarray) -> tuple[str, float]:
+    """PR-AUC (average precision) of the rarer class: the one a base rate hides."""
+    if y.mean() <= 0.5:
+        return "watched", float(average_precision_score(y, p))
+    return "did not watch", float(average_precision_score(1 - y, 1 - p))
+
+
+def skill(y: np.ndarray, p: np.ndarray, base: float) -> dict[str, float]:
+    """Brier score, Brier of always predicting `base`, the skill score and the rare class PR-AUC."""
+    brier = float(brier_score_loss(y, p))
+    brier_base = float(np.mean((y - base) ** 2))
+    rare, pr_auc = rare_class_pr_auc(y, p)
+    return {
+        "brier": brier,
+        "brier_base_rate": brier_base,
+        "brier_skill": 1 - brier / brier_base if brier_base > 0 else float("nan"),
+        "pr_auc": pr_auc,
+        "pr_auc_class": rare,
+        "pr_auc_chance": float(y.mean() if rare == "watched" else 1 - y.mean()),
+    }
+
+
+def auc_gain_ci(
+    y: np.ndarray, p: np.ndarray, q: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> tuple[float, float, float]:
+    """AUC(p) − AUC(q) on the same users and its paired percentile bootstrap 95 % CI."""
+    gain = float(roc_auc_score(y, p) - roc_auc_score(y, q))
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, y.shape[0], y.shape[0])
+        if np.unique(y[idx]).shape[0] == 2:
+            draws.append(roc_auc_score(y[idx], p[idx]) - roc_auc_score(y[idx], q[idx]))
+    low, high = np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan)
+    return gain, float(low), float(high)
 
 
 def delong_auc(y: np.ndarray, score: np.ndarray) -> tuple[float, float, float, float]:
@@ -163,19 +245,31 @@ def _logistic() -> Any:
     )
 
 
-def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
-    """Held-out scores of both models, and the gradient-boosting permutation importances."""
+def out_of_fold(
+    x: np.ndarray, y: np.ndarray, seed: int, baseline: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Held-out scores of both models (and, given the `baseline` feature column, of the
+    one-feature and base-rate baselines), and the gradient-boosting permutation importances."""
     with threadpool_limits(limits=1):  # see run(): OpenMP spinning on a small shared machine
-        return _out_of_fold(x, y, seed)
+        return _out_of_fold(x, y, seed, baseline)
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+def _out_of_fold(
+    x: np.ndarray, y: np.ndarray, seed: int, baseline: np.ndarray | None = None
+) -> dict[str, Any]:
     folds = _folds(y, seed)
     oof = {"logistic": np.zeros(y.shape[0]), "gradient_boosting": np.zeros(y.shape[0])}
+    if baseline is not None:
+        oof["baseline_sessions_before"] = np.zeros(y.shape[0])
+        oof["baseline_base_rate"] = np.zeros(y.shape[0])
     importances = []
     for train, test in folds.split(x, y):
         lr = _logistic().fit(x[train], y[train])
         oof["logistic"][test] = lr.predict_proba(x[test])[:, 1]
+        if baseline is not None:
+            one = _logistic().fit(baseline[train, None], y[train])
+            oof["baseline_sessions_before"][test] = one.predict_proba(baseline[test, None])[:, 1]
+            oof["baseline_base_rate"][test] = y[train].mean()
         gb = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.05, random_state=seed)
         gb.fit(x[train], y[train])
         oof["gradient_boosting"][test] = gb.predict_proba(x[test])[:, 1]
@@ -326,18 +420,121 @@ def run(conn: Any, data: AnalysisData, seed: int, n_boot: int = 200) -> Retentio
     # One OpenMP thread: on a small shared machine, gradient boosting's thread pool spins
     # against other processes and runs 20× slower than single-threaded.
     with threadpool_limits(limits=1):
-        return _run(build(conn, data), seed, n_boot)
+        return _run(build(conn, data), seed, n_boot, build_history(conn, data))
 
 
-def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
+MODEL_WORDS = {
+    "logistic": "logistic model",
+    "gradient_boosting": "gradient boosting",
+    "baseline_sessions_before": "baseline: sessions before the cutoff alone",
+    "baseline_base_rate": "baseline: the base rate for everyone",
+}
+
+
+def _auc_row(
+    name: str, model: str, y: np.ndarray, p: np.ndarray, base: float, how: str, details: dict
+) -> tuple[Result, dict[str, Any]]:
+    auc, se, low, high = delong_auc(y, p)
+    fit = skill(y, p, base)
+    row = Result(
+        section="retention",
+        name=name,
+        variables=f"{LABEL} ~ " + ", ".join(details.get("features_used", [])),
+        statistic_name="auc",
+        statistic=auc,
+        effect_name="auc",
+        effect=auc,
+        ci_low=low,
+        ci_high=high,
+        n=int(y.shape[0]),
+        interpretation=(
+            f"{MODEL_WORDS.get(model, model).capitalize()}: AUC {auc:.3f} (95% CI [{low:.3f}, "
+            f"{high:.3f}], DeLong), Brier skill {fit['brier_skill']:.1%} against the base rate, "
+            f"PR-AUC {fit['pr_auc']:.3f} for '{fit['pr_auc_class']}' (chance "
+            f"{fit['pr_auc_chance']:.3f}), {how}; n = {y.shape[0]:,} users."
+        ),
+        details={
+            **details,
+            "model": model,
+            "evaluation": how,
+            "auc_se": se,
+            "ci": "DeLong, 95%",
+            "auc_sklearn": float(roc_auc_score(y, p)) if np.ptp(p) > 0 else 0.5,
+            **fit,
+        },
+    )
+    return row, {"auc": auc, "ci_low": low, "ci_high": high, **fit}
+
+
+def _out_of_time(
+    history: dict[pd.Timestamp, pd.DataFrame], kept: list[str], seed: int
+) -> tuple[list[Result], dict[str, Any]]:
+    """Fit at the earlier cutoff, score the later one: the check a random split cannot give."""
+    if len(history) < 2:
+        return [], {}
+    (train_cut, train), (test_cut, test) = sorted(history.items())[-2:]
+    y_train, y_test = train["retained"].to_numpy(int), test["retained"].to_numpy(int)
+    if min(np.bincount(y_train, minlength=2).min(), np.bincount(y_test, minlength=2).min()) < (
+        MIN_MINORITY
+    ):
+        return [], {}
+    x_train, x_test = train[kept].to_numpy(float), test[kept].to_numpy(float)
+    base = float(y_train.mean())
+    scores = {
+        "logistic": _logistic().fit(x_train, y_train).predict_proba(x_test)[:, 1],
+        "gradient_boosting": HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.05, random_state=seed
+        )
+        .fit(x_train, y_train)
+        .predict_proba(x_test)[:, 1],
+        "baseline_sessions_before": _logistic()
+        .fit(train[[BASELINE_FEATURE]].to_numpy(float), y_train)
+        .predict_proba(test[[BASELINE_FEATURE]].to_numpy(float))[:, 1],
+        "baseline_base_rate": np.full(y_test.shape[0], base),
+    }
+    how = (
+        f"fitted on {y_train.shape[0]:,} users at {train_cut.date()} (label: watched in that month), "
+        f"scored on the month from {test_cut.date()}"
+    )
+    rows, head = [], {}
+    for model, p in scores.items():
+        row, fig = _auc_row(
+            f"retention_auc_out_of_time_{model}",
+            model,
+            y_test,
+            p,
+            base,
+            how,
+            {
+                "features_used": kept,
+                "train_cutoff": str(train_cut.date()),
+                "test_cutoff": str(test_cut.date()),
+                "train_users": int(y_train.shape[0]),
+            },
+        )
+        rows.append(row)
+        head[model] = fig
+    return rows, head
+
+
+def _run(
+    rd: RetentionData,
+    seed: int,
+    n_boot: int,
+    history: dict[pd.Timestamp, pd.DataFrame] | None = None,
+) -> Retention:
     y = rd.frame["retained"].to_numpy(dtype=int)
-    x = rd.frame[list(FEATURES)].to_numpy(dtype=float)
+    kept, dropped = drop_collinear(rd.frame, FEATURES)
+    x = rd.frame[kept].to_numpy(dtype=float)
     counts = np.bincount(y, minlength=2)
     setup = {
+        "label": LABEL,
         "target": f"at least one session between {rd.cutoff.date()} and {rd.end.date()}",
         "features_from": f"sessions before {rd.cutoff.date()} and the profile at that day",
         "features": list(FEATURES),
-        "excluded": {"lifetime_hours": "export-time snapshot, may include the target month"},
+        "features_used": kept,
+        "dropped_collinear": dropped,
+        "excluded": EXCLUDED,
         "users": int(y.shape[0]),
         "retained": int(counts[1]),
         "not_retained": int(counts[0]),
@@ -346,77 +543,88 @@ def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
         note = Result(
             section="retention",
             name="retention_not_evaluated",
-            variables="retained ~ behaviour before cutoff",
+            variables=f"{LABEL} ~ behaviour before cutoff",
             n=int(y.shape[0]),
             interpretation=(
                 f"Too few users in one class to evaluate a retention model "
-                f"({int(counts[1])} retained, {int(counts[0])} not; at least {MIN_MINORITY} each needed)."
+                f"({int(counts[1])} watched in the last month, {int(counts[0])} not; at least "
+                f"{MIN_MINORITY} each needed)."
             ),
             details=setup,
         )
         return Retention([note], [], {"evaluated": False, **setup})
-    oof = out_of_fold(x, y, seed)
+    baseline = rd.frame[BASELINE_FEATURE].to_numpy(dtype=float)
+    oof = out_of_fold(x, y, seed, baseline)
     results: list[Result] = []
     curves: list[dict[str, Any]] = []
     headline: dict[str, Any] = {"evaluated": True, **setup, "n_folds": oof["n_folds"]}
+    how = f"{oof['n_folds']}-fold cross-validation over users"
+    base = float(y.mean())
+    rng = np.random.default_rng(seed)
     for model, p in oof["scores"].items():
-        auc, se, low, high = delong_auc(y, p)
-        check_leakage(auc, y, model)
-        brier = float(brier_score_loss(y, p))
-        base = float(y.mean())
-        results.append(
-            Result(
-                section="retention",
-                name=f"retention_auc_{model}",
-                variables="retained ~ " + ", ".join(FEATURES),
-                statistic_name="auc",
-                statistic=auc,
-                effect_name="auc",
-                effect=auc,
-                ci_low=low,
-                ci_high=high,
-                n=int(y.shape[0]),
-                interpretation=(
-                    f"{model.replace('_', ' ').capitalize()} ranks a retained user above a lapsed one "
-                    f"{auc:.0%} of the time on held-out users (AUC {auc:.3f}, 95% CI [{low:.3f}, {high:.3f}], "
-                    f"DeLong; {oof['n_folds']}-fold cross-validation)."
-                ),
-                details={
-                    **setup,
-                    "auc_se": se,
-                    "ci": "DeLong, 95%",
-                    "n_folds": oof["n_folds"],
-                    "auc_sklearn": float(roc_auc_score(y, p)),
-                    "brier": brier,
-                    "brier_base_rate": base * (1 - base),
-                },
-            )
+        if model in ("logistic", "gradient_boosting"):
+            check_leakage(delong_auc(y, p)[0], y, model)
+        row, fig = _auc_row(
+            f"retention_auc_{model}", model, y, p, base, how, {**setup, "n_folds": oof["n_folds"]}
         )
+        results.append(row)
+        headline[f"auc_{model}"] = fig
+        if model.startswith("baseline_"):
+            continue
         results.append(
             Result(
                 section="retention",
                 name=f"retention_brier_{model}",
-                variables="retained ~ predicted probability",
+                variables=f"{LABEL} ~ predicted probability",
                 statistic_name="brier",
-                statistic=brier,
+                statistic=fig["brier"],
                 n=int(y.shape[0]),
                 interpretation=(
-                    f"Brier score {brier:.4f} for {model.replace('_', ' ')} against {base * (1 - base):.4f} "
-                    "for always predicting the base rate (lower is better)."
+                    f"Brier score {fig['brier']:.4f} for {MODEL_WORDS[model]} against "
+                    f"{fig['brier_base_rate']:.4f} for always predicting the base rate (lower is "
+                    f"better; skill {fig['brier_skill']:.1%})."
                 ),
-                details={"base_rate": base, "brier_base_rate": base * (1 - base)},
+                details={"base_rate": base, **fig},
             )
         )
-        headline[f"auc_{model}"] = {"auc": auc, "ci_low": low, "ci_high": high, "brier": brier}
+        gain, low, high = auc_gain_ci(
+            y, p, oof["scores"]["baseline_sessions_before"], rng, max(50, n_boot)
+        )
+        results.append(
+            judge(
+                Result(
+                    section="retention",
+                    name=f"retention_gain_over_baseline_{model}",
+                    variables=f"AUC({model}) − AUC(sessions_before alone)",
+                    statistic_name="auc_gain",
+                    statistic=gain,
+                    effect_name="auc_gain",
+                    effect=gain,
+                    ci_low=low,
+                    ci_high=high,
+                    n=int(y.shape[0]),
+                    interpretation=(
+                        f"{MODEL_WORDS[model].capitalize()} against sessions before the cutoff "
+                        f"alone: AUC gain {gain:+.3f} (95% CI [{low:+.3f}, {high:+.3f}], paired "
+                        f"bootstrap over users; {'the model ranks worse than' if high < 0 else 'the model ranks better than' if low > 0 else 'no clear difference from'} "
+                        "the one-feature baseline)."
+                    ),
+                    details={"n_boot": max(50, n_boot), "baseline": BASELINE_FEATURE},
+                )
+            )
+        )
         curves += roc_points(y, p, model) + calibration_points(y, p, model)
-    rng = np.random.default_rng(seed)
+    oot_rows, oot_head = _out_of_time(history or {}, kept, seed)
+    results += oot_rows
+    if oot_head:
+        headline["out_of_time"] = oot_head
     coef, ci = coefficient_cis(x, y, rng, n_boot)
-    for i, feature in enumerate(FEATURES):
+    for i, feature in enumerate(kept):
         results.append(
             Result(
                 section="retention",
                 name=f"retention_logistic_coef_{feature}",
-                variables=f"retained ~ {feature}",
+                variables=f"{LABEL} ~ {feature}",
                 statistic_name="coef_per_sd",
                 statistic=float(coef[i]),
                 effect_name="odds_ratio_per_sd",
@@ -425,14 +633,16 @@ def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
                 ci_high=float(np.exp(ci[1, i])),
                 n=int(y.shape[0]),
                 interpretation=(
-                    f"{feature}: odds of being retained × {np.exp(coef[i]):.2f} per standard deviation "
-                    f"(95% bootstrap CI [{np.exp(ci[0, i]):.2f}, {np.exp(ci[1, i]):.2f}]; L2-penalised)."
+                    f"{feature}: odds of watching in the last month × {np.exp(coef[i]):.2f} per "
+                    f"standard deviation, the other features held fixed (95% bootstrap CI "
+                    f"[{np.exp(ci[0, i]):.2f}, {np.exp(ci[1, i]):.2f}]; L2-penalised)."
                 ),
                 details={
                     "coef_ci_low": float(ci[0, i]),
                     "coef_ci_high": float(ci[1, i]),
                     "n_boot": n_boot,
                     "penalty": "L2, C=1",
+                    "dropped_collinear": dropped,
                 },
             )
         )
@@ -440,7 +650,7 @@ def _run(rd: RetentionData, seed: int, n_boot: int) -> Retention:
             Result(
                 section="retention",
                 name=f"retention_gb_importance_{feature}",
-                variables=f"retained ~ {feature}",
+                variables=f"{LABEL} ~ {feature}",
                 statistic_name="permutation_importance_auc",
                 statistic=float(oof["gb_importance"][i]),
                 n=int(y.shape[0]),

@@ -7,9 +7,10 @@
 
 A claim is a conjunction of parts; it is "supported" only when every part is (an
 intersection–union test, so its p-value is the largest of its parts' adjusted p-values). A part
-is supported when its Holm-adjusted p-value is below ALPHA, its effect points the claimed way,
-and the effect is at least the smallest effect of interest (results.MIN_EFFECT; a standardised
-regression slope of 0.1). The evidence rows are named in each finding's details.
+is supported when its evidence row's verdict (python_models/effect_sizes.py) is a difference or
+association beyond the smallest effect of interest in the claimed direction; "not supported"
+when it is negligible or points the other way; "inconclusive" when the data cannot tell. The
+evidence rows are named in each finding's details.
 """
 
 from __future__ import annotations
@@ -17,22 +18,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from python_models import clustered, effect_sizes
 from python_models.results import (
-    ALPHA,
-    MIN_EFFECT,
+    INCONCLUSIVE,
     NOT_SUPPORTED,
     SUPPORTED,
     Result,
     adjust_family,
+    effect_interval,
     fmt_p,
     insufficient,
 )
 
-MIN_STANDARDISED_SLOPE = 0.10
 MEDIUM_HIGH = ("HD", "4K")
 
 
@@ -68,11 +70,60 @@ def _share_result(
     )
 
 
-def device_and_quality_evidence(device_quality: pd.DataFrame) -> list[Result]:
+def clustered_share(
+    r: Result, k: np.ndarray, n: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> Result:
+    """A session share re-judged with users as clusters: CI by user cluster bootstrap, one-sided
+    p from the user-clustered standard error (clustered.share_inference); the binomial test that
+    treats sessions as independent stays in details.session_level_naive."""
+    if "not_computed" in r.details or k.shape[0] < 3:
+        return r
+    inf = clustered.share_inference(k, n, r.details["null_share"], rng, n_boot)
+    low, high = inf["ci"]
+    return r.with_(
+        p_value=inf["p"],
+        ci_low=low,
+        ci_high=high,
+        interpretation=f"{r.interpretation.split(':')[0]}: {r.effect:.1%} (95% CI [{low:.1%}, "
+        f"{high:.1%}] by user cluster bootstrap) against {r.details['null_share']:.0%}; one-sided "
+        f"z test with user-clustered SE, {fmt_p(inf['p'])}; {inf['clusters']:,} users.",
+        details={
+            **r.details,
+            "inference": clustered.INFERENCE.replace("Wald F test", "one-sided z test"),
+            "clusters": inf["clusters"],
+            "users": inf["clusters"],
+            "design_effect": inf["design_effect"],
+            "clustered_share": inf["share"],
+            "session_level_naive": {
+                "note": "treats sessions as independent; shown for comparison, not judged",
+                "test": "one-sided exact binomial test",
+                "p_value": r.p_value,
+                "ci": [r.ci_low, r.ci_high],
+            },
+        },
+    )
+
+
+def _level_counts(groups: pd.DataFrame, grouping: str) -> pd.DataFrame:
+    part = groups[groups["grouping"] == grouping]
+    return part.pivot_table(
+        index="user_id", columns="group_level", values="session_count", aggfunc="sum", fill_value=0
+    )
+
+
+def device_and_quality_evidence(
+    device_quality: pd.DataFrame,
+    groups: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    rng: np.random.Generator | None = None,
+    n_boot: int = 500,
+) -> list[Result]:
     """Is mobile the most used device, and are most sessions HD or 4K? (Holm-adjusted together)
 
     `device_quality` counts sessions per device and quality level (columns device, quality, n;
-    either may be missing), as data.SessionAggregates holds it.
+    either may be missing), as data.SessionAggregates holds it. With `groups` (per-user session
+    counts, data.user_session_groups) and `users` (their session totals), the CIs and p-values
+    treat users, not sessions, as the independent units (clustered_share).
     """
     dq = device_quality
     counts = (
@@ -133,6 +184,25 @@ def device_and_quality_evidence(device_quality: pd.DataFrame) -> list[Result]:
             else None,
         },
     )
+    if groups is not None and users is not None:
+        rng = rng or np.random.default_rng(0)
+        by_device = _level_counts(groups, "device")
+        if "rival" in device.details and {"Mobile", device.details["rival"]} <= set(by_device):
+            mobile_k = by_device["Mobile"].to_numpy(float)
+            both = mobile_k + by_device[device.details["rival"]].to_numpy(float)
+            keep = both > 0
+            device = clustered_share(device, mobile_k[keep], both[keep], rng, n_boot)
+        by_quality = _level_counts(groups, "quality")
+        totals = users.set_index("user_id")["sessions"]
+        totals = totals[totals > 0]
+        hd = by_quality.reindex(columns=list(MEDIUM_HIGH), fill_value=0).sum(axis=1)
+        quality = clustered_share(
+            quality,
+            hd.reindex(totals.index, fill_value=0).to_numpy(float),
+            totals.to_numpy(float),
+            rng,
+            n_boot,
+        )
     return adjust_family([device, quality])
 
 
@@ -140,61 +210,73 @@ def _part(
     r: Result | None,
     *,
     claim: str,
-    min_effect: float | None,
-    effect: float | None = None,
+    direction: float | None = None,
     extra_ok: bool = True,
     extra_note: str = "",
 ) -> dict[str, Any]:
-    """Whether one piece of evidence supports its part of a claim, and why."""
+    """Whether one piece of evidence supports its part of a claim, and why.
+
+    The evidence row's own verdict (effect_sizes: its CI against its family's SESOI) decides: a
+    difference/association in the claimed direction supports the part; one in the other
+    direction, or a negligible effect, does not; an inconclusive row leaves the part
+    inconclusive. `direction` is the signed effect when the row's effect has no sign (η²).
+    """
     if r is None or "not_computed" in r.details:
         why = r.details["not_computed"] if r is not None else "too little data"
         return {
             "evidence": r.name if r is not None else None,
             "claim": claim,
             "supported": False,
+            "verdict": INCONCLUSIVE,
             "why": f"not computed: {why}",
         }
     p = r.p_adjusted if r.p_adjusted is not None else r.p_value
-    size = r.effect if effect is None else effect
-    significant = p is not None and p < ALPHA
-    positive = size is not None and size > 0
-    large = min_effect is None or (size is not None and size >= min_effect)
-    ok = bool(significant and positive and large and extra_ok)
-    reasons = []
-    if not significant:
-        reasons.append(f"not significant (adjusted {fmt_p(p)})")
-    if not positive:
-        reasons.append("effect not in the claimed direction")
-    elif not large:
-        reasons.append(f"effect {size:.3f} below the smallest effect of interest {min_effect}")
-    if not extra_ok:
-        reasons.append(extra_note)
+    _, size, low, high = effect_interval(r)
+    sign = direction if direction is not None else size
+    if effect_sizes.is_positive(r.verdict) and sign is not None and sign > 0 and extra_ok:
+        verdict, why = SUPPORTED, f"{r.verdict} beyond the smallest effect of interest, as claimed"
+    elif effect_sizes.is_positive(r.verdict) and sign is not None and sign > 0:
+        verdict, why = NOT_SUPPORTED, extra_note
+    elif effect_sizes.is_positive(r.verdict):
+        verdict, why = NOT_SUPPORTED, f"{r.verdict} in the other direction"
+    elif r.verdict == effect_sizes.NEGLIGIBLE:
+        verdict, why = (
+            NOT_SUPPORTED,
+            "negligible: the 95% CI lies inside the smallest effect of interest",
+        )
+    else:
+        verdict, why = (
+            INCONCLUSIVE,
+            "inconclusive: the 95% CI spans both negligible effects and effects of interest",
+        )
     return {
         "evidence": r.name,
         "claim": claim,
-        "supported": ok,
+        "supported": verdict == SUPPORTED,
+        "verdict": verdict,
+        "evidence_verdict": r.verdict,
         "p_adjusted": p,
         "effect": size,
-        "why": "significant, in the claimed direction and large enough"
-        if ok
-        else "; ".join(reasons),
+        "ci": [low, high],
+        "sesoi": r.details.get("sesoi"),
+        "why": why,
     }
 
 
-def _above_half(r: Result | None) -> float | None:
-    # A share's distance above one half: positive when the claimed majority holds.
-    return None if r is None or r.effect is None else r.effect - 0.5
-
-
 def _finding(name: str, claim: str, parts: list[dict[str, Any]]) -> Result:
-    supported = all(p["supported"] for p in parts)
+    verdicts = [p["verdict"] for p in parts]
+    verdict = (
+        SUPPORTED
+        if all(v == SUPPORTED for v in verdicts)
+        else NOT_SUPPORTED
+        if NOT_SUPPORTED in verdicts
+        else INCONCLUSIVE
+    )
     p_values = [p.get("p_adjusted") for p in parts]
     p_iut = (
         max(p for p in p_values if p is not None) if any(p is not None for p in p_values) else None
     )
-    summary = "; ".join(
-        f"{p['claim']}: {'yes' if p['supported'] else 'no'} ({p['why']})" for p in parts
-    )
+    summary = "; ".join(f"{p['claim']}: {p['verdict']} ({p['why']})" for p in parts)
     return Result(
         section="seed_finding",
         name=name,
@@ -203,12 +285,14 @@ def _finding(name: str, claim: str, parts: list[dict[str, Any]]) -> Result:
         statistic=float(sum(p["supported"] for p in parts)),
         p_value=p_iut,
         n=len(parts),
-        verdict=SUPPORTED if supported else NOT_SUPPORTED,
-        interpretation=f"{'Supported' if supported else 'Not supported'}: {claim}. {summary}.",
+        verdict=verdict,
+        interpretation=f"{verdict.capitalize()}: {claim}. {summary}.",
         details={
             "parts": parts,
-            "rule": "every part significant (Holm-adjusted), in the claimed direction and "
-            "at least the smallest effect of interest; p = the largest part p (IUT)",
+            "rule": "supported when every part's evidence shows a difference or association "
+            "beyond its smallest effect of interest in the claimed direction; not supported when "
+            "a part is negligible or points the other way; inconclusive otherwise. "
+            "p = the largest part p (intersection-union test)",
         },
     )
 
@@ -224,34 +308,30 @@ def run(results: Mapping[str, Result], evidence: list[Result]) -> list[Result]:
             _part(
                 get("spearman_lifetime_hours__tenure_days"),
                 claim="tenure ~ lifetime hours",
-                min_effect=MIN_EFFECT["spearman_rho"],
             ),
             _part(
                 get("spearman_watch_minutes__tenure_days"),
                 claim="tenure ~ watch minutes in the log",
-                min_effect=MIN_EFFECT["spearman_rho"],
             ),
         ],
     )
     slope_parts = []
     for key, claim in (
-        ("movies_views_on_budget_musd", "bigger budget → more movie views"),
-        ("movies_views_on_rating", "higher rating → more movie views"),
-        ("series_views_on_seasons", "more seasons → more series views"),
-        ("series_views_on_episode_minutes", "longer episodes → more series views"),
+        ("movies_views_on_budget_musd", "bigger budget goes with more movie views"),
+        ("movies_views_on_rating", "higher rating goes with more movie views"),
+        ("series_views_on_seasons", "more seasons go with more series views"),
+        ("series_views_on_episode_minutes", "longer episodes go with more series views"),
     ):
         r = get(key)
         slope_parts.append(
             _part(
                 r,
                 claim=claim,
-                min_effect=MIN_STANDARDISED_SLOPE,
-                effect=r.details.get("standardised_beta") if r is not None else None,
             )
         )
     f2 = _finding(
         "seed_claim_2_budget_rating_seasons_views",
-        "bigger budget and rating → more views; series popularity grows with seasons and episode length",
+        "bigger budget and rating go with more views; series popularity grows with seasons and episode length",
         slope_parts,
     )
     adjusted = get("quality_completion_given_plan")
@@ -263,24 +343,20 @@ def run(results: Mapping[str, Result], evidence: list[Result]) -> list[Result]:
         ordered = sd is not None and hd is not None and sd < hd < 0
     f3 = _finding(
         "seed_claim_3_mobile_quality_completion",
-        "most sessions are on mobile at medium-high quality, and lower quality → lower completion",
+        "most sessions are on mobile at medium-high quality, and lower quality goes with lower completion",
         [
             _part(
                 by_name.get("mobile_is_top_device"),
                 claim="mobile is the most used device",
-                min_effect=None,
-                effect=_above_half(by_name.get("mobile_is_top_device")),
             ),
             _part(
                 by_name.get("most_sessions_hd_or_4k"),
                 claim="most sessions are HD or 4K",
-                min_effect=None,
-                effect=_above_half(by_name.get("most_sessions_hd_or_4k")),
             ),
             _part(
                 adjusted,
-                claim="lower quality → lower completion (plan held fixed)",
-                min_effect=MIN_EFFECT["partial_eta_squared"],
+                claim="lower quality goes with lower completion (plan held fixed)",
+                direction=1.0,
                 extra_ok=ordered,
                 extra_note="completion does not rise from SD to HD to 4K",
             ),

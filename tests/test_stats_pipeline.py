@@ -27,11 +27,18 @@ from statsmodels.stats.multitest import multipletests
 
 SCALE, SEED, DIRTY = 0.2, 42, 0.01
 Z95 = 1.959963984540054
+# Planted effects large enough that every verdict must name them (verdicts follow effect sizes:
+# python_models/effect_sizes.py).
 PLANTED = (
     "premium_vs_basic_mean_completion",
     "plan_mean_completion",
-    "plan_4k_share",
     "premium_vs_basic_share_4k",
+)
+# Planted but small (Cramér's V ≈ 0.11, at the smallest effect of interest 0.10): significant and
+# never "negligible"; whether it is called an association depends on how many users there are.
+PLANTED_SMALL = ("plan_4k_share",)
+# Built into the data's definition (completion = watched minutes / length): no verdict at all.
+DEFINITIONAL = (
     "pearson_session_watch_minutes__completion",
     "spearman_session_watch_minutes__completion",
 )
@@ -44,6 +51,9 @@ ABSENT = (
     "device_completion",
     "weekday_daily_sessions",
 )
+# Absent, on enough data that the interval must show it: negligible, not merely "not found".
+ABSENT_AND_NEGLIGIBLE = ("device_completion", "quality_completion_given_plan")
+POSITIVE = ("difference", "association")
 
 pytestmark = pytest.mark.slow
 
@@ -160,26 +170,76 @@ def test_planted_effects_are_found_with_p_below_001(results):
     for name in PLANTED:
         r = results[name]
         assert r["p_value"] < 0.01 and r["p_adjusted"] < 0.01, name
-        assert r["verdict"] == "supported", name
+        assert r["verdict"] in POSITIVE, (name, r["ci_low"], r["ci_high"])
         assert r["effect"] > 0, name
+    for name in PLANTED_SMALL:
+        r = results[name]
+        assert r["p_adjusted"] < 0.01 and r["verdict"] != "negligible", name
+    for name in DEFINITIONAL:
+        r = results[name]
+        assert r["verdict"] is None and r["details"]["definitional"], name
 
 
-def test_absent_effects_are_not_reported_as_significant(results):
+def test_absent_effects_are_never_called_differences_and_are_negligible_when_n_allows(results):
+    # Was: "not supported" by p-value. Now the verdict follows the effect's CI against its SESOI.
     for name in ABSENT:
-        assert results[name]["verdict"] == "not supported", (name, results[name]["p_adjusted"])
-    assert results["seed_claim_1_tenure_more_watching"]["verdict"] == "not supported"
+        assert results[name]["verdict"] not in POSITIVE, (name, results[name]["ci_high"])
+    for name in ABSENT_AND_NEGLIGIBLE:
+        assert results[name]["verdict"] == "negligible", (name, results[name]["ci_high"])
+    assert results["seed_claim_1_tenure_more_watching"]["verdict"] != "supported"
     claim2 = results["seed_claim_2_budget_rating_seasons_views"]
-    assert claim2["verdict"] == "not supported"
-    parts = {p["claim"]: p["supported"] for p in claim2["details"]["parts"]}
-    assert (
-        not parts["more seasons → more series views"]
-        and not parts["longer episodes → more series views"]
-    )
+    assert claim2["verdict"] != "supported"
+    parts = {p["claim"]: p["verdict"] for p in claim2["details"]["parts"]}
+    assert parts["more seasons go with more series views"] != "supported"
+    assert parts["longer episodes go with more series views"] != "supported"
     claim3 = results["seed_claim_3_mobile_quality_completion"]
     assert claim3["verdict"] == "not supported"
-    assert {p["claim"]: p["supported"] for p in claim3["details"]["parts"]}[
+    assert {p["claim"]: p["verdict"] for p in claim3["details"]["parts"]}[
         "mobile is the most used device"
-    ] is False
+    ] != "supported"
+
+
+def test_no_row_whose_interval_lies_inside_its_smallest_effect_of_interest_is_positive(results):
+    from python_models.effect_sizes import NON_NEGATIVE
+
+    judged = 0
+    for name, r in results.items():
+        sesoi, family = r["details"].get("sesoi"), r["details"].get("verdict_family")
+        if sesoi is None or family is None:
+            continue
+        judged += 1
+        low, high = (
+            r["details"]["standardised_ci"]
+            if family == "standardised_beta"
+            else (
+                r["ci_low"] - r["details"]["null_share"],
+                r["ci_high"] - r["details"]["null_share"],
+            )
+            if family == "share_above_half"
+            else (r["ci_low"], r["ci_high"])
+        )
+        inside = high < sesoi if family in NON_NEGATIVE else -sesoi < low and high < sesoi
+        beyond = low > sesoi if family in NON_NEGATIVE else low > sesoi or high < -sesoi
+        if inside:
+            assert r["verdict"] == "negligible", name
+        elif beyond and (r["p_adjusted"] is None or r["p_adjusted"] < 0.05):
+            assert r["verdict"] in POSITIVE, name
+        else:
+            assert r["verdict"] == "inconclusive", name
+    assert judged > 30
+
+
+def test_session_level_rows_say_they_cluster_on_users(results):
+    for name in (
+        "quality_completion",
+        "device_completion",
+        "weekday_watch_minutes",
+        "plan_4k_share",
+        "quality_completion_given_plan",
+        "mobile_is_top_device",
+        "most_sessions_hd_or_4k",
+    ):
+        assert "user-clustered" in results[name]["details"]["inference"], name
 
 
 def test_retention_model_is_plausible_on_held_out_users_and_its_curves_are_persisted(
@@ -411,6 +471,29 @@ def _welch_anova(groups: list[np.ndarray]) -> tuple[float, float]:
     return float(f), float(stats.f.sf(f, k - 1, (k**2 - 1) / (3 * lam)))
 
 
+def _clustered_check(r: dict, frame: pd.DataFrame, group: str, y: str) -> None:
+    """The row's F, p and η² equal statsmodels' OLS of y on the groups, SEs clustered by user;
+    the naive session-level Kruskal–Wallis kept beside it equals scipy's."""
+    import statsmodels.formula.api as smf
+
+    frame = frame.dropna(subset=[y]).assign(g=lambda f: f[group].astype(str))
+    fit = smf.ols(f"{y} ~ C(g)", frame).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(frame["user_id"])[0]}, use_t=True
+    )
+    names = [n for n in fit.params.index if n.startswith("C(g)")]
+    wald = fit.f_test(", ".join(f"{n} = 0" for n in names))
+    assert r["statistic"] == pytest.approx(float(wald.fvalue), rel=1e-6)
+    assert r["p_value"] == pytest.approx(float(wald.pvalue), rel=1e-6, abs=1e-300)
+    means = frame.groupby("g")[y].transform("mean")
+    eta = ((means - frame[y].mean()) ** 2).sum() / ((frame[y] - frame[y].mean()) ** 2).sum()
+    assert r["effect"] == pytest.approx(eta)
+    assert r["details"]["clusters"] == frame["user_id"].nunique()
+    naive = r["details"]["session_level_naive"]
+    if naive["test"] == "Kruskal-Wallis test":
+        kw = stats.kruskal(*(g[y].to_numpy(float) for _, g in frame.groupby("g")))
+        assert naive["statistic"] == pytest.approx(kw.statistic, rel=1e-9)
+
+
 def _k_groups_check(r: dict, groups: list[np.ndarray]) -> None:
     assert r["n"] == sum(len(g) for g in groups)
     test = r["details"]["test"]
@@ -454,24 +537,14 @@ def test_group_comparisons_equal_scipy_on_sql_data(analysed, results, per_user, 
             for p in ("Basic", "Standard", "Premium")
         ],
     )
-    _k_groups_check(
-        results["quality_completion"],
-        [
-            sessions.loc[sessions["quality"] == q, "completion"].to_numpy(float)
-            for q in ("SD", "HD", "4K")
-        ],
+    # Session-level comparisons: OLS of the outcome on the groups with user-clustered errors.
+    _clustered_check(
+        results["quality_completion"], sessions.dropna(subset=["quality"]), "quality", "completion"
     )
-    _k_groups_check(
-        results["device_completion"],
-        [g["completion"].to_numpy(float) for _, g in sessions.groupby("device")],
+    _clustered_check(
+        results["device_completion"], sessions.dropna(subset=["device"]), "device", "completion"
     )
-    _k_groups_check(
-        results["weekday_watch_minutes"],
-        [
-            sessions.loc[sessions["isodow"] == d, "watch_minutes"].to_numpy(float)
-            for d in range(1, 8)
-        ],
-    )
+    _clustered_check(results["weekday_watch_minutes"], sessions, "isodow", "watch_minutes")
     daily = sql(
         analysed.url,
         """
@@ -503,9 +576,24 @@ def test_plan_4k_chi_square_equals_scipy_on_a_sql_crosstab(analysed, results):
     )
     r = results["plan_4k_share"]
     chi = stats.chi2_contingency(table, correction=False)
-    assert (r["statistic"], r["p_value"]) == pytest.approx(
+    naive = r["details"]["session_level_naive"]
+    assert (r["statistic"], naive["p_value"]) == pytest.approx(
         (chi.statistic, chi.pvalue), rel=1e-9, abs=1e-300
     )
+    # The verdict's p: equal 4K shares across plans, sessions clustered by user.
+    import statsmodels.formula.api as smf
+
+    sessions = sql(
+        analysed.url,
+        "select v.user_id, u.subscription_type as plan, "
+        "case when v.quality_level = '4K' then 1.0 else 0.0 end as k4 "
+        "from core.viewing_sessions v join core.users u using (user_id)",
+    )
+    fit = smf.ols("k4 ~ C(plan)", sessions).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(sessions["user_id"])[0]}, use_t=True
+    )
+    wald = fit.f_test("C(plan)[T.Premium] = 0, C(plan)[T.Standard] = 0")
+    assert r["p_value"] == pytest.approx(float(wald.pvalue), rel=1e-6, abs=1e-300)
     assert r["effect"] == pytest.approx(stats.contingency.association(table, method="cramer"))
     assert r["details"]["row_shares"]["Premium"]["4K"] == pytest.approx(
         table[2, 0] / table[2].sum()
@@ -782,7 +870,22 @@ def test_seed_evidence_equals_binomial_tests_on_sql_counts(analysed, results):
     p = stats.binomtest(
         counts["Mobile"], counts["Mobile"] + counts[rival], 0.5, alternative="greater"
     ).pvalue
-    assert r["p_value"] == pytest.approx(p)
+    assert r["details"]["session_level_naive"]["p_value"] == pytest.approx(p)
+    # The verdict's p: a one-sided z test of the share with user-clustered SE (an intercept-only
+    # OLS on the sessions with statsmodels' cluster covariance).
+    import statsmodels.api as sm
+
+    pair = sql(
+        analysed.url,
+        "select user_id, case when device_type = 'Mobile' then 1.0 else 0.0 end as mobile "
+        "from core.viewing_sessions where device_type in ('Mobile', %s)",
+        (rival,),
+    )
+    fit = sm.OLS(pair["mobile"].to_numpy(float), np.ones((len(pair), 1))).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(pair["user_id"])[0]}
+    )
+    z = (fit.params[0] - 0.5) / fit.bse[0]
+    assert r["p_value"] == pytest.approx(stats.norm.sf(z), rel=1e-6, abs=1e-300)
     hd = sql(
         analysed.url,
         "select count(*) filter (where quality_level in ('HD', '4K')) as k, count(*) as n "

@@ -21,7 +21,16 @@ from python_models import (
 from python_models import hypothesis_tests as ht
 from python_models.data import WEEKDAYS, SessionAggregates
 from python_models.frequencies import Freq, dagostino_k2, levene_median
-from python_models.results import NOT_SUPPORTED, SUPPORTED, Result, adjust_family, clean, holm
+from python_models.results import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    Result,
+    adjust_family,
+    clean,
+    holm,
+    judge,
+)
 
 
 @pytest.fixture
@@ -71,16 +80,33 @@ def test_describe_of_nothing_says_n_zero():
 # --- multiple testing ----------------------------------------------------------------------------
 
 
-def test_holm_matches_statsmodels_and_sets_verdicts_from_adjusted_p():
+def test_holm_matches_statsmodels_and_a_positive_verdict_needs_the_adjusted_p_too():
+    # Verdicts follow the effect's CI against the SESOI (effect_sizes); an effect beyond it still
+    # needs its Holm-adjusted p below alpha, else it is inconclusive (was: verdict from p alone).
     p = [0.01, 0.04, 0.03, 0.2, 0.001]
     assert holm(p) == pytest.approx(multipletests(p, method="holm")[1].tolist())
-    rows = adjust_family([Result("s", f"r{i}", "v", p_value=v) for i, v in enumerate(p)])
+    rows = adjust_family(
+        [
+            Result(
+                "s",
+                f"r{i}",
+                "v",
+                p_value=v,
+                effect_name="spearman_rho",
+                effect=0.3,
+                ci_low=0.2,
+                ci_high=0.4,
+            )
+            for i, v in enumerate(p)
+        ]
+    )
     assert [r.verdict for r in rows] == [
-        SUPPORTED if a < 0.05 else NOT_SUPPORTED for a in multipletests(p, method="holm")[1]
+        "association" if a < 0.05 else "inconclusive" for a in multipletests(p, method="holm")[1]
     ]
     assert (
-        rows[1].p_value == 0.04 and rows[1].verdict == NOT_SUPPORTED
+        rows[1].p_value == 0.04 and rows[1].verdict == "inconclusive"
     )  # raw p < 0.05, adjusted not
+    assert [r.p_adjusted for r in rows] == pytest.approx(multipletests(p, method="holm")[1])
 
 
 def test_clean_makes_json_safe_values():
@@ -581,45 +607,90 @@ def test_a_leaky_feature_is_refused_as_a_bug(rng):
 # --- the seed's claims ---------------------------------------------------------------------------
 
 
-def _r(name: str, p: float, effect: float, **details) -> Result:
-    return Result("s", name, "v", p_value=p, p_adjusted=p, effect=effect, details=details)
+def _r(name: str, p: float, effect: float, ci: tuple[float, float], family: str, **details):
+    row = Result(
+        "s",
+        name,
+        "v",
+        p_value=p,
+        p_adjusted=p,
+        effect_name=family,
+        effect=effect,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        details=details,
+    )
+    return judge(row, p)
 
 
-def test_a_claim_needs_every_part_significant_large_enough_and_in_its_direction():
-    results = {
-        "spearman_lifetime_hours__tenure_days": _r("a", 0.001, 0.05),  # significant but negligible
-        "spearman_watch_minutes__tenure_days": _r("b", 0.001, 0.30),
-        "movies_views_on_budget_musd": _r("c", 0.001, 100.0, standardised_beta=0.2),
-        "movies_views_on_rating": _r("d", 0.001, 1e4, standardised_beta=0.3),
-        "series_views_on_seasons": _r("e", 0.001, 1e3, standardised_beta=0.2),
-        "series_views_on_episode_minutes": _r("f", 0.001, 1e2, standardised_beta=0.15),
+def _share(name: str, share: float, ci: tuple[float, float]) -> Result:
+    row = Result(
+        "seed_evidence",
+        name,
+        "v",
+        p_value=0.001,
+        p_adjusted=0.001,
+        effect_name="share",
+        effect=share,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        details={"null_share": 0.5},
+    )
+    return judge(row, 0.001)
+
+
+def _seed_results() -> dict[str, Result]:
+    slope = lambda name, b, ci: _r(
+        name,
+        0.001,
+        100.0,
+        (50.0, 150.0),
+        "coef_views_per_unit",
+        standardised_beta=b,
+        standardised_ci=list(ci),
+    )
+    return {
+        # significant (p = 0.001) but its whole CI inside ±0.1: negligible
+        "spearman_lifetime_hours__tenure_days": _r("a", 0.001, 0.05, (0.02, 0.08), "spearman_rho"),
+        "spearman_watch_minutes__tenure_days": _r("b", 0.001, 0.30, (0.25, 0.35), "spearman_rho"),
+        "movies_views_on_budget_musd": slope("c", 0.2, (0.15, 0.25)),
+        "movies_views_on_rating": slope("d", 0.3, (0.2, 0.4)),
+        "series_views_on_seasons": slope("e", 0.2, (0.12, 0.3)),
+        "series_views_on_episode_minutes": slope("f", 0.15, (0.11, 0.2)),
         "quality_completion_given_plan": _r(
-            "g", 0.001, 0.02, coefficients={"quality_HD": -1.0, "quality_SD": -3.0}
+            "g",
+            0.001,
+            0.02,
+            (0.015, 0.025),
+            "partial_eta_squared",
+            coefficients={"quality_HD": -1.0, "quality_SD": -3.0},
         ),
     }
+
+
+def test_a_claim_needs_every_part_beyond_its_smallest_effect_of_interest_in_its_direction():
+    # Was: every part significant and its point estimate >= MIN_EFFECT; now each part's evidence
+    # verdict (CI against the SESOI) decides, and an underpowered part leaves a claim inconclusive.
+    results = _seed_results()
     evidence = [
-        Result(
-            "seed_evidence", "mobile_is_top_device", "v", p_value=0.5, p_adjusted=0.9, effect=0.46
-        ),
-        Result(
-            "seed_evidence",
-            "most_sessions_hd_or_4k",
-            "v",
-            p_value=0.001,
-            p_adjusted=0.001,
-            effect=0.77,
-        ),
+        _share("mobile_is_top_device", 0.40, (0.37, 0.43)),  # a majority for the rival
+        _share("most_sessions_hd_or_4k", 0.77, (0.75, 0.79)),
     ]
     f1, f2, f3 = seed_findings.run(results, evidence)
-    assert f1.verdict == NOT_SUPPORTED and "below the smallest effect" in f1.interpretation
+    assert f1.verdict == NOT_SUPPORTED and "negligible" in f1.interpretation
     assert f2.verdict == SUPPORTED and f2.p_value == pytest.approx(0.001)
     assert f3.verdict == NOT_SUPPORTED
-    parts = {p["claim"]: p["supported"] for p in f3.details["parts"]}
+    parts = {p["claim"]: p["verdict"] for p in f3.details["parts"]}
     assert parts == {
-        "mobile is the most used device": False,
-        "most sessions are HD or 4K": True,
-        "lower quality → lower completion (plan held fixed)": True,
+        "mobile is the most used device": NOT_SUPPORTED,
+        "most sessions are HD or 4K": SUPPORTED,
+        "lower quality goes with lower completion (plan held fixed)": SUPPORTED,
     }
+    wide = [
+        _share("mobile_is_top_device", 0.52, (0.40, 0.64)),  # 100 sessions cannot tell
+        evidence[1],
+    ]
+    assert seed_findings.run(results, wide)[2].verdict == INCONCLUSIVE
 
 
 def test_device_evidence_tests_mobile_against_the_busiest_other_device():
@@ -692,7 +763,7 @@ def test_too_little_data_gives_not_computed_rows_instead_of_errors(rng):
     )
     assert flat.p_value is None and flat.verdict is None
     f1, _f2, _f3 = seed_findings.run({}, [])
-    assert f1.verdict == NOT_SUPPORTED and "not computed" in f1.interpretation
+    assert f1.verdict == INCONCLUSIVE and "not computed" in f1.interpretation
 
 
 def _aggregates(sessions: pd.DataFrame) -> SessionAggregates:

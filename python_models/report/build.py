@@ -374,8 +374,8 @@ def seed_section(run: AnalysisRun) -> Section | None:
         "seed",
         "The seed's three claims, tested",
         "The seed project's README made three key claims. Each is tested here as a hypothesis made of parts; "
-        "a claim is supported only when every part is significant after the Holm correction, points the claimed "
-        "way and is at least a small effect.",
+        "a claim is supported only when every part's evidence shows a difference or association beyond its "
+        "smallest effect of interest, in the claimed direction.",
     )
     everything = findings.by_name(run.results)
     for i, row in enumerate(claims, start=1):
@@ -397,8 +397,9 @@ def hypothesis_section(run: AnalysisRun) -> Section:
         "tests",
         "Hypothesis tests",
         "Each comparison checks its assumptions first (normality per group, equal variances) and picks the "
-        "test accordingly; the verdict uses the Holm-adjusted p-value over all tests of the family at α = 0.05. "
-        "Effect sizes come with 95% confidence intervals; no outlier was removed.",
+        "test accordingly. Verdicts follow effect sizes: a difference when the effect's 95% confidence "
+        "interval lies beyond the smallest effect of interest (and the Holm-adjusted p < 0.05), negligible "
+        "when it lies inside it, inconclusive otherwise. No outlier was removed.",
     )
     section.findings = findings.hypothesis_findings(run.results)
     section.tables.append(
@@ -492,7 +493,8 @@ def correlation_section(
         charts.interactive(
             "correlation-heatmap",
             "Correlation heatmap",
-            "Per-user correlations from the persisted rows; * marks a Holm-adjusted p < 0.05. "
+            "Per-user correlations from the persisted rows; * marks an association (95% CI beyond "
+            "the smallest correlation of interest, Holm-adjusted p < 0.05). "
             "The buttons switch between Pearson and Spearman; hover a cell for its value.",
             charts.correlation_heatmap(matrices, significant, labels),
         )
@@ -515,7 +517,7 @@ def correlation_matrices(
         method, x, y = str(d.get("method")), str(d["x"]), str(d["y"])
         names += [n for n in (x, y) if n not in names]
         values.setdefault(method, {})[(x, y)] = r.get("effect")
-        supported.setdefault(method, {})[(x, y)] = r.get("verdict") == findings.SUPPORTED
+        supported.setdefault(method, {})[(x, y)] = findings.positive(r)
     matrices, significant = {}, {}
     for method, effects in values.items():
         m = pd.DataFrame(np.nan, index=names, columns=names)
@@ -629,6 +631,10 @@ def retention_section(run: AnalysisRun) -> Section | None:
     )
     section.findings = [
         findings.retention(r) for r in rows if r["name"].startswith("retention_auc_")
+    ] + [
+        findings.retention_gain(r)
+        for r in rows
+        if r["name"].startswith("retention_gain_over_baseline_")
     ]
     # Written by the analysis from its counts when the classes were too small to evaluate.
     section.notes += [

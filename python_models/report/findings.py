@@ -42,6 +42,7 @@ UNIT_WORDS = {
     "rating": "rating point",
     "seasons": "season",
     "episode_minutes": "minute of episode length",
+    "release_year": "release year",
 }
 
 PREDICTOR_WORDS = {"budget_musd": "budget", "episode_minutes": "episode length"}
@@ -186,11 +187,23 @@ def _subject(row: Mapping[str, Any]) -> str:
 
 def _centre(row: Mapping[str, Any]) -> str:
     test = str(lookup(row, "details.test") or "")
-    return "mean" if ("t test" in test or "ANOVA" in test) else "median"
+    return "mean" if ("t test" in test or "ANOVA" in test or "Wald" in test) else "median"
 
 
 def _supported(row: Mapping[str, Any]) -> bool:
     return effect_sizes.is_positive(row.get("verdict")) or row.get("verdict") == SUPPORTED
+
+
+def positive(row: Mapping[str, Any]) -> bool:
+    """True when the row's verdict names an effect of interest (difference, association, supported)."""
+    return _supported(row)
+
+
+def _say(row: Mapping[str, Any], positive_words: str, negligible: str, inconclusive: str) -> str:
+    # The words of a verdict: an effect of interest, one too small to matter, or no telling yet.
+    if _supported(row):
+        return positive_words
+    return negligible if row.get("verdict") == effect_sizes.NEGLIGIBLE else inconclusive
 
 
 # --- one sentence per kind of result -------------------------------------------------------------
@@ -226,10 +239,12 @@ def two_groups(row: Mapping[str, Any]) -> Finding:
     a, b = group_order(row)
     centre = _centre(row)
     effect = row.get("effect")
-    if _supported(row) and _finite(effect) and float(effect) != 0:
-        relation = "higher than" if float(effect) > 0 else "lower than"
-    else:
-        relation = "not clearly different from"
+    relation = _say(
+        row,
+        "higher than" if _finite(effect) and float(effect) > 0 else "lower than",
+        "practically the same as",
+        "not clearly different from",
+    )
     digits, kind = _centre_format(row)
     parts: list[Part] = [
         f"{_subject(row)}: {a} users {relation} {b} users ({centre} ",
@@ -254,7 +269,7 @@ def many_groups(row: Mapping[str, Any]) -> Finding:
     ladder: list[Part] = []
     for i, g in enumerate(ordered):
         ladder += [(" < " if i else "") + f"{g} ", quote(row, f"details.groups.{g}.{centre}", 1)]
-    words = "differs" if _supported(row) else "shows no clear difference"
+    words = _say(row, "differs", "is practically the same", "shows no clear difference")
     parts: list[Part] = [f"{_subject(row)} {words} ({centre}s ", *ladder, "; "]
     return Finding((*parts, *_tail(row, 3)[1:]), verdict_of(row))
 
@@ -264,7 +279,8 @@ def association(row: Mapping[str, Any]) -> Finding:
     shares = lookup(row, "details.row_shares") or {}
     column = next((c for c in ("4K",) if all(c in (v or {}) for v in shares.values())), None)
     parts: list[Part] = [
-        f"{_subject(row)}: {'associated' if _supported(row) else 'no clear association'}"
+        f"{_subject(row)}: "
+        + _say(row, "associated", "practically no association", "no clear association")
     ]
     if column and shares:
         parts.append(f" ({column} share ")
@@ -279,8 +295,13 @@ def association(row: Mapping[str, Any]) -> Finding:
 
 
 def adjusted(row: Mapping[str, Any]) -> Finding:
-    words = "still matters" if _supported(row) else "no longer clearly matters"
-    return Finding((f"{_subject(row)}: quality {words}", *_tail(row, 4)), verdict_of(row))
+    words = _say(
+        row,
+        "completion still differs by quality",
+        "quality goes with practically no difference in completion",
+        "no clear difference by quality",
+    )
+    return Finding((f"{_subject(row)}: {words}", *_tail(row, 4)), verdict_of(row))
 
 
 def not_computed(row: Mapping[str, Any]) -> Finding | None:
@@ -322,7 +343,8 @@ def hypothesis(row: Mapping[str, Any]) -> Finding:
 
 def _strength(r: float) -> str:
     a = abs(r)
-    return "negligible" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
+    # "negligible" is a verdict word (effect_sizes): the point estimate alone is only "very weak".
+    return "very weak" if a < 0.1 else "weak" if a < 0.3 else "moderate" if a < 0.5 else "strong"
 
 
 def correlation(row: Mapping[str, Any]) -> Finding:
@@ -338,7 +360,9 @@ def correlation(row: Mapping[str, Any]) -> Finding:
     if _supported(row) and _finite(r):
         relation = f"a {_strength(float(r))} {'positive' if float(r) > 0 else 'negative'} relation"
     else:
-        relation = "no clear relation"
+        relation = _say(row, "", "practically no relation", "no clear relation")
+    if lookup(row, "details.definitional"):
+        relation = "related by definition (" + str(lookup(row, "details.definitional")) + ")"
     parts: list[Part] = [
         f"{words[0].capitalize()} and {words[1]}: {relation} ({method.capitalize()} ",
         quote(row, "effect", 2),
@@ -359,19 +383,32 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     if k is not None and not_computed(k) is not None:
         return [not_computed(k)]  # type: ignore[list-item]
     if k is not None:
-        out.append(
-            Finding(
-                (
-                    "k-means splits the users with sessions into ",
-                    quote(k, "statistic", kind="int"),
-                    " groups, the k with the highest mean silhouette (",
-                    quote(k, "effect", 3),
-                    "; n = ",
-                    quote(k, "n", kind="int"),
-                    " users).",
-                )
-            )
-        )
+        parts: list[Part] = [
+            "k-means splits ",
+            quote(k, "details.users_clustered", kind="int"),
+            " users with sessions into ",
+            quote(k, "statistic", kind="int"),
+            " groups, the k with the highest mean silhouette (",
+            quote(k, "effect", 3),
+            " on a sample of n = ",
+            quote(k, "n", kind="int"),
+            " users",
+        ]
+        if _finite(lookup(k, "details.null_silhouette_max")):
+            parts += [
+                "; the same users with each feature shuffled reach ",
+                quote(k, "details.null_silhouette_max", 3),
+            ]
+        if _finite(lookup(k, "details.refit_ari_median")):
+            parts += [
+                "; refits on resampled users agree with median adjusted Rand index ",
+                quote(k, "details.refit_ari_median", 2),
+            ]
+        parts.append(")")
+        if lookup(k, "details.structure"):
+            parts += [": ", quote(k, "details.structure", kind="text")]
+        parts.append(".")
+        out.append(Finding(tuple(parts)))
     ari = rows_by_name.get("kmeans_vs_ward_ari")
     if ari is not None:
         value = ari.get("effect")
@@ -396,17 +433,26 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
 
 
 def retention(row: Mapping[str, Any]) -> Finding:
-    """AUC of one model on held-out users, with its CI and the Brier score against the base rate."""
-    model = str(row.get("name", "")).removeprefix("retention_auc_").replace("_", " ")
+    """AUC of one model (or baseline) with its CI, Brier skill against the base rate and the rare
+    class's PR-AUC, and how it was evaluated (held-out users, or the next month out of time)."""
+    model = str(row.get("name", "")).removeprefix("retention_auc_")
+    out_of_time = model.startswith("out_of_time_")
+    model = model.removeprefix("out_of_time_").replace("_", " ")
     parts: list[Part] = [
-        f"Retention, {model}: AUC ",
+        f"Retention ({'out of time' if out_of_time else 'cross-validated'}), {model}: AUC ",
         quote(row, "effect", 3),
         *_ci_parts(row, 3),
         " on ",
         quote(row, "n", kind="int"),
-        " held-out users",
+        " users of the next month" if out_of_time else " held-out users",
     ]
-    if _finite(lookup(row, "details.brier")) and _finite(lookup(row, "details.brier_base_rate")):
+    if _finite(lookup(row, "details.brier_skill")):
+        parts += [
+            "; Brier skill ",
+            quote(row, "details.brier_skill", 1, "percent"),
+            " over always predicting the base rate",
+        ]
+    elif _finite(lookup(row, "details.brier")) and _finite(lookup(row, "details.brier_base_rate")):
         parts += [
             "; Brier score ",
             quote(row, "details.brier", 4),
@@ -414,12 +460,51 @@ def retention(row: Mapping[str, Any]) -> Finding:
             quote(row, "details.brier_base_rate", 4),
             " for always predicting the base rate",
         ]
+    if _finite(lookup(row, "details.pr_auc")):
+        parts += [
+            "; PR-AUC ",
+            quote(row, "details.pr_auc", 3),
+            " for '",
+            quote(row, "details.pr_auc_class", kind="text"),
+            "' (chance ",
+            quote(row, "details.pr_auc_chance", 3),
+            ")",
+        ]
     parts.append(".")
     return Finding(tuple(parts), verdict_of(row))
 
 
+def retention_gain(row: Mapping[str, Any]) -> Finding:
+    """A model's AUC over the one-feature baseline's, judged against the SESOI of an AUC gain."""
+    model = str(row.get("name", "")).removeprefix("retention_gain_over_baseline_")
+    words = _say(
+        row,
+        "ranks users "
+        + ("better" if _finite(row.get("effect")) and float(row["effect"]) > 0 else "worse")
+        + " than sessions before the cutoff alone",
+        "ranks users practically as well as sessions before the cutoff alone",
+        "cannot be told apart from sessions before the cutoff alone",
+    )
+    return Finding(
+        (
+            f"Retention, {model.replace('_', ' ')}: {words} (AUC gain ",
+            quote(row, "effect", 3),
+            *_ci_parts(row, 3),
+            "; n = ",
+            quote(row, "n", kind="int"),
+            ").",
+        ),
+        verdict_of(row),
+    )
+
+
+def _outcome(row: Mapping[str, Any]) -> str:
+    # Which popularity measure a regression row models (details.outcome_words), views by default.
+    return str(lookup(row, "details.outcome_words") or "views")
+
+
 def regression(row: Mapping[str, Any]) -> Finding:
-    """A slope ('views rise by b per unit of x') or a model's R²."""
+    """A slope ('views rise by b per unit of x', judged on its standardised slope) or a model's R²."""
     missing = not_computed(row)
     if missing is not None:
         return missing
@@ -427,12 +512,35 @@ def regression(row: Mapping[str, Any]) -> Finding:
     plural = (
         variables[variables.rfind("(") + 1 : variables.rfind(")")] if "(" in variables else "titles"
     )
+    outcome = _outcome(row)
+    if row.get("effect_name") in ("spearman_rho", "pearson_r"):
+        # The two popularity measures side by side: the catalogue's counter and the log's sessions.
+        relation = _say(
+            row,
+            "they go together",
+            "practically unrelated",
+            "no clear relation",
+        )
+        return Finding(
+            (
+                (
+                    f"{plural.capitalize()}: the catalogue's views counter and the sessions "
+                    f"observed in the log per title — {relation} (Spearman ρ "
+                ),
+                quote(row, "effect", 2),
+                *_ci_parts(row, 2),
+                "; n = ",
+                quote(row, "n", kind="int"),
+                " titles).",
+            ),
+            verdict_of(row),
+        )
     if row.get("effect_name") == "r_squared":
         return Finding(
             (
                 f"{plural.capitalize()}: the model {variables.split(' (')[0]} explains R² = ",
                 quote(row, "effect", 3),
-                " of the variance in views (F test, ",
+                f" of the variance in {outcome} (HC3 Wald F test, ",
                 *_p_parts(row),
                 "; n = ",
                 quote(row, "n", kind="int"),
@@ -444,28 +552,33 @@ def regression(row: Mapping[str, Any]) -> Finding:
         lookup(row, "details.predictor") or variables.split("~")[-1].split("(")[0].strip()
     )
     effect = row.get("effect")
-    if _supported(row) and _finite(effect):
-        relation = "rise" if float(effect) > 0 else "fall"
-        words = (
-            f"views {relation} with {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
-        )
-    else:
-        words = f"no clear relation between views and {PREDICTOR_WORDS.get(predictor, predictor.replace('_', ' '))}"
-    unit = UNIT_WORDS.get(predictor, f"unit of {predictor.replace('_', ' ')}")
-    return Finding(
-        (
-            f"{plural.capitalize()}: {words} (",
-            quote(row, "effect", 0),
-            f" views per {unit}",
-            *_ci_parts(row, 0),
-            "; ",
-            *_p_parts(row),
-            "; n = ",
-            quote(row, "n", kind="int"),
-            ").",
-        ),
-        verdict_of(row),
+    pname = PREDICTOR_WORDS.get(predictor, predictor.replace("_", " "))
+    short = outcome.split(" (")[0]
+    words = _say(
+        row,
+        f"{short} {'rise' if _finite(effect) and float(effect) > 0 else 'fall'} with {pname}",
+        f"{short} are practically unrelated to {pname}",
+        f"no clear relation between {short} and {pname}",
     )
+    unit = UNIT_WORDS.get(predictor, f"unit of {predictor.replace('_', ' ')}")
+    parts: list[Part] = [
+        f"{plural.capitalize()}: {words} (",
+        quote(row, "effect", 0 if abs(float(effect or 0)) >= 10 else 2),
+        f" {short} per {unit}",
+        *_ci_parts(row, 0 if abs(float(effect or 0)) >= 10 else 2),
+    ]
+    if _finite(lookup(row, "details.standardised_beta")):
+        parts += ["; standardised slope ", quote(row, "details.standardised_beta", 2)]
+        if _finite(lookup(row, "details.standardised_ci.0")):
+            parts += [
+                " [",
+                quote(row, "details.standardised_ci.0", 2),
+                ", ",
+                quote(row, "details.standardised_ci.1", 2),
+                "]",
+            ]
+    parts += ["; ", *_p_parts(row), "; n = ", quote(row, "n", kind="int"), ")."]
+    return Finding(tuple(parts), verdict_of(row))
 
 
 def file_quality(row: Mapping[str, Any]) -> Finding:
@@ -508,7 +621,6 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
         )
     ]
     for i, part in enumerate(lookup(row, "details.parts") or []):
-        ok = bool(part.get("supported"))
         parts: list[Part] = [quote(row, f"details.parts.{i}.claim", kind="text"), ": "]
         if part.get("evidence") is None:
             parts.append("not computed")
@@ -516,6 +628,20 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
             parts += [
                 "effect ",
                 quote(row, f"details.parts.{i}.effect", 3),
+                *(
+                    [
+                        " (95% CI [",
+                        quote(row, f"details.parts.{i}.ci.0", 3),
+                        ", ",
+                        quote(row, f"details.parts.{i}.ci.1", 3),
+                        "] against the smallest effect of interest ",
+                        quote(row, f"details.parts.{i}.sesoi", 3),
+                        ")",
+                    ]
+                    if _finite(lookup(row, f"details.parts.{i}.ci.0"))
+                    and _finite(lookup(row, f"details.parts.{i}.sesoi"))
+                    else []
+                ),
                 ", Holm-adjusted p ",
                 quote(row, f"details.parts.{i}.p_adjusted", kind="p"),
                 " (evidence ",
@@ -526,12 +652,14 @@ def seed_claim(row: Mapping[str, Any]) -> list[Finding]:
         out.append(
             Finding(
                 tuple(parts),
-                Quote(
+                quote(row, f"details.parts.{i}.verdict", kind="verdict")
+                if lookup(row, f"details.parts.{i}.verdict") is not None
+                else Quote(
                     str(row.get("section")),
                     str(row.get("name")),
                     f"details.parts.{i}.supported",
-                    ok,
-                    SUPPORTED if ok else "not supported",
+                    bool(part.get("supported")),
+                    SUPPORTED if part.get("supported") else "not supported",
                     "verdict",
                 ),
             )

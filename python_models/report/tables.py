@@ -146,6 +146,10 @@ def verdict_class(verdict: Any) -> str:
     return {
         "supported": "ok",
         "not supported": "no",
+        "difference": "ok",
+        "association": "ok",
+        "negligible": "no",
+        "inconclusive": "",
         "reconciled": "ok",
         "not reconciled": "no",
         "all passed": "ok",

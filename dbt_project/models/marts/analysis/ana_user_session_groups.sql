@@ -1,0 +1,93 @@
+{#-
+    Every user's sessions per level of quality, device and weekday (grain grouping x user_id x
+    group_level): count, sum and sum of squares of completion and of watch minutes. Sessions of one
+    user are not independent (completion correlates within a user), so the session-level tests
+    resample and cluster on users; these per-user sums are all they need, whatever the log's size.
+-#}
+with
+
+sessions as (
+    select * from {{ ref('viewing_sessions') }}
+),
+
+users as (
+    select * from {{ ref('users') }}
+),
+
+tagged as (
+    select
+        sessions.user_id,
+        users.subscription_type,
+        sessions.quality_level,
+        sessions.device_type,
+        cast({{ iso_weekday('sessions.watch_date') }} as {{ dbt.type_string() }}) as iso_weekday,
+        cast(sessions.completion_percentage as {{ dbt.type_float() }}) as completion,
+        cast(sessions.watch_minutes as {{ dbt.type_float() }}) as minutes
+    from sessions
+    left join users
+        on sessions.user_id = users.user_id
+),
+
+by_quality as (
+    select
+        'quality' as grouping,
+        user_id,
+        subscription_type,
+        quality_level as group_level,
+        count(*) as session_count,
+        count(completion) as completion_count,
+        sum(completion) as sum_completion,
+        sum(completion * completion) as sum_sq_completion,
+        count(minutes) as minutes_count,
+        sum(minutes) as sum_minutes,
+        sum(minutes * minutes) as sum_sq_minutes
+    from tagged
+    where quality_level is not null
+    group by user_id, subscription_type, quality_level
+),
+
+by_device as (
+    select
+        'device' as grouping,
+        user_id,
+        subscription_type,
+        device_type as group_level,
+        count(*) as session_count,
+        count(completion) as completion_count,
+        sum(completion) as sum_completion,
+        sum(completion * completion) as sum_sq_completion,
+        count(minutes) as minutes_count,
+        sum(minutes) as sum_minutes,
+        sum(minutes * minutes) as sum_sq_minutes
+    from tagged
+    where device_type is not null
+    group by user_id, subscription_type, device_type
+),
+
+by_weekday as (
+    select
+        'weekday' as grouping,
+        user_id,
+        subscription_type,
+        iso_weekday as group_level,
+        count(*) as session_count,
+        count(completion) as completion_count,
+        sum(completion) as sum_completion,
+        sum(completion * completion) as sum_sq_completion,
+        count(minutes) as minutes_count,
+        sum(minutes) as sum_minutes,
+        sum(minutes * minutes) as sum_sq_minutes
+    from tagged
+    where iso_weekday is not null
+    group by user_id, subscription_type, iso_weekday
+),
+
+final as (
+    select * from by_quality
+    union all
+    select * from by_device
+    union all
+    select * from by_weekday
+)
+
+select * from final
