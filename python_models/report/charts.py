@@ -395,73 +395,66 @@ def correlation_heatmap(
     return fig
 
 
-def roc_curves(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Any:
-    """ROC curve of each model on held-out users, with the chance diagonal."""
+def _model_curves(
+    curves: Mapping[str, pd.DataFrame],
+    labels: Mapping[str, str],
+    mode: str,
+    hover: str,
+    diagonal: str,
+    axes: tuple[str, str],
+    low: float = 0.0,
+) -> Any:
+    """One line per model from its series points, beside the dotted diagonal y = x."""
     go = _go()
     fig = go.Figure()
     for model, points in curves.items():
         pts = points.sort_values("point_index")
-        fig.add_trace(
-            go.Scatter(
-                x=pts["x"],
-                y=pts["y"],
-                mode="lines",
-                name=labels.get(model, model),
-                hovertemplate="false positives %{x:.2f}, true positives %{y:.2f}",
-            )
-        )
+        name = labels.get(model, model)
+        fig.add_trace(go.Scatter(x=pts["x"], y=pts["y"], mode=mode, name=name, hovertemplate=hover))
     fig.add_trace(
         go.Scatter(
             x=[0, 1],
             y=[0, 1],
             mode="lines",
-            name="chance",
+            name=diagonal,
             line={"dash": "dot", "color": "#999"},
             hoverinfo="skip",
         )
     )
     fig.update_layout(
         height=380,
-        xaxis={"title": "false positive rate", "range": [0, 1]},
-        yaxis={"title": "true positive rate", "range": [0, 1.01]},
+        xaxis={"title": axes[0], "range": [low, 1]},
+        yaxis={"title": axes[1], "range": [low, 1.01]},
     )
     return fig
+
+
+def roc_curves(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Any:
+    """ROC curve of each model on held-out users, with the chance diagonal."""
+    return _model_curves(
+        curves,
+        labels,
+        "lines",
+        "false positives %{x:.2f}, true positives %{y:.2f}",
+        "chance",
+        ("false positive rate", "true positive rate"),
+    )
 
 
 def calibration(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Any:
     """Observed retention against mean predicted probability per bin; the diagonal is perfect."""
-    go = _go()
-    fig = go.Figure()
-    lo = 1.0
-    for model, points in curves.items():
-        pts = points.sort_values("point_index")
-        lo = min(lo, float(pts["x"].min()), float(pts["y"].min()))
-        fig.add_trace(
-            go.Scatter(
-                x=pts["x"],
-                y=pts["y"],
-                mode="lines+markers",
-                name=labels.get(model, model),
-                hovertemplate="predicted %{x:.3f}, observed %{y:.3f}",
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            name="perfectly calibrated",
-            line={"dash": "dot", "color": "#999"},
-            hoverinfo="skip",
-        )
+    lowest = min(
+        (min(float(p["x"].min()), float(p["y"].min())) for p in curves.values()), default=1.0
     )
-    low = max(0.0, lo - 0.05)
-    fig.update_layout(
-        height=380,
-        xaxis={"title": "mean predicted probability (bin)", "range": [low, 1]},
-        yaxis={"title": "observed share retained", "range": [low, 1.01]},
+    return _model_curves(
+        curves,
+        labels,
+        "lines+markers",
+        "predicted %{x:.3f}, observed %{y:.3f}",
+        "perfectly calibrated",
+        ("mean predicted probability (bin)", "observed share retained"),
+        low=max(0.0, lowest - 0.05),
     )
-    return fig
 
 
 def monthly_trend(monthly: pd.DataFrame) -> Any:
