@@ -90,7 +90,13 @@
 
   // ---------------------------------------------------------------- executive
   var MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  function monthName(k) { return MONTH_NAMES[Number(k.slice(5, 7)) - 1] + " " + k.slice(0, 4); }
+  // The log's last day: a month it covers only in part says so wherever it is compared.
+  var LOG_END = M.rpt_executive_summary.map(function (r) { return r.activity_date; }).sort().pop() || "";
+  function monthName(k) {
+    var name = MONTH_NAMES[Number(k.slice(5, 7)) - 1] + " " + k.slice(0, 4);
+    var lastDay = new Date(Date.UTC(Number(k.slice(0, 4)), Number(k.slice(5, 7)), 0)).getUTCDate();
+    return LOG_END.slice(0, 7) === k && Number(LOG_END.slice(8, 10)) < lastDay ? name + " (to day " + Number(LOG_END.slice(8, 10)) + " only)" : name;
+  }
   // A tile's value covers the month range; its change names the two months it compares.
   function kpi(id, value, delta, months, better) {
     var el = document.getElementById(id);

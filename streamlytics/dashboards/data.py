@@ -25,6 +25,8 @@ MARTS: dict[str, tuple[str, ...]] = {
         "total_watch_minutes",
         "sum_completion_percentage",
     ),
+    # The log's days: only to tell a month the log covers in part from a whole one.
+    "rpt_executive_summary": ("activity_date",),
     "rpt_financial_revenue": (
         "revenue_month",
         "subscription_type",
