@@ -295,7 +295,7 @@ def user_session_groups(conn: Any) -> pd.DataFrame:
         conn,
         "ana_user_session_groups",
         [
-            "grouping",
+            "group_kind",
             "user_id",
             "subscription_type",
             "group_level",
@@ -308,9 +308,9 @@ def user_session_groups(conn: Any) -> pd.DataFrame:
             "sum_sq_minutes",
         ],
         floats=("sum_completion", "sum_sq_completion", "sum_minutes", "sum_sq_minutes"),
-        order_by=("grouping", "user_id", "group_level"),
+        order_by=("group_kind", "user_id", "group_level"),
     )
-    weekday = frame["grouping"] == "weekday"
+    weekday = frame["group_kind"] == "weekday"
     frame.loc[weekday, "group_level"] = [
         WEEKDAYS[int(d) - 1] for d in frame.loc[weekday, "group_level"]
     ]

@@ -736,7 +736,7 @@ def clustered_table(
 
 def group_sums(groups: pd.DataFrame, grouping: str, measure: str, order=None) -> clustered.UserSums:
     """UserSums of one grouping (quality, device, weekday) and measure (completion, minutes)."""
-    part = groups[groups["grouping"] == grouping]
+    part = groups[groups["group_kind"] == grouping]
     return clustered.UserSums.from_long(
         part,
         user="user_id",

@@ -105,7 +105,7 @@ def clustered_share(
 
 
 def _level_counts(groups: pd.DataFrame, grouping: str) -> pd.DataFrame:
-    part = groups[groups["grouping"] == grouping]
+    part = groups[groups["group_kind"] == grouping]
     return part.pivot_table(
         index="user_id", columns="group_level", values="session_count", aggfunc="sum", fill_value=0
     )

@@ -177,7 +177,7 @@ def test_planted_effects_are_found_with_p_below_001(results):
         assert r["p_adjusted"] < 0.01 and r["verdict"] != "negligible", name
     for name in DEFINITIONAL:
         r = results[name]
-        assert r["verdict"] is None and r["details"]["definitional"], name
+        assert pd.isna(r["verdict"]) and r["details"]["definitional"], name
 
 
 def test_absent_effects_are_never_called_differences_and_are_negligible_when_n_allows(results):
@@ -222,7 +222,7 @@ def test_no_row_whose_interval_lies_inside_its_smallest_effect_of_interest_is_po
         beyond = low > sesoi if family in NON_NEGATIVE else low > sesoi or high < -sesoi
         if inside:
             assert r["verdict"] == "negligible", name
-        elif beyond and (r["p_adjusted"] is None or r["p_adjusted"] < 0.05):
+        elif beyond and (pd.isna(r["p_adjusted"]) or r["p_adjusted"] < 0.05):
             assert r["verdict"] in POSITIVE, name
         else:
             assert r["verdict"] == "inconclusive", name
@@ -586,7 +586,7 @@ def test_plan_4k_chi_square_equals_scipy_on_a_sql_crosstab(analysed, results):
     sessions = sql(
         analysed.url,
         "select v.user_id, u.subscription_type as plan, "
-        "case when v.quality_level = '4K' then 1.0 else 0.0 end as k4 "
+        "(case when v.quality_level = '4K' then 1.0 else 0.0 end)::float8 as k4 "
         "from core.viewing_sessions v join core.users u using (user_id)",
     )
     fit = smf.ols("k4 ~ C(plan)", sessions).fit(
@@ -877,7 +877,7 @@ def test_seed_evidence_equals_binomial_tests_on_sql_counts(analysed, results):
 
     pair = sql(
         analysed.url,
-        "select user_id, case when device_type = 'Mobile' then 1.0 else 0.0 end as mobile "
+        "select user_id, (case when device_type = 'Mobile' then 1.0 else 0.0 end)::float8 as mobile "
         "from core.viewing_sessions where device_type in ('Mobile', %s)",
         (rival,),
     )

@@ -1,5 +1,5 @@
 {#-
-    Every user's sessions per level of quality, device and weekday (grain grouping x user_id x
+    Every user's sessions per level of quality, device and weekday (grain group_kind x user_id x
     group_level): count, sum and sum of squares of completion and of watch minutes. Sessions of one
     user are not independent (completion correlates within a user), so the session-level tests
     resample and cluster on users; these per-user sums are all they need, whatever the log's size.
@@ -21,8 +21,8 @@ tagged as (
         sessions.quality_level,
         sessions.device_type,
         cast({{ iso_weekday('sessions.watch_date') }} as {{ dbt.type_string() }}) as iso_weekday,
-        cast(sessions.completion_percentage as {{ dbt.type_float() }}) as completion,
-        cast(sessions.watch_minutes as {{ dbt.type_float() }}) as minutes
+        cast(sessions.completion_percentage as {{ dbt.type_float() }}) as completion_pct,
+        cast(sessions.watch_minutes as {{ dbt.type_float() }}) as minutes_watched
     from sessions
     left join users
         on sessions.user_id = users.user_id
@@ -30,17 +30,17 @@ tagged as (
 
 by_quality as (
     select
-        'quality' as grouping,
+        'quality' as group_kind,
         user_id,
         subscription_type,
         quality_level as group_level,
         count(*) as session_count,
-        count(completion) as completion_count,
-        sum(completion) as sum_completion,
-        sum(completion * completion) as sum_sq_completion,
-        count(minutes) as minutes_count,
-        sum(minutes) as sum_minutes,
-        sum(minutes * minutes) as sum_sq_minutes
+        count(completion_pct) as completion_count,
+        sum(completion_pct) as sum_completion,
+        sum(completion_pct * completion_pct) as sum_sq_completion,
+        count(minutes_watched) as minutes_count,
+        sum(minutes_watched) as sum_minutes,
+        sum(minutes_watched * minutes_watched) as sum_sq_minutes
     from tagged
     where quality_level is not null
     group by user_id, subscription_type, quality_level
@@ -48,17 +48,17 @@ by_quality as (
 
 by_device as (
     select
-        'device' as grouping,
+        'device' as group_kind,
         user_id,
         subscription_type,
         device_type as group_level,
         count(*) as session_count,
-        count(completion) as completion_count,
-        sum(completion) as sum_completion,
-        sum(completion * completion) as sum_sq_completion,
-        count(minutes) as minutes_count,
-        sum(minutes) as sum_minutes,
-        sum(minutes * minutes) as sum_sq_minutes
+        count(completion_pct) as completion_count,
+        sum(completion_pct) as sum_completion,
+        sum(completion_pct * completion_pct) as sum_sq_completion,
+        count(minutes_watched) as minutes_count,
+        sum(minutes_watched) as sum_minutes,
+        sum(minutes_watched * minutes_watched) as sum_sq_minutes
     from tagged
     where device_type is not null
     group by user_id, subscription_type, device_type
@@ -66,17 +66,17 @@ by_device as (
 
 by_weekday as (
     select
-        'weekday' as grouping,
+        'weekday' as group_kind,
         user_id,
         subscription_type,
         iso_weekday as group_level,
         count(*) as session_count,
-        count(completion) as completion_count,
-        sum(completion) as sum_completion,
-        sum(completion * completion) as sum_sq_completion,
-        count(minutes) as minutes_count,
-        sum(minutes) as sum_minutes,
-        sum(minutes * minutes) as sum_sq_minutes
+        count(completion_pct) as completion_count,
+        sum(completion_pct) as sum_completion,
+        sum(completion_pct * completion_pct) as sum_sq_completion,
+        count(minutes_watched) as minutes_count,
+        sum(minutes_watched) as sum_minutes,
+        sum(minutes_watched * minutes_watched) as sum_sq_minutes
     from tagged
     where iso_weekday is not null
     group by user_id, subscription_type, iso_weekday
