@@ -318,7 +318,9 @@ def test_the_summary_comes_first_with_kpis_equal_to_the_marts_and_the_ranked_fin
     assert problems == []
 
 
-def test_statistical_detail_is_folded_one_click_away(built: Built, browser: Any) -> None:
+def test_statistical_detail_and_assumption_checks_are_folded_one_click_away(
+    built: Built, browser: Any
+) -> None:
     page, problems = open_report(browser, built.report, PAGE_WIDTH)
     detail = page.locator("details#detail-tests")
     assert detail.get_attribute("open") is None
@@ -328,6 +330,16 @@ def test_statistical_detail_is_folded_one_click_away(built: Built, browser: Any)
     assert table.is_visible() and detail.get_attribute("open") is not None
     assert table.locator("tbody tr").count() > 5
     assert page.locator("details.detail").count() >= 8
+    # The assumption checks that chose each test are in the same fold, one row per checked test.
+    with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from analysis.results where run_id = %s and section = 'hypothesis' "
+            "and (details ? 'normality' or details ? 'variance')",
+            (built.run_id,),
+        )
+        (checked,) = cur.fetchone()
+    checks = detail.locator("table", has=page.locator("caption", has_text="Assumption checks"))
+    assert checked > 0 and checks.is_visible() and checks.locator("tbody tr").count() == checked
     assert problems == []
 
 

@@ -405,7 +405,55 @@ def hypothesis_section(run: AnalysisRun) -> Section:
     section.tables.append(
         tables.results_table(rows, findings.SUBJECTS, "All hypothesis tests of this run")
     )
+    checks = assumption_checks(rows)
+    if checks is not None:
+        section.tables.append(checks)
     return section
+
+
+def _normality(group: str, check: dict[str, Any]) -> str:
+    """'Basic not normal (W = 0.991, p < 0.001, on 5,000 of 69,050)' for one group."""
+    verdict = "normal" if check.get("normal") else "not normal"
+    sample = ""
+    if check.get("shapiro_n") not in (None, check.get("n")):
+        sample = f", on {int(check['shapiro_n']):,} of {int(check['n']):,}"
+    w = tables.cell(check.get("shapiro_w"), 3)
+    return f"{group} {verdict} (W = {w}, p {findings.fmt_p_value(check.get('shapiro_p'))}{sample})"
+
+
+def assumption_checks(rows: list[dict[str, Any]]) -> tables.Table | None:
+    """Per test, what chose it: normality per group (Shapiro-Wilk), equal variances (Levene), why.
+
+    Read from each row's details as the analysis persisted them; a test without checks (a
+    contingency table, a model) is left out.
+    """
+    lines = []
+    for r in rows:
+        d = r.get("details") or {}
+        normality, variance = d.get("normality") or {}, d.get("variance") or {}
+        if not (normality or variance):
+            continue
+        groups = "; ".join(
+            _normality(group, check)
+            for group, check in normality.items()
+            if isinstance(check, dict)
+        )
+        lines.append(
+            {
+                "question": findings.SUBJECTS.get(str(r.get("name")), str(r.get("name"))),
+                "normality per group (Shapiro-Wilk)": groups or "–",
+                "Levene W": variance.get("levene_w"),
+                "Levene p": findings.fmt_p_value(variance.get("levene_p")).removeprefix("= "),
+                "equal variances": {True: "yes", False: "no"}.get(variance.get("equal"), "–"),
+                "test chosen": str(d.get("test") or "–"),
+                "why": str(d.get("why") or "–"),
+            }
+        )
+    if not lines:
+        return None
+    return tables.from_frame(
+        pd.DataFrame(lines), caption="Assumption checks", digits={"Levene W": 3}
+    )
 
 
 DESCRIPTIVE_COLUMNS = {
