@@ -32,8 +32,11 @@
   }
   function layout(extra) {
     // Legend above the plot: below it, it collides with the x-axis title on a phone.
-    return Object.assign({ margin: { l: 56, r: 56, t: 8, b: 48 }, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+    var out = Object.assign({ margin: { l: 56, r: 56, t: 8, b: 48 }, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", font: { size: 12 } }, extra || {});
+    // Axes grow their margin to fit their labels (long genre names turn and would be cut on a phone).
+    ["xaxis", "yaxis", "yaxis2"].forEach(function (k) { out[k] = Object.assign({ automargin: true }, out[k] || {}); });
+    return out;
   }
   function draw(id, traces, extra) { Plotly.react(id, traces, layout(extra), CONFIG); }
 
@@ -215,7 +218,7 @@
         { "yaxis.title.text": m[1] }] };
     });
     draw(id, traces, { xaxis: { title: { text: xTitle } }, yaxis: { title: { text: measures[0][1] } },
-      margin: { l: 56, r: 16, t: 36, b: 48 }, legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" },
+      margin: { l: 56, r: 16, t: 36, b: 48 }, legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "top", bgcolor: "rgba(255,255,255,0.8)" },
       updatemenus: [{ type: "buttons", direction: "right", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", buttons: buttons }] });
   }
 
