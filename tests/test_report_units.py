@@ -291,3 +291,48 @@ def test_a_result_the_analysis_could_not_compute_says_why_instead_of_inventing_a
     }
     related, unrelated = findings.correlation_findings(pd.DataFrame([corr]))
     assert unrelated == [] and "not computed" in _text(related[0])
+
+
+def _activity(month: str, users: int, sessions: int, minutes: int, completion: float) -> dict:
+    return {
+        "activity_month": pd.Timestamp(month),
+        "country": "All",
+        "subscription_type": "All",
+        "device_type": "All",
+        "active_user_count": users,
+        "session_count": sessions,
+        "total_watch_minutes": minutes,
+        "sum_completion_percentage": completion * sessions,
+    }
+
+
+def test_kpis_compare_the_last_complete_month_with_the_one_before() -> None:
+    marts = {
+        "rpt_dashboard_activity": pd.DataFrame(
+            [
+                _activity("2024-06-01", 100, 1000, 60_000, 70.0),
+                _activity("2024-07-01", 110, 1100, 69_000, 77.0),
+                # The log ends on 2024-08-03: three days of August are no month to compare.
+                _activity("2024-08-01", 40, 90, 5_000, 80.0),
+            ]
+        ),
+        "rpt_financial_revenue": pd.DataFrame(
+            {
+                "revenue_month": pd.to_datetime(["2024-06-01", "2024-07-01", "2024-07-01"]),
+                "revenue_cents": [100_000, 60_000, 50_000],
+            }
+        ),
+        "rpt_executive_summary": pd.DataFrame(
+            {"activity_date": pd.to_datetime(["2024-06-01", "2024-07-31", "2024-08-03"])}
+        ),
+    }
+    panel = build.kpi_panel(marts)
+    assert panel is not None and (panel.month, panel.previous) == ("July 2024", "June 2024")
+    assert "August 2024 is left out" in panel.note and "2024-08-03" in panel.note
+    tiles = {t.key: t for t in panel.tiles}
+    assert tiles["sessions"].text == "1,100" and math.isclose(tiles["sessions"].change, 0.1)
+    assert tiles["hours_per_user"].value == 69_000 / 60 / 110
+    assert tiles["completion"].text == "77.0 %" and tiles["revenue"].text == "$1,100"
+    assert math.isclose(tiles["revenue"].change, 0.1)
+    assert tiles["sessions"].change_text == "▲ 10.0 % vs June"
+    assert build.kpi_panel({}) is None
