@@ -86,10 +86,15 @@ def cramers_v(table: np.ndarray) -> np.ndarray:
 
 
 def user_weights(users: int, n_boot: int, rng: np.random.Generator):
-    """Blocks of bootstrap weights (how often each user is drawn), n_boot rows in all."""
+    """Blocks of bootstrap weights (how often each user is drawn), n_boot rows in all.
+
+    A resample draws `users` user indices with replacement; its weights are their counts (a
+    multinomial, but counted with one bincount per block, far faster than rng.multinomial over
+    thousands of categories)."""
     for start in range(0, n_boot, BOOT_BLOCK):
         size = min(BOOT_BLOCK, n_boot - start)
-        yield rng.multinomial(users, np.full(users, 1.0 / users), size=size).astype(float)
+        picks = rng.integers(0, users, size=(size, users)) + users * np.arange(size)[:, None]
+        yield np.bincount(picks.ravel(), minlength=size * users).reshape(size, users).astype(float)
 
 
 def bootstrap_ci(

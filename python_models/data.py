@@ -361,6 +361,21 @@ RETENTION_COLUMNS = (
 )
 
 
+# The feature columns ana_user_retention_features and ana_user_retention_history share.
+RETENTION_MODEL_COLUMNS = (
+    "user_id",
+    "cutoff_date",
+    "sessions_before",
+    "watch_minutes_before",
+    "mean_completion_before",
+    "active_days_before",
+    "last_session_before",
+    "share_4k_before",
+    "share_mobile_before",
+    "sessions_last_30_days",
+)
+
+
 def retention_features(conn: Any, cutoff: dt.date) -> tuple[pd.DataFrame, set[str]]:
     """The retention model's inputs (ana_user_retention_features) for the split at `cutoff`.
 
@@ -371,19 +386,7 @@ def retention_features(conn: Any, cutoff: dt.date) -> tuple[pd.DataFrame, set[st
     rows = read_model(
         conn,
         "ana_user_retention_features",
-        [
-            "user_id",
-            "cutoff_date",
-            "sessions_before",
-            "watch_minutes_before",
-            "mean_completion_before",
-            "active_days_before",
-            "last_session_before",
-            "share_4k_before",
-            "share_mobile_before",
-            "sessions_last_30_days",
-            "is_retained",
-        ],
+        [*RETENTION_MODEL_COLUMNS, "is_retained"],
         dates=("cutoff_date", "last_session_before"),
         order_by=("user_id",),
     )
@@ -408,19 +411,7 @@ def retention_history(conn: Any) -> dict[dt.date, tuple[pd.DataFrame, set[str]]]
     rows = read_model(
         conn,
         "ana_user_retention_history",
-        [
-            "user_id",
-            "cutoff_date",
-            "sessions_before",
-            "watch_minutes_before",
-            "mean_completion_before",
-            "active_days_before",
-            "last_session_before",
-            "share_4k_before",
-            "share_mobile_before",
-            "sessions_last_30_days",
-            "watched_next_month",
-        ],
+        [*RETENTION_MODEL_COLUMNS, "watched_next_month"],
         dates=("cutoff_date", "last_session_before"),
         order_by=("cutoff_date", "user_id"),
     )

@@ -748,6 +748,28 @@ def group_sums(groups: pd.DataFrame, grouping: str, measure: str, order=None) ->
     )
 
 
+def _session_comparison(
+    by_group: Mapping[str, Freq],
+    groups: pd.DataFrame | None,
+    sums_of: tuple[str, str, tuple[str, ...] | None],
+    *,
+    name: str,
+    variables: str,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> Result:
+    """A session-level comparison (compare_many on the frequency tables), judged on users when
+    the per-user sums are there: `sums_of` is (group kind, measure, level order) of group_sums."""
+    naive = compare_many(
+        by_group, name=name, variables=variables, measure=measure, rng=rng, n_boot=n_boot
+    )
+    if groups is None:
+        return naive
+    sums = group_sums(groups, *sums_of)
+    return clustered_groups(naive, sums, measure=measure, rng=rng, n_boot=n_boot)
+
+
 def plan_4k_sums(users: pd.DataFrame) -> clustered.UserSums:
     """Per user with a plan: sessions and 4K sessions (Σy = Σy² for a 0/1 outcome)."""
     known = users[users["plan"].notna() & (users["sessions"] > 0)]
@@ -898,24 +920,17 @@ def run(
         if "user_id" in users and "share_4k" in users
         else chi
     )
-    naive = compare_many(
-        _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
-        name="quality_completion",
-        variables="completion ~ quality_level (sessions)",
-        measure="Completion per session",
-        rng=rng,
-        n_boot=n_boot,
-    )
     out.append(
-        clustered_groups(
-            naive,
-            group_sums(groups, "quality", "completion", QUALITY_ORDER),
+        _session_comparison(
+            _ordered(sessions.freq("completion_by_quality"), QUALITY_ORDER),
+            groups,
+            ("quality", "completion", QUALITY_ORDER),
+            name="quality_completion",
+            variables="completion ~ quality_level (sessions)",
             measure="Completion per session",
             rng=rng,
             n_boot=n_boot,
         )
-        if groups is not None
-        else naive
     )
     out.append(
         adjusted_factor(
@@ -929,24 +944,17 @@ def run(
             n_boot=n_boot,
         )
     )
-    naive = compare_many(
-        _ordered(sessions.freq("completion_by_device")),
-        name="device_completion",
-        variables="completion ~ device_type (sessions)",
-        measure="Completion per session",
-        rng=rng,
-        n_boot=n_boot,
-    )
     out.append(
-        clustered_groups(
-            naive,
-            group_sums(groups, "device", "completion", None),
+        _session_comparison(
+            _ordered(sessions.freq("completion_by_device")),
+            groups,
+            ("device", "completion", None),
+            name="device_completion",
+            variables="completion ~ device_type (sessions)",
             measure="Completion per session",
             rng=rng,
             n_boot=n_boot,
         )
-        if groups is not None
-        else naive
     )
     daily = sessions.daily
     out.append(
@@ -959,23 +967,16 @@ def run(
             n_boot=n_boot,
         )
     )
-    naive = compare_many(
-        _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
-        name="weekday_watch_minutes",
-        variables="watch_minutes ~ weekday (sessions)",
-        measure="Watch minutes per session",
-        rng=rng,
-        n_boot=n_boot,
-    )
     out.append(
-        clustered_groups(
-            naive,
-            group_sums(groups, "weekday", "minutes", WEEKDAYS),
+        _session_comparison(
+            _ordered(sessions.freq("minutes_by_weekday"), WEEKDAYS),
+            groups,
+            ("weekday", "minutes", WEEKDAYS),
+            name="weekday_watch_minutes",
+            variables="watch_minutes ~ weekday (sessions)",
             measure="Watch minutes per session",
             rng=rng,
             n_boot=n_boot,
         )
-        if groups is not None
-        else naive
     )
     return out

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from scipy import stats
 
 from python_models import clustered, correlations, popularity_regression, seed_findings
 from python_models import effect_sizes as es
@@ -379,3 +380,34 @@ def test_generated_sentences_use_no_causal_verbs():
     assert not offending, offending
     # and the verdict words are the vocabulary's
     assert {r.verdict for r in results if r.section != "seed_finding"} <= {*es.VERDICTS, None}
+
+
+def test_paired_delong_auc_gain_agrees_with_a_paired_bootstrap_over_users():
+    from sklearn.metrics import roc_auc_score
+
+    from python_models import retention_model
+
+    rng = np.random.default_rng(11)
+    y = (rng.random(400) < 0.3).astype(int)
+    p = y + rng.normal(0, 1.0, 400)
+    q = p + rng.normal(0, 1.0, 400)
+    gain, low, high = retention_model.auc_gain_ci(y, p, q)
+    assert gain == pytest.approx(roc_auc_score(y, p) - roc_auc_score(y, q))
+
+    def auc(yy, score):  # Mann–Whitney: the rank-sum form of the AUC (sklearn is slow in a loop)
+        ranks = stats.rankdata(score)
+        m = yy.sum()
+        return (ranks[yy == 1].sum() - m * (m + 1) / 2) / (m * (len(yy) - m))
+
+    draws = []
+    for _ in range(1000):
+        i = rng.integers(0, 400, 400)
+        draws.append(auc(y[i], p[i]) - auc(y[i], q[i]))
+    assert (high - low) / (2 * 1.96) == pytest.approx(np.std(draws), rel=0.15)
+    assert retention_model.auc_gain_ci(y, p, p) == pytest.approx((0.0, 0.0, 0.0))
+
+
+def test_user_bootstrap_weights_draw_every_user_with_replacement():
+    w = np.vstack(list(clustered.user_weights(50, 300, np.random.default_rng(3))))
+    assert w.shape == (300, 50) and (w.sum(axis=1) == 50).all()
+    assert w.mean() == pytest.approx(1.0) and w.var() == pytest.approx(1 - 1 / 50, rel=0.1)

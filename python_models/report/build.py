@@ -532,9 +532,8 @@ def correlation_section(
     section.findings = related
     if unrelated:
         section.notes.append(
-            "No clear relation (neither method supported after correction): "
-            + "; ".join(unrelated)
-            + "."
+            "Practically unrelated (both methods' 95% CIs inside ±0.1, the smallest correlation "
+            "of interest): " + "; ".join(unrelated) + "."
         )
     matrices, significant, labels = correlation_matrices(rows)
     section.charts.append(

@@ -718,17 +718,18 @@ def hypothesis_findings(results: pd.DataFrame, section: str = "hypothesis") -> l
 def correlation_findings(
     results: pd.DataFrame, section: str = "correlation"
 ) -> tuple[list[Finding], list[str]]:
-    """A sentence for each supported correlation (both methods), and the pairs with no clear relation.
+    """A sentence for each pair that is not plainly negligible (both methods), and the pairs that are.
 
-    A pair counts as related when either method's verdict is supported; the unrelated pairs are
-    only named (their figures are in the correlation table and heatmap).
+    A pair is only named as practically unrelated when every method's verdict is negligible (its
+    CI inside ±SESOI); an association, an inconclusive pair (the data cannot tell), a definitional
+    or a not-computed one gets its sentences. The figures are in the correlation table and heatmap.
     """
     by_pair: dict[str, list[dict[str, Any]]] = {}
     for row in rows(results, section):
         by_pair.setdefault(str(row.get("variables")), []).append(row)
     related, unrelated = [], []
     for pair, pair_rows in by_pair.items():
-        if any(_supported(r) or lookup(r, "details.not_computed") is not None for r in pair_rows):
+        if not all(r.get("verdict") == effect_sizes.NEGLIGIBLE for r in pair_rows):
             related += [correlation(r) for r in pair_rows]
         else:
             x, _, y = pair.partition(" ~ ")

@@ -28,12 +28,20 @@ tagged as (
         on sessions.user_id = users.user_id
 ),
 
-by_quality as (
+{#- One block per kind of level, the same sums in each. -#}
+{%- set kinds = [
+    ('quality', 'quality_level'),
+    ('device', 'device_type'),
+    ('weekday', 'iso_weekday'),
+] %}
+
+{% for kind, level_column in kinds %}
+by_{{ kind }} as (
     select
-        'quality' as group_kind,
+        '{{ kind }}' as group_kind,
         user_id,
         subscription_type,
-        quality_level as group_level,
+        {{ level_column }} as group_level,
         count(*) as session_count,
         count(completion_pct) as completion_count,
         sum(completion_pct) as sum_completion,
@@ -42,52 +50,16 @@ by_quality as (
         sum(minutes_watched) as sum_minutes,
         sum(minutes_watched * minutes_watched) as sum_sq_minutes
     from tagged
-    where quality_level is not null
-    group by user_id, subscription_type, quality_level
+    where {{ level_column }} is not null
+    group by user_id, subscription_type, {{ level_column }}
 ),
 
-by_device as (
-    select
-        'device' as group_kind,
-        user_id,
-        subscription_type,
-        device_type as group_level,
-        count(*) as session_count,
-        count(completion_pct) as completion_count,
-        sum(completion_pct) as sum_completion,
-        sum(completion_pct * completion_pct) as sum_sq_completion,
-        count(minutes_watched) as minutes_count,
-        sum(minutes_watched) as sum_minutes,
-        sum(minutes_watched * minutes_watched) as sum_sq_minutes
-    from tagged
-    where device_type is not null
-    group by user_id, subscription_type, device_type
-),
-
-by_weekday as (
-    select
-        'weekday' as group_kind,
-        user_id,
-        subscription_type,
-        iso_weekday as group_level,
-        count(*) as session_count,
-        count(completion_pct) as completion_count,
-        sum(completion_pct) as sum_completion,
-        sum(completion_pct * completion_pct) as sum_sq_completion,
-        count(minutes_watched) as minutes_count,
-        sum(minutes_watched) as sum_minutes,
-        sum(minutes_watched * minutes_watched) as sum_sq_minutes
-    from tagged
-    where iso_weekday is not null
-    group by user_id, subscription_type, iso_weekday
-),
-
+{% endfor %}
 final as (
-    select * from by_quality
-    union all
-    select * from by_device
-    union all
-    select * from by_weekday
+    {% for kind, _ in kinds %}
+    select * from by_{{ kind }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 )
 
 select * from final
