@@ -107,11 +107,34 @@ def reporting_to_prefect() -> Iterator[str]:
             os.environ["PREFECT_API_URL"] = before
 
 
+def _prefect_console_to_current_stderr() -> None:
+    """Point Prefect's console log handlers at this call's ``sys.stderr``.
+
+    Prefect binds them to the stderr of the moment its logging was set up. A host that calls the
+    CLI more than once in one process (typer's CliRunner swaps stderr for each call and closes it
+    after) would leave them writing to a closed stream: every log line then fails, and the command's
+    own error message is lost in "--- Logging error ---" reports.
+    """
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, PrefectConsoleHandler) and handler.stream is not sys.stderr:
+                with handler.lock:  # not setStream(): it flushes the old, closed stream
+                    handler.stream = sys.stderr
+                    handler.console.file = sys.stderr
+
+
 def in_flow(name: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``work(*args, **kwargs)`` as a Prefect flow run named ``name``, so the UI lists every stage
     run from the command line too; its errors are raised as they are."""
     with reporting_to_prefect():
         from prefect import flow
+
+        _prefect_console_to_current_stderr()
 
         def stage() -> T:
             return work(*args, **kwargs)

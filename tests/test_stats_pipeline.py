@@ -950,3 +950,18 @@ def test_cli_analyze_on_a_database_without_the_core_fails_with_a_clear_message(p
     said = " ".join(outcome.output.split())  # the console wraps long lines
     assert "dbt models the analysis reads are not built" in said and "dbt build" in said
     assert sql(pg_env, "select to_regclass('analysis.runs') is null").iloc[0, 0]
+
+
+def test_cli_called_twice_in_one_process_still_prints_its_error(pg_env):
+    # CliRunner closes the stderr of each call; Prefect's console handler, bound on the first
+    # call, used to write into that closed stream on the second, losing the error message.
+    from typer.testing import CliRunner
+
+    from streamlytics.cli import app
+
+    for _ in range(2):
+        outcome = CliRunner().invoke(app, ["analyze", "--no-mongo"])
+        said = " ".join(outcome.output.split())
+        assert outcome.exit_code == 1, said[-2000:]
+        assert "dbt models the analysis reads are not built" in said
+        assert "Logging error" not in said

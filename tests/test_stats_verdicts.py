@@ -411,3 +411,52 @@ def test_user_bootstrap_weights_draw_every_user_with_replacement():
     w = np.vstack(list(clustered.user_weights(50, 300, np.random.default_rng(3))))
     assert w.shape == (300, 50) and (w.sum(axis=1) == 50).all()
     assert w.mean() == pytest.approx(1.0) and w.var() == pytest.approx(1 - 1 / 50, rel=0.1)
+
+
+def test_partial_eta_squared_cluster_bootstrap_agrees_with_refitting_resampled_users():
+    from tests.test_stats_units import _cells
+
+    rng = np.random.default_rng(12)
+    n, users_n = 3000, 150
+    users = rng.integers(0, users_n, n)
+    plan = np.array(["Basic", "Standard", "Premium"])[users % 3]
+    quality = rng.choice(["SD", "HD", "4K"], n)
+    y = 70 + 2.0 * (quality == "4K") + 6 * (plan == "Premium") + rng.normal(0, 6, users_n)[users]
+    y = y + rng.normal(0, 10, n)
+    frame = pd.DataFrame(
+        {"completion": np.round(y, 1), "quality": quality, "plan": plan, "user_id": users}
+    )
+    r = ht.adjusted_factor(
+        _cells(frame),
+        factor="quality",
+        adjust_for="plan",
+        name="x",
+        variables="v",
+        measure="m",
+        rng=np.random.default_rng(1),
+        n_boot=300,
+    )
+    assert r.ci_low <= r.effect <= r.ci_high and r.details["classic_ci"] != [r.ci_low, r.ci_high]
+
+    def partial(f: pd.DataFrame) -> float:
+        """Quality's partial η² (type II) refitted by least squares on the rows of `f`."""
+
+        def dummies(column: str) -> np.ndarray:
+            return pd.get_dummies(f[column], drop_first=True, dtype=float).to_numpy()
+
+        def ssr(x: np.ndarray) -> float:
+            beta = np.linalg.lstsq(x, f["completion"], rcond=None)[0]
+            return float(((f["completion"] - x @ beta) ** 2).sum())
+
+        ones = np.ones((len(f), 1))
+        reduced = ssr(np.hstack([ones, dummies("plan")]))
+        return (reduced - ssr(np.hstack([ones, dummies("quality"), dummies("plan")]))) / reduced
+
+    assert partial(frame) == pytest.approx(r.effect)
+    by_user = dict(tuple(frame.groupby("user_id")))
+    ids = np.array(list(by_user))
+    draws = [
+        partial(pd.concat([by_user[u] for u in rng.choice(ids, ids.shape[0])])) for _ in range(300)
+    ]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    assert (r.ci_high - r.ci_low) == pytest.approx(high - low, rel=0.25)

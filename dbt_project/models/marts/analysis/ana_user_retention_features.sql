@@ -48,20 +48,7 @@ final as (
     select
         user_id,
         cutoff_date,
-        cast(sum(is_before) as {{ dbt.type_bigint() }}) as sessions_before,
-        cast(
-            sum(case when is_before = 1 then watch_minutes end) as {{ dbt.type_bigint() }}
-        ) as watch_minutes_before,
-        cast(
-            avg(case when is_before = 1 then completion_percentage end) as {{ dbt.type_float() }}
-        ) as mean_completion_before,
-        count(distinct case when is_before = 1 then watch_date end) as active_days_before,
-        max(case when is_before = 1 then watch_date end) as last_session_before,
-        cast(avg(case when is_before = 1 then is_4k end) as {{ dbt.type_float() }}) as share_4k_before,
-        cast(
-            avg(case when is_before = 1 then is_mobile end) as {{ dbt.type_float() }}
-        ) as share_mobile_before,
-        cast(sum(is_recent) as {{ dbt.type_bigint() }}) as sessions_last_30_days,
+        {{ retention_feature_columns() }},
         max(1 - is_before) = 1 as is_retained
     from flagged
     group by user_id, cutoff_date

@@ -1,0 +1,21 @@
+{#-
+    The retention model's behaviour features, aggregated per user from a CTE of sessions flagged
+    is_before (before the cutoff), is_recent (the 30 days before it), is_4k and is_mobile: the one
+    definition ana_user_retention_features and ana_user_retention_history share.
+-#}
+{% macro retention_feature_columns() -%}
+    cast(sum(is_before) as {{ dbt.type_bigint() }}) as sessions_before,
+    cast(
+        sum(case when is_before = 1 then watch_minutes end) as {{ dbt.type_bigint() }}
+    ) as watch_minutes_before,
+    cast(
+        avg(case when is_before = 1 then completion_percentage end) as {{ dbt.type_float() }}
+    ) as mean_completion_before,
+    count(distinct case when is_before = 1 then watch_date end) as active_days_before,
+    max(case when is_before = 1 then watch_date end) as last_session_before,
+    cast(avg(case when is_before = 1 then is_4k end) as {{ dbt.type_float() }}) as share_4k_before,
+    cast(
+        avg(case when is_before = 1 then is_mobile end) as {{ dbt.type_float() }}
+    ) as share_mobile_before,
+    cast(sum(is_recent) as {{ dbt.type_bigint() }}) as sessions_last_30_days
+{%- endmacro %}
