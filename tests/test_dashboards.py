@@ -8,24 +8,16 @@ numbers, no horizontal scroll at 390 px, and the KPI tiles equal the marts.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
+from _browser import launch, open_page
+from _browser import number as _number
 from _db_state import scratch_database
 
 from streamlytics.dashboards import build_dashboards
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -49,36 +41,12 @@ def built(service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("headless Chromium is needed: `apt-get install chromium` (make test does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with launch() as b:
         yield b
-        b.close()
 
 
 def _open(browser, page_path: Path, width: int, height: int):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on(
-        "request",
-        lambda r: (
-            problems.append(f"request {r.url}")
-            if not r.url.startswith(("file:", "data:", "blob:"))
-            else None
-        ),
-    )
-    page.goto(page_path.as_uri())
-    page.wait_for_selector("#k-sessions .value:not(:empty)")
-    return page, problems
-
-
-def _number(text: str) -> float:
-    return float(text.replace(",", "").replace("$", "").replace("%", "").strip())
+    return open_page(browser, page_path, width, height, "#k-sessions .value:not(:empty)")
 
 
 def _one(url: str, sql: str):
@@ -129,6 +97,58 @@ def test_a_filter_changes_the_numbers_to_the_marts_row_it_selects(built, browser
     )
     assert _number(page.inner_text("#k-sessions .value")) == expected
     page.screenshot(path=str(work / "dashboard-filtered.png"))
+    assert problems == []
+
+
+def _all(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _bars(page, chart: str) -> dict[str, float]:
+    """The first trace of a drawn Plotly chart, as {x: y}."""
+    x, y = page.evaluate(
+        f"() => {{ const t = document.getElementById('{chart}').data[0]; return [t.x, t.y]; }}"
+    )
+    return dict(zip(x, y))
+
+
+def test_engagement_by_tenure_and_sessions_by_country_follow_the_plan_filter(built, browser):
+    url, page_path, work = built
+    page, problems = _open(browser, page_path, 1280, 900)
+    page.click("nav button[data-tab=user]")
+
+    def tenure(plan: str | None) -> dict[str, float]:
+        rows = _all(
+            url,
+            "select tenure_band, sum(total_watch_minutes) / 60.0 / sum(active_user_count) "
+            "from marts.rpt_user_engagement where subscription_type = coalesce(%s, subscription_type) "
+            "group by tenure_band",
+            (plan,),
+        )
+        return {band.removesuffix(" months"): float(hours) for band, hours in rows}
+
+    shown = _bars(page, "c-user-tenure")
+    assert len(shown) >= 3 and shown == pytest.approx(tenure(None))
+    (plan,) = _one(url, "select min(subscription_type) from marts.rpt_user_engagement")
+    page.select_option("#f-plan", plan)
+    page.wait_for_function("p => JSON.parse(document.body.dataset.rendered).plan === p", arg=plan)
+    filtered = _bars(page, "c-user-tenure")
+    assert filtered == pytest.approx(tenure(plan)) and filtered != pytest.approx(shown)
+    page.screenshot(path=str(work / "dashboard-user-tenure.png"), full_page=True)
+
+    page.click("nav button[data-tab=geographic]")
+    expected = dict(
+        _all(
+            url,
+            "select country, sum(session_count) from marts.rpt_dashboard_activity "
+            "where subscription_type = %s and device_type = 'All' and country <> 'All' "
+            "group by country",
+            (plan,),
+        )
+    )
+    assert _bars(page, "c-geo-sessions") == {c: float(n) for c, n in expected.items()}
     assert problems == []
 
 

@@ -2,21 +2,19 @@
 
 One small dirty data set (generator scale 0.05: ~250 users, ~11k sessions, ~1 % defects) is
 built once per module in its own Postgres and Mongo databases. The report is then opened in
-real headless Chromium: every chart must be decoded and drawn (a screenshot, cropped at each
-chart, is not blank), the page must reference nothing outside itself, and every number a
-sentence quotes must equal the persisted analysis row it names (read again here with SQL).
+real headless Chromium (one browser for the module): no console error and no request, every
+interactive chart drawn and every PNG decoded (a screenshot, cropped at each chart, is not
+blank), the summary first with KPI tiles equal to the marts, statistical detail folded and one
+click away, no sideways scroll at 390 px; the page references nothing outside itself, and every
+number a sentence quotes equals the persisted analysis row it names (read again here with SQL).
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import datetime as dt
 import io
-import json
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -27,20 +25,10 @@ from urllib.parse import urlsplit
 import psycopg2
 import pymongo
 import pytest
+from _browser import launch, number, open_page
 from _db_state import scratch_database
 from PIL import Image
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 # Charts every report of generated data has (retention adds roc and calibration when evaluated).
 EXPECTED_CHARTS = {
     "histograms",
@@ -52,12 +40,22 @@ EXPECTED_CHARTS = {
     "monthly",
     "weekday",
     "dau",
-    "top10",
+    "top10-movie",
+    "top10-series",
     "device-completion",
     "revenue",
     "geographic",
 }
-PAGE_WIDTH = 1400
+# Where a reader hovers or toggles: these are Plotly figures, the rest PNGs.
+INTERACTIVE_CHARTS = EXPECTED_CHARTS - {
+    "histograms",
+    "boxplots",
+    "cluster-pca",
+    "silhouette",
+    "dendrogram",
+}
+PAGE_WIDTH = 1280
+PHONE_WIDTH = 390
 
 
 @dataclass
@@ -68,28 +66,6 @@ class Built:
     work: Path
     report: Path
     run_id: str
-
-
-def chromium() -> str:
-    """The Chromium binary, or a failure that says how to install it (never a silent skip)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail(
-            "headless Chromium is required for the report screenshot test and was not found: "
-            "run `make chromium` (as root: apt-get install -y chromium); `make test` does it for root."
-        )
-    return found
-
-
-def run_chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        return subprocess.run(
-            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +123,7 @@ class Page(HTMLParser):
         self.attributes: list[tuple[str, str, str]] = []
         self.styles: list[str] = []
         self.quotes: list[dict[str, str]] = []
+        self.scripts: list[dict[str, str]] = []
         self._open: list[dict[str, str]] = []
         self._in_style = False
 
@@ -156,6 +133,8 @@ class Page(HTMLParser):
         self.attributes += [(tag, k, v) for k, v in a.items()]
         if tag == "img":
             self.images.append(a)
+        if tag == "script":
+            self.scripts.append(a)
         if tag == "style":
             self._in_style = True
         if "data-result" in a:
@@ -181,58 +160,23 @@ def page(built: Built) -> Page:
     return parser
 
 
-PROBE = """<script>
-window.addEventListener('load', function () {
-  var images = Array.from(document.images).map(function (img) {
-    var r = img.getBoundingClientRect(), s = getComputedStyle(img), f = img.closest('figure');
-    return {id: f ? f.id : '', complete: img.complete, natural_width: img.naturalWidth,
-            natural_height: img.naturalHeight, x: r.left + window.scrollX, y: r.top + window.scrollY,
-            width: r.width, height: r.height,
-            shown: s.display !== 'none' && s.visibility !== 'hidden' && s.opacity !== '0'};
-  });
-  var out = document.createElement('pre');
-  out.id = 'probe';
-  out.textContent = JSON.stringify({images: images, height: document.documentElement.scrollHeight});
-  document.body.appendChild(out);
-});
-</script>"""
-
-
-def measure(page_html: Path, work: Path) -> dict[str, Any]:
-    """Each image's decoded size and box, and the page height, as Chromium laid the page out.
-
-    Measured on a copy of the page with a probe script appended at the very end (the report
-    itself has no script), so the boxes are those of the page as shipped.
-    """
-    probe_page = work / f"probe-{page_html.stem}.html"
-    probe_page.write_text(
-        page_html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
-        encoding="utf-8",
-    )
-    dumped = run_chromium(
-        f"--window-size={PAGE_WIDTH},1200",
-        "--virtual-time-budget=15000",
-        "--dump-dom",
-        probe_page.as_uri(),
-    )
-    match = re.search(r'<pre id="probe">(.*?)</pre>', dumped.stdout, re.DOTALL)
-    assert match, (
-        f"Chromium did not run the page (exit {dumped.returncode}): {dumped.stderr[-2000:]}"
-    )
-    return json.loads(html.unescape(match.group(1)))
-
-
 @pytest.fixture(scope="module")
-def rendered(built: Built) -> dict[str, Any]:
-    """The report's layout in Chromium (see measure) and a full-page screenshot of it."""
-    layout = measure(built.report, built.work)
-    shot = built.work / "report.png"
-    height = min(int(layout["height"]), 60000)
-    taken = run_chromium(
-        f"--window-size={PAGE_WIDTH},{height}", f"--screenshot={shot}", built.report.as_uri()
-    )
-    assert shot.exists(), f"no screenshot (exit {taken.returncode}): {taken.stderr[-2000:]}"
-    return {**layout, "screenshot": shot}
+def browser() -> Iterator[Any]:
+    with launch() as b:
+        yield b
+
+
+def open_report(browser: Any, path: Path, width: int) -> tuple[Any, list[str]]:
+    return open_page(browser, path, width, 900, "body[data-charts-drawn]")
+
+
+# Each chart's box on the page, whether a Plotly chart drew its SVG, whether a PNG decoded.
+CHART_BOXES = """() => Array.from(document.querySelectorAll('figure[id^="chart-"]')).map(f => {
+  const r = f.querySelector('.plot, img').getBoundingClientRect(), img = f.querySelector('img');
+  return {id: f.id.slice(6), x: r.left + scrollX, y: r.top + scrollY, width: r.width,
+          height: r.height, interactive: !!f.querySelector('.plot'),
+          drawn: img ? img.complete && img.naturalWidth > 0 : !!f.querySelector('.plot .main-svg')};
+})"""
 
 
 def _retention_evaluated(built: Built) -> bool:
@@ -253,55 +197,167 @@ def _share_darker(image: Image.Image, level: int) -> float:
 # --- the tests -----------------------------------------------------------------------------------
 
 
-def test_report_renders_in_headless_chromium_with_every_chart_visible(
-    built: Built, rendered: dict[str, Any]
-) -> None:
+def test_report_opens_offline_with_every_chart_drawn(built: Built, browser: Any) -> None:
+    page, problems = open_report(browser, built.report, PAGE_WIDTH)
     expected = EXPECTED_CHARTS | ({"roc", "calibration"} if _retention_evaluated(built) else set())
-    images = rendered["images"]
-    ids = {img["id"].removeprefix("chart-") for img in images}
-    assert expected <= ids, f"charts missing from the page: {sorted(expected - ids)}"
-    for img in images:
-        assert img["complete"] and img["natural_width"] > 0 and img["natural_height"] > 0, img
-        assert img["shown"] and img["width"] > 100 and img["height"] > 100, img
+    charts = {c["id"]: c for c in page.evaluate(CHART_BOXES)}
+    assert expected <= set(charts), (
+        f"charts missing from the page: {sorted(expected - set(charts))}"
+    )
+    interactive = INTERACTIVE_CHARTS | (expected & {"roc", "calibration"})
+    assert {k for k, c in charts.items() if c["interactive"]} == interactive
+    for chart in charts.values():
+        assert chart["drawn"] and chart["width"] > 100 and chart["height"] > 100, chart
+    # Hover works: a bar of the monthly chart shows its value.
+    # (Plotly listens on its drag layer, above the bars: hover there, at the bar.)
+    page.hover("#chart-monthly .plot .bars path", force=True)
+    page.wait_for_selector("#chart-monthly .hoverlayer .hovertext")
+    assert page.locator("#chart-monthly .hoverlayer .hovertext").count() > 0
 
-    screenshot = Image.open(rendered["screenshot"]).convert("L")
+    shot = built.work / "report-1280.png"
+    page.screenshot(path=str(shot), full_page=True)
+    screenshot = Image.open(shot).convert("L")
     assert screenshot.size[0] == PAGE_WIDTH and screenshot.size[1] >= 2000
     assert _share_darker(screenshot, 245) > 0.05, "the screenshot is (almost) blank"
-    for img in images:
+    for chart in charts.values():
         box = (
-            round(img["x"]) + 2,
-            round(img["y"]) + 2,
-            round(img["x"] + img["width"]) - 2,
-            round(img["y"] + img["height"]) - 2,
+            round(chart["x"]) + 2,
+            round(chart["y"]) + 2,
+            round(chart["x"] + chart["width"]) - 2,
+            round(chart["y"] + chart["height"]) - 2,
         )
         crop = screenshot.crop(box)
         low, high = crop.getextrema()
         assert high - low > 100 and _share_darker(crop, 200) > 0.005, (
-            f"chart {img['id']} is blank at {box}"
+            f"chart {chart['id']} is blank at {box}"
         )
+    assert problems == []
 
 
-def test_the_chromium_probe_tells_a_broken_chart_from_a_drawn_one(tmp_path: Path) -> None:
-    # The visibility check above must be able to fail: a PNG that does not decode has no natural size.
+def test_the_chart_check_tells_a_broken_chart_from_a_drawn_one(
+    browser: Any, tmp_path: Path
+) -> None:
+    # The drawn check above must be able to fail: a PNG that does not decode has no natural
+    # size, and a Plotly placeholder that no script drew has no SVG.
     good = io.BytesIO()
     Image.new("RGB", (40, 30), "navy").save(good, format="PNG")
     uri = "data:image/png;base64," + base64.b64encode(good.getvalue()).decode()
     broken = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n not a png").decode()
     page_html = tmp_path / "page.html"
     page_html.write_text(
-        f'<!DOCTYPE html><html><body><figure id="chart-good"><img src="{uri}" alt="g"></figure>'
-        f'<figure id="chart-broken"><img src="{broken}" alt="b"></figure></body></html>'
+        f'<!DOCTYPE html><html><body data-charts-drawn="true">'
+        f'<figure id="chart-good"><img src="{uri}" alt="g"></figure>'
+        f'<figure id="chart-broken"><img src="{broken}" alt="b"></figure>'
+        f'<figure id="chart-undrawn"><div class="plot"></div></figure></body></html>'
     )
-    images = {i["id"]: i for i in measure(page_html, tmp_path)["images"]}
-    assert (images["chart-good"]["natural_width"], images["chart-good"]["natural_height"]) == (
-        40,
-        30,
+    page, _ = open_report(browser, page_html, 400)
+    charts = {c["id"]: c for c in page.evaluate(CHART_BOXES)}
+    assert charts["good"]["drawn"]
+    assert not charts["broken"]["drawn"] and not charts["undrawn"]["drawn"]
+
+
+def _kpis_from_the_marts(url: str) -> tuple[str, dict[str, float]]:
+    """The last complete month's figures, computed here from the marts with SQL."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select max(activity_date) from marts.rpt_executive_summary")
+        (log_end,) = cur.fetchone()
+        cur.execute(
+            "select activity_month, active_user_count, session_count, total_watch_minutes, "
+            "sum_completion_percentage from marts.rpt_dashboard_activity where country = 'All' "
+            "and subscription_type = 'All' and device_type = 'All' order by activity_month desc"
+        )
+        months = cur.fetchall()
+        last_day = (months[0][0] + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        if log_end < last_day:
+            months = months[1:]
+        month, users, sessions, minutes, completion = months[0]
+        cur.execute(
+            "select sum(revenue_cents) from marts.rpt_financial_revenue where revenue_month = %s",
+            (month,),
+        )
+        (cents,) = cur.fetchone()
+    return month.strftime("%B %Y"), {
+        "active_users": users,
+        "sessions": sessions,
+        "watch_hours": round(minutes / 60),
+        "hours_per_user": round(minutes / 60 / users, 2),
+        "completion": round(float(completion) / sessions, 1),
+        "revenue": round(cents / 100),
+    }
+
+
+def test_the_summary_comes_first_with_kpis_equal_to_the_marts_and_the_ranked_findings(
+    built: Built, browser: Any
+) -> None:
+    from python_models.report.analysis_run import load
+    from python_models.report.findings import headline_findings
+
+    page, problems = open_report(browser, built.report, PAGE_WIDTH)
+    month, expected = _kpis_from_the_marts(built.url)
+    assert page.get_attribute("#kpis", "data-month") == month
+    for key, value in expected.items():
+        assert number(page.inner_text(f"#kpi-{key} .value")) == float(value), key
+        assert "vs " in page.inner_text(f"#kpi-{key} .delta"), key
+    # Summary first: the KPI tiles are on the first screen, before any section.
+    first_section = page.evaluate(
+        "document.querySelectorAll('main section.block')[1].getBoundingClientRect().top"
     )
-    assert images["chart-broken"]["natural_width"] == 0
+    kpi_bottom = page.evaluate("document.querySelector('#kpis').getBoundingClientRect().bottom")
+    assert (
+        kpi_bottom < 900
+        and page.evaluate("document.querySelector('#headline').getBoundingClientRect().bottom")
+        < first_section
+    )
+    with psycopg2.connect(built.url) as conn:
+        results = load(conn, built.run_id).results
+    ranked = [f.verdict.name for f in headline_findings(results, limit=5) if f.verdict]
+    shown = page.eval_on_selector_all(
+        "#headline > li > .badge", "els => els.map(e => e.dataset.result)"
+    )
+    assert 3 <= len(shown) <= 5 and shown == ranked
+    assert problems == []
+
+
+def test_statistical_detail_and_assumption_checks_are_folded_one_click_away(
+    built: Built, browser: Any
+) -> None:
+    page, problems = open_report(browser, built.report, PAGE_WIDTH)
+    detail = page.locator("details#detail-tests")
+    assert detail.get_attribute("open") is None
+    table = detail.locator("table").first
+    assert not table.is_visible()
+    detail.locator("summary").click()
+    assert table.is_visible() and detail.get_attribute("open") is not None
+    assert table.locator("tbody tr").count() > 5
+    assert page.locator("details.detail").count() >= 8
+    # The assumption checks that chose each test are in the same fold, one row per checked test.
+    with psycopg2.connect(built.url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(*) from analysis.results where run_id = %s and section = 'hypothesis' "
+            "and (details ? 'normality' or details ? 'variance')",
+            (built.run_id,),
+        )
+        (checked,) = cur.fetchone()
+    checks = detail.locator("table", has=page.locator("caption", has_text="Assumption checks"))
+    assert checked > 0 and checks.is_visible() and checks.locator("tbody tr").count() == checked
+    assert problems == []
+
+
+def test_the_phone_width_has_no_horizontal_scroll(built: Built, browser: Any) -> None:
+    page, problems = open_report(browser, built.report, PHONE_WIDTH)
+    page.locator("details#detail-tests summary").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    # The wide test table scrolls inside its own box instead.
+    wrap = page.locator("details#detail-tests .tablewrap").first
+    assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")
+    for chart in page.evaluate(CHART_BOXES):
+        assert chart["drawn"] and chart["x"] + chart["width"] <= PHONE_WIDTH, chart
+    page.screenshot(path=str(built.work / "report-390.png"), full_page=True)
+    assert problems == []
 
 
 def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page: Page) -> None:
-    assert len(page.images) >= len(EXPECTED_CHARTS)
+    assert len(page.images) >= len(EXPECTED_CHARTS - INTERACTIVE_CHARTS)
     for img in page.images:
         prefix = "data:image/png;base64,"
         assert img["src"].startswith(prefix), img["src"][:60]
@@ -311,7 +367,9 @@ def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page: Page) -> No
             assert decoded.format == "PNG"
             assert decoded.size == (int(img["width"]), int(img["height"])) and min(decoded.size) > 0
         assert img.get("alt"), "every chart has alt text"
-    assert not page.tags & {"script", "link", "iframe", "object", "embed"}
+    # Scripts are inline (plotly.js from the wheel, the figures' JSON); nothing is loaded.
+    assert page.scripts and not [s for s in page.scripts if "src" in s]
+    assert not page.tags & {"link", "iframe", "object", "embed"}
     linking = [
         (t, k, v)
         for t, k, v in page.attributes
@@ -322,6 +380,10 @@ def test_every_image_is_an_embedded_png_and_nothing_is_fetched(page: Page) -> No
     css = "".join(page.styles)
     assert "@import" not in css and not re.search(r"url\(\s*['\"]?(?!data:)", css)
     assert not any(re.match(r"https?://", v) for _, _, v in page.attributes)
+    policy = next(
+        v for t, k, v in page.attributes if t == "meta" and k == "content" and "default-src" in v
+    )
+    assert "default-src 'none'" in policy and "connect-src" not in policy
 
 
 def _persisted(cur: Any, run_id: str, name: str, field: str) -> Any:

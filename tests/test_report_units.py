@@ -5,13 +5,13 @@ The end-to-end behaviour (real data, real Chromium) is in test_report.py.
 
 from __future__ import annotations
 
-import io
+import base64
+import json
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from python_models.report import build, charts, findings, tables
 from python_models.report.analysis_run import AnalysisRun
@@ -187,13 +187,7 @@ def test_weekday_confidence_intervals_come_from_the_weekday_test_groups() -> Non
     )
 
 
-def _decoded(chart: charts.Chart) -> Image.Image:
-    image = Image.open(io.BytesIO(chart.png))
-    image.load()
-    return image
-
-
-def test_roc_and_calibration_charts_draw_from_series_points() -> None:
+def test_roc_and_calibration_charts_are_interactive_figures_of_the_series_points() -> None:
     fpr = np.linspace(0, 1, 20)
     roc = {"logistic": pd.DataFrame({"point_index": range(20), "x": fpr, "y": np.sqrt(fpr)})}
     cal = {
@@ -205,21 +199,44 @@ def test_roc_and_calibration_charts_draw_from_series_points() -> None:
             }
         )
     }
-    for key, draw in (
-        ("roc", lambda: charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"})),
-        ("calibration", lambda: charts.calibration(cal, {})),
+    for key, figure, points in (
+        ("roc", charts.roc_curves(roc, {"logistic": "logistic (AUC 0.8)"}), roc["logistic"]),
+        ("calibration", charts.calibration(cal, {}), cal["logistic"]),
     ):
-        chart = charts.render(key, key, "", draw)
-        image = _decoded(chart)
-        assert image.format == "PNG" and image.size == (chart.width, chart.height)
-        assert chart.data_uri.startswith("data:image/png;base64,")
-        low, high = image.convert("L").getextrema()
-        assert high - low > 100
+        chart = charts.interactive(key, key, "", figure)
+        assert chart.interactive and not chart.png
+        traces = json.loads(chart.figure)["data"]
+        model = next(t for t in traces if t["name"].startswith("logistic"))
+        assert np.allclose(_plotly_values(model["y"]), points["y"])
+        assert any(t["line"].get("dash") == "dot" for t in traces if t["name"] != model["name"])
 
 
-def test_a_chart_without_data_says_so_instead_of_failing() -> None:
-    chart = charts.render("roc", "ROC", "", lambda: charts.roc_curves({}, {}))
-    assert _decoded(chart).size[0] > 100
+def _plotly_values(values: Any) -> np.ndarray:
+    # plotly 6+ serialises numeric arrays as typed arrays ({dtype, bdata}).
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+    return np.asarray(values, dtype=float)
+
+
+def test_a_figure_cannot_close_the_script_element_that_carries_it() -> None:
+    figure = charts.top10(
+        pd.DataFrame(
+            {
+                "content_type": ["movie"],
+                "performance_rank": [1],
+                "title": ["</script><script>alert(1)</script>"],
+                "content_id": ["M001"],
+                "session_count": [5],
+                "watch_hours": [1.5],
+                "mean_completion_percentage": [50.0],
+                "views": [10],
+            }
+        ),
+        "movie",
+    )
+    chart = charts.interactive("top10-movie", "t", "", figure)
+    assert "</" not in chart.figure
+    assert json.loads(chart.figure)["data"][0]["y"] == ["</script><script>alert(1)</script> (M001)"]
 
 
 def test_the_page_template_escapes_values_from_the_database() -> None:
@@ -276,3 +293,48 @@ def test_a_result_the_analysis_could_not_compute_says_why_instead_of_inventing_a
     }
     related, unrelated = findings.correlation_findings(pd.DataFrame([corr]))
     assert unrelated == [] and "not computed" in _text(related[0])
+
+
+def _activity(month: str, users: int, sessions: int, minutes: int, completion: float) -> dict:
+    return {
+        "activity_month": pd.Timestamp(month),
+        "country": "All",
+        "subscription_type": "All",
+        "device_type": "All",
+        "active_user_count": users,
+        "session_count": sessions,
+        "total_watch_minutes": minutes,
+        "sum_completion_percentage": completion * sessions,
+    }
+
+
+def test_kpis_compare_the_last_complete_month_with_the_one_before() -> None:
+    marts = {
+        "rpt_dashboard_activity": pd.DataFrame(
+            [
+                _activity("2024-06-01", 100, 1000, 60_000, 70.0),
+                _activity("2024-07-01", 110, 1100, 69_000, 77.0),
+                # The log ends on 2024-08-03: three days of August are no month to compare.
+                _activity("2024-08-01", 40, 90, 5_000, 80.0),
+            ]
+        ),
+        "rpt_financial_revenue": pd.DataFrame(
+            {
+                "revenue_month": pd.to_datetime(["2024-06-01", "2024-07-01", "2024-07-01"]),
+                "revenue_cents": [100_000, 60_000, 50_000],
+            }
+        ),
+        "rpt_executive_summary": pd.DataFrame(
+            {"activity_date": pd.to_datetime(["2024-06-01", "2024-07-31", "2024-08-03"])}
+        ),
+    }
+    panel = build.kpi_panel(marts)
+    assert panel is not None and (panel.month, panel.previous) == ("July 2024", "June 2024")
+    assert "August 2024 is left out" in panel.note and "2024-08-03" in panel.note
+    tiles = {t.key: t for t in panel.tiles}
+    assert tiles["sessions"].text == "1,100" and math.isclose(tiles["sessions"].change, 0.1)
+    assert tiles["hours_per_user"].value == 69_000 / 60 / 110
+    assert tiles["completion"].text == "77.0 %" and tiles["revenue"].text == "$1,100"
+    assert math.isclose(tiles["revenue"].change, 0.1)
+    assert tiles["sessions"].change_text == "▲ 10.0 % vs June"
+    assert build.kpi_panel({}) is None

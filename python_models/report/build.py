@@ -1,10 +1,14 @@
 """Build the HTML report: read a persisted analysis run and its context, draw, render, write.
 
 :func:`build_report` is what the pipeline calls after ``run_analysis`` and what
-``streamlytics report`` runs. The page is one self-contained file: charts are PNGs embedded as
-base64 data URIs, styles are inline, there is no script and no external reference, so it opens
-offline in any browser. Rendering uses a Jinja2 template with autoescaping: every value read
-from the database is escaped.
+``streamlytics report`` runs. The page reads from the top: a one-screen summary (the month's
+KPIs from the dashboard marts with the change against the month before, and the few findings
+with the largest effects, ranked), then a section per analysis whose statistical detail (test
+tables, coefficients, assumption checks) is folded under it, one click away. It is one
+self-contained file: interactive charts are Plotly figures drawn by the one copy of plotly.js
+inlined from the plotly wheel, the other charts PNG data URIs, styles inline; a
+Content-Security-Policy forbids every request, so it opens offline in any browser. Rendering
+uses a Jinja2 template with autoescaping: every value read from the database is escaped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import markupsafe
 import numpy as np
 import pandas as pd
 
@@ -32,7 +37,12 @@ T95 = 1.959963984540054  # normal quantile; each weekday has ~35 days in an 8-mo
 
 @dataclass
 class Section:
-    """One titled block of the page: prose, findings, charts and tables in that order."""
+    """One titled block of the page: prose, findings, charts, open tables, then folded detail.
+
+    ``tables`` are the statistical detail (test tables, coefficients, assumption checks, the
+    numbers behind a chart): the page folds them under a <details> element, one click away.
+    ``open_tables`` are the section's content itself (the load ledger) and are shown as they are.
+    """
 
     key: str
     title: str
@@ -42,6 +52,41 @@ class Section:
     charts: list[Chart] = field(default_factory=list)
     tables: list[tables.Table] = field(default_factory=list)
     subsections: list[Section] = field(default_factory=list)
+    open_tables: list[tables.Table] = field(default_factory=list)
+    detail_label: str = "Statistical detail"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI tile: the month's value and its change against the month before."""
+
+    key: str
+    label: str
+    value: float
+    text: str
+    change: float | None  # relative (0.05 = +5 %), None without a previous month
+    previous: str = "previous month"
+
+    @property
+    def change_text(self) -> str:
+        if self.change is None or not np.isfinite(self.change):
+            return "no previous month"
+        arrow = "▲" if self.change > 0 else "▼" if self.change < 0 else "="
+        return f"{arrow} {abs(self.change) * 100:.1f} % vs {self.previous}"
+
+    @property
+    def direction(self) -> str:
+        if self.change is None or not np.isfinite(self.change) or self.change == 0:
+            return ""
+        return "up" if self.change > 0 else "down"
+
+
+@dataclass(frozen=True)
+class KpiPanel:
+    month: str  # "2024-08"
+    previous: str | None
+    note: str
+    tiles: list[Kpi]
 
 
 @dataclass
@@ -51,6 +96,16 @@ class Page:
     summary: list[findings.Finding]
     sections: list[Section]
     generated_at: str
+    kpis: KpiPanel | None = None
+
+    @property
+    def interactive(self) -> bool:
+        def walk(sections: list[Section]) -> bool:
+            return any(
+                any(c.interactive for c in s.charts) or walk(s.subsections) for s in sections
+            )
+
+        return walk(self.sections)
 
 
 # --- entry point ---------------------------------------------------------------------------------
@@ -93,6 +148,7 @@ def build_report(
             except core_data.MissingCoreError as exc:
                 raise sources.ReportSourceError(str(exc)) from exc
         marts = sources.marts(conn)
+        marts.update(kpi_marts(conn))
         quality = sources.quality(conn, Path(run_results_path))
     finally:
         conn.close()
@@ -113,7 +169,18 @@ def render(page: Page) -> str:
         lstrip_blocks=True,
     )
     env.tests["quote"] = lambda part: isinstance(part, findings.Quote)
-    return env.get_template(TEMPLATE_NAME).render(page=page, verdict_class=tables.verdict_class)
+    plotlyjs = ""
+    if page.interactive:
+        from plotly.offline import get_plotlyjs
+
+        # Inlined once, from the wheel: the page makes no request (its CSP forbids any).
+        plotlyjs = markupsafe.Markup(get_plotlyjs().replace("</script", "<\\/script"))
+    return env.get_template(TEMPLATE_NAME).render(
+        page=page,
+        verdict_class=tables.verdict_class,
+        plotlyjs=plotlyjs,
+        json_markup=markupsafe.Markup,
+    )
 
 
 def write(path: Path, html: str) -> Path:
@@ -138,9 +205,7 @@ def assemble(
     mongo: sources.MongoResults | None,
 ) -> Page:
     users = core.users
-    hypo = findings.hypothesis_findings(run.results)
     related, unrelated = findings.correlation_findings(run.results)
-    cluster_rows = {r["name"]: r for r in findings.rows(run.results, "clustering")}
     sections = [
         seed_section(run),
         hypothesis_section(run),
@@ -158,32 +223,116 @@ def assemble(
     return Page(
         title="Streamlytics analysis report",
         meta=run_meta(run, core),
-        summary=summary(run, hypo, related, cluster_rows),
+        # The few findings that matter most, ranked by effect size (issue 18's verdicts).
+        summary=findings.headline_findings(run.results, limit=HEADLINE_FINDINGS),
         sections=[s for s in sections if s is not None],
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        kpis=kpi_panel(marts),
     )
 
 
-def summary(
-    run: AnalysisRun,
-    hypo: list[findings.Finding],
-    related: list[findings.Finding],
-    cluster_rows: dict[str, dict[str, Any]],
-) -> list[findings.Finding]:
-    """Key findings: the seed claims' verdicts, every test, the related pairs, clusters, retention, views."""
-    out = [findings.seed_claim(r)[0] for r in _section_rows(run, *SEED_SECTIONS)]
-    out += hypo + related + findings.clustering(cluster_rows)
-    out += [
-        findings.retention(r)
-        for r in findings.rows(run.results, "retention")
-        if r["name"].startswith("retention_auc_")
-    ]
-    out += [
-        findings.regression(r)
-        for r in _section_rows(run, *POPULARITY_SECTIONS)
-        if findings.positive(r) or r.get("effect_name") == "r_squared"
-    ]
+HEADLINE_FINDINGS = 5
+
+# The Executive dashboard's monthly activity (all countries, plans and devices) and revenue.
+KPI_MARTS = ("rpt_dashboard_activity", "rpt_financial_revenue")
+
+
+def kpi_marts(conn: Any) -> dict[str, pd.DataFrame]:
+    """The marts the summary's KPI tiles read (absent ones are left out, as in sources.marts)."""
+    from python_models.warehouse import model_exists, query_frame
+    from streamlytics.dbt_relations import relation
+
+    out = {}
+    for name in KPI_MARTS:
+        if model_exists(conn, name):
+            frame = query_frame(conn, f"select * from {relation(name)}")
+            for column in frame.columns:
+                if column.endswith(("_count", "_minutes", "_percentage", "_cents", "_usd")):
+                    frame[column] = pd.to_numeric(frame[column]).astype("float64")
+            out[name] = frame
     return out
+
+
+def kpi_panel(marts: dict[str, pd.DataFrame]) -> KpiPanel | None:
+    """The last complete month's KPIs against the month before, as the Executive dashboard has them.
+
+    A trailing month the log covers only in part (the log ends before its last day) is not
+    compared with a whole month: the tiles show the last complete month and say so.
+    """
+    activity = marts.get("rpt_dashboard_activity")
+    if activity is None or activity.empty:
+        return None
+    every = activity[
+        (activity["country"] == "All")
+        & (activity["subscription_type"] == "All")
+        & (activity["device_type"] == "All")
+    ]
+    by_month = every.assign(
+        month=pd.to_datetime(every["activity_month"]).dt.to_period("M")
+    ).set_index("month")
+    by_month = by_month.sort_index()
+    months = list(by_month.index)
+    note = ""
+    executive = marts.get("rpt_executive_summary")
+    if executive is not None and not executive.empty and len(months) > 1:
+        log_end = pd.Timestamp(pd.to_datetime(executive["activity_date"]).max())
+        if log_end.date() < months[-1].end_time.date():
+            note = (
+                f"{months[-1].strftime('%B %Y')} is left out: the log covers it only up to "
+                f"{log_end.date()}, so it is not compared with a whole month."
+            )
+            months = months[:-1]
+    revenue = pd.Series(dtype=float)
+    if "rpt_financial_revenue" in marts:
+        r = marts["rpt_financial_revenue"]
+        revenue = (
+            r.assign(month=pd.to_datetime(r["revenue_month"]).dt.to_period("M"))
+            .groupby("month")["revenue_cents"]
+            .sum()
+            / 100
+        )
+
+    def measures(month: pd.Period) -> dict[str, float]:
+        row = by_month.loc[month]
+        sessions, active = float(row["session_count"]), float(row["active_user_count"])
+        hours = float(row["total_watch_minutes"]) / 60
+        return {
+            "active_users": active,
+            "sessions": sessions,
+            "watch_hours": hours,
+            "hours_per_user": hours / active if active else np.nan,
+            "completion": float(row["sum_completion_percentage"]) / sessions
+            if sessions
+            else np.nan,
+            "revenue": float(revenue.get(month, np.nan)),
+        }
+
+    current, previous = months[-1], (months[-2] if len(months) > 1 else None)
+    now = measures(current)
+    before = measures(previous) if previous is not None else {}
+    labels = (
+        ("active_users", "Active users", "{:,.0f}"),
+        ("sessions", "Sessions", "{:,.0f}"),
+        ("watch_hours", "Watch hours", "{:,.0f}"),
+        ("hours_per_user", "Watch hours per active user", "{:,.2f}"),
+        ("completion", "Mean completion", "{:.1f} %"),
+        ("revenue", "Modelled revenue", "${:,.0f}"),
+    )
+    tiles = []
+    for key, label, form in labels:
+        value = now[key]
+        if not np.isfinite(value):
+            continue
+        old = before.get(key)
+        change = value / old - 1 if old and np.isfinite(old) else None
+        previous_name = previous.strftime("%B") if previous is not None else "previous month"
+        tiles.append(Kpi(key, label, value, form.format(value), change, previous_name))
+    return KpiPanel(
+        current.strftime("%B %Y"),
+        previous.strftime("%B %Y") if previous is not None else None,
+        note,
+        tiles,
+    )
 
 
 def run_meta(run: AnalysisRun, core: core_data.AnalysisData) -> list[tuple[str, str]]:
@@ -225,8 +374,8 @@ def seed_section(run: AnalysisRun) -> Section | None:
         "seed",
         "The seed's three claims, tested",
         "The seed project's README made three key claims. Each is tested here as a hypothesis made of parts; "
-        "a claim is supported only when every part is significant after the Holm correction, points the claimed "
-        "way and is at least a small effect.",
+        "a claim is supported only when every part's evidence shows a difference or association beyond its "
+        "smallest effect of interest, in the claimed direction.",
     )
     everything = findings.by_name(run.results)
     for i, row in enumerate(claims, start=1):
@@ -248,13 +397,63 @@ def hypothesis_section(run: AnalysisRun) -> Section:
         "tests",
         "Hypothesis tests",
         "Each comparison checks its assumptions first (normality per group, equal variances) and picks the "
-        "test accordingly; the verdict uses the Holm-adjusted p-value over all tests of the family at α = 0.05. "
-        "Effect sizes come with 95% confidence intervals; no outlier was removed.",
+        "test accordingly. Verdicts follow effect sizes: a difference when the effect's 95% confidence "
+        "interval lies beyond the smallest effect of interest (and the Holm-adjusted p < 0.05), negligible "
+        "when it lies inside it, inconclusive otherwise. No outlier was removed.",
     )
+    section.findings = findings.hypothesis_findings(run.results)
     section.tables.append(
         tables.results_table(rows, findings.SUBJECTS, "All hypothesis tests of this run")
     )
+    checks = assumption_checks(rows)
+    if checks is not None:
+        section.tables.append(checks)
     return section
+
+
+def _normality(group: str, check: dict[str, Any]) -> str:
+    """'Basic not normal (W = 0.991, p < 0.001, on 5,000 of 69,050)' for one group."""
+    verdict = "normal" if check.get("normal") else "not normal"
+    sample = ""
+    if check.get("shapiro_n") not in (None, check.get("n")):
+        sample = f", on {int(check['shapiro_n']):,} of {int(check['n']):,}"
+    w = tables.cell(check.get("shapiro_w"), 3)
+    return f"{group} {verdict} (W = {w}, p {findings.fmt_p_value(check.get('shapiro_p'))}{sample})"
+
+
+def assumption_checks(rows: list[dict[str, Any]]) -> tables.Table | None:
+    """Per test, what chose it: normality per group (Shapiro-Wilk), equal variances (Levene), why.
+
+    Read from each row's details as the analysis persisted them; a test without checks (a
+    contingency table, a model) is left out.
+    """
+    lines = []
+    for r in rows:
+        d = r.get("details") or {}
+        normality, variance = d.get("normality") or {}, d.get("variance") or {}
+        if not (normality or variance):
+            continue
+        groups = "; ".join(
+            _normality(group, check)
+            for group, check in normality.items()
+            if isinstance(check, dict)
+        )
+        lines.append(
+            {
+                "question": findings.SUBJECTS.get(str(r.get("name")), str(r.get("name"))),
+                "normality per group (Shapiro-Wilk)": groups or "–",
+                "Levene W": variance.get("levene_w"),
+                "Levene p": findings.fmt_p_value(variance.get("levene_p")).removeprefix("= "),
+                "equal variances": {True: "yes", False: "no"}.get(variance.get("equal"), "–"),
+                "test chosen": str(d.get("test") or "–"),
+                "why": str(d.get("why") or "–"),
+            }
+        )
+    if not lines:
+        return None
+    return tables.from_frame(
+        pd.DataFrame(lines), caption="Assumption checks", digits={"Levene W": 3}
+    )
 
 
 DESCRIPTIVE_COLUMNS = {
@@ -338,11 +537,13 @@ def correlation_section(
         )
     matrices, significant, labels = correlation_matrices(rows)
     section.charts.append(
-        charts.render(
+        charts.interactive(
             "correlation-heatmap",
             "Correlation heatmap",
-            "Per-user correlations from the persisted rows; * marks a Holm-adjusted p < 0.05.",
-            lambda: charts.correlation_heatmap(matrices, significant, labels),
+            "Per-user correlations from the persisted rows; * marks an association (95% CI beyond "
+            "the smallest correlation of interest, Holm-adjusted p < 0.05). "
+            "The buttons switch between Pearson and Spearman; hover a cell for its value.",
+            charts.correlation_heatmap(matrices, significant, labels),
         )
     )
     section.tables.append(tables.results_table(rows, {}, "All correlations", with_test=False))
@@ -496,22 +697,23 @@ def retention_section(run: AnalysisRun) -> Section | None:
                 f"{model.replace('_', ' ')} (AUC {tables.cell(r.get('effect'), 3)} "
                 f"[{tables.cell(r.get('ci_low'), 3)}, {tables.cell(r.get('ci_high'), 3)}])"
             )
-    if roc or cal:
+    if roc:
         section.charts.append(
-            charts.render(
+            charts.interactive(
                 "roc",
                 "ROC",
-                "Held-out ROC curve of each model.",
-                lambda: charts.roc_curves(roc, labels),
+                "Held-out ROC curve of each model; click a model in the legend to hide it.",
+                charts.roc_curves(roc, labels),
             )
         )
+    if cal:
         section.charts.append(
-            charts.render(
+            charts.interactive(
                 "calibration",
                 "Calibration",
                 "Observed share retained against the "
                 "mean predicted probability, per decile of prediction.",
-                lambda: charts.calibration(cal, labels),
+                charts.calibration(cal, labels),
             )
         )
     coefficients = [
@@ -577,23 +779,23 @@ def trend_section(run: AnalysisRun) -> Section | None:
         if "active_users" in monthly:
             frame["active_users"] = monthly["active_users"].to_numpy()
         section.charts.append(
-            charts.render(
+            charts.interactive(
                 "monthly",
                 "By month",
                 "Sessions (bars) and distinct active users (line) per calendar month.",
-                lambda: charts.monthly_trend(frame),
+                charts.monthly_trend(frame),
             )
         )
     if weekday is not None and "sessions_per_day" in weekday:
         frame = weekday_ci(run, weekday["sessions_per_day"])
         section.charts.append(
-            charts.render(
+            charts.interactive(
                 "weekday",
                 "By weekday",
                 "Mean sessions per calendar day of each weekday; "
                 "error bars are 95% confidence intervals over the days (from the weekday "
                 "test's group summaries).",
-                lambda: charts.weekday_trend(frame),
+                charts.weekday_trend(frame),
             )
         )
     if monthly is not None:
@@ -682,11 +884,13 @@ def dashboard_section(marts: dict[str, pd.DataFrame]) -> Section:
     section = Section(
         "dashboards",
         "Dashboard views",
-        "The five dashboard marts (schema marts), summarised: what the Tableau dashboards show.",
+        "The dashboard marts (schema marts), summarised: what the Tableau dashboards show. "
+        "The same marts, with month, country, plan and device filters, are in the web "
+        "dashboards (reports/dashboards.html, `streamlytics dashboards`).",
     )
     if "rpt_executive_summary" in marts:
         e = marts["rpt_executive_summary"].sort_values("activity_date")
-        sub = Section("dash-executive", "Executive summary")
+        sub = Section("dash-executive", "Executive summary", detail_label="Tables")
         last = e.iloc[-1]
         kpis = pd.DataFrame(
             [
@@ -702,14 +906,18 @@ def dashboard_section(marts: dict[str, pd.DataFrame]) -> Section:
         )
         sub.tables.append(tables.from_frame(kpis, caption="Key figures over the log"))
         sub.charts.append(
-            charts.render(
-                "dau", "Active users", "DAU, WAU and MAU per day.", lambda: charts.active_users(e)
+            charts.interactive(
+                "dau",
+                "Active users",
+                "DAU, WAU and MAU per day; hover a day for its three values.",
+                charts.active_users(e),
+                wide=True,
             )
         )
         section.subsections.append(sub)
     if "rpt_user_analytics" in marts:
         u = marts["rpt_user_analytics"]
-        sub = Section("dash-users", "User analytics")
+        sub = Section("dash-users", "User analytics", detail_label="Tables")
         by_plan = u.groupby("subscription_type")[
             ["user_count", "active_user_count", "session_count", "watch_hours"]
         ].sum()
@@ -746,15 +954,19 @@ def dashboard_section(marts: dict[str, pd.DataFrame]) -> Section:
     if "rpt_content_performance" in marts:
         c = marts["rpt_content_performance"]
         top = c[c["genre_scope"] == "All genres"]
-        sub = Section("dash-content", "Content performance")
-        sub.charts.append(
-            charts.render(
-                "top10",
-                "Top 10",
-                "Top 10 movies and series by sessions (all genres).",
-                lambda: charts.top10(top),
-            )
-        )
+        sub = Section("dash-content", "Content performance", detail_label="Tables")
+        for content_type, plural in (("movie", "movies"), ("series", "series")):
+            if (top["content_type"] == content_type).any():
+                sub.charts.append(
+                    charts.interactive(
+                        f"top10-{content_type}",
+                        f"Top 10 {plural}",
+                        f"The 10 {plural} with the most sessions in the log (all genres); "
+                        "hover a bar for watch hours, completion and the catalogue's own views "
+                        "counter (a different measure).",
+                        charts.top10(top, content_type),
+                    )
+                )
         cols = {
             "content_type": "type",
             "performance_rank": "rank",
@@ -775,28 +987,29 @@ def dashboard_section(marts: dict[str, pd.DataFrame]) -> Section:
         if "rpt_device_completion" in marts:
             dev = marts["rpt_device_completion"]
             sub.charts.append(
-                charts.render(
+                charts.interactive(
                     "device-completion",
                     "Completion by device",
                     "Mean completion per "
                     "device with its 95% confidence interval (mart rpt_device_completion).",
-                    lambda: charts.device_completion(dev),
+                    charts.device_completion(dev),
                 )
             )
         section.subsections.append(sub)
     if "rpt_financial_revenue" in marts:
         f = marts["rpt_financial_revenue"]
-        sub = Section("dash-financial", "Financial (modelled revenue)")
+        sub = Section("dash-financial", "Financial (modelled revenue)", detail_label="Tables")
         sub.notes.append(
             "Revenue is modelled from the documented plan price table (dbt seed plan_prices); "
             "the raw data has no prices."
         )
         sub.charts.append(
-            charts.render(
+            charts.interactive(
                 "revenue",
                 "Revenue by month",
-                "Modelled revenue per month, by plan.",
-                lambda: charts.revenue_by_month(f),
+                "Modelled revenue per month, stacked by plan; click a plan in the legend to "
+                "hide it.",
+                charts.revenue_by_month(f),
             )
         )
         by_plan = f.groupby("subscription_type")["revenue_usd"].sum()
@@ -809,13 +1022,13 @@ def dashboard_section(marts: dict[str, pd.DataFrame]) -> Section:
         section.subsections.append(sub)
     if "rpt_geographic" in marts:
         g = marts["rpt_geographic"].sort_values("user_count", ascending=False)
-        sub = Section("dash-geographic", "Geographic")
+        sub = Section("dash-geographic", "Geographic", detail_label="Tables")
         sub.charts.append(
-            charts.render(
+            charts.interactive(
                 "geographic",
                 "Countries",
-                "Users and watch hours per active user by country.",
-                lambda: charts.geographic(g),
+                "Users (top) and watch hours per active user (bottom) by country, ranked by users.",
+                charts.geographic(g),
             )
         )
         sub.tables.append(
@@ -859,7 +1072,7 @@ def mongo_section(mongo: sources.MongoResults | None) -> Section:
             "run `streamlytics publish` first."
         )
     for name, rows in (mongo.pipelines if mongo else {}).items():
-        sub = Section(f"mongo-{name}", name.replace("_", " ").capitalize())
+        sub = Section(f"mongo-{name}", name.replace("_", " ").capitalize(), detail_label="Rows")
         sub.tables.append(tables.from_records(rows, f"{len(rows):,} rows", limit=15))
         section.subsections.append(sub)
     return section
@@ -869,7 +1082,8 @@ def quality_section(run: AnalysisRun, quality: sources.QualityData) -> Section:
     section = Section(
         "quality",
         "Data quality",
-        "What arrived, what was rejected and why. Every line read is either loaded or quarantined "
+        detail_label="Quarantine and dbt tables",
+        intro="What arrived, what was rejected and why. Every line read is either loaded or quarantined "
         "with a reason; rows that fail a rule needing other rows are rejected in dbt staging.",
     )
     ledger_cols = {
@@ -882,7 +1096,7 @@ def quality_section(run: AnalysisRun, quality: sources.QualityData) -> Section:
         "file_bytes": "bytes",
         "finished_at": "loaded at",
     }
-    section.tables.append(
+    section.open_tables.append(
         tables.from_frame(quality.ledger, ledger_cols, "Load ledger (batches currently loaded)")
     )
     q = quality.quarantine

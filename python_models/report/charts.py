@@ -1,10 +1,13 @@
-"""The report's charts: each function draws one figure from data frames and returns it as a PNG.
+"""The report's charts: interactive Plotly figures where a reader hovers or toggles, PNGs elsewhere.
 
-Figures are built with matplotlib's object API (``Figure`` without pyplot), so no global backend
-or pyplot state is touched: rendering is Agg, in memory, safe in a pipeline process. The look
-(seaborn's whitegrid style) is applied through ``rc_context`` for the duration of one figure
-only. Every function takes plain frames or dicts; what they show is read from the database by
-:mod:`python_models.report.sources`, never computed here beyond layout (sorting, pivoting).
+A chart whose values a reader wants to read off (trends, rankings, revenue, correlations, the
+retention curves) is a Plotly figure: :func:`interactive` keeps its JSON, and the page draws it
+with the one copy of plotly.js inlined from the plotly wheel (no CDN, no request). Shapes that
+hovering adds nothing to (distributions, box plots, the users' PCA cloud, the dendrogram) stay
+PNGs: matplotlib's object API (``Figure`` without pyplot, Agg, in memory) in seaborn's whitegrid
+style applied through ``rc_context`` for one figure only. Every function takes plain frames or
+dicts; what they show is read from the database by :mod:`python_models.report.sources`, never
+computed here beyond layout (sorting, pivoting).
 """
 
 from __future__ import annotations
@@ -31,14 +34,21 @@ DPI = 110
 
 @dataclass(frozen=True)
 class Chart:
-    """One rendered chart: an id for the page, a title, a caption and the PNG bytes."""
+    """One chart: an id for the page, a title, a caption and either PNG bytes or a Plotly figure."""
 
     key: str
     title: str
     caption: str
-    png: bytes
-    width: int
-    height: int
+    png: bytes = b""
+    width: int = 0
+    height: int = 0
+    figure: str = ""
+    """The Plotly figure as JSON (``</`` escaped, safe inside a script element) when interactive."""
+    wide: bool = False
+
+    @property
+    def interactive(self) -> bool:
+        return bool(self.figure)
 
     @property
     def data_uri(self) -> str:
@@ -66,7 +76,23 @@ def render(key: str, title: str, caption: str, draw: Callable[[], Figure]) -> Ch
         fig.savefig(buffer, format="png", facecolor="white")
     png = buffer.getvalue()
     width, height = png_size(png)
-    return Chart(key, title, caption, png, width, height)
+    return Chart(key, title, caption, png, width, height, wide=width > 1000)
+
+
+def interactive(key: str, title: str, caption: str, figure: Any, wide: bool = False) -> Chart:
+    """A Plotly figure in the report's look, kept as JSON for the page to draw."""
+    figure.update_layout(
+        template="plotly_white",
+        autosize=True,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        font={"size": 12},
+        # Above the plot: below it, it collides with the x-axis title on a phone.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        hoverlabel={"namelength": -1},
+    )
+    figure.update_xaxes(automargin=True)
+    figure.update_yaxes(automargin=True)
+    return Chart(key, title, caption, figure=figure.to_json().replace("</", "<\\/"), wide=wide)
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -200,45 +226,6 @@ def boxplots_by_plan(completion_by_plan: Mapping[str, Freq], users: pd.DataFrame
     return fig
 
 
-# --- correlations --------------------------------------------------------------------------------
-
-
-def correlation_heatmap(
-    matrices: Mapping[str, pd.DataFrame],
-    significant: Mapping[str, pd.DataFrame],
-    labels: Mapping[str, str],
-) -> Figure:
-    """One annotated heatmap per method; '*' marks a Holm-adjusted p below alpha."""
-    fig, axes = _figure(6.2 * len(matrices), 5.2, ncols=max(1, len(matrices)))
-    if not matrices:
-        _empty(axes[0], "no correlations persisted")
-        return fig
-    for ax, (method, m) in zip(axes, matrices.items()):
-        sig = significant.get(method)
-        annot = m.map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-        if sig is not None:
-            annot = annot + sig.reindex_like(m).fillna(False).map(lambda s: "*" if s else "")
-        sns.heatmap(
-            m.astype(float),
-            ax=ax,
-            vmin=-1,
-            vmax=1,
-            center=0,
-            cmap="vlag",
-            annot=annot.to_numpy(),
-            fmt="",
-            square=True,
-            linewidths=0.5,
-            cbar_kws={"shrink": 0.75},
-            annot_kws={"fontsize": 9},
-        )
-        names = [labels.get(c, c) for c in m.columns]
-        ax.set_xticks(np.arange(len(names)) + 0.5, names, rotation=35, ha="right")
-        ax.set_yticks(np.arange(len(names)) + 0.5, names, rotation=0)
-        ax.set_title(f"{method.capitalize()} correlation (per user)")
-    return fig
-
-
 # --- clusters ------------------------------------------------------------------------------------
 
 
@@ -333,189 +320,352 @@ def _cut_height(linkage: np.ndarray, k: int | None) -> float:
     return float((heights[-k] + heights[-k + 1]) / 2) if k > 1 else float(heights[-1])
 
 
-# --- retention -----------------------------------------------------------------------------------
+# --- interactive (Plotly) ------------------------------------------------------------------------
+# Each returns a plotly Figure for :func:`interactive`; hover shows the exact values, legend
+# entries toggle their series.
 
 
-def roc_curves(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Figure:
-    """ROC curve of each model on held-out users, with the chance diagonal."""
-    fig, axes = _figure(6.4, 5.0)
-    ax = axes[0]
-    if not curves:
-        _empty(ax, "retention model not evaluated")
-        return fig
-    for model, points in curves.items():
-        pts = points.sort_values("point_index")
-        ax.plot(pts["x"], pts["y"], linewidth=2, label=labels.get(model, model))
-    ax.plot([0, 1], [0, 1], color="#999", linestyle=":", label="chance")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("Retention model: ROC on held-out users")
-    ax.legend(loc="lower right", fontsize=8)
-    return fig
+def _go() -> Any:
+    import plotly.graph_objects as go
+
+    return go
 
 
-def calibration(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Figure:
-    """Observed retention against mean predicted probability per bin; the diagonal is perfect."""
-    fig, axes = _figure(6.4, 5.0)
-    ax = axes[0]
-    if not curves:
-        _empty(ax, "retention model not evaluated")
-        return fig
-    for model, points in curves.items():
-        pts = points.sort_values("point_index")
-        ax.plot(pts["x"], pts["y"], marker="o", linewidth=1.5, label=labels.get(model, model))
-    lo = min(min(float(p["x"].min()), float(p["y"].min())) for p in curves.values())
-    ax.plot([0, 1], [0, 1], color="#999", linestyle=":", label="perfectly calibrated")
-    ax.set_xlim(max(0.0, lo - 0.05), 1)
-    ax.set_ylim(max(0.0, lo - 0.05), 1.01)
-    ax.set_xlabel("mean predicted probability (bin)")
-    ax.set_ylabel("observed share retained")
-    ax.set_title("Retention model: calibration")
-    # Below the axes: with a high base rate the points crowd every corner of the plot.
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=8, ncols=1)
-    return fig
-
-
-# --- trends --------------------------------------------------------------------------------------
-
-
-def monthly_trend(monthly: pd.DataFrame) -> Figure:
-    """Sessions and active users per calendar month (bars) with mean completion (line)."""
-    fig, axes = _figure(7, 4.2)
-    ax = axes[0]
-    labels = [pd.Timestamp(m).strftime("%Y-%m") for m in monthly["month"]]
-    ax.bar(labels, monthly["sessions"], color="#4c72b0", alpha=0.85, label="sessions")
-    ax.set_ylabel("sessions")
-    ax.set_title("Viewing by month (watch_date)")
-    ax.tick_params(axis="x", rotation=45)
-    if "active_users" in monthly:
-        twin = ax.twinx()
-        twin.plot(
-            labels, monthly["active_users"], color="#dd8452", marker="o", label="active users"
+def correlation_heatmap(
+    matrices: Mapping[str, pd.DataFrame],
+    significant: Mapping[str, pd.DataFrame],
+    labels: Mapping[str, str],
+) -> Any:
+    """One annotated heatmap per method, a button switches between them; '*' = Holm p below alpha."""
+    go = _go()
+    fig = go.Figure()
+    methods = list(matrices)
+    for i, method in enumerate(methods):
+        m = matrices[method].astype(float)
+        sig = significant.get(method)
+        stars = (
+            sig.reindex_like(m).fillna(False).to_numpy(dtype=bool)
+            if sig is not None
+            else np.zeros(m.shape, dtype=bool)
         )
-        twin.set_ylabel("active users")
-        twin.grid(False)
-        twin.set_ylim(0, float(monthly["active_users"].max()) * 1.15)
-        handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-        ax.legend(handles, [h.get_label() for h in handles], loc="lower right", fontsize=8)
-    return fig
-
-
-def weekday_trend(weekday: pd.DataFrame) -> Figure:
-    """Mean sessions per calendar day by weekday, with a 95 % CI over the days."""
-    fig, axes = _figure(7, 4.2)
-    ax = axes[0]
-    names = [str(n)[:3] for n in weekday["weekday"]]
-    yerr = None
-    if {"ci_low", "ci_high"} <= set(weekday.columns) and weekday["ci_low"].notna().all():
-        yerr = np.vstack(
-            [weekday["value"] - weekday["ci_low"], weekday["ci_high"] - weekday["value"]]
-        )
-    ax.bar(
-        names, weekday["value"], yerr=yerr, capsize=4, color="#55a868", alpha=0.85, ecolor="#333"
-    )
-    ax.set_ylabel(weekday.attrs.get("unit", "sessions per day"))
-    ax.set_title("Viewing by weekday (watch_date)")
-    return fig
-
-
-# --- content and devices -------------------------------------------------------------------------
-
-
-def top10(performance: pd.DataFrame) -> Figure:
-    """Top 10 movies and top 10 series by sessions (genre scope 'All genres')."""
-    fig, axes = _figure(13, 4.6, ncols=2)
-    for ax, content_type, colour in zip(axes, ("movie", "series"), ("#4c72b0", "#dd8452")):
-        part = performance[performance["content_type"] == content_type].sort_values(
-            "performance_rank"
-        )
-        if part.empty:
-            _empty(ax, f"no {content_type} ranked")
-            continue
-        labels = [f"{t} ({c})" for t, c in zip(part["title"], part["content_id"])]
-        ax.barh(labels[::-1], part["session_count"].to_numpy()[::-1], color=colour)
-        for y, v in enumerate(part["session_count"].to_numpy()[::-1]):
-            ax.text(v, y, f" {int(v):,}", va="center", fontsize=8)
-        ax.set_xlabel("sessions")
-        ax.set_title(f"Top 10 {'movies' if content_type == 'movie' else 'series'} by sessions")
-        ax.set_xlim(0, float(part["session_count"].max()) * 1.15)
-    return fig
-
-
-def device_completion(devices: pd.DataFrame) -> Figure:
-    """Mean completion per device with its 95 % confidence interval (from the mart)."""
-    fig, axes = _figure(7, 3.4)
-    ax = axes[0]
-    d = devices.sort_values("mean_completion_percentage")
-    y = np.arange(d.shape[0])
-    mean = d["mean_completion_percentage"].astype(float).to_numpy()
-    err = np.vstack(
-        [
-            mean - d["completion_ci95_lower"].astype(float),
-            d["completion_ci95_upper"].astype(float) - mean,
+        text = [
+            ["" if pd.isna(v) else f"{v:.2f}{'*' if s else ''}" for v, s in zip(row, srow)]
+            for row, srow in zip(m.to_numpy(), stars)
         ]
-    )
-    ax.errorbar(mean, y, xerr=err, fmt="o", color="#4c72b0", ecolor="#333", capsize=4)
-    ax.set_yticks(
-        y, [f"{dev} (n = {int(n):,})" for dev, n in zip(d["device_type"], d["session_count"])]
-    )
-    ax.set_xlabel("mean completion % (95% CI)")
-    ax.set_title("Completion by device")
+        names = [labels.get(c, c) for c in m.columns]
+        fig.add_trace(
+            go.Heatmap(
+                z=m.to_numpy(),
+                x=names,
+                y=names,
+                text=text,
+                texttemplate="%{text}",
+                zmin=-1,
+                zmax=1,
+                colorscale="RdBu",
+                reversescale=True,
+                visible=i == 0,
+                name=method,
+                colorbar={"thickness": 12, "len": 0.8},
+                hovertemplate=f"{method} r(%{{x}}, %{{y}}) = %{{z:.3f}}<extra></extra>",
+            )
+        )
+    if len(methods) > 1:
+        fig.update_layout(
+            updatemenus=[
+                {
+                    "type": "buttons",
+                    "direction": "right",
+                    "x": 0,
+                    "y": 1.02,
+                    "xanchor": "left",
+                    "yanchor": "bottom",
+                    "buttons": [
+                        {
+                            "label": method.capitalize(),
+                            "method": "restyle",
+                            "args": [{"visible": [j == i for j in range(len(methods))]}],
+                        }
+                        for i, method in enumerate(methods)
+                    ],
+                }
+            ]
+        )
+    fig.update_layout(height=440, yaxis={"autorange": "reversed"})
     return fig
 
 
-# --- dashboards ----------------------------------------------------------------------------------
+def _model_curves(
+    curves: Mapping[str, pd.DataFrame],
+    labels: Mapping[str, str],
+    mode: str,
+    hover: str,
+    diagonal: str,
+    axes: tuple[str, str],
+    low: float = 0.0,
+) -> Any:
+    """One line per model from its series points, beside the dotted diagonal y = x."""
+    go = _go()
+    fig = go.Figure()
+    for model, points in curves.items():
+        pts = points.sort_values("point_index")
+        name = labels.get(model, model)
+        fig.add_trace(go.Scatter(x=pts["x"], y=pts["y"], mode=mode, name=name, hovertemplate=hover))
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name=diagonal,
+            line={"dash": "dot", "color": "#999"},
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        height=380,
+        xaxis={"title": axes[0], "range": [low, 1]},
+        yaxis={"title": axes[1], "range": [low, 1.01]},
+    )
+    return fig
 
 
-def active_users(executive: pd.DataFrame) -> Figure:
+def roc_curves(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Any:
+    """ROC curve of each model on held-out users, with the chance diagonal."""
+    return _model_curves(
+        curves,
+        labels,
+        "lines",
+        "false positives %{x:.2f}, true positives %{y:.2f}",
+        "chance",
+        ("false positive rate", "true positive rate"),
+    )
+
+
+def calibration(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> Any:
+    """Observed retention against mean predicted probability per bin; the diagonal is perfect."""
+    lowest = min(
+        (min(float(p["x"].min()), float(p["y"].min())) for p in curves.values()), default=1.0
+    )
+    return _model_curves(
+        curves,
+        labels,
+        "lines+markers",
+        "predicted %{x:.3f}, observed %{y:.3f}",
+        "perfectly calibrated",
+        ("mean predicted probability (bin)", "observed share retained"),
+        low=max(0.0, lowest - 0.05),
+    )
+
+
+def monthly_trend(monthly: pd.DataFrame) -> Any:
+    """Sessions per calendar month (bars) and distinct active users (line, right axis)."""
+    go = _go()
+    labels = [pd.Timestamp(m).strftime("%Y-%m") for m in monthly["month"]]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=monthly["sessions"],
+            name="sessions",
+            marker_color="#4c72b0",
+            hovertemplate="%{x}: %{y:,} sessions<extra></extra>",
+        )
+    )
+    if "active_users" in monthly:
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=monthly["active_users"],
+                name="active users",
+                yaxis="y2",
+                mode="lines+markers",
+                marker_color="#dd8452",
+                hovertemplate="%{x}: %{y:,} active users<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=340,
+        xaxis={"type": "category"},
+        yaxis={"title": "sessions"},
+        yaxis2={
+            "title": "active users",
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+            "tickmode": "auto",  # its own round ticks, not the sessions axis' grid
+        },
+    )
+    return fig
+
+
+def weekday_trend(weekday: pd.DataFrame) -> Any:
+    """Mean sessions per calendar day by weekday, with a 95 % CI over the days."""
+    go = _go()
+    error = None
+    if {"ci_low", "ci_high"} <= set(weekday.columns) and weekday["ci_low"].notna().all():
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "array": (weekday["ci_high"] - weekday["value"]).to_numpy(),
+            "arrayminus": (weekday["value"] - weekday["ci_low"]).to_numpy(),
+        }
+    fig = go.Figure(
+        go.Bar(
+            x=[str(n)[:3] for n in weekday["weekday"]],
+            y=weekday["value"],
+            error_y=error,
+            marker_color="#55a868",
+            name=weekday.attrs.get("unit", "sessions per day"),
+            hovertemplate="%{x}: %{y:,.1f} sessions per day<extra></extra>",
+        )
+    )
+    fig.update_layout(height=340, yaxis={"title": weekday.attrs.get("unit", "sessions per day")})
+    return fig
+
+
+def top10(performance: pd.DataFrame, content_type: str) -> Any:
+    """Top 10 titles of one type by sessions (genre scope 'All genres'), best on top."""
+    go = _go()
+    part = performance[performance["content_type"] == content_type].sort_values(
+        "performance_rank", ascending=False
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=part["session_count"],
+            y=[f"{t} ({c})" for t, c in zip(part["title"], part["content_id"])],
+            orientation="h",
+            marker_color="#4c72b0" if content_type == "movie" else "#dd8452",
+            customdata=np.stack(
+                [part["watch_hours"], part["mean_completion_percentage"], part["views"]], axis=-1
+            )
+            if {"watch_hours", "views"} <= set(part.columns)
+            else None,
+            hovertemplate=(
+                "%{y}<br>%{x:,} sessions<br>%{customdata[0]:,.0f} watch hours<br>"
+                "mean completion %{customdata[1]:.1f} %<br>catalogue views %{customdata[2]:,}"
+                "<extra></extra>"
+            ),
+        )
+    )
+    fig.update_layout(height=360, xaxis={"title": "sessions in the log"})
+    return fig
+
+
+def device_completion(devices: pd.DataFrame) -> Any:
+    """Mean completion per device with its 95 % confidence interval (from the mart)."""
+    go = _go()
+    d = devices.sort_values("mean_completion_percentage")
+    mean = d["mean_completion_percentage"].astype(float)
+    fig = go.Figure(
+        go.Scatter(
+            x=mean,
+            y=d["device_type"],
+            mode="markers",
+            marker={"size": 10, "color": "#4c72b0"},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (d["completion_ci95_upper"].astype(float) - mean).to_numpy(),
+                "arrayminus": (mean - d["completion_ci95_lower"].astype(float)).to_numpy(),
+            },
+            customdata=np.stack(
+                [
+                    d["completion_ci95_lower"].astype(float),
+                    d["completion_ci95_upper"].astype(float),
+                    d["session_count"],
+                ],
+                axis=-1,
+            ),
+            hovertemplate=(
+                "%{y}: %{x:.2f} % [%{customdata[0]:.2f}, %{customdata[1]:.2f}]"
+                "<br>%{customdata[2]:,} sessions<extra></extra>"
+            ),
+            name="mean completion",
+        )
+    )
+    fig.update_layout(height=300, xaxis={"title": "mean completion % (95% CI)"})
+    return fig
+
+
+def active_users(executive: pd.DataFrame) -> Any:
     """Daily, weekly and monthly active users over the log."""
-    fig, axes = _figure(13, 3.6)
-    ax = axes[0]
+    go = _go()
+    fig = go.Figure()
     days = pd.to_datetime(executive["activity_date"])
     for column, label in (
         ("monthly_active_users", "MAU (30 days)"),
         ("weekly_active_users", "WAU (7 days)"),
         ("daily_active_users", "DAU"),
     ):
-        ax.plot(days, executive[column].astype(float), label=label, linewidth=1.3)
-    ax.set_ylabel("users")
-    ax.set_title("Active users per day")
-    ax.legend(loc="center right", ncols=3, fontsize=8)
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=executive[column].astype(float),
+                name=label,
+                mode="lines",
+                hovertemplate="%{y:,.0f}",
+            )
+        )
+    fig.update_layout(height=340, hovermode="x unified", yaxis={"title": "users"})
     return fig
 
 
-def revenue_by_month(revenue: pd.DataFrame) -> Figure:
+def revenue_by_month(revenue: pd.DataFrame) -> Any:
     """Modelled revenue per month, stacked by plan."""
-    fig, axes = _figure(7, 4.0)
-    ax = axes[0]
+    go = _go()
     table = revenue.pivot_table(
         index="revenue_month", columns="subscription_type", values="revenue_usd", aggfunc="sum"
     ).fillna(0.0)
     labels = [pd.Timestamp(m).strftime("%Y-%m") for m in table.index]
-    bottom = np.zeros(table.shape[0])
-    for plan in [p for p in PLANS if p in table.columns]:
-        values = table[plan].astype(float).to_numpy()
-        ax.bar(labels, values, bottom=bottom, color=PLAN_COLOURS[plan], label=plan)
-        bottom += values
-    ax.set_ylabel("USD (modelled)")
-    ax.set_title("Modelled revenue by month and plan")
-    ax.tick_params(axis="x", rotation=45)
-    ax.set_ylim(0, float(bottom.max()) * 1.18 if bottom.size else 1)
-    ax.legend(fontsize=8, ncols=3, loc="upper center")
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=labels,
+                y=table[plan].astype(float),
+                name=plan,
+                marker_color=PLAN_COLOURS[plan],
+                hovertemplate=f"{plan} %{{x}}: $%{{y:,.0f}}<extra></extra>",
+            )
+            for plan in [p for p in PLANS if p in table.columns]
+        ]
+    )
+    fig.update_layout(
+        height=340, barmode="stack", xaxis={"type": "category"}, yaxis={"title": "USD (modelled)"}
+    )
     return fig
 
 
-def geographic(countries: pd.DataFrame) -> Figure:
-    """Users per country and watch hours per active user."""
-    fig, axes = _figure(7, 4.0, ncols=2)
+def geographic(countries: pd.DataFrame) -> Any:
+    """Users per country (top) and watch hours per active user (bottom), countries ranked by users."""
+    from plotly.subplots import make_subplots
+
+    go = _go()
     d = countries.sort_values("user_count", ascending=False)
-    axes[0].bar(d["country"], d["user_count"], color="#4c72b0")
-    axes[0].set_title("Users per country")
-    axes[0].tick_params(axis="x", rotation=45)
     per_user = d["watch_hours"].astype(float) / d["active_user_count"].astype(float)
-    axes[1].bar(d["country"], per_user, color="#55a868")
-    axes[1].set_title("Watch hours per active user")
-    axes[1].tick_params(axis="x", rotation=45)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    fig.add_trace(
+        go.Bar(
+            x=d["country"],
+            y=d["user_count"],
+            name="users",
+            marker_color="#4c72b0",
+            hovertemplate="%{x}: %{y:,} users<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=d["country"],
+            y=per_user,
+            name="watch hours per active user",
+            marker_color="#55a868",
+            hovertemplate="%{x}: %{y:,.1f} watch hours per active user<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title_text="users", row=1, col=1)
+    fig.update_yaxes(title_text="hours / active user", row=2, col=1)
+    fig.update_layout(height=460)
     return fig

@@ -25,6 +25,8 @@ MARTS: dict[str, tuple[str, ...]] = {
         "total_watch_minutes",
         "sum_completion_percentage",
     ),
+    # The log's days: only to tell a month the log covers in part from a whole one.
+    "rpt_executive_summary": ("activity_date",),
     "rpt_financial_revenue": (
         "revenue_month",
         "subscription_type",
@@ -32,15 +34,16 @@ MARTS: dict[str, tuple[str, ...]] = {
         "genre",
         "revenue_cents",
     ),
-    "rpt_user_analytics": (
+    "rpt_user_engagement": (
+        "activity_month",
         "country",
         "subscription_type",
         "age_band",
-        "user_count",
+        "tenure_band",
         "active_user_count",
         "session_count",
-        "watch_hours",
-        "mean_completion_percentage",
+        "total_watch_minutes",
+        "sum_completion_percentage",
     ),
     "rpt_retention_by_plan": (
         "subscription_type",
