@@ -74,13 +74,31 @@ PYTEST_ARGS ?= --durations=25
 # SQLFluff's dbt templater compiles each model with dbt itself, and dbt's compiler opens the
 # connection of profiles.yml (is_incremental() and run_query() ask the database; without one
 # it stops), so the services start first and their variables are exported for that command.
+# It compiles against an empty database of its own (LINT_DB, created when missing): against one
+# that `make run` filled, is_incremental() is true and the linted SQL would be the incremental
+# branch, so the same tree would pass on a new machine and fail after a run.
 # All three run even when one fails, so one run lists every finding; any finding fails the target.
+LINT_DB := streamlytics_lint
 lint: services-up
 	status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/ruff format --check . || status=1; \
-	eval "$$($(BIN)/streamlytics services env)" && $(BIN)/sqlfluff lint dbt_project || status=1; \
+	eval "$$($(BIN)/streamlytics services env)" && \
+	$(BIN)/python -c "$$LINT_DB_SQL" $(LINT_DB) && \
+	PGDATABASE=$(LINT_DB) $(BIN)/sqlfluff lint dbt_project || status=1; \
 	exit $$status
+
+# Creates the database named by argv[1] on DATABASE_URL's server unless it exists.
+define LINT_DB_SQL
+import os, sys, psycopg2
+conn = psycopg2.connect(os.environ["DATABASE_URL"])
+conn.autocommit = True
+cur = conn.cursor()
+cur.execute("select 1 from pg_database where datname = %s", (sys.argv[1],))
+if cur.fetchone() is None:
+    cur.execute(f'create database "{sys.argv[1]}"')
+endef
+export LINT_DB_SQL
 
 # Lint first: a finding stops `make test` before the 15-minute suite starts.
 test: $(SPARK_STAMP) lint $(CHROMIUM_IF_NEEDED) $(POSTGRES15_IF_NEEDED)
