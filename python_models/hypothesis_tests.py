@@ -681,55 +681,85 @@ def clustered_groups(
         details={
             **naive.details,
             "test": test,
+            "why": _clustered_why(naive, sums, "means"),
             "inference": clustered.INFERENCE,
             "df": wald["df"],
             "clusters": wald["clusters"],
             "users": wald["clusters"],
             "design_effect": clustered.design_effect(sums),
             "n_boot": n_boot,
-            "session_level_naive": {
-                "note": "treats sessions as independent; shown for comparison, not judged",
-                "test": naive.details.get("test"),
-                "statistic_name": naive.statistic_name,
-                "statistic": naive.statistic,
-                "p_value": naive.p_value,
-                "effect_name": naive.effect_name,
-                "effect": naive.effect,
-                "ci": [naive.ci_low, naive.ci_high],
-            },
+            "session_level_naive": _naive_details(naive),
         },
     )
 
 
+def _naive_details(naive: Result) -> dict[str, Any]:
+    """The comparison that treats sessions as independent, labelled as such: its test, why it was
+    chosen (the assumption checks), statistic, df, p, effect and CI. Not judged."""
+    return {
+        "note": "treats sessions as independent; shown for comparison, not judged",
+        "test": naive.details.get("test"),
+        "why": naive.details.get("why"),
+        "statistic_name": naive.statistic_name,
+        "statistic": naive.statistic,
+        "df": naive.details.get("df"),
+        "p_value": naive.p_value,
+        "effect_name": naive.effect_name,
+        "effect": naive.effect,
+        "ci": [naive.ci_low, naive.ci_high],
+    }
+
+
+def _clustered_why(naive: Result, sums: clustered.UserSums, equal: str) -> str:
+    """Why a session-level row is judged by the user-clustered Wald F test (details.why)."""
+    return (
+        f"sessions of one user are not independent (design effect "
+        f"{clustered.design_effect(sums):.1f} over {sums.users:,} users), so the Wald F test of "
+        f"equal {equal} with standard errors clustered by user, which assumes neither normality "
+        f"nor equal variances, with a user cluster bootstrap CI; the "
+        f"{naive.details.get('test') or 'test'} that treats sessions as independent (chosen by "
+        f"the checks on the sessions) is kept in session_level_naive for comparison"
+    )
+
+
 def clustered_table(
-    naive: Result, sums: clustered.UserSums, *, rng: np.random.Generator, n_boot: int
+    naive: Result,
+    sums: clustered.UserSums,
+    *,
+    measure: str,
+    rng: np.random.Generator,
+    n_boot: int,
 ) -> Result:
-    """A sessions table (plan × 4K) with its CI and p from users: sums.s counts the 4K sessions."""
+    """A sessions table (plan × 4K) with its CI and p from users: sums.s counts the 4K sessions.
+
+    The statistic stays the table's chi-square (the size of the association beside Cramér's V);
+    the p-value is the user-clustered Wald F's (details.wald_f), the CI the user cluster
+    bootstrap's; the naive chi-square test is kept in details.session_level_naive."""
     if "not_computed" in naive.details or sums.users < MIN_GROUP_N or len(sums.levels) < 2:
         return naive
     wald = clustered.wald_equal_means(sums)
     low, high = clustered.bootstrap_ci(sums, rng, n_boot, statistic="cramers_v")
+    test = "Wald F test of equal shares, standard errors clustered by user"
+    first = naive.details["first_column"]
+    shares = ", ".join(f"{r} {v[first]:.1%}" for r, v in naive.details["row_shares"].items())
     return naive.with_(
         p_value=wald["p"],
         ci_low=low,
         ci_high=high,
-        interpretation=f"{naive.interpretation} CI by user cluster bootstrap and p from the Wald F "
-        f"test of equal 4K shares with standard errors clustered by user ({fmt_p(wald['p'])}).",
+        interpretation=(
+            f"{measure}: {shares} (Cramér's V {naive.effect:.3f}, 95% CI [{low:.3f}, {high:.3f}] "
+            f"by user cluster bootstrap; {test}, {fmt_p(wald['p'])}; {wald['clusters']:,} users)."
+        ),
         details={
             **naive.details,
-            "test": "Wald F test of equal shares, standard errors clustered by user",
+            "test": test,
+            "why": _clustered_why(naive, sums, f"{first} shares"),
+            "wald_f": {"F": wald["F"], "df": wald["df"]},
             "inference": clustered.INFERENCE,
             "clusters": wald["clusters"],
             "users": wald["clusters"],
             "design_effect": clustered.design_effect(sums),
-            "session_level_naive": {
-                "note": "treats sessions as independent; shown for comparison, not judged",
-                "test": naive.details.get("test"),
-                "statistic_name": naive.statistic_name,
-                "statistic": naive.statistic,
-                "p_value": naive.p_value,
-                "ci": [naive.ci_low, naive.ci_high],
-            },
+            "session_level_naive": _naive_details(naive),
         },
     )
 
@@ -916,7 +946,13 @@ def run(
     )
     # Sessions of one user share a plan: the CI and p come from users (clustered_table).
     out.append(
-        clustered_table(chi, plan_4k_sums(users), rng=rng, n_boot=n_boot)
+        clustered_table(
+            chi,
+            plan_4k_sums(users),
+            measure="Share of sessions streamed in 4K by plan",
+            rng=rng,
+            n_boot=n_boot,
+        )
         if "user_id" in users and "share_4k" in users
         else chi
     )

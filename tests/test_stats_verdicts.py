@@ -217,6 +217,54 @@ def test_user_cluster_bootstrap_is_wider_than_treating_sessions_as_independent()
     assert 0 <= low < high
 
 
+def test_a_clustered_session_row_says_why_in_terms_of_the_test_it_computed():
+    # The Assumption checks table shows details.why beside details.test: both must name the
+    # user-clustered Wald F; the rank test the session-level checks chose stays labelled as naive.
+    rng = np.random.default_rng(8)
+    frame = _clustered_sessions(rng, users=60, per_user=20, icc=0.5, shift=0.3)
+    frame["y"] = np.exp(frame["y"])  # skewed: the naive choice is Kruskal-Wallis
+    sums = _sums(frame)
+    naive = ht.compare_many(
+        {k: g["y"].to_numpy() for k, g in frame.groupby("level")},
+        name="q",
+        variables="y ~ level (sessions)",
+        measure="y",
+        rng=rng,
+        n_boot=50,
+    )
+    assert naive.details["test"] == "Kruskal-Wallis test"
+    r = ht.clustered_groups(naive, sums, measure="y", rng=rng, n_boot=50)
+    d = r.details
+    assert "clustered by user" in d["test"]
+    assert d["why"].startswith("sessions of one user are not independent")
+    assert "Wald F test of equal means with standard errors clustered by user" in d["why"]
+    assert "Kruskal-Wallis test that treats sessions as independent" in d["why"]
+    assert d["df"] == clustered.wald_equal_means(sums)["df"]
+    kept = d["session_level_naive"]
+    assert (kept["test"], kept["why"], kept["df"]) == (
+        "Kruskal-Wallis test",
+        naive.details["why"],
+        naive.details["df"],
+    )
+    assert "Kruskal" not in r.interpretation and "Wald F" in r.interpretation
+
+    # The plan × 4K table: p and CI from users, and the sentence quotes those, not the naive CI.
+    frame["k4"] = (frame["y"] > frame["y"].median()).astype(float)
+    frame["plan"] = np.where(frame["user"] % 2 == 0, "Basic", "Premium")
+    table = pd.crosstab(frame["plan"], np.where(frame["k4"] == 1, "4K", "other"))
+    chi = ht.association(table, name="t", variables="4K ~ plan", measure="m", rng=rng, n_boot=50)
+    per_user = frame.groupby(["user", "plan"])["k4"].agg(["size", "sum"]).reset_index()
+    plan_sums = clustered.UserSums.from_long(
+        per_user, user="user", level="plan", n="size", s="sum", q="sum"
+    )
+    t = ht.clustered_table(chi, plan_sums, measure="4K share", rng=rng, n_boot=50)
+    assert "Wald F test of equal 4K shares" in t.details["why"]
+    assert t.details["session_level_naive"]["test"] == "chi-square test of independence"
+    assert t.details["session_level_naive"]["p_value"] == chi.p_value
+    assert f"95% CI [{t.ci_low:.3f}, {t.ci_high:.3f}] by user cluster bootstrap" in t.interpretation
+    assert f"[{chi.ci_low:.3f}, {chi.ci_high:.3f}]" not in t.interpretation
+
+
 # --- known truth: planted effects, planted nulls, tiny effects at huge n, too little data --------
 
 
