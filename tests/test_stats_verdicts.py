@@ -162,6 +162,131 @@ def test_headline_findings_fill_up_to_three_with_negligible_results_and_respect_
     assert len(findings.headline_findings(results, limit=2)) == 2
 
 
+def test_headline_findings_show_one_finding_per_question_not_phrasings_of_one_contrast():
+    # Four Premium-vs-Basic rows and plan x 4K outrank everything else: the summary keeps the
+    # largest plan finding and goes on to other questions (device, the quality question asked
+    # twice, a correlation pair) instead of repeating the plan contrast.
+    pb = {"Premium": {"median": 80.0}, "Basic": {"median": 60.0}}
+    rows = [
+        _row(
+            f"premium_vs_basic_{c}",
+            "hypothesis",
+            "rank_biserial",
+            e,
+            e - 0.05,
+            e + 0.05,
+            "difference",
+            groups=pb,
+            variables=f"{c} ~ plan (Premium vs Basic)",
+        )
+        for c, e in (("watch_minutes", 0.5), ("mean_completion", 0.45), ("share_4k", 0.6))
+    ]
+    rows += [
+        _row(
+            "plan_4k_share",
+            "hypothesis",
+            "cramers_v",
+            0.55,
+            0.5,
+            0.6,
+            "association",
+            variables="quality is 4K ~ plan (sessions)",
+        ),
+        _row(
+            "plan_mean_completion",
+            "hypothesis",
+            "epsilon_squared",
+            0.01,
+            0.005,
+            0.012,
+            "negligible",
+            groups={"Basic": {"median": 1}, "Standard": {"median": 1}},
+            variables="mean_completion ~ plan",
+        ),
+        _row(
+            "quality_completion",
+            "hypothesis",
+            "eta_squared",
+            0.04,
+            0.03,
+            0.05,
+            "difference",
+            groups={"SD": {"median": 70.0}, "HD": {"median": 72.0}},
+            variables="completion ~ quality_level (sessions)",
+        ),
+        _row(
+            "quality_completion_given_plan",
+            "hypothesis",
+            "partial_eta_squared",
+            0.05,
+            0.04,
+            0.06,
+            "difference",
+            variables="completion ~ quality_level + plan (sessions)",
+        ),
+        _row(
+            "device_completion",
+            "hypothesis",
+            "eta_squared",
+            0.03,
+            0.025,
+            0.035,
+            "difference",
+            groups={"TV": {"median": 70.0}, "Mobile": {"median": 60.0}},
+            variables="completion ~ device_type (sessions)",
+        ),
+        _row(
+            "pearson_age__tenure_days",
+            "correlation",
+            "pearson_r",
+            0.15,
+            0.12,
+            0.18,
+            "association",
+            variables="age ~ tenure_days",
+        ),
+        _row(
+            "spearman_age__tenure_days",
+            "correlation",
+            "spearman_rho",
+            0.16,
+            0.13,
+            0.19,
+            "association",
+            variables="age ~ tenure_days",
+        ),
+    ]
+    results = pd.DataFrame(rows)
+    names = [
+        r["name"]
+        for r in sorted(
+            (findings.rows(results, "hypothesis") + findings.rows(results, "correlation")),
+            key=lambda r: -es.magnitude(r),
+        )
+    ]
+    assert names[:4] == [  # what ranking alone would show: the plan contrast four times
+        "premium_vs_basic_share_4k",
+        "plan_4k_share",
+        "premium_vs_basic_watch_minutes",
+        "premium_vs_basic_mean_completion",
+    ]
+    head = findings.headline_findings(results, limit=5)
+    shown = [{p.name for p in f.parts if isinstance(p, findings.Quote)} for f in head]
+    # the largest of each question: plan (rank-biserial 0.6), quality (asked with and without
+    # plan held fixed: partial eta² 0.05 > eta² 0.04), device, and the age ~ tenure pair
+    # (Spearman 0.16 > Pearson 0.15); the negligible plan row is not needed to reach three.
+    assert shown == [
+        {"premium_vs_basic_share_4k"},
+        {"quality_completion_given_plan"},
+        {"device_completion"},
+        {"spearman_age__tenure_days"},
+    ]
+    assert findings.question(rows[3]) == findings.question(rows[0]) == ("groups", "plan")
+    assert findings.question(rows[6]) == findings.question(rows[5]) == ("groups", "quality_level")
+    assert findings.question(rows[8]) == ("pair", frozenset({"age", "tenure_days"}))
+    assert [f.verdict.text for f in head] == ["difference"] * 3 + ["association"]
+
+
 # --- session-level inference clustered by user ---------------------------------------------------
 
 

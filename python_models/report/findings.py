@@ -856,12 +856,32 @@ def plain_finding(row: Mapping[str, Any]) -> Finding:
     )
 
 
+def question(row: Mapping[str, Any]) -> tuple[str, Any]:
+    """Which question a row answers, for headline_findings' one finding per question.
+
+    A group comparison (section hypothesis) answers "do these groups differ?": its question is
+    the grouping on the right of "~" (the first term, parenthetical dropped), whatever the outcome
+    — Premium vs Basic on minutes, completion, hours and 4K share, the three plans on completion
+    and plan × 4K are all the plan question; quality given plan is the quality question. Any other
+    row (a correlation, a regression slope) relates two variables: its question is the unordered
+    pair, so Pearson and Spearman of one pair are one question. A row without "~" in its
+    variables is a question of its own.
+    """
+    outcome, tilde, right = str(row.get("variables", "")).partition(" ~ ")
+    if not tilde:
+        return ("row", row.get("name"))
+    right = right.split(" (")[0]
+    if row.get("section") == "hypothesis":
+        return ("groups", right.split(" + ")[0].strip())
+    return ("pair", frozenset((outcome.strip(), right.strip())))
+
+
 def _one_per_question(ranked: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Pearson and Spearman of one pair answer one question: keep the first (higher-ranked) of each.
-    seen: set[tuple[Any, Any]] = set()
+    # Keep the first (higher-ranked) row of each question.
+    seen: set[tuple[str, Any]] = set()
     out = []
     for r in ranked:
-        key = (r.get("section"), r.get("variables"))
+        key = question(r)
         if key not in seen:
             seen.add(key)
             out.append(r)
@@ -875,8 +895,11 @@ def headline_findings(results: pd.DataFrame, limit: int = 5) -> list[Finding]:
     |rank-biserial|, Cramér's V and standardised slopes as they are, Hedges g as g/√(g²+4), ε²,
     η² and partial η² as their square root): first the effects of interest (verdict difference or
     association), largest first; when there are fewer than three, the firmest negligible results
-    (narrowest interval) follow, since "no difference worth acting on" is news too. Inconclusive
-    rows, rows not computed and definitional relations are never headlines.
+    (narrowest interval) follow, since "no difference worth acting on" is news too. At most one
+    finding per question (`question`: the same grouping of users, e.g. every plan contrast, or
+    the same pair of variables), the highest-ranked, so five phrasings of one contrast never fill
+    the summary; a negligible result fills in only for a question no effect of interest answers.
+    Inconclusive rows, rows not computed and definitional relations are never headlines.
     """
     candidates = [r for s in HEADLINE_SECTIONS for r in rows(results, s) if _headline_candidate(r)]
     positive = sorted(
@@ -886,7 +909,9 @@ def headline_findings(results: pd.DataFrame, limit: int = 5) -> list[Finding]:
     negligible = sorted(
         (r for r in candidates if r.get("verdict") == effect_sizes.NEGLIGIBLE), key=_ci_width
     )
-    positive, negligible = _one_per_question(positive), _one_per_question(negligible)
+    positive = _one_per_question(positive)
+    answered = {question(r) for r in positive}
+    negligible = [r for r in _one_per_question(negligible) if question(r) not in answered]
     chosen = positive[:limit]
     if len(chosen) < min(HEADLINE_MIN, limit):
         chosen += negligible[: min(HEADLINE_MIN, limit) - len(chosen)]
