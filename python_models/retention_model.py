@@ -523,7 +523,46 @@ def _out_of_time(
         )
         rows.append(row)
         head[model] = fig
+        if not model.startswith("baseline_"):
+            rows.append(
+                gain_row(
+                    f"retention_gain_out_of_time_over_baseline_{model}",
+                    model,
+                    y_test,
+                    p,
+                    scores["baseline_sessions_before"],
+                    how,
+                )
+            )
     return rows, head
+
+
+def gain_row(
+    name: str, model: str, y: np.ndarray, p: np.ndarray, q: np.ndarray, how: str
+) -> Result:
+    """A model's AUC gain over sessions_before alone (scores `q`, the same users), paired DeLong
+    CI, judged against the SESOI of an AUC gain: the verdict its AUC sentence carries."""
+    gain, low, high = auc_gain_ci(y, p, q)
+    # Neutral here: the verdict (results.judge) says whether the gain is one worth having.
+    return judge(
+        Result(
+            section="retention",
+            name=name,
+            variables=f"AUC({model}) − AUC(sessions_before alone)",
+            statistic_name="auc_gain",
+            statistic=gain,
+            effect_name="auc_gain",
+            effect=gain,
+            ci_low=low,
+            ci_high=high,
+            n=int(y.shape[0]),
+            interpretation=(
+                f"{MODEL_WORDS[model].capitalize()} against sessions before the cutoff alone "
+                f"({how}): AUC gain {gain:+.3f} (95% CI [{low:+.3f}, {high:+.3f}], DeLong paired)."
+            ),
+            details={"ci": "DeLong paired, 95%", "baseline": BASELINE_FEATURE, "evaluation": how},
+        )
+    )
 
 
 def _run(
@@ -596,28 +635,14 @@ def _run(
                 details={"base_rate": base, **fig},
             )
         )
-        gain, low, high = auc_gain_ci(y, p, oof["scores"]["baseline_sessions_before"])
         results.append(
-            judge(
-                Result(
-                    section="retention",
-                    name=f"retention_gain_over_baseline_{model}",
-                    variables=f"AUC({model}) − AUC(sessions_before alone)",
-                    statistic_name="auc_gain",
-                    statistic=gain,
-                    effect_name="auc_gain",
-                    effect=gain,
-                    ci_low=low,
-                    ci_high=high,
-                    n=int(y.shape[0]),
-                    interpretation=(
-                        f"{MODEL_WORDS[model].capitalize()} against sessions before the cutoff "
-                        f"alone: AUC gain {gain:+.3f} (95% CI [{low:+.3f}, {high:+.3f}], DeLong "
-                        f"paired; {'the model ranks worse than' if high < 0 else 'the model ranks better than' if low > 0 else 'no clear difference from'} "
-                        "the one-feature baseline)."
-                    ),
-                    details={"ci": "DeLong paired, 95%", "baseline": BASELINE_FEATURE},
-                )
+            gain_row(
+                f"retention_gain_over_baseline_{model}",
+                model,
+                y,
+                p,
+                oof["scores"]["baseline_sessions_before"],
+                how,
             )
         )
         curves += roc_points(y, p, model) + calibration_points(y, p, model)

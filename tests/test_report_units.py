@@ -128,6 +128,59 @@ def test_seed_claim_parts_carry_their_own_verdicts() -> None:
     assert two.verdict.text == "not supported" and "not computed" in _text(two)
 
 
+def test_retention_sentences_carry_the_verdict_of_the_gain_over_the_one_feature_baseline() -> None:
+    # Cross-validated, the model is a near-copy of the baseline (gain negligible); out of time it
+    # ranks far better (a difference): each AUC sentence carries the verdict of its own gain.
+    from python_models import retention_model as rm
+
+    rng = np.random.default_rng(4)
+    y = (rng.random(4000) < 0.3).astype(int)
+    from scipy.special import expit
+
+    noise = rng.normal(0, 1.0, y.shape[0])
+    baseline = expit(y + noise)
+    near_copy = expit(y + noise + rng.normal(0, 0.01, y.shape[0]))
+    better = expit(y + rng.normal(0, 0.3, y.shape[0]))
+    rows = [
+        rm._auc_row("retention_auc_logistic", "logistic", y, near_copy, 0.3, "cv", {})[0],
+        rm.gain_row(
+            "retention_gain_over_baseline_logistic", "logistic", y, near_copy, baseline, "cv"
+        ),
+        rm._auc_row(
+            "retention_auc_baseline_sessions_before",
+            "baseline_sessions_before",
+            y,
+            baseline,
+            0.3,
+            "cv",
+            {},
+        )[0],
+        rm._auc_row("retention_auc_out_of_time_logistic", "logistic", y, better, 0.3, "oot", {})[0],
+        rm.gain_row(
+            "retention_gain_out_of_time_over_baseline_logistic",
+            "logistic",
+            y,
+            better,
+            baseline,
+            "oot",
+        ),
+    ]
+    frame = pd.DataFrame([{**r.__dict__} for r in rows])
+    cv, base, oot = findings.retention_findings(findings.rows(frame, "retention"))
+    assert (cv.verdict.name, cv.verdict.text) == (
+        "retention_gain_over_baseline_logistic",
+        "negligible",
+    )
+    assert "ranks users practically as well as sessions before the cutoff alone" in _text(cv)
+    assert (oot.verdict.name, oot.verdict.text) == (
+        "retention_gain_out_of_time_over_baseline_logistic",
+        "difference",
+    )
+    assert "ranks users better than sessions before the cutoff alone" in _text(oot)
+    # The baseline is the reference the gains are measured from: no verdict of its own.
+    assert base.verdict is None and "the reference the models' AUC gains" in _text(base)
+
+
 def test_correlations_split_into_related_sentences_and_unrelated_pairs() -> None:
     def corr(method: str, x: str, y: str, r: float, verdict: str) -> dict[str, Any]:
         return {

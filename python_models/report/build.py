@@ -676,13 +676,7 @@ def retention_section(run: AnalysisRun) -> Section | None:
         "Retained = at least one session in the last month of the log; features only from before that month "
         "(time split); scores are out-of-fold on held-out users. An AUC near 1 would mean leakage, not skill.",
     )
-    section.findings = [
-        findings.retention(r) for r in rows if r["name"].startswith("retention_auc_")
-    ] + [
-        findings.retention_gain(r)
-        for r in rows
-        if r["name"].startswith("retention_gain_over_baseline_")
-    ]
+    section.findings = findings.retention_findings(rows)
     # Written by the analysis from its counts when the classes were too small to evaluate.
     section.notes += [
         str(r["interpretation"]) for r in rows if r["name"] == "retention_not_evaluated"

@@ -432,9 +432,15 @@ def clustering(rows_by_name: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     return out
 
 
-def retention(row: Mapping[str, Any]) -> Finding:
+def retention(row: Mapping[str, Any], gain: Mapping[str, Any] | None = None) -> Finding:
     """AUC of one model (or baseline) with its CI, Brier skill against the base rate and the rare
-    class's PR-AUC, and how it was evaluated (held-out users, or the next month out of time)."""
+    class's PR-AUC, and how it was evaluated (held-out users, or the next month out of time).
+
+    With `gain` (the model's AUC gain over sessions_before alone, evaluated the same way, judged
+    against the SESOI of an AUC gain) the sentence ends with what that gain says, in the verdict's
+    words, and carries its verdict. A baseline has no gain row: it is the reference the models'
+    gains are measured from, and says so.
+    """
     model = str(row.get("name", "")).removeprefix("retention_auc_")
     out_of_time = model.startswith("out_of_time_")
     model = model.removeprefix("out_of_time_").replace("_", " ")
@@ -470,13 +476,16 @@ def retention(row: Mapping[str, Any]) -> Finding:
             quote(row, "details.pr_auc_chance", 3),
             ")",
         ]
+    if gain is not None:
+        parts += ["; ", *_gain_parts(gain)]
+    elif model.startswith("baseline"):
+        parts.append("; a baseline, the reference the models' AUC gains are measured from")
     parts.append(".")
-    return Finding(tuple(parts), verdict_of(row))
+    return Finding(tuple(parts), verdict_of(gain if gain is not None else row))
 
 
-def retention_gain(row: Mapping[str, Any]) -> Finding:
-    """A model's AUC over the one-feature baseline's, judged against the SESOI of an AUC gain."""
-    model = str(row.get("name", "")).removeprefix("retention_gain_over_baseline_")
+def _gain_parts(row: Mapping[str, Any]) -> list[Part]:
+    # What a judged AUC gain over sessions_before alone says, in its verdict's words.
     words = _say(
         row,
         "ranks users "
@@ -485,17 +494,27 @@ def retention_gain(row: Mapping[str, Any]) -> Finding:
         "ranks users practically as well as sessions before the cutoff alone",
         "cannot be told apart from sessions before the cutoff alone",
     )
-    return Finding(
-        (
-            f"Retention, {model.replace('_', ' ')}: {words} (AUC gain ",
-            quote(row, "effect", 3),
-            *_ci_parts(row, 3),
-            "; n = ",
-            quote(row, "n", kind="int"),
-            ").",
-        ),
-        verdict_of(row),
-    )
+    return [f"{words} (AUC gain ", quote(row, "effect", 3), *_ci_parts(row, 3), ")"]
+
+
+def retention_findings(rows: list[dict[str, Any]]) -> list[Finding]:
+    """One sentence per retention AUC row (cross-validated, then out of time), each model's with
+    the verdict of its AUC gain over sessions_before alone evaluated the same way
+    (retention_gain_over_baseline_<model>, retention_gain_out_of_time_over_baseline_<model>)."""
+    named = {str(r.get("name")): r for r in rows}
+    out = []
+    for r in rows:
+        name = str(r.get("name"))
+        if not name.startswith("retention_auc_"):
+            continue
+        model = name.removeprefix("retention_auc_")
+        gain = (
+            f"retention_gain_out_of_time_over_baseline_{model.removeprefix('out_of_time_')}"
+            if model.startswith("out_of_time_")
+            else f"retention_gain_over_baseline_{model}"
+        )
+        out.append(retention(r, named.get(gain)))
+    return out
 
 
 def _outcome(row: Mapping[str, Any]) -> str:
