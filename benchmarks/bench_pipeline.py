@@ -239,6 +239,7 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return {
             "status": summary["status"],
             "peak_rss_mb_reported": summary.get("peak_rss_mb"),
+            "dbt_nodes": dbt_node_profile(settings().dbt_project_dir / "target"),
             "stages": {
                 st["name"]: {"status": st["status"], "seconds": st["seconds"]}
                 for st in summary["stages"]
@@ -253,6 +254,24 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
 
         return {"result": empty()}
     raise SystemExit(f"unknown stage {stage!r}")
+
+
+def dbt_node_profile(target: Path, top: int = 25) -> dict[str, Any]:
+    """The dbt build's own account of where its time went: the slowest nodes of run_results.json
+    and the sum over all nodes (above the wall time when threads overlap)."""
+    path = target / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())["results"]
+    ranked = sorted(results, key=lambda r: -r["execution_time"])
+    return {
+        "nodes": len(results),
+        "sum_seconds": round(sum(r["execution_time"] for r in results), 1),
+        "slowest": [
+            {"node": r["unique_id"].split(".", 2)[-1], "seconds": round(r["execution_time"], 2)}
+            for r in ranked[:top]
+        ],
+    }
 
 
 def child_raw_copy(url: str, data: Path, schema: str) -> dict[str, Any]:
