@@ -59,9 +59,25 @@ staged as (
     {{ new_loads }}
 ),
 
+staged_loads as (
+    select load_id from {{ ref('stg_streaming__viewing_sessions') }}
+    {{ new_loads }}
+),
+
+{% if plan['append'] -%}
+-- An appending build validates one new load (thousands of rows): they are ranked directly.
+-- (Joining them to a repeated-ids aggregate, as below, let the planner - which estimates a
+-- brand-new load at one row - re-run the aggregate once per row.)
+ranked as (
+    select
+        *,
+        {{ first_occurrence_columns('session_id') }}
+    from staged
+),
+
+{% else -%}
 staged_ids as (
     select session_id from {{ ref('stg_streaming__viewing_sessions') }}
-    {{ new_loads }}
 ),
 
 staged_occurrences as (
@@ -72,12 +88,6 @@ staged_occurrences as (
         source_file,
         source_line
     from {{ ref('stg_streaming__viewing_sessions') }}
-    {{ new_loads }}
-),
-
-staged_loads as (
-    select load_id from {{ ref('stg_streaming__viewing_sessions') }}
-    {{ new_loads }}
 ),
 
 -- Ids staged more than once: one hash aggregate of the id alone. Only their rows are sorted
@@ -111,6 +121,7 @@ ranked as (
         and staged.source_line = repeated.source_line
 ),
 
+{% endif -%}
 {% if plan['append'] -%}
 -- The kept occurrence of each id among the rows validated before (exactly one per id).
 earlier as (
