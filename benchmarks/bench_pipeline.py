@@ -744,12 +744,13 @@ def compare(run: ScaleRun) -> dict[str, Any]:
     """The figures the targets are about."""
     out: dict[str, Any] = {}
     full = sum(s.seconds for s in run.stages)
-    out["end_to_end_seconds"] = round(full, 2)
-    out["data_path_seconds"] = round(
-        sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2
-    )
-    out["end_to_end_ok"] = all(s.status == "ok" for s in run.stages)
-    out["peak_rss_mb"] = max((s.peak_rss_mb for s in run.stages), default=None)
+    if run.stages:  # --stages none: only the baselines and `streamlytics run`
+        out["end_to_end_seconds"] = round(full, 2)
+        out["data_path_seconds"] = round(
+            sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2
+        )
+        out["end_to_end_ok"] = all(s.status == "ok" for s in run.stages)
+        out["peak_rss_mb"] = max(s.peak_rss_mb for s in run.stages)
     ingest = next((s for s in run.stages if s.stage == "ingest" and s.status == "ok"), None)
     copy_files = run.raw_copy.get("files") or {}
     if ingest is not None and copy_files:
