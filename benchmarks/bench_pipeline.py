@@ -84,6 +84,45 @@ PLAIN_TABLES = {
         session_id text not null, user_id text not null, content_id text not null,
         watch_date date not null, watch_duration_minutes integer not null,
         completion_percentage numeric not null, device_type text not null, quality_level text not null)""",
+    "content": "create table {schema}.content (document jsonb not null)",
+}
+
+# The floor's second half: the answers the pipeline exists for (the course questions and the
+# per-user features), as plain SQL over the core's session log. What the build costs above
+# these plus the raw COPY is what its layers, checks and copies cost.
+FLOOR_QUERIES = {
+    "device x completion": """
+        select device_type, count(*), avg(completion_percentage),
+            avg(case when completion_percentage >= 90 then 1.0 else 0.0 end)
+        from core.viewing_sessions group by device_type""",
+    "month": """
+        select date_trunc('month', watch_date), count(*), count(distinct user_id),
+            sum(watch_minutes), avg(completion_percentage)
+        from core.viewing_sessions group by 1""",
+    "weekday": """
+        select extract(isodow from watch_date), count(*), sum(watch_minutes),
+            avg(completion_percentage)
+        from core.viewing_sessions group by 1""",
+    "plan": """
+        select u.subscription_type, count(*), count(distinct s.user_id), sum(s.watch_minutes),
+            avg(s.completion_percentage)
+        from core.viewing_sessions as s join core.users as u on s.user_id = u.user_id
+        group by u.subscription_type""",
+    "top 5 by country": """
+        select * from (
+            select country, content_id, minutes,
+                row_number() over (partition by country order by minutes desc, content_id) as rank
+            from (
+                select u.country, s.content_id, sum(s.watch_minutes) as minutes
+                from core.viewing_sessions as s join core.users as u on s.user_id = u.user_id
+                group by u.country, s.content_id
+            ) as per_title
+        ) as ranked
+        where rank <= 5""",
+    "per-user totals": """
+        select user_id, count(*), sum(watch_minutes), avg(completion_percentage),
+            count(distinct content_id), min(watch_date), max(watch_date)
+        from core.viewing_sessions group by user_id""",
 }
 
 
@@ -181,6 +220,8 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"rows": row_counts(export_marts(work / "tableau", url))}
     if stage == "raw-copy":
         return child_raw_copy(url, data, args["schema"])
+    if stage == "floor-queries":
+        return child_floor_queries(url)
     if stage == "seed-execute-values":
         return child_seed_loader(url, data, args["schema"])
     if stage == "streamlytics-run":
@@ -198,6 +239,7 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return {
             "status": summary["status"],
             "peak_rss_mb_reported": summary.get("peak_rss_mb"),
+            "dbt_nodes": dbt_node_profile(settings().dbt_project_dir / "target"),
             "stages": {
                 st["name"]: {"status": st["status"], "seconds": st["seconds"]}
                 for st in summary["stages"]
@@ -214,8 +256,29 @@ def child_stage(stage: str, args: dict[str, Any]) -> dict[str, Any]:
     raise SystemExit(f"unknown stage {stage!r}")
 
 
+def dbt_node_profile(target: Path, top: int = 25) -> dict[str, Any]:
+    """The dbt build's own account of where its time went: the slowest nodes of run_results.json
+    and the sum over all nodes (above the wall time when threads overlap)."""
+    path = target / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())["results"]
+    ranked = sorted(results, key=lambda r: -r["execution_time"])
+    return {
+        "nodes": len(results),
+        "sum_seconds": round(sum(r["execution_time"] for r in results), 1),
+        "slowest": [
+            {"node": r["unique_id"].split(".", 2)[-1], "seconds": round(r["execution_time"], 2)}
+            for r in ranked[:top]
+        ],
+    }
+
+
 def child_raw_copy(url: str, data: Path, schema: str) -> dict[str, Any]:
-    """COPY the CSV exports as they are into plain typed tables: the machine's floor."""
+    """COPY the exports as they are into plain typed tables: the machine's floor.
+
+    The CSVs go through COPY; content.json (one pretty-printed document) lands as one jsonb value.
+    """
     import psycopg2
 
     conn = psycopg2.connect(url)
@@ -229,6 +292,30 @@ def child_raw_copy(url: str, data: Path, schema: str) -> dict[str, Any]:
             rows = cur.rowcount
         conn.commit()
         out[table] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.execute(
+            f"insert into {schema}.content values (%s::jsonb)",
+            ((data / "content.json").read_text(encoding="utf-8"),),
+        )
+    conn.commit()
+    out["content"] = {"rows": 1, "seconds": round(time.perf_counter() - started, 3)}
+    conn.close()
+    return out
+
+
+def child_floor_queries(url: str) -> dict[str, Any]:
+    """FLOOR_QUERIES on the core's session log, one after another; seconds each (rows fetched)."""
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    out = {}
+    with conn.cursor() as cur:
+        for name, sql in FLOOR_QUERIES.items():
+            started = time.perf_counter()
+            cur.execute(sql)
+            rows = len(cur.fetchall())
+            out[name] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3)}
     conn.close()
     return out
 
@@ -311,6 +398,7 @@ class ScaleRun:
     incremental_rows: int = 0
     run_full: StageRun | None = None
     run_incremental: StageRun | None = None
+    floor_queries: StageRun | None = None
     comparisons: dict[str, Any] = field(default_factory=dict)
 
 
@@ -618,6 +706,12 @@ def bench_scale(
                 "streamlytics-run", run_args, run_env, run.sessions, max_rss_mb
             )
             save(run)
+        # The floor's queries read the core the full build just wrote (before the new day).
+        floor_env = run_env if end_to_end else env
+        if end_to_end or "transform" in stages:
+            print("  floor: the essential aggregations as plain SQL", flush=True)
+            run.floor_queries = run_stage("floor-queries", args, floor_env, run.sessions)
+            save(run)
         run.incremental_rows = add_new_day(data)
         print(f"  incremental day: {run.incremental_rows:,} new sessions", flush=True)
         for stage in stages:
@@ -650,12 +744,13 @@ def compare(run: ScaleRun) -> dict[str, Any]:
     """The figures the targets are about."""
     out: dict[str, Any] = {}
     full = sum(s.seconds for s in run.stages)
-    out["end_to_end_seconds"] = round(full, 2)
-    out["data_path_seconds"] = round(
-        sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2
-    )
-    out["end_to_end_ok"] = all(s.status == "ok" for s in run.stages)
-    out["peak_rss_mb"] = max((s.peak_rss_mb for s in run.stages), default=None)
+    if run.stages:  # --stages none: only the baselines and `streamlytics run`
+        out["end_to_end_seconds"] = round(full, 2)
+        out["data_path_seconds"] = round(
+            sum(s.seconds for s in run.stages if s.stage in DATA_PATH_STAGES), 2
+        )
+        out["end_to_end_ok"] = all(s.status == "ok" for s in run.stages)
+        out["peak_rss_mb"] = max(s.peak_rss_mb for s in run.stages)
     ingest = next((s for s in run.stages if s.stage == "ingest" and s.status == "ok"), None)
     copy_files = run.raw_copy.get("files") or {}
     if ingest is not None and copy_files:
@@ -679,7 +774,7 @@ def compare(run: ScaleRun) -> dict[str, Any]:
             ],
             1,
         )
-    if run.incremental:
+    if run.incremental and run.stages:
         incremental = sum(s.seconds for s in run.incremental)
         out["incremental_seconds"] = round(incremental, 2)
         out["incremental_fraction"] = round(incremental / full, 3) if full else None
@@ -691,7 +786,21 @@ def compare(run: ScaleRun) -> dict[str, Any]:
             out["incremental_transform_fraction"] = round(
                 transform[0].seconds / full_transform[0].seconds, 3
             )
+    floor = None
+    if copy_files and run.floor_queries is not None and run.floor_queries.status == "ok":
+        copy_seconds = sum(f["seconds"] for f in copy_files.values())
+        query_seconds = sum(q["seconds"] for q in run.floor_queries.result.values())
+        floor = copy_seconds + query_seconds
+        out["floor_copy_seconds"] = round(copy_seconds, 2)
+        out["floor_query_seconds"] = round(query_seconds, 2)
+        out["floor_seconds"] = round(floor, 2)
     if run.run_full is not None and run.run_full.status == "ok":
+        if floor:
+            out["streamlytics_run_vs_floor"] = round(run.run_full.seconds / floor, 1)
+            if run.run_incremental is not None and run.run_incremental.status == "ok":
+                out["streamlytics_run_incremental_vs_floor"] = round(
+                    run.run_incremental.seconds / floor, 2
+                )
         out["streamlytics_run_seconds"] = run.run_full.seconds
         out["streamlytics_run_peak_rss_mb"] = run.run_full.peak_rss_mb
         if run.run_incremental is not None and run.run_incremental.status == "ok":
@@ -727,6 +836,37 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ]
     lines += [
+        "The targets: `streamlytics run` on a fresh database, and again after one more day,",
+        "against the floor measured in the same run (raw COPY of the three files + the essential",
+        "aggregations as plain SQL on core.viewing_sessions). Largest process = run_summary.json's",
+        "`peak_rss_mb`; tree = the CLI's whole process tree (forked children share pages). Database",
+        "servers not counted.",
+        "",
+        (
+            "| scale | sessions | floor s (COPY + queries) | `streamlytics run` s | × floor "
+            "| +1 day s | +1 day / full | largest process MB | tree MB "
+            "| load before→after (run; +1 day) |"
+        ),
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in results["scales"]:
+        c, full, inc = run["comparisons"], run.get("run_full"), run.get("run_incremental")
+        floor = (
+            f"{c['floor_seconds']} ({c['floor_copy_seconds']} + {c['floor_query_seconds']})"
+            if "floor_seconds" in c
+            else "-"
+        )
+        loads = "; ".join(f"{s['load_before']:.1f}→{s['load_after']:.1f}" for s in (full, inc) if s)
+        largest = (full.get("result") or {}).get("peak_rss_mb_reported") if full else None
+        lines.append(
+            f"| {run['scale']:g} | {run['sessions']:,} | {floor} "
+            f"| {c.get('streamlytics_run_seconds', '-')} | {c.get('streamlytics_run_vs_floor', '-')} "
+            f"| {c.get('streamlytics_run_incremental_seconds', '-')} "
+            f"| {c.get('streamlytics_run_incremental_fraction', '-')} | {largest or '-'} "
+            f"| {c.get('streamlytics_run_peak_rss_mb', '-')} | {loads or '-'} |"
+        )
+    lines += [
+        "",
         "| scale | sessions | stage | wall s | rows/s | peak RSS MB | load before→after |",
         "|---:|---:|---|---:|---:|---:|---|",
     ]
@@ -746,6 +886,7 @@ def markdown(results: dict[str, Any]) -> str:
         for label, s in (
             ("`streamlytics run` (whole flow)", run.get("run_full")),
             ("`streamlytics run` (+1 day)", run.get("run_incremental")),
+            ("floor: essential aggregations (plain SQL)", run.get("floor_queries")),
         ):
             if s:
                 status = "" if s["status"] == "ok" else f" **{s['status'].upper()}**"
@@ -803,7 +944,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stages",
         default="all",
-        help=f"comma-separated, in pipeline order, or 'all' (default: {','.join(ALL_STAGES)})",
+        help=(
+            "comma-separated, in pipeline order, 'all' (default: "
+            f"{','.join(ALL_STAGES)}) or 'none' (baselines and `streamlytics run` only)"
+        ),
     )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="where data is generated (default: a temp dir)"
@@ -833,7 +977,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     scales = [float(s) for s in args.scales.split(",") if s]
-    stages = ALL_STAGES if args.stages == "all" else tuple(s for s in args.stages.split(",") if s)
+    if args.stages == "all":
+        stages = ALL_STAGES
+    elif args.stages == "none":  # only the baselines and `streamlytics run`
+        stages = ()
+    else:
+        stages = tuple(s for s in args.stages.split(",") if s)
     unknown = [s for s in stages if s not in ALL_STAGES]
     if unknown:
         parser.error(f"unknown stage(s) {unknown}; choose from {', '.join(ALL_STAGES)}")

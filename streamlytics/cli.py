@@ -621,7 +621,9 @@ def transform(
     full_refresh: bool = typer.Option(
         False, "--full-refresh", help="Rebuild incremental models from scratch."
     ),
-    threads: int = typer.Option(None, "--threads", help="dbt threads (default: DBT_THREADS or 4)."),
+    threads: int = typer.Option(
+        None, "--threads", help="dbt threads (default: DBT_THREADS or one per core)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo dbt's own output."),
     warehouse: str = WAREHOUSE_OPTION,
 ) -> None:

@@ -59,11 +59,43 @@ class Settings:
     gx_project_dir: Path
     """The Great Expectations project (its gx/ context, where validation results and Data Docs
     are written, and the vendored Data Docs assets); the test suite points it at a copy."""
+    dbt_threads: int
+    """dbt's threads: DBT_THREADS, else one per core (see :func:`machine_dbt_threads`)."""
+    dbt_work_mem_mb: int
+    """work_mem of dbt's own connections: STREAMLYTICS_DBT_WORK_MEM_MB, else from the machine's
+    memory and dbt's threads (see :func:`machine_work_mem_mb`)."""
+
+
+def _total_memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: assume a small machine
+        return 4096
+
+
+def machine_dbt_threads() -> int:
+    """One dbt thread per core: the heavy nodes are CPU-bound PostgreSQL statements, so more
+    threads than cores only makes the session-level sorts and hash aggregates compete for the
+    same cores and memory (four of them on two cores spilled at 10 M sessions)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def machine_work_mem_mb(threads: int) -> int:
+    """work_mem for dbt's connections: an eighth of the machine's memory shared by its threads.
+
+    Each statement may hold a few sort/hash nodes at once (PostgreSQL gives a hash twice
+    work_mem by default), so an eighth per build keeps a build well inside memory even with a
+    handful of nodes per thread, while the session log's aggregates fit in memory. Bounded to
+    64 MB (the server's default) .. 2 GB.
+    """
+    return max(64, min(2048, _total_memory_mb() // 8 // max(1, threads)))
 
 
 def settings() -> Settings:
     root = Path(os.environ.get("STREAMLYTICS_HOME", PROJECT_ROOT)).resolve()
     state = Path(os.environ.get("STREAMLYTICS_STATE_DIR", root / ".state")).resolve()
+    threads = int(os.environ.get("DBT_THREADS") or machine_dbt_threads())
+    work_mem = os.environ.get("STREAMLYTICS_DBT_WORK_MEM_MB")
     return Settings(
         project_root=root,
         state_dir=state,
@@ -80,4 +112,6 @@ def settings() -> Settings:
         dbt_project_dir=root / "dbt_project",
         dbt_profiles_dir=root,
         gx_project_dir=Path(os.environ.get("STREAMLYTICS_GX_DIR", root / "expectations")).resolve(),
+        dbt_threads=threads,
+        dbt_work_mem_mb=int(work_mem) if work_mem else machine_work_mem_mb(threads),
     )

@@ -32,12 +32,15 @@ FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 WARN_STATUSES = frozenset({"warn"})
 OUTPUT_TAIL_LINES = 40
 
-# Session settings for dbt's own connections (libpq reads PGOPTIONS), not server-wide: a build
-# runs a handful of statements at a time over millions of rows, where the server's default
-# work_mem (sized for many concurrent connections) makes the session-level sorts and hash
-# aggregates spill to disk (the revenue allocation sorts ~4 M rows at scale 10). 4 dbt threads
-# x a few sort/hash nodes each stays well inside a 24 GiB machine.
-DBT_SESSION_SETTINGS = {"work_mem": "512MB"}
+
+def dbt_session_settings(cfg: Settings) -> dict[str, str]:
+    """Session settings for dbt's own connections (libpq reads PGOPTIONS), not server-wide.
+
+    A build runs one statement per thread over millions of rows, where the server's default
+    work_mem (sized for many concurrent connections) makes the session-level sorts and hash
+    aggregates spill to disk; its size comes from the machine (config.machine_work_mem_mb).
+    """
+    return {"work_mem": f"{cfg.dbt_work_mem_mb}MB"}
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -129,13 +132,13 @@ def dbt_environment(cfg: Settings | None = None) -> dict[str, str]:
 
     The same values ``services.export_to_environ()`` sets, limited to PostgreSQL: dbt never
     talks to MongoDB, so a stopped MongoDB must not stop a build. PGOPTIONS carries
-    DBT_SESSION_SETTINGS to every connection dbt opens.
+    dbt_session_settings() to every connection dbt opens; DBT_THREADS the machine's threads.
     """
     from streamlytics import services
 
     cfg = cfg or settings()
     url = services.database_url(cfg)
-    session = " ".join(f"-c {name}={value}" for name, value in DBT_SESSION_SETTINGS.items())
+    session = " ".join(f"-c {k}={v}" for k, v in dbt_session_settings(cfg).items())
     # Options the caller already set come last, so they win over ours.
     options = " ".join(part for part in (session, os.environ.get("PGOPTIONS", "")) if part)
     return {
@@ -144,6 +147,7 @@ def dbt_environment(cfg: Settings | None = None) -> dict[str, str]:
         **services.pg_variables(url),
         "PGOPTIONS": options,
         "DBT_PROFILES_DIR": str(cfg.dbt_profiles_dir),
+        "DBT_THREADS": str(cfg.dbt_threads),
         "DO_NOT_TRACK": "1",
     }
 

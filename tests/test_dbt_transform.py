@@ -104,3 +104,30 @@ def test_unreachable_database_raises_with_dbts_own_explanation(
         assert "dbt build exited" in str(exc)
     else:
         assert not result.ok and result.failures
+
+
+def test_dbt_threads_and_work_mem_come_from_the_machine_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamlytics import config
+    from streamlytics.transform import dbt_environment
+
+    monkeypatch.delenv("DBT_THREADS", raising=False)
+    monkeypatch.delenv("STREAMLYTICS_DBT_WORK_MEM_MB", raising=False)
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(config, "_total_memory_mb", lambda: 24 * 1024)
+    cfg = config.settings()
+    # One thread per core; an eighth of 24 GiB shared by the two threads.
+    assert (cfg.dbt_threads, cfg.dbt_work_mem_mb) == (2, 1536)
+    env = dbt_environment(cfg)
+    assert env["DBT_THREADS"] == "2"
+    assert "-c work_mem=1536MB" in env["PGOPTIONS"]
+    # Bounded on small and large machines; the variables win over the machine.
+    monkeypatch.setattr(config, "_total_memory_mb", lambda: 1024)
+    assert config.machine_work_mem_mb(2) == 64
+    monkeypatch.setattr(config, "_total_memory_mb", lambda: 1024 * 1024)
+    assert config.machine_work_mem_mb(1) == 2048
+    monkeypatch.setenv("DBT_THREADS", "3")
+    monkeypatch.setenv("STREAMLYTICS_DBT_WORK_MEM_MB", "256")
+    cfg = config.settings()
+    assert (cfg.dbt_threads, cfg.dbt_work_mem_mb) == (3, 256)

@@ -36,7 +36,7 @@ DB_USER = "streamlytics"
 #   aggregates) stay cached between the statements that read them one after another.
 # - work_mem 64MB: the default for every connection (ingest, Great Expectations, analyze,
 #   Tableau export); dbt's own connections raise it to 512MB for their multi-million-row sorts
-#   and hash aggregates (streamlytics.transform.DBT_SESSION_SETTINGS), since a build runs a
+#   and hash aggregates (streamlytics.transform.dbt_session_settings, sized from the machine), since a build runs a
 #   handful of statements at a time.
 # - maintenance_work_mem 512MB: primary keys and indexes built on filled tables sort in memory.
 # - wal_level=minimal + max_wal_senders=0: no replica exists; a table created and filled in

@@ -28,7 +28,7 @@ sessions as (
     select * from {{ ref('int_viewing_sessions_validated') }}
     where quarantine_reason is null
     {%- if is_incremental() %}
-        and {{ written_this_run() }}
+    and {{ written_this_run() }}
     {%- endif %}
 ),
 

@@ -4,9 +4,9 @@
     session whose raw row has gone - its batch was superseded by a corrected file - also fails
     here: rebuild with --full-refresh.)
 
-    One pass: the placed rows are counted per (batch_id, source_line) - a batch is one file, so
-    the pair names one staged row - and the counts are full-outer-joined to the staged rows. A
-    failing row says what is wrong in `problem`.
+    One pass: the staged and the placed rows are stacked and counted per (batch_id, source_line)
+    - a batch is one file, so the pair names one staged row - in a single aggregation (no join
+    of the two multi-million-row sides). A failing row says what is wrong in `problem`.
 
     Sessions: the loads int_viewing_sessions_validated's latest build wrote, and every placed
     row outside the older loads. A full build or a re-validation writes every load, so those
@@ -85,33 +85,48 @@ landed as (
     where batch_id not in (select proven.batch_id from proven_session_batches as proven)
 ),
 
--- place is only read where the row was placed once
-placements as (
+stacked as (
+    select
+        entity,
+        cast(null as {{ dbt.type_string() }}) as place,
+        batch_id,
+        source_line
+    from staged
+    union all
+    select
+        cast(null as {{ dbt.type_string() }}) as entity,
+        place,
+        batch_id,
+        source_line
+    from landed
+),
+
+-- entity and place are only read where the row was staged / placed once
+counted as (
     select
         batch_id,
         source_line,
-        count(*) as times_placed,
+        count(entity) as times_staged,
+        count(place) as times_placed,
+        max(entity) as entity,
         max(place) as place
-    from landed
+    from stacked
     group by batch_id, source_line
 ),
 
 compared as (
     select
-        coalesce(staged.entity, placements.place) as entity,
-        coalesce(staged.batch_id, placements.batch_id) as batch_id,
-        coalesce(staged.source_line, placements.source_line) as source_line,
-        coalesce(placements.times_placed, 0) as times_placed,
+        coalesce(entity, place) as entity,
+        batch_id,
+        source_line,
+        times_placed,
         case
-            when staged.batch_id is null then {{ dbt.concat(["'in '", "placements.place", "' without a staged row'"]) }}
-            when placements.batch_id is null then 'neither in the core nor in the quarantine'
-            when placements.times_placed > 1 then 'placed more than once'
-            when placements.place not in (staged.entity, 'quarantine') then 'in the wrong core table'
+            when times_staged = 0 then {{ dbt.concat(["'in '", "place", "' without a staged row'"]) }}
+            when times_placed = 0 then 'neither in the core nor in the quarantine'
+            when times_placed > 1 then 'placed more than once'
+            when place not in (entity, 'quarantine') then 'in the wrong core table'
         end as problem
-    from staged
-    full outer join placements
-        on staged.batch_id = placements.batch_id
-        and staged.source_line = placements.source_line
+    from counted
 )
 
 select * from compared

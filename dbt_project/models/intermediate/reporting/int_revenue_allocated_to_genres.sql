@@ -9,9 +9,12 @@
     floor of its exact share, and the cents left over go one each to the genres with the
     largest fractional parts (ties: genre name). The cents of a user-month therefore add up to
     its price exactly, and genre revenue adds up to total revenue exactly.
-    Exact shares are rounded to 6 decimals before flooring: within one user-month all shares
-    are multiples of 1 / (total minutes x lcm of genre counts), far coarser than 1e-6, so this
-    only removes decimal noise from the division (3 x 10/3 floors to 10, not 9).
+    Integer arithmetic, exact: minutes are counted in units of 1 / k, k a common multiple of
+    the genre counts, so a session's share of a genre (watch_minutes x k / n) is a whole
+    number; a genre's cents are then price x units / the user-month's units, an integer
+    quotient and remainder, and the remainders rank the leftover cents (one denominator per
+    user-month, so ordering remainders is ordering fractional parts). Numeric division happens
+    once per row, for attributed_watch_minutes (units / k).
 -#}
 -- A table, not a view: several models and tests read it, so it is computed once.
 -- Incremental by month: a user-month's allocation depends on that user-month's sessions only,
@@ -56,26 +59,49 @@ genre_counts as (
     group by content_id
 ),
 
+distinct_genre_counts as (
+    select distinct genre_count
+    from genre_counts
+),
+
+-- k: the product of the distinct genre counts (1 x 2 x 3 = 6 on the course data), a multiple of
+-- every count, so watch_minutes x k / genre_count is exact in integers. exp(sum(ln)) is a
+-- product in standard SQL; round() removes the float noise from an integer result.
+units_per_minute as (
+    select
+        cast(round(exp(sum(ln(cast(genre_count as {{ dbt.type_float() }}))))) as {{ dbt.type_bigint() }})
+        as units
+    from distinct_genre_counts
+),
+
+item_genre_units as (
+    select
+        content_genres.content_id,
+        content_genres.genre,
+        cast(units_per_minute.units / genre_counts.genre_count as {{ dbt.type_bigint() }}) as units_per_minute
+    from content_genres
+    inner join genre_counts
+        on content_genres.content_id = genre_counts.content_id
+    cross join units_per_minute
+),
+
 -- Grouped on the narrow key (user, month, genre) straight from the core sessions; the user's
 -- country and plan depend on user_id alone and are joined to the ~10x smaller result.
 user_month_genres as (
     select
         sessions.user_id,
         {{ month_start('sessions.watch_date') }} as activity_month,
-        content_genres.genre,
-        sum(
-            cast(sessions.watch_minutes as {{ dbt.type_numeric() }})
-            / cast(genre_counts.genre_count as {{ dbt.type_numeric() }})
-        ) as attributed_watch_minutes
+        item_genre_units.genre,
+        cast(
+            sum(sessions.watch_minutes * item_genre_units.units_per_minute) as {{ dbt.type_bigint() }}
+        ) as attributed_units
     from sessions
-    inner join content_genres
-        on sessions.content_id = content_genres.content_id
-    inner join genre_counts
-        on sessions.content_id = genre_counts.content_id
+    inner join item_genre_units
+        on sessions.content_id = item_genre_units.content_id
     group by
         sessions.user_id,
         {{ month_start('sessions.watch_date') }},
-        content_genres.genre
+        item_genre_units.genre
 ),
 
 priced as (
@@ -85,7 +111,7 @@ priced as (
         user_month_genres.genre,
         users.country,
         users.subscription_type,
-        user_month_genres.attributed_watch_minutes,
+        user_month_genres.attributed_units,
         cast(round(plan_prices.monthly_price_usd * 100, 0) as {{ dbt.type_bigint() }}) as price_cents
     from user_month_genres
     inner join users
@@ -94,26 +120,28 @@ priced as (
         on users.subscription_type = plan_prices.subscription_type
 ),
 
-exact_shares as (
+with_month_units as (
     select
         *,
-        round(
-            cast(price_cents as {{ dbt.type_numeric() }})
-            * attributed_watch_minutes
-            / sum(attributed_watch_minutes) over (partition by user_id, activity_month),
-            6
-        ) as exact_share_cents
+        sum(attributed_units) over (partition by user_id, activity_month) as month_units
     from priced
 ),
 
--- Floors as integers (a share is at most the price in cents), so the leftover below is an
--- integer sum rather than a numeric one.
+-- A genre's exact share is price_cents x units / month_units: its floor and remainder (over
+-- month_units) in integers.
+shares as (
+    select
+        *,
+        mod(price_cents * attributed_units, month_units) as remainder_units
+    from with_month_units
+),
+
 floored as (
     select
         *,
-        cast(floor(exact_share_cents) as {{ dbt.type_int() }}) as floor_cents,
-        exact_share_cents - floor(exact_share_cents) as fractional_cents
-    from exact_shares
+        cast((price_cents * attributed_units - remainder_units) / month_units as {{ dbt.type_bigint() }})
+        as floor_cents
+    from shares
 ),
 
 ranked as (
@@ -122,23 +150,25 @@ ranked as (
         price_cents - sum(floor_cents) over (partition by user_id, activity_month) as leftover_cents,
         row_number() over (
             partition by user_id, activity_month
-            order by fractional_cents desc, genre asc
+            order by remainder_units desc, genre asc
         ) as remainder_rank
     from floored
 ),
 
 final as (
     select
-        user_id,
-        activity_month as revenue_month,
-        genre,
-        country,
-        subscription_type,
-        attributed_watch_minutes,
-        price_cents,
-        cast(floor_cents as {{ dbt.type_bigint() }})
-        + case when remainder_rank <= leftover_cents then 1 else 0 end as revenue_cents
+        ranked.user_id,
+        ranked.activity_month as revenue_month,
+        ranked.genre,
+        ranked.country,
+        ranked.subscription_type,
+        cast(ranked.attributed_units as {{ dbt.type_numeric() }})
+        / cast(units_per_minute.units as {{ dbt.type_numeric() }}) as attributed_watch_minutes,
+        ranked.price_cents,
+        ranked.floor_cents + case when ranked.remainder_rank <= ranked.leftover_cents then 1 else 0 end
+        as revenue_cents
     from ranked
+    cross join units_per_minute
 )
 
 select * from final

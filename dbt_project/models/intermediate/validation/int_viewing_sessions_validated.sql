@@ -47,15 +47,27 @@
                            "cast(content_length_minutes as " ~ dbt.type_string() ~ ")", "' minutes'"])},
 ] -%}
 
+{#- An appending build reads only the loads newer than the table's. -#}
+{%- set new_loads = 'where load_id > ' ~ plan['after_load_id'] if plan['append'] else '' %}
+
 with
 
+-- The staged view is imported once per use (each CTE is read once, so the planner inlines it
+-- instead of materialising the whole log: PostgreSQL materialises a CTE read twice).
 staged as (
     select * from {{ ref('stg_streaming__viewing_sessions') }}
-    {%- if plan['append'] %}
-    where load_id > {{ plan['after_load_id'] }}
-    {%- endif %}
+    {{ new_loads }}
 ),
 
+staged_loads as (
+    select load_id from {{ ref('stg_streaming__viewing_sessions') }}
+    {{ new_loads }}
+),
+
+{% if plan['append'] -%}
+-- An appending build validates one new load (thousands of rows): they are ranked directly.
+-- (Joining them to a repeated-ids aggregate, as below, let the planner - which estimates a
+-- brand-new load at one row - re-run the aggregate once per row.)
 ranked as (
     select
         *,
@@ -63,6 +75,53 @@ ranked as (
     from staged
 ),
 
+{% else -%}
+staged_ids as (
+    select session_id from {{ ref('stg_streaming__viewing_sessions') }}
+),
+
+staged_occurrences as (
+    select
+        session_id,
+        load_id,
+        batch_id,
+        source_file,
+        source_line
+    from {{ ref('stg_streaming__viewing_sessions') }}
+),
+
+-- Ids staged more than once: one hash aggregate of the id alone. Only their rows are sorted
+-- into load order below, never the whole (wide) log.
+repeated_ids as (
+    select session_id
+    from staged_ids
+    group by session_id
+    having count(*) > 1
+),
+
+repeated as (
+    select
+        batch_id,
+        source_line,
+        {{ first_occurrence_columns('session_id') }}
+    from staged_occurrences
+    where session_id in (select repeated_ids.session_id from repeated_ids)
+),
+
+-- An id staged once is its own first occurrence.
+ranked as (
+    select
+        staged.*,
+        coalesce(repeated.occurrence_number, 1) as occurrence_number,
+        coalesce(repeated.first_source_file, staged.source_file) as first_source_file,
+        coalesce(repeated.first_source_line, staged.source_line) as first_source_line
+    from staged
+    left join repeated
+        on staged.batch_id = repeated.batch_id
+        and staged.source_line = repeated.source_line
+),
+
+{% endif -%}
 {% if plan['append'] -%}
 -- The kept occurrence of each id among the rows validated before (exactly one per id).
 earlier as (
@@ -94,12 +153,18 @@ sessions as (
         ranked.source_line,
         ranked.loaded_at,
         ranked.raw_text,
-        case when earlier.session_id is null then ranked.occurrence_number
-             else ranked.occurrence_number + 1 end as occurrence_number,
-        case when earlier.session_id is null then ranked.first_source_file
-             else earlier.source_file end as first_source_file,
-        case when earlier.session_id is null then ranked.first_source_line
-             else earlier.source_line end as first_source_line
+        case
+            when earlier.session_id is null then ranked.occurrence_number
+            else ranked.occurrence_number + 1
+        end as occurrence_number,
+        case
+            when earlier.session_id is null then ranked.first_source_file
+            else earlier.source_file
+        end as first_source_file,
+        case
+            when earlier.session_id is null then ranked.first_source_line
+            else earlier.source_line
+        end as first_source_line
     from ranked
     left join earlier
         on ranked.session_id = earlier.session_id
@@ -116,7 +181,7 @@ snapshots as (
     select
         (select max(load_id) as users_load_id from {{ ref('stg_streaming__users') }}) as users_load_id,
         (select max(load_id) as content_load_id from {{ ref('int_content_validated') }}) as content_load_id,
-        (select max(load_id) as validation_load_id from staged) as validation_load_id
+        (select max(load_id) as validation_load_id from staged_loads) as validation_load_id
 ),
 
 -- The first occurrence of each id (never a duplicate_id), valid or not: a session that names a
@@ -155,7 +220,7 @@ joined as (
     cross join snapshots
 ),
 
-final as (
+checked as (
     select
         session_id,
         user_id,
@@ -177,6 +242,35 @@ final as (
         users_load_id,
         content_load_id
     from joined
+),
+
+-- raw_text only where the quarantine will show it: re-serialising and storing every valid
+-- line cost more than the rest of the row (the CASE leaves it unevaluated for a valid row).
+final as (
+    select
+        session_id,
+        user_id,
+        content_id,
+        watch_date,
+        watch_minutes,
+        completion_percentage,
+        device_type,
+        quality_level,
+        content_length_minutes,
+        quarantine_reason,
+        quarantine_field,
+        quarantine_value,
+        quarantine_detail,
+        load_id,
+        batch_id,
+        source_file,
+        source_line,
+        loaded_at,
+        case when quarantine_reason is not null then raw_text end as raw_text,
+        validation_load_id,
+        users_load_id,
+        content_load_id
+    from checked
 )
 
 select * from final

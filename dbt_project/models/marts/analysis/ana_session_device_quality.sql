@@ -4,22 +4,24 @@
 -#}
 with
 
-sessions as (
-    select * from {{ ref('viewing_sessions') }}
+-- The user x device x quality aggregate of the log, not the log itself: the same counts.
+device_quality as (
+    select * from {{ ref('int_user_sessions_by_device_quality') }}
 ),
 
 labelled as (
     select
         coalesce(device_type, 'unknown') as device_type,
-        coalesce(quality_level, 'unknown') as quality_level
-    from sessions
+        coalesce(quality_level, 'unknown') as quality_level,
+        session_count
+    from device_quality
 ),
 
 final as (
     select
         device_type,
         quality_level,
-        count(*) as session_count
+        cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count
     from labelled
     group by device_type, quality_level
 )

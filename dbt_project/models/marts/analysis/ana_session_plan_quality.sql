@@ -4,8 +4,9 @@
 -#}
 with
 
-sessions as (
-    select * from {{ ref('viewing_sessions') }}
+-- The user x device x quality aggregate of the log, not the log itself: the same counts.
+device_quality as (
+    select * from {{ ref('int_user_sessions_by_device_quality') }}
 ),
 
 users as (
@@ -15,17 +16,18 @@ users as (
 labelled as (
     select
         coalesce(users.subscription_type, 'unknown') as subscription_type,
-        coalesce(sessions.quality_level, 'unknown') as quality_level
-    from sessions
+        coalesce(device_quality.quality_level, 'unknown') as quality_level,
+        device_quality.session_count
+    from device_quality
     left join users
-        on sessions.user_id = users.user_id
+        on device_quality.user_id = users.user_id
 ),
 
 final as (
     select
         subscription_type,
         quality_level,
-        count(*) as session_count
+        cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count
     from labelled
     group by subscription_type, quality_level
 )

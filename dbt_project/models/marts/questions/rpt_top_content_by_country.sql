@@ -7,29 +7,24 @@
 -#}
 with
 
-sessions as (
-    select * from {{ ref('viewing_sessions') }}
-),
-
-users as (
-    select * from {{ ref('users') }}
+-- The item x device x country aggregate of the log (already built for the title documents):
+-- a few thousand rows instead of the whole log joined to the users again.
+content_sessions as (
+    select * from {{ ref('int_content_sessions_by_device_country') }}
 ),
 
 content as (
     select * from {{ ref('content') }}
 ),
 
--- A title's country is its viewers' country.
 country_sessions as (
     select
-        users.country,
-        sessions.content_id,
-        count(*) as session_count,
-        sum(sessions.watch_minutes) as total_watch_minutes
-    from sessions
-    inner join users
-        on sessions.user_id = users.user_id
-    group by users.country, sessions.content_id
+        country,
+        content_id,
+        cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
+        cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes
+    from content_sessions
+    group by country, content_id
 ),
 
 country_content as (
