@@ -21,9 +21,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key='revenue_month',
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
+        **replace_by_key('revenue_month'),
     )
 }}
 
@@ -122,7 +121,7 @@ ranked as (
         price_cents - sum(floor_cents) over (partition by user_id, activity_month) as leftover_cents,
         row_number() over (
             partition by user_id, activity_month
-            order by fractional_cents desc, genre asc
+            order by fractional_cents desc nulls last, genre asc
         ) as remainder_rank
     from floored
 ),
