@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from streamlytics.ingest import IngestReport, SourceFile, db, load_source, preflight
+from streamlytics.ingest import IngestReport, SourceFile, db, load_source, preflight, spark_landing
 from streamlytics.ingest.pipeline import FileProgress
 from streamlytics.ingest.progress import current_progress
 from streamlytics.ingest.report import FileReport
@@ -71,12 +71,17 @@ def schema_task(database_url: str) -> None:
 def load_file_task(
     source: SourceFile, database_url: str, progress: FileProgress | None = None
 ) -> FileReport:
-    logger = get_run_logger()
     conn = db.connect(database_url)
     try:
         report = load_source(conn, source, progress)
     finally:
         conn.close()
+    log_report(report)
+    return report
+
+
+def log_report(report: FileReport) -> None:
+    logger = get_run_logger()
     if report.status == "skipped":
         logger.info(
             "%s: batch %s already loaded (load %d); nothing to do",
@@ -105,20 +110,41 @@ def load_file_task(
                 f"{report.rows_quarantined:,}",
                 report.batch_id,
             )
+
+
+@task(name="ingest-schema-spark", cache_policy=NO_CACHE)
+def spark_schema_task(remote: str, lock_file: Path) -> None:
+    spark_landing.open_landing(remote, lock_file).prepare()
+
+
+@task(name="ingest-file-spark", task_run_name="ingest-{source.path.name}", cache_policy=NO_CACHE)
+def spark_load_file_task(
+    source: SourceFile, remote: str, lock_file: Path, progress: FileProgress | None = None
+) -> FileReport:
+    report = spark_landing.open_landing(remote, lock_file).load_source(source, progress)
+    log_report(report)
     return report
 
 
 @flow(name="ingest", log_prints=True)
 def ingest_flow(data_dir: str) -> dict[str, Any]:
-    """Load users.csv, content.json and viewing_sessions*.csv of ``data_dir`` into Postgres.
+    """Load users.csv, content.json and viewing_sessions*.csv of ``data_dir`` into the warehouse
+    (PostgreSQL, or Spark with STREAMLYTICS_WAREHOUSE=spark).
 
     Returns the IngestReport as a dict. Fails (writing nothing) if a file fails preflight.
     """
     from streamlytics import services
+    from streamlytics.config import settings
 
-    database_url = services.database_url()
+    cfg = settings()
     sources = preflight_task(data_dir)
-    schema_task(database_url)
     progress = current_progress()
-    files = [load_file_task(source, database_url, progress) for source in sources]
+    if cfg.warehouse == "spark":
+        remote, lock_file = services.spark_remote(cfg), spark_landing.lock_file(cfg)
+        spark_schema_task(remote, lock_file)
+        files = [spark_load_file_task(s, remote, lock_file, progress) for s in sources]
+    else:
+        database_url = services.database_url(cfg)
+        schema_task(database_url)
+        files = [load_file_task(source, database_url, progress) for source in sources]
     return IngestReport(str(Path(data_dir).resolve()), files).to_dict()

@@ -32,6 +32,7 @@ from python_models import (
     trends,
 )
 from python_models.results import ALPHA, Result, adjust_family, unique_names
+from streamlytics.warehouse import models_reader
 
 DEFAULT_SEED = 42
 DEFAULT_N_BOOT = 1000
@@ -219,7 +220,10 @@ def run_analysis(
     run_id = str(uuid.uuid4())
     conn = psycopg2.connect(database_url)
     try:
-        computed = compute(conn, seed=seed, n_boot=n_boot, run_results=dbt_results)
+        # The models from the warehouse in use (Spark or this PostgreSQL); the run is persisted
+        # to PostgreSQL's analysis schema either way.
+        reader = models_reader(conn)
+        computed = compute(reader, seed=seed, n_boot=n_boot, run_results=dbt_results)
         finished = datetime.now(UTC)
         head = headline(computed, run_id, started, finished)
         head["seconds"] = round(time.perf_counter() - clock, 2)

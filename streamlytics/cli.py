@@ -57,7 +57,7 @@ app = typer.Typer(
     add_completion=False,
 )
 services_app = typer.Typer(
-    help="Local PostgreSQL, MongoDB and Prefect servers owned by the project.",
+    help="Local PostgreSQL, MongoDB, Prefect and (with the Spark engine) Spark servers owned by the project.",
     no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
@@ -71,11 +71,32 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+WAREHOUSE_OPTION = typer.Option(
+    None,
+    "--warehouse",
+    help="Warehouse engine: postgres or spark (default: STREAMLYTICS_WAREHOUSE, else postgres).",
+)
+
+
+def use_warehouse(engine: str | None) -> None:
+    """Make ``--warehouse`` the engine of this process and of every child (dbt, Prefect tasks):
+    config.settings() reads it back from STREAMLYTICS_WAREHOUSE, the one place it is read."""
+    from streamlytics.config import ConfigError, settings, warehouse_engine
+
+    try:
+        if engine is not None:
+            os.environ["STREAMLYTICS_WAREHOUSE"] = warehouse_engine(engine)
+        settings()
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+
+
 @app.callback()
-def _main() -> None:
+def _main(warehouse: str = WAREHOUSE_OPTION) -> None:
     # dbt reads profiles.yml from here; telemetry off for dbt and Prefect.
     from streamlytics.config import settings
 
+    use_warehouse(warehouse)
     os.environ.setdefault("DBT_PROFILES_DIR", str(settings().dbt_profiles_dir))
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -222,8 +243,10 @@ def validate(
         "--all-loads",
         help="Read every sessions load again, not only those not validated yet.",
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """Great Expectations checkpoints on the raw landing and/or the marts; exit 1 on an error-severity failure."""
+    use_warehouse(warehouse)
     from rich.markup import escape
 
     from streamlytics.validation import run_validation
@@ -247,8 +270,10 @@ def validate(
 @app.command("export-tableau")
 def export_tableau(
     out: Path = typer.Option(..., "--out", help="Folder for the .hyper files (one per mart)."),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """Write a Tableau Hyper extract (.hyper) of every mart a dashboard exposure of dbt reads."""
+    use_warehouse(warehouse)
     from streamlytics.consumers import tableau
 
     try:
@@ -267,12 +292,15 @@ def dashboards(
     out: Path = typer.Option(
         None, "--out", help="Folder for dashboards.html (default: the reports folder)."
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """The five dashboards (Executive, User, Content, Financial, Geographic) as one offline page."""
+    use_warehouse(warehouse)
     import contextlib
 
     import psycopg2
 
+    from streamlytics import warehouse
     from streamlytics.config import settings
     from streamlytics.dashboards import build_dashboards
     from streamlytics.dbt_relations import RelationError
@@ -280,7 +308,7 @@ def dashboards(
     cfg = settings()
 
     def build() -> Path:
-        with contextlib.closing(psycopg2.connect(svc.database_url(cfg))) as conn:
+        with contextlib.closing(warehouse.connect(cfg)) as conn:
             return build_dashboards(conn, out or cfg.reports_dir)
 
     try:
@@ -363,8 +391,10 @@ def publish(
     pipelines: bool = typer.Option(
         True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """Publish one MongoDB document per user and per title (idempotent), then run the pipelines."""
+    use_warehouse(warehouse)
     from mongo.stage import PublishError, run_publish_stage
     from streamlytics.config import settings
 
@@ -426,8 +456,10 @@ def report(
     mongo_db: str = typer.Option(
         None, "--mongo-db", help="MongoDB database with the pipeline results (default: MONGODB_DB)."
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """Build the self-contained HTML report (charts, findings, dashboards, data quality) from the latest analysis run."""
+    use_warehouse(warehouse)
     import psycopg2
     from rich.markup import escape
 
@@ -463,8 +495,10 @@ def ingest(
         help="Folder with users.csv, content.json and viewing_sessions*.csv "
         "(default: STREAMLYTICS_DATA_DIR / data/default).",
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
-    """Load the raw files into PostgreSQL with COPY: checked first, idempotent, atomic per file (docs/ingestion.md)."""
+    """Load the raw files into the warehouse (PostgreSQL COPY, or Parquet on Spark): checked first, idempotent, atomic per file (docs/ingestion.md)."""
+    use_warehouse(warehouse)
     import psycopg2
     from rich.markup import escape
 
@@ -521,8 +555,10 @@ def run(
         help="Folder with users.csv, content.json, viewing_sessions*.csv "
         "(default: data/default, generated at scale 1 on first use).",
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """The whole pipeline as one Prefect flow: ingest → validate → dbt → validate → publish → analyze → Tableau."""
+    use_warehouse(warehouse)
     try:
         svc.up()
     except svc.ServiceError as exc:
@@ -564,8 +600,10 @@ def transform(
     ),
     threads: int = typer.Option(None, "--threads", help="dbt threads (default: DBT_THREADS or 4)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo dbt's own output."),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """Build the dbt project (`dbt build`: seeds, models, tests) and report failures by model and test."""
+    use_warehouse(warehouse)
     from rich.markup import escape
 
     from streamlytics.transform import TransformError, run_build
@@ -621,8 +659,10 @@ def analyze(
         help="dbt's run_results.json of the build that made this core, for the "
         "data-quality section (default: dbt_project/target/run_results.json when present).",
     ),
+    warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
     """Compute every statistic from the core, write it to schema analysis (and MongoDB), print the headline."""
+    use_warehouse(warehouse)
     from python_models.analyze import run_analysis
     from python_models.data import MissingCoreError
     from python_models.retention_model import LeakageSuspected

@@ -11,6 +11,24 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+WAREHOUSES = ("postgres", "spark")
+"""The engines the pipeline runs on: STREAMLYTICS_WAREHOUSE (or ``--warehouse``) picks one."""
+
+
+class ConfigError(ValueError):
+    """A setting whose value the project cannot use; the message names the variable."""
+
+
+def warehouse_engine(value: str | None) -> str:
+    """The engine ``value`` names (case and blanks ignored); ``postgres`` when unset."""
+    engine = (value or "postgres").strip().lower()
+    if engine not in WAREHOUSES:
+        raise ConfigError(
+            f"STREAMLYTICS_WAREHOUSE={value!r} is not an engine the project runs on: "
+            f"use one of {', '.join(WAREHOUSES)}"
+        )
+    return engine
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -27,6 +45,15 @@ class Settings:
     mongodb_db: str
     prefect_api_url: str | None
     """Set by the user to report to their own Prefect server; None means the project's own."""
+    warehouse: str
+    """The engine the warehouse stages run on: ``postgres`` (default) or ``spark``."""
+    spark_remote: str | None
+    """A Spark Connect endpoint (``sc://host:15002``) of the user's; None means the project's own
+    local Connect server when the engine is Spark (unless a Thrift host is set)."""
+    spark_thrift_host: str | None
+    """A Spark Thrift server (HiveServer2 protocol) of the user's, reached by dbt-spark's thrift
+    method; ``spark_thrift_port`` is its port."""
+    spark_thrift_port: int
     dbt_project_dir: Path
     dbt_profiles_dir: Path
     gx_project_dir: Path
@@ -46,6 +73,10 @@ def settings() -> Settings:
         mongodb_uri=os.environ.get("MONGODB_URI") or None,
         mongodb_db=os.environ.get("MONGODB_DB", "streamlytics"),
         prefect_api_url=os.environ.get("PREFECT_API_URL") or None,
+        warehouse=warehouse_engine(os.environ.get("STREAMLYTICS_WAREHOUSE")),
+        spark_remote=os.environ.get("SPARK_REMOTE") or None,
+        spark_thrift_host=os.environ.get("SPARK_THRIFT_HOST") or None,
+        spark_thrift_port=int(os.environ.get("SPARK_THRIFT_PORT") or 10000),
         dbt_project_dir=root / "dbt_project",
         dbt_profiles_dir=root,
         gx_project_dir=Path(os.environ.get("STREAMLYTICS_GX_DIR", root / "expectations")).resolve(),

@@ -120,3 +120,40 @@ def pg15_server() -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+# Apache Spark (the `spark` extra): one Spark Connect server for the whole session, the project's
+# own local one (or SPARK_REMOTE's), as `streamlytics --warehouse spark services up` gives it.
+@pytest.fixture(scope="session")
+def spark_remote(service_urls: dict[str, str]) -> Iterator[str]:
+    """The Spark Connect URL; a local server this fixture started is stopped at the end."""
+    import dataclasses
+
+    from streamlytics import services
+    from streamlytics.config import settings
+
+    cfg = dataclasses.replace(settings(), warehouse="spark", spark_thrift_host=None)
+    server = services._spark(cfg)
+    was_running = server.is_running()
+    url = services.up(cfg)["spark"]
+    yield url
+    if not was_running and not cfg.spark_remote:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_session(spark_remote: str):
+    """A Spark Connect client session on the test server."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(spark_remote).create()
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def spark_db(spark_session) -> Iterator[str]:
+    """The name of a new, empty Spark database (a schema), dropped with its tables after."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield name
+    spark_session.sql(f"drop database if exists {name} cascade")

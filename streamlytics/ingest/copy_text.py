@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 NULL = "\\N"
@@ -30,3 +31,15 @@ def unstorable_reason(value: str) -> str | None:
     except UnicodeEncodeError:
         return "contains a lone UTF-16 surrogate, which is not valid UTF-8"
     return None
+
+
+_UNESCAPE = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t", ",": ","}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def decode_row(line: str, delimiter: str = "\t") -> list[str | None]:
+    """The values of one line :func:`encode_row` wrote (without its newline); NULL is None."""
+    return [
+        None if field == NULL else _ESCAPED.sub(lambda m: _UNESCAPE[m.group(1)], field)
+        for field in line.split(delimiter)
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import re2
@@ -58,10 +59,22 @@ def good_run_pattern(layout: CsvLayout) -> Any:
 
 
 class FieldChecker:
-    """Exact validation of one decoded line: COPY-ready text or the first reason it fails."""
+    """Exact validation of one decoded line: COPY-ready text or the first reason it fails.
 
-    def __init__(self, layout: CsvLayout) -> None:
+    ``escape`` writes a text field for the reader of the output (PostgreSQL's COPY by default);
+    ``decimal_digits`` = (integer digits, fraction digits) bounds decimals to a fixed-precision
+    landing type (Spark's decimal), None for PostgreSQL's unconstrained numeric.
+    """
+
+    def __init__(
+        self,
+        layout: CsvLayout,
+        escape: Callable[[str], str] = escape,
+        decimal_digits: tuple[int, int] | None = None,
+    ) -> None:
         self.layout = layout
+        self._escape = escape
+        self._decimal_digits = decimal_digits
         self._dates: dict[str, str | None] = {}
 
     def check(self, text: str) -> tuple[str | None, list[tuple[str, str | None, str | None, str]]]:
@@ -85,7 +98,8 @@ class FieldChecker:
                 problems.append((*detail[:1], spec.name, value, detail[1]))
         if problems:
             return None, problems
-        return ",".join(escape(v) if f.type == "text" else v for f, v in zip(fields, values)), []
+        text_of = self._escape
+        return ",".join(text_of(v) if f.type == "text" else v for f, v in zip(fields, values)), []
 
     def _field_problem(self, kind: FieldType, value: str) -> tuple[str, str] | None:
         if not value.strip(_BLANK):
@@ -105,6 +119,14 @@ class FieldChecker:
                 return "bad_number", "is not a decimal number like 12.5"
             if not math.isfinite(float(value)):
                 return "bad_number", "is too large for a floating-point number"
+            if self._decimal_digits is not None:
+                whole, _, fraction = value.lstrip("-").partition(".")
+                most_whole, most_fraction = self._decimal_digits
+                if len(whole.lstrip("0")) > most_whole or len(fraction) > most_fraction:
+                    return "bad_number", (
+                        f"has more than {most_whole} integer or {most_fraction} fraction digits "
+                        "(the landing table's fixed-precision decimal)"
+                    )
             return None
         return self._date_problem(value)
 
@@ -133,9 +155,15 @@ class BlockConverter:
     Output rows are the line's fields followed by ``_source_line`` and ``_load_id``.
     """
 
-    def __init__(self, layout: CsvLayout, load_id: int) -> None:
+    def __init__(
+        self,
+        layout: CsvLayout,
+        load_id: int,
+        escape: Callable[[str], str] = escape,
+        decimal_digits: tuple[int, int] | None = None,
+    ) -> None:
         self._good_run = good_run_pattern(layout).match
-        self._checker = FieldChecker(layout)
+        self._checker = FieldChecker(layout, escape, decimal_digits)
         self._load_id = load_id
         self._row_format = b"%b,%d," + str(load_id).encode() + b"\n"
 

@@ -167,7 +167,7 @@ def _column_list(table_columns: tuple[str, ...]) -> str:
     return ", ".join(table_columns)
 
 
-def _check_unchanged(source: SourceFile) -> None:
+def check_unchanged(source: SourceFile) -> None:
     if file_signature(source.path.stat()) != source.signature:
         raise SourceChangedError(
             f"{source.name} changed after it was checked; run the ingest again"
@@ -192,29 +192,41 @@ def copy_csv(
     state = {"lines": 0}
 
     def produce(emit: Callable[[bytes], None]) -> None:
-        done = 0
-        line = 2  # the first data line; line 1 is the header
-        with source.path.open("rb") as stream:
-            done += len(stream.readline())
-            for block in iter_blocks(stream):
-                out, rejections = converter.convert(block, line)
-                for rejection in rejections:
-                    spool.add(rejection)
-                line += block.count(b"\n")
-                done += len(block)
-                if out:
-                    emit(out)
-                if progress is not None:
-                    progress(done)
-        state["lines"] = line - 2
+        state["lines"] = convert_csv(source, converter, spool, emit, progress)
 
-    _check_unchanged(source)
+    check_unchanged(source)
     columns = (*layout.column_names, "_source_line", "_load_id")
     sql = f"copy {layout.table} ({_column_list(columns)}) from stdin with (format text, delimiter ',')"
     rows_loaded = copy_from_producer(cursor, sql, produce)
-    _check_unchanged(source)
+    check_unchanged(source)
     rows_quarantined = spool.copy_into(cursor)
     return CopyCounts(state["lines"], rows_loaded, rows_quarantined)
+
+
+def convert_csv(
+    source: SourceFile,
+    converter: BlockConverter,
+    spool: QuarantineSpool,
+    emit: Callable[[bytes], None],
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Read a checked CSV block by block: ``emit`` gets the converted rows of each block, ``spool``
+    every rejected line; returns the data lines read. Memory: one block at a time."""
+    done = 0
+    line = 2  # the first data line; line 1 is the header
+    with source.path.open("rb") as stream:
+        done += len(stream.readline())
+        for block in iter_blocks(stream):
+            out, rejections = converter.convert(block, line)
+            for rejection in rejections:
+                spool.add(rejection)
+            line += block.count(b"\n")
+            done += len(block)
+            if out:
+                emit(out)
+            if progress is not None:
+                progress(done)
+    return line - 2
 
 
 def _copy_rows(
@@ -239,6 +251,53 @@ def copy_content(
     progress: ProgressCallback | None = None,
 ) -> CopyCounts:
     """Flatten a checked content.json into its four landing tables; bad items go to ``spool``."""
+    items, flat = flatten_content(source, spool)
+    lineage = ("_item_index", "_source_line", "_load_id")
+    movies = _copy_rows(
+        cursor, "raw.movies_rows", (*MOVIE_COLUMNS, *lineage), _keyed(flat.movies, load_id)
+    )
+    series = _copy_rows(
+        cursor, "raw.series_rows", (*SERIES_COLUMNS, *lineage), _keyed(flat.series, load_id)
+    )
+    _copy_rows(
+        cursor, "raw.content_genres_rows", (*GENRE_COLUMNS, *lineage), _keyed(flat.genres, load_id)
+    )
+    _copy_rows(
+        cursor,
+        "raw.series_seasons_rows",
+        (*SEASON_COLUMNS, *lineage),
+        _keyed(flat.seasons, load_id),
+    )
+    if progress is not None:
+        progress(source.size)
+    return CopyCounts(items, movies + series, spool.copy_into(cursor))
+
+
+MOVIE_COLUMNS = (
+    "content_id",
+    "title",
+    "duration_minutes",
+    "release_year",
+    "rating",
+    "views_count",
+    "production_budget",
+)
+SERIES_COLUMNS = (
+    "content_id",
+    "title",
+    "seasons",
+    "avg_episode_duration",
+    "rating",
+    "total_views",
+    "production_budget",
+)
+GENRE_COLUMNS = ("content_id", "content_type", "genre", "genre_position")
+SEASON_COLUMNS = ("content_id", "season_number", "episode_count")
+
+
+def flatten_content(source: SourceFile, spool: QuarantineSpool) -> tuple[int, FlatContent]:
+    """(items read, the valid items flattened) of a checked content.json; bad items go to
+    ``spool``. The file is a few MB at most: it is read whole (the JSON scanner needs it)."""
     data = source.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != source.batch_id:
         raise SourceChangedError(
@@ -270,52 +329,7 @@ def copy_content(
                 item_label=label,
             )
         )
-    lineage = ("_item_index", "_source_line", "_load_id")
-    movies = _copy_rows(
-        cursor,
-        "raw.movies_rows",
-        (
-            "content_id",
-            "title",
-            "duration_minutes",
-            "release_year",
-            "rating",
-            "views_count",
-            "production_budget",
-            *lineage,
-        ),
-        _keyed(flat.movies, load_id),
-    )
-    series = _copy_rows(
-        cursor,
-        "raw.series_rows",
-        (
-            "content_id",
-            "title",
-            "seasons",
-            "avg_episode_duration",
-            "rating",
-            "total_views",
-            "production_budget",
-            *lineage,
-        ),
-        _keyed(flat.series, load_id),
-    )
-    _copy_rows(
-        cursor,
-        "raw.content_genres_rows",
-        ("content_id", "content_type", "genre", "genre_position", *lineage),
-        _keyed(flat.genres, load_id),
-    )
-    _copy_rows(
-        cursor,
-        "raw.series_seasons_rows",
-        ("content_id", "season_number", "episode_count", *lineage),
-        _keyed(flat.seasons, load_id),
-    )
-    if progress is not None:
-        progress(source.size)
-    return CopyCounts(len(doc.items), movies + series, spool.copy_into(cursor))
+    return len(doc.items), flat
 
 
 def delete_batches(cursor: Any, kind: str, load_ids: list[int]) -> None:

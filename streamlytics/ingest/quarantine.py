@@ -8,10 +8,11 @@ for a file that is entirely bad.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
-from streamlytics.ingest.copy_text import encode_row
+from streamlytics.ingest.copy_text import decode_row, encode_row
 
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 _SHOWN_VALUE_CHARS = 120
@@ -103,6 +104,13 @@ class QuarantineSpool:
             size=1024 * 1024,
         )
         return cursor.rowcount
+
+    def rows(self) -> Iterator[list[str | None]]:
+        """The spooled rows as values in QUARANTINE_COLUMNS order (strings; NULL is None)."""
+        self._file.seek(0)
+        for line in self._file:
+            yield decode_row(line.decode("utf-8").removesuffix("\n"))
+        self._file.seek(0, 2)  # further add() calls append
 
     def close(self) -> None:
         self._file.close()

@@ -1,10 +1,13 @@
-"""Which PostgreSQL, MongoDB and Prefect server the project talks to, and the lifecycle of its
-own local ones.
+"""Which PostgreSQL, MongoDB, Prefect server and (with the Spark engine) Spark the project talks
+to, and the lifecycle of its own local ones.
 
 Resolution rule, the same for every service: when the user's variable (``DATABASE_URL`` /
 ``MONGODB_URI`` / ``PREFECT_API_URL``) is set, that server is used and nothing is started or
 stopped; otherwise the project's embedded server under the state folder is used. The Prefect
-server keeps its database on the PostgreSQL in use (see services/prefect.py).
+server keeps its database on the PostgreSQL in use (see services/prefect.py). Spark is a service
+only when the warehouse engine is Spark (STREAMLYTICS_WAREHOUSE=spark): ``SPARK_REMOTE`` names
+the user's Spark Connect server, ``SPARK_THRIFT_HOST`` the user's Thrift server (dbt only, see
+services/spark.py); with neither, the project's own local Connect server is used.
 
 A variable that names the project's own server (what ``eval "$(streamlytics services env)"``
 leaves behind) is not the user's server: ``up`` starts it, ``down`` stops it, and ``status``
@@ -22,6 +25,7 @@ from streamlytics.config import Settings, settings
 from streamlytics.services.mongo import EmbeddedMongo
 from streamlytics.services.postgres import EmbeddedPostgres, ServiceError
 from streamlytics.services.prefect import EmbeddedPrefect, api_version
+from streamlytics.services.spark import EmbeddedSpark, check_thrift, connect_version
 
 __all__ = [
     "ServiceError",
@@ -33,6 +37,7 @@ __all__ = [
     "env_exports",
     "mongodb_uri",
     "prefect_api_url",
+    "spark_remote",
     "status",
     "up",
 ]
@@ -48,6 +53,10 @@ def _mongo(cfg: Settings) -> EmbeddedMongo:
 
 def _prefect(cfg: Settings) -> EmbeddedPrefect:
     return EmbeddedPrefect(cfg.state_dir / "prefect")
+
+
+def _spark(cfg: Settings) -> EmbeddedSpark:
+    return EmbeddedSpark(cfg.state_dir / "spark")
 
 
 @dataclass
@@ -135,6 +144,25 @@ def prefect_api_url(cfg: Settings | None = None) -> str:
     return url
 
 
+def spark_remote(cfg: Settings | None = None) -> str:
+    """The Spark Connect URL the landing and the readers use (SPARK_REMOTE's, else the project's
+    own server's); raises ServiceError if neither is there."""
+    cfg = cfg or settings()
+    if cfg.spark_remote:
+        return cfg.spark_remote
+    url = _spark(cfg).url() if _spark(cfg).is_running() else None
+    if url is None:
+        where = (
+            f"SPARK_THRIFT_HOST={cfg.spark_thrift_host} serves dbt only; the landing and the "
+            "readers reach Spark through Spark Connect: set SPARK_REMOTE too"
+            if cfg.spark_thrift_host
+            else "No SPARK_REMOTE is set and the local Spark Connect server is not running: "
+            "run `streamlytics --warehouse spark services up` (or set SPARK_REMOTE)"
+        )
+        raise ServiceError(where + ".")
+    return url
+
+
 def _redact(url: str) -> str:
     """Hide a password in a URL before printing it."""
     from urllib.parse import urlsplit, urlunsplit
@@ -197,6 +225,22 @@ def up(cfg: Settings | None = None) -> dict[str, str]:
         urls["prefect"] = prefect
     else:
         urls["prefect"] = _prefect(cfg).start(urls["postgres"])
+    if cfg.warehouse == "spark":
+        urls.update(_spark_up(cfg))
+    return urls
+
+
+def _spark_up(cfg: Settings) -> dict[str, str]:
+    """The Spark endpoints in use, the project's own Connect server started when none is given."""
+    urls = {}
+    if cfg.spark_thrift_host:
+        urls["spark-thrift"] = check_thrift(cfg.spark_thrift_host, cfg.spark_thrift_port)
+    remote = _external(cfg.spark_remote, _spark(cfg))
+    if remote:
+        connect_version(remote)
+        urls["spark"] = remote
+    elif not cfg.spark_thrift_host:
+        urls["spark"] = _spark(cfg).start()
     return urls
 
 
@@ -209,6 +253,7 @@ def down(cfg: Settings | None = None) -> list[str]:
     cfg = cfg or settings()
     # Prefect first: its database lives on the PostgreSQL stopped next.
     stopped = ["prefect"] if _prefect(cfg).stop() else []
+    stopped += ["spark"] if _spark(cfg).stop() else []
     return stopped + [name for name, _, embedded, _ in _services(cfg) if embedded.stop()]
 
 
@@ -257,6 +302,43 @@ def status(cfg: Settings | None = None) -> list[ServiceStatus]:
         except ServiceError as exc:
             out.append(ServiceStatus(name, "embedded", _redact(own_url), False, None, str(exc)))
     out.append(_prefect_status(cfg))
+    out.extend(_spark_status(cfg))
+    return out
+
+
+def _spark_status(cfg: Settings) -> list[ServiceStatus]:
+    """Spark's rows: the endpoints in use with the Spark engine, and the project's own Connect
+    server whenever it runs (with the PostgreSQL engine it is running but not in use)."""
+    server = _spark(cfg)
+    remote = _external(cfg.spark_remote, server)
+    out = []
+    in_use = cfg.warehouse == "spark"
+    if in_use and cfg.spark_thrift_host:
+        url = f"{cfg.spark_thrift_host}:{cfg.spark_thrift_port}"
+        try:
+            check_thrift(cfg.spark_thrift_host, cfg.spark_thrift_port)
+            out.append(ServiceStatus("spark-thrift", "external", url, True, None, "dbt only"))
+        except ServiceError as exc:
+            out.append(ServiceStatus("spark-thrift", "external", url, False, None, str(exc)))
+    if in_use and remote:
+        try:
+            out.append(ServiceStatus("spark", "external", remote, True, connect_version(remote)))
+        except ServiceError as exc:
+            out.append(ServiceStatus("spark", "external", remote, False, None, str(exc)))
+    own_in_use = in_use and not remote and not cfg.spark_thrift_host
+    if server.is_running():
+        detail = "Spark Connect" if own_in_use else "running but not in use (engine or variable)"
+        try:
+            version = connect_version(server.url(), timeout=20)  # type: ignore[arg-type]
+            out.append(
+                ServiceStatus("spark", "embedded", server.url(), True, version, detail, own_in_use)
+            )
+        except ServiceError as exc:
+            out.append(
+                ServiceStatus("spark", "embedded", server.url(), False, None, str(exc), own_in_use)
+            )
+    elif own_in_use:
+        out.append(ServiceStatus("spark", "embedded", server.url(), False, None, "not running"))
     return out
 
 
@@ -302,7 +384,23 @@ def service_environment(cfg: Settings | None = None) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": prefect_api_url(cfg),
+        **_spark_environment(cfg),
     }
+
+
+def _spark_environment(cfg: Settings) -> dict[str, str]:
+    """With the Spark engine: the engine itself (dbt's profile picks its target by it) and the
+    Spark Connect URL in use (dbt-spark's session method and pyspark read SPARK_REMOTE)."""
+    if cfg.warehouse != "spark":
+        return {}
+    env = {"STREAMLYTICS_WAREHOUSE": "spark"}
+    if cfg.spark_thrift_host:
+        env.update(
+            SPARK_THRIFT_HOST=cfg.spark_thrift_host, SPARK_THRIFT_PORT=str(cfg.spark_thrift_port)
+        )
+    if cfg.spark_remote or not cfg.spark_thrift_host:
+        env["SPARK_REMOTE"] = spark_remote(cfg)
+    return env
 
 
 def env_exports(cfg: Settings | None = None) -> str:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from streamlytics.services._process import (
     free_port,
+    log_tail,
     process_matches,
     read_json,
     stop_process,
@@ -172,12 +173,12 @@ class EmbeddedPrefect:
             if proc is not None and proc.poll() is not None:
                 raise ServiceError(
                     f"the Prefect server exited with code {proc.returncode} while starting; "
-                    f"{self.log_file} ends with:\n{_tail(self.log_file)}"
+                    f"{self.log_file} ends with:\n{log_tail(self.log_file)}"
                 )
             if time.monotonic() > deadline:
                 raise ServiceError(
                     f"the Prefect server did not answer on {api} within "
-                    f"{START_TIMEOUT_SECONDS} s; see {self.log_file}:\n{_tail(self.log_file)}"
+                    f"{START_TIMEOUT_SECONDS} s; see {self.log_file}:\n{log_tail(self.log_file)}"
                 )
             time.sleep(0.25)
 
@@ -187,10 +188,3 @@ class EmbeddedPrefect:
             return False
         stop_process(pid, timeout=20)
         return True
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

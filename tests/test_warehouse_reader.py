@@ -1,0 +1,93 @@
+"""The one reader: the same DB-API calls give the same Python values on PostgreSQL and Spark."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import psycopg2
+import pytest
+
+from python_models.warehouse import query_frame, relation_exists
+from streamlytics import warehouse
+from streamlytics.config import settings
+
+ROWS = [
+    (
+        "U1",
+        34,
+        Decimal("120.5"),
+        dt.date(2024, 2, 29),
+        dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.UTC),
+    ),
+    ("U2", None, Decimal("0.125"), dt.date(2023, 1, 1), None),
+    ('Ünïcode, "quoted"', 7, Decimal(-3), None, dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
+]
+TYPES = {
+    "postgres": "user_id text, age integer, hours numeric(12, 3), day date, seen timestamptz",
+    "spark": "user_id string, age int, hours decimal(12, 3), day date, seen timestamp",
+}
+QUERY = (
+    "select user_id, age, hours, day, seen from {t} where age is null or age > %s order by user_id"
+)
+
+
+def fill(conn, table: str, engine: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            f"create table {table} ({TYPES[engine]})"
+            + (" using parquet" if engine == "spark" else "")
+        )
+        for row in ROWS:
+            literals = ", ".join(
+                "null"
+                if v is None
+                else f"'{v}'"
+                if isinstance(v, str)
+                else f"timestamp '{v:%Y-%m-%d %H:%M:%S}'"
+                if isinstance(v, dt.datetime)
+                else f"date '{v}'"
+                if isinstance(v, dt.date)
+                else str(v)
+                for v in row
+            )
+            cur.execute(f"insert into {table} values ({literals})")
+
+
+def test_spark_reader_returns_what_psycopg2_returns(pg_url, spark_remote, spark_session, spark_db):
+    spark_session.sql(f"create database {spark_db}")
+    cfg = dataclasses.replace(settings(), warehouse="spark", spark_remote=spark_remote)
+    with warehouse.connect(cfg) as on_spark, psycopg2.connect(pg_url) as on_pg:
+        with on_pg.cursor() as cur:
+            cur.execute("set timezone = 'UTC'")
+            cur.execute("create schema reader")
+        fill(on_pg, "reader.t", "postgres")
+        fill(on_spark, f"{spark_db}.t", "spark")
+        for conn, table in ((on_pg, "reader.t"), (on_spark, f"{spark_db}.t")):
+            with conn.cursor() as cur:
+                cur.execute(QUERY.format(t=table), (10,))
+                assert [d[0] for d in cur.description] == ["user_id", "age", "hours", "day", "seen"]
+                assert cur.fetchone() == ROWS[0]
+                assert cur.fetchall() == [ROWS[1]]
+                cur.execute(
+                    f"select count(*) as n from {table} where user_id = %(id)s or age = %(age)s",
+                    {"id": "U2", "age": 7},
+                )
+                assert cur.fetchall() == [(2,)]
+        spark_frame = query_frame(on_spark, QUERY.format(t=f"{spark_db}.t"), (0,))
+        pg_frame = query_frame(on_pg, QUERY.format(t="reader.t"), (0,))
+        assert spark_frame.equals(pg_frame)
+        assert relation_exists(on_spark, f"{spark_db}.t")
+        assert not relation_exists(on_spark, f"{spark_db}.missing")
+
+
+def test_psycopg2_markers_become_spark_markers():
+    assert warehouse.spark_statement("a = %s and b like 'x%%' and c = %s", (1, 2)) == (
+        "a = ? and b like 'x%' and c = ?",
+        [1, 2],
+    )
+    assert warehouse.spark_statement("a = %(a)s", {"a": 1}) == ("a = :a", {"a": 1})
+    assert warehouse.spark_statement("no params %s", None) == ("no params %s", None)
+    with pytest.raises(TypeError):
+        warehouse.spark_statement("a = %(a)s and b = %s", {"a": 1})
