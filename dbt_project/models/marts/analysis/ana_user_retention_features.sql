@@ -38,8 +38,9 @@ flagged as (
                 and sessions.watch_date < split.cutoff_date then 1
             else 0
         end as is_recent,
-        case when sessions.quality_level = '4K' then 1.0 else 0.0 end as is_4k,
-        case when sessions.device_type = 'Mobile' then 1.0 else 0.0 end as is_mobile
+        -- numeric(28, 6), so Spark's avg keeps 10 decimals (it adds 4 to its input's).
+        cast(case when sessions.quality_level = '4K' then 1.0 else 0.0 end as {{ dbt.type_numeric() }}) as is_4k,
+        cast(case when sessions.device_type = 'Mobile' then 1.0 else 0.0 end as {{ dbt.type_numeric() }}) as is_mobile
     from sessions
     cross join split
 ),
@@ -53,7 +54,7 @@ final as (
             sum(case when is_before = 1 then watch_minutes end) as {{ dbt.type_bigint() }}
         ) as watch_minutes_before,
         cast(
-            avg(case when is_before = 1 then completion_percentage end) as {{ dbt.type_float() }}
+            avg(case when is_before = 1 then cast(completion_percentage as {{ dbt.type_numeric() }}) end) as {{ dbt.type_float() }}
         ) as mean_completion_before,
         count(distinct case when is_before = 1 then watch_date end) as active_days_before,
         max(case when is_before = 1 then watch_date end) as last_session_before,
