@@ -6,6 +6,7 @@
     landing's decimal(38, 15)).
 -#}
 {%- set landing_decimal = 'decimal(38, 15)' if target.type == 'spark' else 'numeric' -%}
+{%- set timestamp_type = 'timestamp' if target.type == 'spark' else 'timestamptz' -%}
 
 with
 
@@ -26,8 +27,7 @@ checks as (
 
     select
         'timestamp as text carries the UTC offset' as difference,
-        {{ to_text("cast('2024-05-06 07:08:09.5' as " ~ ('timestamp' if target.type == 'spark' else 'timestamptz') ~ ")") }}
-        as actual,
+        {{ to_text("cast('2024-05-06 07:08:09.5' as " ~ timestamp_type ~ ")") }} as actual,
         '2024-05-06 07:08:09.5+00' as expected
 
     union all
@@ -44,19 +44,19 @@ checks as (
         listed.actual,
         '3, 1, 2' as expected
     from (
-        select {{ ordered_listagg('item', "', '", 'position') }} as actual
+        select {{ ordered_listagg('item', "', '", 'item_position') }} as actual
         from (
             select
                 '2' as item,
-                3 as position
+                3 as item_position
             union all
             select
                 '3' as item,
-                1 as position
+                1 as item_position
             union all
             select
                 '1' as item,
-                2 as position
+                2 as item_position
         ) as items
     ) as listed
 
@@ -70,7 +70,9 @@ checks as (
     from (
         select
             sample_value as ranked_value,
-            row_number() over (order by sample_value desc nulls last) as value_rank
+            row_number() over (
+                order by sample_value desc nulls last
+            ) as value_rank
         from (
             select cast(null as integer) as sample_value
             union all

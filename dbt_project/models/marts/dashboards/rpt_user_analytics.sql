@@ -48,7 +48,9 @@ final as (
         count(*) as user_count,
         count(session_count) as active_user_count,
         cast(coalesce(sum(session_count), 0) as {{ dbt.type_bigint() }}) as session_count,
-        cast(cast(coalesce(sum(total_watch_minutes), 0) as {{ dbt.type_numeric() }}) / 60 as numeric(18, 4)) as watch_hours,
+        cast(
+            cast(coalesce(sum(total_watch_minutes), 0) as {{ dbt.type_numeric() }}) / 60 as numeric(18, 4)
+        ) as watch_hours,
         cast(
             cast(sum(session_count) as {{ dbt.type_numeric() }})
             / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as numeric(18, 6)

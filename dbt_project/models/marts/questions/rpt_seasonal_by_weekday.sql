@@ -36,7 +36,8 @@ final as (
         count(*) as active_day_count,
         cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
         cast(
-            cast(sum(session_count) as {{ dbt.type_numeric() }}) / cast(count(*) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+            cast(sum(session_count) as {{ dbt.type_numeric() }})
+            / cast(count(*) as {{ dbt.type_numeric() }}) as numeric(18, 6)
         ) as sessions_per_active_day,
         cast(
             sum(sum_completion_percentage) / cast(sum(session_count) as {{ dbt.type_numeric() }}) as numeric(18, 6)
