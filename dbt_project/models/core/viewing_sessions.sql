@@ -6,6 +6,9 @@
     disappeared stay until `dbt build --full-refresh` (the reconciliation test reports them).
     The post-hook restores the foreign keys that dropping a rebuilt parent (users, content)
     cascades away, since this table itself is not rebuilt.
+    On Spark (plain Parquet, no row delete) the table is partitioned by batch_id and a build
+    overwrites the batch partitions it touches, with the rows it keeps of them; a partition
+    whose every session was replaced is dropped (macros/portability/incremental.sql, docs/dbt.md).
 -#}
 {{
     config(
