@@ -97,6 +97,8 @@ def compare(postgres_url: str, spark: Any, pairs: list[tuple[str, str]]) -> tupl
             select = ", ".join(columns)
             cur.execute(f"select {select} from {pg_relation}")
             pg_rows = cur.fetchall()
+            # Another session (dbt's) may have rewritten the table since this one last read it.
+            spark.sql(f"refresh table {spark_relation}")
             spark_rows = [
                 tuple(row) for row in spark.sql(f"select {select} from {spark_relation}").collect()
             ]
