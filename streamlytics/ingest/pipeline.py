@@ -52,19 +52,7 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
             db.lock(cursor)
             existing = ledger.loaded_batch(cursor, source.batch_id)
             if existing is not None:
-                if on_bytes is not None:
-                    on_bytes(source.size)
-                return FileReport(
-                    source.name,
-                    source.kind,
-                    source.batch_id,
-                    "skipped",
-                    existing.lines_read,
-                    existing.rows_loaded,
-                    existing.rows_quarantined,
-                    existing.load_id,
-                    seconds=time.perf_counter() - started,
-                )
+                return skipped(source, existing, started, on_bytes)
             old = ledger.batches_to_supersede(cursor, source)
             load_id = ledger.next_load_id(cursor)
             load_raw.delete_batches(cursor, source.kind, [b.load_id for b in old])
@@ -92,6 +80,28 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
         load_id,
         tuple(b.batch_id for b in old),
         time.perf_counter() - started,
+    )
+
+
+def skipped(
+    source: SourceFile,
+    existing: ledger.LoadedBatch,
+    started: float,
+    on_bytes: Callable[[int], None] | None,
+) -> FileReport:
+    """The report of a file whose bytes are already loaded (its ledger row's counts)."""
+    if on_bytes is not None:
+        on_bytes(source.size)
+    return FileReport(
+        source.name,
+        source.kind,
+        source.batch_id,
+        "skipped",
+        existing.lines_read,
+        existing.rows_loaded,
+        existing.rows_quarantined,
+        existing.load_id,
+        seconds=time.perf_counter() - started,
     )
 
 

@@ -59,7 +59,7 @@ from streamlytics.ingest.load_raw import (
     convert_csv,
     flatten_content,
 )
-from streamlytics.ingest.pipeline import FileProgress, check_accounted
+from streamlytics.ingest.pipeline import FileProgress, check_accounted, skipped
 from streamlytics.ingest.quarantine import QUARANTINE_COLUMNS, QuarantineSpool
 from streamlytics.ingest.report import FileReport, IngestReport
 
@@ -398,19 +398,7 @@ class SparkLanding:
         with self.turn():
             existing = self.loaded_batch(source.batch_id)
             if existing is not None:
-                if on_bytes is not None:
-                    on_bytes(source.size)
-                return FileReport(
-                    source.name,
-                    source.kind,
-                    source.batch_id,
-                    "skipped",
-                    existing.lines_read,
-                    existing.rows_loaded,
-                    existing.rows_quarantined,
-                    existing.load_id,
-                    seconds=time.perf_counter() - started,
-                )
+                return skipped(source, existing, started, on_bytes)
             old = self.batches_to_supersede(source)
             load_id = self.next_load_id()
             try:
@@ -521,7 +509,6 @@ class SparkLanding:
     ) -> int:
         import pyarrow as pa
         import pyarrow.csv as pacsv
-        import pyarrow.parquet as pq
 
         table = LANDING[source.kind][0]
         columns = (*table.stored_columns, ("_load_id", "int"))
@@ -540,10 +527,7 @@ class SparkLanding:
         converter = BlockConverter(
             CSV_LAYOUTS[source.kind], load_id, escape=_escape, decimal_digits=DECIMAL_DIGITS
         )
-        with (
-            filesystem.open_output_stream(f"{path}/part-00000.parquet") as out,
-            pq.ParquetWriter(out, schema) as writer,
-        ):
+        with _parquet_file(filesystem, path, schema) as writer:
             pending: list[Any] = []
 
             def flush() -> None:
@@ -579,7 +563,6 @@ class SparkLanding:
         written: dict[str, str],
     ) -> int:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         items, flat = flatten_content(source, spool)
         rows_of = {
@@ -599,8 +582,8 @@ class SparkLanding:
                 for i, field in enumerate(schema)
             ]
             filesystem, path = self._attempt_path(table.table, load_id, attempt)
-            with filesystem.open_output_stream(f"{path}/part-00000.parquet") as out:
-                pq.write_table(pa.Table.from_arrays(arrays, schema=schema), out)
+            with _parquet_file(filesystem, path, schema) as writer:
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             written[table.table] = path
         return items
 
@@ -608,16 +591,12 @@ class SparkLanding:
         self, spool: QuarantineSpool, load_id: int, attempt: str, written: dict[str, str]
     ) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         columns = tuple(QUARANTINE_TYPES.items())
         schema = arrow_schema(columns)
         detected_at = dt.datetime.now(dt.UTC)
         filesystem, path = self._attempt_path("audit.quarantine_rows", load_id, attempt)
-        with (
-            filesystem.open_output_stream(f"{path}/part-00000.parquet") as out,
-            pq.ParquetWriter(out, schema) as writer,
-        ):
+        with _parquet_file(filesystem, path, schema) as writer:
             chunk: list[dict[str, Any]] = []
             for position, values in enumerate(spool.rows()):
                 row = dict(zip(QUARANTINE_COLUMNS, values))
@@ -631,6 +610,18 @@ class SparkLanding:
                     chunk = []
             writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
         written["audit.quarantine_rows"] = path
+
+
+@contextmanager
+def _parquet_file(filesystem: Any, folder: str, schema: Any) -> Iterator[Any]:
+    """A streaming Parquet writer of the one file of an attempt folder."""
+    import pyarrow.parquet as pq
+
+    with (
+        filesystem.open_output_stream(f"{folder}/part-00000.parquet") as out,
+        pq.ParquetWriter(out, schema) as writer,
+    ):
+        yield writer
 
 
 def _with_decimals(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,37 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+@dataclass
+class ServerFolder:
+    """A local server's state folder: ``state.json`` (its port and pid) and ``server.log``.
+
+    The lifecycle the embedded servers share: the port is kept across restarts, and a recorded
+    pid counts only while that process's command line still names this server (see pid()).
+    """
+
+    root: Path
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def port(self) -> int | None:
+        return read_json(self.state_file).get("port")
+
+    def pid_needle(self) -> str:
+        """What the server's command line contains (its data folder, say)."""
+        raise NotImplementedError
+
+    def pid(self) -> int | None:
+        pid = read_json(self.state_file).get("pid")
+        return pid if process_matches(pid, self.pid_needle()) else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None

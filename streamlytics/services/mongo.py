@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamlytics.services._process import (
+    ServerFolder,
     free_port,
-    process_matches,
-    read_json,
     stop_process,
     wait_for_port,
     write_json,
@@ -29,8 +28,7 @@ URI_OPTIONS = "connectTimeoutMS=300000&socketTimeoutMS=600000&serverSelectionTim
 
 
 @dataclass
-class EmbeddedMongo:
-    root: Path
+class EmbeddedMongo(ServerFolder):
     """``<state>/mongo``: data/, server.log, nx.pid and state.json live here."""
 
     @property
@@ -38,32 +36,16 @@ class EmbeddedMongo:
         return self.root / "data"
 
     @property
-    def log_file(self) -> Path:
-        return self.root / "server.log"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "state.json"
-
-    @property
     def server_pid_file(self) -> Path:
         return self.root / "nx.pid"
-
-    @property
-    def port(self) -> int | None:
-        return read_json(self.state_file).get("port")
 
     def url(self) -> str | None:
         port = self.port
         return f"mongodb://127.0.0.1:{port}/?{URI_OPTIONS}" if port else None
 
-    def pid(self) -> int | None:
-        pid = read_json(self.state_file).get("pid")
+    def pid_needle(self) -> str:
         # The data folder on its command line tells our server from a reused pid.
-        return pid if process_matches(pid, str(self.data_dir)) else None
-
-    def is_running(self) -> bool:
-        return self.pid() is not None
+        return str(self.data_dir)
 
     def start(self) -> str:
         if self.is_running():

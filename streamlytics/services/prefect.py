@@ -25,10 +25,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from streamlytics.services._process import (
+    ServerFolder,
     free_port,
     log_tail,
-    process_matches,
-    read_json,
     stop_process,
     write_json,
 )
@@ -89,21 +88,8 @@ def api_version(api_url: str, timeout: float = 5) -> str:
 
 
 @dataclass
-class EmbeddedPrefect:
-    root: Path
+class EmbeddedPrefect(ServerFolder):
     """``<state>/prefect``: PREFECT_HOME of the server, server.log and state.json live here."""
-
-    @property
-    def log_file(self) -> Path:
-        return self.root / "server.log"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "state.json"
-
-    @property
-    def port(self) -> int | None:
-        return read_json(self.state_file).get("port")
 
     def ui_url(self) -> str | None:
         port = self.port
@@ -114,14 +100,9 @@ class EmbeddedPrefect:
         ui = self.ui_url()
         return f"{ui}/api" if ui else None
 
-    def pid(self) -> int | None:
-        state = read_json(self.state_file)
+    def pid_needle(self) -> str:
         # The port on its command line tells our server from a reused pid.
-        needle = f"server start --host 127.0.0.1 --port {state.get('port')}"
-        return state.get("pid") if process_matches(state.get("pid"), needle) else None
-
-    def is_running(self) -> bool:
-        return self.pid() is not None
+        return f"server start --host 127.0.0.1 --port {self.port}"
 
     def environment(self, database_url: str, port: int) -> dict[str, str]:
         """The server's environment: its home, its database, its address, telemetry off."""

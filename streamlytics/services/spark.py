@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamlytics.services._process import (
+    ServerFolder,
     free_port,
     log_tail,
-    process_matches,
-    read_json,
     stop_process,
     wait_for_port,
     write_json,
@@ -74,8 +73,7 @@ def connect_version(remote: str, timeout: float = 60) -> str:
 
 
 @dataclass
-class EmbeddedSpark:
-    root: Path
+class EmbeddedSpark(ServerFolder):
     """``<state>/spark``: warehouse/, metastore_db/, tmp/, server.log and state.json live here."""
 
     driver_memory: str = "2g"
@@ -88,30 +86,14 @@ class EmbeddedSpark:
     def metastore_dir(self) -> Path:
         return self.root / "metastore_db"
 
-    @property
-    def log_file(self) -> Path:
-        return self.root / "server.log"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "state.json"
-
-    @property
-    def port(self) -> int | None:
-        return read_json(self.state_file).get("port")
-
     def url(self) -> str | None:
         """The Spark Connect URL (what SPARK_REMOTE is set to)."""
         port = self.port
         return f"sc://127.0.0.1:{port}" if port else None
 
-    def pid(self) -> int | None:
-        pid = read_json(self.state_file).get("pid")
+    def pid_needle(self) -> str:
         # The warehouse folder on its command line tells our server from a reused pid.
-        return pid if process_matches(pid, str(self.warehouse_dir)) else None
-
-    def is_running(self) -> bool:
-        return self.pid() is not None
+        return str(self.warehouse_dir)
 
     def command(self, port: int) -> list[str]:
         home = spark_home()
@@ -131,6 +113,10 @@ class EmbeddedSpark:
             # 200 shuffle partitions is sized for a cluster: a local server on a laptop writes
             # 200 tiny files per table and pays a task per partition.
             "spark.sql.shuffle.partitions": "8",
+            # Derby's metastore cannot filter partitions on an integer column (the raw landing's
+            # _load_id, which dbt's incremental models filter on): Spark then lists every
+            # partition (one per load) and prunes them itself, instead of failing the query.
+            "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
         }
         cmd = [
             str(home / "bin" / "spark-submit"),
