@@ -461,6 +461,20 @@ def test_every_model_and_column_is_documented(warehouse: Warehouse) -> None:
     assert not missing
 
 
+def test_column_descriptions_fit_the_spark_metastore(warehouse: Warehouse) -> None:
+    """persist_docs writes column descriptions as Hive metastore comments (256 characters at
+    most); a longer one makes the metastore retry for ≈ 21 s per relation on dbt-spark."""
+    manifest = json.loads((warehouse.work_dir / "target" / "manifest.json").read_text())
+    too_long = [
+        f"{node['name']}.{name} ({len(column['description'])})"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed")
+        for name, column in node["columns"].items()
+        if len(column["description"]) > 256
+    ]
+    assert not too_long
+
+
 # --- re-runs and new batches (mutates the warehouse: keep last) --------------------------------------
 
 

@@ -5,8 +5,20 @@
     contract, but an incremental child is not rebuilt. This adds the key back when no foreign
     key from `column` to `parent`(`parent_column`) exists (a no-op statement otherwise), so the
     key is enforced after every build.
+    Dispatched: only PostgreSQL enforces foreign keys and has information_schema; elsewhere
+    (dbt-spark) the key is a relationships test and the hook is a no-op statement.
 -#}
 {% macro ensure_foreign_key(relation, column, parent, parent_column) %}
+    {{- return(adapter.dispatch('ensure_foreign_key')(relation, column, parent, parent_column)) -}}
+{% endmacro %}
+
+
+{% macro default__ensure_foreign_key(relation, column, parent, parent_column) %}
+    select 1 as foreign_key_not_enforced
+{% endmacro %}
+
+
+{% macro postgres__ensure_foreign_key(relation, column, parent, parent_column) %}
     {%- if not execute -%}
         {{ return('select 1') }}
     {%- endif -%}

@@ -8,7 +8,7 @@
         when    SQL condition that flags the row
         reason  reason code (the manifest's `kind`: duplicate_id, out_of_range, ...)
         field   the raw field to blame, as named in the source file
-        value   SQL expression of the offending value (cast to text here)
+        value   SQL expression of the offending value (to_text() here)
         detail  SQL expression of text: what is wrong with the value
     A rule may instead carry `inherit: <prefix>`: when <prefix>_reason is not null, the row keeps
     the four <prefix>_* columns an upstream model already set (its reason keeps its place in the
@@ -24,7 +24,7 @@
             when {{ rule['when'] }} then
                 {%- if output == 'reason' %} '{{ rule['reason'] }}'
                 {%- elif output == 'field' %} '{{ rule['field'] }}'
-                {%- elif output == 'value' %} cast({{ rule['value'] }} as {{ dbt.type_string() }})
+                {%- elif output == 'value' %} {{ to_text(rule['value']) }}
                 {%- else %} {{ rule['detail'] }}
                 {%- endif %}
             {%- endif %}

@@ -8,7 +8,7 @@
 {% macro raw_text_csv(columns) -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- do parts.append("coalesce(" ~ to_text(column) ~ ", '')") -%}
         {%- if not loop.last -%}{%- do parts.append("','") -%}{%- endif -%}
     {%- endfor -%}
     {{ dbt.concat(parts) }}
@@ -26,11 +26,11 @@
         {%- if column in text_columns -%}
             {%- do parts.append(key) -%}
             {%- do parts.append("'\"'") -%}
-            {%- do parts.append("coalesce(replace(" ~ column ~ ", '\"', '\\\"'), '')") -%}
+            {%- do parts.append("coalesce(" ~ escape_double_quotes(column) ~ ", '')") -%}
             {%- do parts.append("'\"'") -%}
         {%- else -%}
             {%- do parts.append(key) -%}
-            {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), 'null')") -%}
+            {%- do parts.append("coalesce(" ~ to_text(column) ~ ", 'null')") -%}
         {%- endif -%}
         {%- if not loop.last -%}{%- do parts.append("', '") -%}{%- endif -%}
     {%- endfor -%}

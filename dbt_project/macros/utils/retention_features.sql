@@ -9,7 +9,9 @@
         sum(case when is_before = 1 then watch_minutes end) as {{ dbt.type_bigint() }}
     ) as watch_minutes_before,
     cast(
-        avg(case when is_before = 1 then completion_percentage end) as {{ dbt.type_float() }}
+        avg(
+            case when is_before = 1 then cast(completion_percentage as {{ dbt.type_numeric() }}) end
+        ) as {{ dbt.type_float() }}
     ) as mean_completion_before,
     count(distinct case when is_before = 1 then watch_date end) as active_days_before,
     max(case when is_before = 1 then watch_date end) as last_session_before,

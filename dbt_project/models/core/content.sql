@@ -11,7 +11,7 @@ final as (
         content_type,
         title,
         content_length_minutes,
-        rating,
+        cast(rating as numeric(3, 1)) as rating,
         production_budget,
         views,
         batch_id,

@@ -12,7 +12,7 @@ final as (
         subscription_type,
         age,
         registration_date,
-        lifetime_watch_hours,
+        cast(lifetime_watch_hours as numeric(12, 1)) as lifetime_watch_hours,
         batch_id,
         source_file,
         source_line,

@@ -6,17 +6,20 @@
     disappeared stay until `dbt build --full-refresh` (the reconciliation test reports them).
     The post-hook restores the foreign keys that dropping a rebuilt parent (users, content)
     cascades away, since this table itself is not rebuilt.
+    On Spark (plain Parquet, no row delete) the table is partitioned by batch_id and a build
+    overwrites the batch partitions it touches, with the rows it keeps of them; a partition
+    whose every session was replaced is dropped (macros/portability/incremental.sql, docs/dbt.md).
 -#}
 {{
     config(
         materialized='incremental',
-        unique_key='session_id',
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
             "{{ ensure_foreign_key(this, 'user_id', ref('users'), 'user_id') }}",
             "{{ ensure_foreign_key(this, 'content_id', ref('content'), 'content_id') }}",
+            "{{ drop_replaced_batches(this, 'session_id') }}",
         ],
+        **replace_by_key_within_batches('session_id'),
     )
 }}
 
@@ -52,7 +55,7 @@ new_sessions as (
     {% endif %}
 ),
 
-final as (
+inserted as (
     select
         session_id,
         user_id,
@@ -70,6 +73,15 @@ final as (
         source_line,
         loaded_at
     from new_sessions
+),
+
+-- On Spark the run overwrites whole batch partitions: the rows it keeps of them come along.
+final as (
+    select * from inserted
+    {{- rows_kept_in_rewritten_batches(this, 'inserted', 'session_id',
+        ['session_id', 'user_id', 'content_id', 'watch_date', 'device_type', 'quality_level',
+         'watch_minutes', 'completion_percentage', 'content_length_minutes', 'batch_id',
+         'source_file', 'source_line', 'loaded_at']) }}
 )
 
 select * from final

@@ -31,7 +31,8 @@ engagement as (
         cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
         count(*) as viewer_count,
         cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
-        sum(sum_completion_percentage)
+        -- The sum cast back to numeric(28, 6): Spark then keeps 10 decimals of the quotient, not 6.
+        cast(sum(sum_completion_percentage) as {{ dbt.type_numeric() }})
         / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
     from content_viewers
     group by content_id

@@ -24,9 +24,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key='revenue_month',
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
+        **replace_by_key('revenue_month'),
     )
 }}
 
@@ -150,7 +149,7 @@ ranked as (
         price_cents - sum(floor_cents) over (partition by user_id, activity_month) as leftover_cents,
         row_number() over (
             partition by user_id, activity_month
-            order by remainder_units desc, genre asc
+            order by remainder_units desc nulls last, genre asc
         ) as remainder_rank
     from floored
 ),

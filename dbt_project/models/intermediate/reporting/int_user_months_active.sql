@@ -12,9 +12,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key='activity_month',
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
+        **replace_by_key('activity_month'),
     )
 }}
 

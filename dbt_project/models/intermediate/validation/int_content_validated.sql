@@ -88,8 +88,8 @@ season_summary as (
         count(*) as listed_season_count,
         sum(episode_count) as episode_total,
         min(episode_count) as min_episode_count,
-        {{ dbt.concat(["'['", dbt.listagg("cast(episode_count as " ~ dbt.type_string() ~ ")", "', '",
-                                          "order by season_number"), "']'"]) }} as episode_list
+        {{ dbt.concat(["'['", ordered_listagg("cast(episode_count as " ~ dbt.type_string() ~ ")", "', '",
+                                                 "season_number"), "']'"]) }} as episode_list
     from series_seasons
     group by load_id, source_line, content_id
 ),

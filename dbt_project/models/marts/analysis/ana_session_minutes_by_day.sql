@@ -13,7 +13,9 @@ final as (
         watch_date,
         watch_minutes,
         count(*) as session_count,
-        sum(cast(completion_percentage as {{ dbt.type_numeric() }})) as sum_completion_percentage
+        cast(
+            sum(cast(completion_percentage as {{ dbt.type_numeric() }})) as numeric(28, 6)
+        ) as sum_completion_percentage
     from sessions
     group by watch_date, watch_minutes
 )

@@ -30,11 +30,18 @@ behaviour as (
         sessions.user_id,
         count(*) as session_count,
         sum(sessions.watch_minutes) as watch_minutes,
-        avg(sessions.completion_percentage) as mean_completion,
+        -- Averages of decimals over numeric(28, 6): Spark's avg adds only 4 decimals to its input's.
+        avg(cast(sessions.completion_percentage as {{ dbt.type_numeric() }})) as mean_completion,
         avg(sessions.watch_minutes) as minutes_per_session,
-        avg(case when sessions.quality_level = '4K' then 1.0 else 0.0 end) as share_4k,
-        avg(case when sessions.device_type = 'Mobile' then 1.0 else 0.0 end) as share_mobile,
-        avg(case when content.content_type = 'series' then 1.0 else 0.0 end) as share_series
+        avg(
+            cast(case when sessions.quality_level = '4K' then 1.0 else 0.0 end as {{ dbt.type_numeric() }})
+        ) as share_4k,
+        avg(
+            cast(case when sessions.device_type = 'Mobile' then 1.0 else 0.0 end as {{ dbt.type_numeric() }})
+        ) as share_mobile,
+        avg(
+            cast(case when content.content_type = 'series' then 1.0 else 0.0 end as {{ dbt.type_numeric() }})
+        ) as share_series
     from sessions
     left join content
         on sessions.content_id = content.content_id

@@ -32,10 +32,14 @@ final as (
         engagement.views,
         engagement.session_count,
         engagement.rating,
-        cast(engagement.production_budget as {{ dbt.type_numeric() }})
-        / cast(nullif(engagement.views, 0) as {{ dbt.type_numeric() }}) as cost_per_view,
-        cast(engagement.production_budget as {{ dbt.type_numeric() }})
-        / cast(nullif(engagement.session_count, 0) as {{ dbt.type_numeric() }}) as cost_per_session
+        cast(
+            cast(engagement.production_budget as {{ dbt.type_numeric() }})
+            / cast(nullif(engagement.views, 0) as {{ dbt.type_numeric() }}) as numeric(18, 4)
+        ) as cost_per_view,
+        cast(
+            cast(engagement.production_budget as {{ dbt.type_numeric() }})
+            / cast(nullif(engagement.session_count, 0) as {{ dbt.type_numeric() }}) as numeric(18, 4)
+        ) as cost_per_session
     from engagement
     left join primary_genres
         on engagement.content_id = primary_genres.content_id

@@ -36,7 +36,7 @@ ranked as (
         *,
         row_number() over (
             partition by content_type, genre_scope
-            order by session_count desc, total_watch_minutes desc, content_id asc
+            order by session_count desc nulls last, total_watch_minutes desc nulls last, content_id asc
         ) as performance_rank
     from scoped
 ),
@@ -50,8 +50,8 @@ final as (
         title,
         session_count,
         viewer_count,
-        cast(total_watch_minutes as {{ dbt.type_numeric() }}) / 60 as watch_hours,
-        mean_completion_percentage,
+        cast(cast(total_watch_minutes as {{ dbt.type_numeric() }}) / 60 as numeric(18, 4)) as watch_hours,
+        cast(mean_completion_percentage as numeric(18, 6)) as mean_completion_percentage,
         rating,
         views
     from ranked

@@ -20,7 +20,7 @@ final as (
         -- country: counting rows counts distinct users, without a distinct sort of the whole table.
         count(*) as paying_user_count,
         cast(sum(revenue_cents) as {{ dbt.type_bigint() }}) as revenue_cents,
-        cast(sum(revenue_cents) as {{ dbt.type_numeric() }}) / 100 as revenue_usd
+        cast(cast(sum(revenue_cents) as {{ dbt.type_numeric() }}) / 100 as numeric(18, 2)) as revenue_usd
     from allocated
     group by revenue_month, subscription_type, country, genre
 )

@@ -51,15 +51,23 @@ final as (
         audience.country,
         audience.user_count,
         coalesce(engagement.active_user_count, 0) as active_user_count,
-        cast(audience.premium_user_count as {{ dbt.type_numeric() }})
-        / cast(audience.user_count as {{ dbt.type_numeric() }}) as premium_share,
+        cast(
+            cast(audience.premium_user_count as {{ dbt.type_numeric() }})
+            / cast(audience.user_count as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as premium_share,
         cast(coalesce(engagement.session_count, 0) as {{ dbt.type_bigint() }}) as session_count,
-        cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_numeric() }}) / 60 as watch_hours,
-        engagement.mean_completion_percentage,
-        cast(coalesce(revenue.revenue_cents, 0) as {{ dbt.type_numeric() }}) / 100 as revenue_usd,
-        cast(revenue.revenue_cents as {{ dbt.type_numeric() }}) / 100
-        / cast(nullif(engagement.active_user_count, 0) as {{ dbt.type_numeric() }})
-        as revenue_per_active_user_usd
+        cast(
+            cast(coalesce(engagement.total_watch_minutes, 0) as {{ dbt.type_numeric() }}) / 60 as numeric(18, 4)
+        ) as watch_hours,
+        cast(engagement.mean_completion_percentage as numeric(18, 6)) as mean_completion_percentage,
+        cast(
+            cast(coalesce(revenue.revenue_cents, 0) as {{ dbt.type_numeric() }}) / 100 as numeric(18, 2)
+        ) as revenue_usd,
+        cast(
+            cast(revenue.revenue_cents as {{ dbt.type_numeric() }}) / 100
+            / cast(nullif(engagement.active_user_count, 0) as {{ dbt.type_numeric() }})
+            as numeric(18, 4)
+        ) as revenue_per_active_user_usd
     from audience
     left join engagement
         on audience.country = engagement.country

@@ -52,16 +52,26 @@ final as (
         count(*) as user_count,
         count(session_count) as active_user_count,
         cast(coalesce(sum(session_count), 0) as {{ dbt.type_bigint() }}) as session_count,
-        cast(coalesce(sum(total_watch_minutes), 0) as {{ dbt.type_numeric() }}) / 60 as watch_hours,
-        cast(sum(session_count) as {{ dbt.type_numeric() }})
-        / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as sessions_per_active_user,
-        cast(sum(total_watch_minutes) as {{ dbt.type_numeric() }}) / 60
-        / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as watch_hours_per_active_user,
-        sum(sum_completion_percentage)
-        / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as mean_completion_percentage,
-        cast(sum(sessions_4k) as {{ dbt.type_numeric() }})
-        / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as share_of_sessions_4k,
-        avg(lifetime_watch_hours) as mean_lifetime_watch_hours
+        cast(
+            cast(coalesce(sum(total_watch_minutes), 0) as {{ dbt.type_numeric() }}) / 60 as numeric(18, 4)
+        ) as watch_hours,
+        cast(
+            cast(sum(session_count) as {{ dbt.type_numeric() }})
+            / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as sessions_per_active_user,
+        cast(
+            cast(sum(total_watch_minutes) as {{ dbt.type_numeric() }}) / 60
+            / cast(nullif(count(session_count), 0) as {{ dbt.type_numeric() }}) as numeric(18, 4)
+        ) as watch_hours_per_active_user,
+        cast(
+            sum(sum_completion_percentage)
+            / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as mean_completion_percentage,
+        cast(
+            cast(sum(sessions_4k) as {{ dbt.type_numeric() }})
+            / cast(nullif(sum(session_count), 0) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as share_of_sessions_4k,
+        cast(avg(lifetime_watch_hours) as numeric(18, 4)) as mean_lifetime_watch_hours
     from banded
     group by country, subscription_type, age_band
 )

@@ -24,17 +24,24 @@ final as (
     select
         device_type,
         session_count,
-        cast(session_count as {{ dbt.type_numeric() }})
-        / cast(sum(session_count) over () as {{ dbt.type_numeric() }}) as share_of_sessions,
+        cast(
+            cast(session_count as {{ dbt.type_numeric() }})
+            / cast(sum(session_count) over () as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as share_of_sessions,
         total_watch_minutes,
-        mean_completion_percentage,
-        stddev_completion_percentage,
-        mean_completion_percentage
-        - {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
-        as completion_ci95_lower,
-        mean_completion_percentage
-        + {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
-        as completion_ci95_upper
+        cast(mean_completion_percentage as numeric(18, 6)) as mean_completion_percentage,
+        -- stddev_samp is numeric on PostgreSQL, double on Spark: the contract's scale makes them agree.
+        cast(stddev_completion_percentage as numeric(18, 6)) as stddev_completion_percentage,
+        cast(
+            mean_completion_percentage
+            - {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
+            as numeric(18, 6)
+        ) as completion_ci95_lower,
+        cast(
+            mean_completion_percentage
+            + {{ var('ci95_z') }} * stddev_completion_percentage / sqrt(cast(session_count as {{ dbt.type_numeric() }}))
+            as numeric(18, 6)
+        ) as completion_ci95_upper
     from by_device
 )
 

@@ -67,10 +67,10 @@ final as (
         cohort_grid.activity_month,
         cohort_grid.cohort_size,
         coalesce(retained.retained_users, 0) as retained_users,
-        round(
+        cast(
             cast(coalesce(retained.retained_users, 0) as {{ dbt.type_numeric() }})
-            / cast(cohort_grid.cohort_size as {{ dbt.type_numeric() }}),
-            6
+            / cast(cohort_grid.cohort_size as {{ dbt.type_numeric() }})
+            as numeric(18, 6)
         ) as retention_rate
     from cohort_grid
     left join retained

@@ -27,12 +27,14 @@ final as (
         revenue_month,
         genre,
         paying_user_count,
-        round(attributed_watch_minutes, 4) as attributed_watch_minutes,
+        cast(attributed_watch_minutes as numeric(18, 4)) as attributed_watch_minutes,
         cast(revenue_cents as {{ dbt.type_bigint() }}) as revenue_cents,
-        cast(revenue_cents as {{ dbt.type_numeric() }}) / 100 as revenue_usd,
-        cast(revenue_cents as {{ dbt.type_numeric() }})
-        / cast(sum(revenue_cents) over (partition by revenue_month) as {{ dbt.type_numeric() }})
-        as share_of_month_revenue
+        cast(cast(revenue_cents as {{ dbt.type_numeric() }}) / 100 as numeric(18, 2)) as revenue_usd,
+        cast(
+            cast(revenue_cents as {{ dbt.type_numeric() }})
+            / cast(sum(revenue_cents) over (partition by revenue_month) as {{ dbt.type_numeric() }})
+            as numeric(18, 6)
+        ) as share_of_month_revenue
     from by_genre
 )
 

@@ -12,8 +12,9 @@ final as (
         cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
         count(*) as active_user_count,
         cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
-        sum(sum_completion_percentage)
-        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+        cast(
+            sum(sum_completion_percentage) / cast(sum(session_count) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as mean_completion_percentage
     from user_months
     group by activity_month
 )

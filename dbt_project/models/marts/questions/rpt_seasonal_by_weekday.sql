@@ -35,10 +35,13 @@ final as (
         cast(sum(session_count) as {{ dbt.type_bigint() }}) as session_count,
         count(*) as active_day_count,
         cast(sum(total_watch_minutes) as {{ dbt.type_bigint() }}) as total_watch_minutes,
-        cast(sum(session_count) as {{ dbt.type_numeric() }})
-        / cast(count(*) as {{ dbt.type_numeric() }}) as sessions_per_active_day,
-        sum(sum_completion_percentage)
-        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+        cast(
+            cast(sum(session_count) as {{ dbt.type_numeric() }})
+            / cast(count(*) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as sessions_per_active_day,
+        cast(
+            sum(sum_completion_percentage) / cast(sum(session_count) as {{ dbt.type_numeric() }}) as numeric(18, 6)
+        ) as mean_completion_percentage
     from with_weekday
     group by iso_weekday
 )

@@ -45,11 +45,11 @@ ranked as (
         *,
         row_number() over (
             partition by country
-            order by session_count desc, total_watch_minutes desc, content_id asc
+            order by session_count desc nulls last, total_watch_minutes desc nulls last, content_id asc
         ) as rank_by_sessions,
         row_number() over (
             partition by country
-            order by total_watch_minutes desc, session_count desc, content_id asc
+            order by total_watch_minutes desc nulls last, session_count desc nulls last, content_id asc
         ) as rank_by_minutes
     from country_content
 ),

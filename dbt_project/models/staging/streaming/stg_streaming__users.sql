@@ -14,7 +14,7 @@
      'detail': sql_text('is outside 0-' ~ var('max_lifetime_watch_hours') ~ ' (hours in ' ~ var('max_user_age') ~ ' years)')},
     {'when': 'registration_date > cast(loaded_at as date)', 'reason': 'out_of_range',
      'field': 'registration_date', 'value': 'registration_date',
-     'detail': dbt.concat(["'is after the batch was loaded at '", "cast(loaded_at as " ~ dbt.type_string() ~ ")"])},
+     'detail': dbt.concat(["'is after the batch was loaded at '", to_text('loaded_at')])},
 ] -%}
 
 with

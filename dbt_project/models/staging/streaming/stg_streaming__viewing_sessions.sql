@@ -17,7 +17,7 @@
      'detail': sql_text('is not one of ' ~ var('quality_levels') | join(', '))},
     {'when': 'watch_date > cast(loaded_at as date)', 'reason': 'out_of_range', 'field': 'watch_date',
      'value': 'watch_date',
-     'detail': dbt.concat(["'is after the batch was loaded at '", "cast(loaded_at as " ~ dbt.type_string() ~ ")"])},
+     'detail': dbt.concat(["'is after the batch was loaded at '", to_text('loaded_at')])},
 ] -%}
 
 with
