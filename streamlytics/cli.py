@@ -128,13 +128,27 @@ def reporting_to_prefect() -> Iterator[str]:
             os.environ["PREFECT_API_URL"] = before
 
 
+class _CurrentStderr:
+    """A stream that writes to whatever ``sys.stderr`` is at the moment of writing."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stderr, name)
+
+
 def _prefect_console_to_current_stderr() -> None:
-    """Point Prefect's console log handlers at this call's ``sys.stderr``.
+    """Make Prefect's console log handlers write to the ``sys.stderr`` of the moment they write.
 
     Prefect binds them to the stderr of the moment its logging was set up. A host that calls the
     CLI more than once in one process (typer's CliRunner swaps stderr for each call and closes it
-    after) would leave them writing to a closed stream: every log line then fails, and the command's
-    own error message is lost in "--- Logging error ---" reports.
+    after) would leave them writing to a closed stream: every log line then fails, and the
+    command's own error message is lost in "--- Logging error ---" reports. Binding them to this
+    call's stderr instead would break the same way for whatever logs after the call returns.
     """
     import logging
 
@@ -143,10 +157,12 @@ def _prefect_console_to_current_stderr() -> None:
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     for logger in loggers:
         for handler in getattr(logger, "handlers", ()):
-            if isinstance(handler, PrefectConsoleHandler) and handler.stream is not sys.stderr:
-                with handler.lock:  # not setStream(): it flushes the old, closed stream
-                    handler.stream = sys.stderr
-                    handler.console.file = sys.stderr
+            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
+                handler.stream, _CurrentStderr
+            ):
+                with handler.lock:  # not setStream(): it flushes the old, maybe closed, stream
+                    handler.stream = _CurrentStderr()
+                    handler.console.file = handler.stream
 
 
 def in_flow(name: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:

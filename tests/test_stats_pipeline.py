@@ -952,9 +952,12 @@ def test_cli_analyze_on_a_database_without_the_core_fails_with_a_clear_message(p
     assert sql(pg_env, "select to_regclass('analysis.runs') is null").iloc[0, 0]
 
 
-def test_cli_called_twice_in_one_process_still_prints_its_error(pg_env):
+def test_cli_called_twice_in_one_process_still_prints_its_error(pg_env, capsys):
     # CliRunner closes the stderr of each call; Prefect's console handler, bound on the first
-    # call, used to write into that closed stream on the second, losing the error message.
+    # call, used to write into that closed stream on the second, losing the error message, and
+    # so did whatever Prefect logged in the process after the calls.
+    import logging
+
     from typer.testing import CliRunner
 
     from streamlytics.cli import app
@@ -965,3 +968,7 @@ def test_cli_called_twice_in_one_process_still_prints_its_error(pg_env):
         assert outcome.exit_code == 1, said[-2000:]
         assert "dbt models the analysis reads are not built" in said
         assert "Logging error" not in said
+    capsys.readouterr()
+    logging.getLogger("prefect.streamlytics_test").warning("logged after the CLI calls")
+    after = capsys.readouterr().err
+    assert "logged after the CLI calls" in after and "Logging error" not in after
