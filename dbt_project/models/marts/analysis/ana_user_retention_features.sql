@@ -38,9 +38,7 @@ flagged as (
                 and sessions.watch_date < split.cutoff_date then 1
             else 0
         end as is_recent,
-        -- numeric(28, 6), so Spark's avg keeps 10 decimals (it adds 4 to its input's).
-        cast(case when sessions.quality_level = '4K' then 1.0 else 0.0 end as {{ dbt.type_numeric() }}) as is_4k,
-        cast(case when sessions.device_type = 'Mobile' then 1.0 else 0.0 end as {{ dbt.type_numeric() }}) as is_mobile
+        {{ retention_session_flags('sessions') }}
     from sessions
     cross join split
 ),

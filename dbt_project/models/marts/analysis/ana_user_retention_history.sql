@@ -50,8 +50,7 @@ flagged as (
                 and sessions.watch_date < cutoffs.cutoff_date then 1
             else 0
         end as is_recent,
-        cast(case when sessions.quality_level = '4K' then 1.0 else 0.0 end as {{ dbt.type_numeric() }}) as is_4k,
-        cast(case when sessions.device_type = 'Mobile' then 1.0 else 0.0 end as {{ dbt.type_numeric() }}) as is_mobile
+        {{ retention_session_flags('sessions') }}
     from sessions
     inner join cutoffs
         on sessions.watch_date < cutoffs.label_until
