@@ -69,6 +69,17 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
     except Exception as exc:
         _record_failure(conn, source, started_at, exc)
         raise
+    return loaded(source, counts, load_id, old, started)
+
+
+def loaded(
+    source: SourceFile,
+    counts: load_raw.CopyCounts,
+    load_id: int,
+    superseded: list[ledger.LoadedBatch],
+    started: float,
+) -> FileReport:
+    """The report of a file this run landed (either engine), replacing the `superseded` batches."""
     return FileReport(
         source.name,
         source.kind,
@@ -78,7 +89,7 @@ def load_source(conn: Any, source: SourceFile, progress: FileProgress | None = N
         counts.rows_loaded,
         counts.rows_quarantined,
         load_id,
-        tuple(b.batch_id for b in old),
+        tuple(b.batch_id for b in superseded),
         time.perf_counter() - started,
     )
 

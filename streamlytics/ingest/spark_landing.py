@@ -59,7 +59,7 @@ from streamlytics.ingest.load_raw import (
     convert_csv,
     flatten_content,
 )
-from streamlytics.ingest.pipeline import FileProgress, check_accounted, skipped
+from streamlytics.ingest.pipeline import FileProgress, check_accounted, loaded, skipped
 from streamlytics.ingest.quarantine import QUARANTINE_COLUMNS, QuarantineSpool
 from streamlytics.ingest.report import FileReport, IngestReport
 
@@ -424,18 +424,7 @@ class SparkLanding:
                 raise
             if old:  # the superseded batches' files go (a killed load's went at the start)
                 self.sweep((source.kind,))
-        return FileReport(
-            source.name,
-            source.kind,
-            source.batch_id,
-            "loaded",
-            source.records,
-            counts.rows_loaded,
-            counts.rows_quarantined,
-            load_id,
-            tuple(b.batch_id for b in old),
-            time.perf_counter() - started,
-        )
+        return loaded(source, counts, load_id, old, started)
 
     def _superseded_row(self, load_id: int, by_load_id: int) -> dict[str, Any]:
         """The next state of a loaded batch: its row as it is, with status 'superseded'."""
