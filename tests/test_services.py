@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +238,22 @@ def test_a_data_folder_made_with_trust_gets_a_password_on_its_next_start(tmp_pat
             psycopg2.connect(url.replace(f":{server.password()}@", "@"), connect_timeout=5)
     finally:
         server.stop()
+
+
+def test_a_port_answered_by_another_process_is_not_taken_for_our_servers(tmp_path):
+    """The Spark start waits for its own process to listen: a port that accepts connections
+    because another checkout's server took it must not pass for ours."""
+    from streamlytics.services._process import listens_on
+
+    with socket.socket() as ours:
+        ours.bind(("127.0.0.1", 0))
+        ours.listen()
+        port = ours.getsockname()[1]
+        other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            assert listens_on(os.getpid(), port)
+            assert not listens_on(other.pid, port)
+            assert not listens_on(os.getpid(), free_port())
+        finally:
+            other.kill()
+            other.wait()

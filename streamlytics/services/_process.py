@@ -43,6 +43,28 @@ def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """True when process ``pid`` or one of its children listens on TCP ``port``.
+
+    A port that merely accepts connections may belong to another checkout's server that took it
+    between our free-port check and our server's bind (two engineers starting Spark at once):
+    only the listening process tells whose server answers.
+    """
+    try:
+        parent = psutil.Process(pid)
+        family = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for proc in family:
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
+            return True
+    return False
+
+
 def process_matches(pid: int | None, needle: str) -> bool:
     """True when ``pid`` is alive and its command line mentions ``needle``.
 

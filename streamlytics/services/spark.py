@@ -23,6 +23,7 @@ from pathlib import Path
 from streamlytics.services._process import (
     ServerFolder,
     free_port,
+    listens_on,
     log_tail,
     stop_process,
     wait_for_port,
@@ -32,6 +33,7 @@ from streamlytics.services.postgres import ServiceError
 
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 DEFAULT_PORT = 15002
+START_ATTEMPTS = 3
 START_TIMEOUT_SECONDS = 180  # JVM, Hive catalog and Derby schema creation; a busy 2-core machine
 
 
@@ -152,6 +154,19 @@ class EmbeddedSpark(ServerFolder):
         for folder in (self.warehouse_dir, self.root / "tmp", self.root / "conf"):
             folder.mkdir(parents=True, exist_ok=True)
         port = free_port(self.port or DEFAULT_PORT)
+        for _attempt in range(START_ATTEMPTS):
+            proc = self._launch(port)
+            if self._wait_until_listening(proc, port):
+                return self.url()  # type: ignore[return-value]
+            # It exited without listening: another server took the port between the check and
+            # the bind (two checkouts starting at once). Try again on a port the OS picks.
+            port = free_port()
+        raise ServiceError(
+            f"the Spark Connect server exited {START_ATTEMPTS} times before listening "
+            f"(exit code {proc.poll()}); {self.log_file} ends with:\n{log_tail(self.log_file)}"
+        )
+
+    def _launch(self, port: int) -> subprocess.Popen:
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 self.command(port),
@@ -163,17 +178,24 @@ class EmbeddedSpark(ServerFolder):
                 start_new_session=True,  # outlives the CLI call that started it
             )
         write_json(self.state_file, {"port": port, "pid": proc.pid})
+        return proc
+
+    def _wait_until_listening(self, proc: subprocess.Popen, port: int) -> bool:
+        """True once ``proc`` itself listens on ``port`` (another process answering there is not
+        ours); False when it exited first; an error when it neither listens nor exits in time."""
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not wait_for_port(port, timeout=1):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                if proc.poll() is None:
-                    stop_process(proc.pid)
+        while not listens_on(proc.pid, port):
+            if proc.poll() is not None:
+                return False
+            if time.monotonic() > deadline:
+                stop_process(proc.pid)
                 raise ServiceError(
                     f"the Spark Connect server did not listen on 127.0.0.1:{port} within "
-                    f"{START_TIMEOUT_SECONDS} s (exit code {proc.poll()}); "
-                    f"{self.log_file} ends with:\n{log_tail(self.log_file)}"
+                    f"{START_TIMEOUT_SECONDS} s; {self.log_file} ends with:\n"
+                    f"{log_tail(self.log_file)}"
                 )
-        return self.url()  # type: ignore[return-value]
+            time.sleep(0.5)
+        return True
 
     def stop(self) -> bool:
         pid = self.pid()
