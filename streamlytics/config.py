@@ -54,6 +54,10 @@ class Settings:
     """A Spark Thrift server (HiveServer2 protocol) of the user's, reached by dbt-spark's thrift
     method; ``spark_thrift_port`` is its port."""
     spark_thrift_port: int
+    schema_prefix: str
+    """DBT_SCHEMA_PREFIX: prepended to the name of every schema (database, on Spark) that dbt
+    builds and of the Spark landing's ``raw`` and ``audit``; empty unless set (the tests use it to
+    keep their databases apart on one server)."""
     dbt_project_dir: Path
     dbt_profiles_dir: Path
     gx_project_dir: Path
@@ -109,6 +113,7 @@ def settings() -> Settings:
         spark_remote=os.environ.get("SPARK_REMOTE") or None,
         spark_thrift_host=os.environ.get("SPARK_THRIFT_HOST") or None,
         spark_thrift_port=int(os.environ.get("SPARK_THRIFT_PORT") or 10000),
+        schema_prefix=os.environ.get("DBT_SCHEMA_PREFIX", ""),
         dbt_project_dir=root / "dbt_project",
         dbt_profiles_dir=root,
         gx_project_dir=Path(os.environ.get("STREAMLYTICS_GX_DIR", root / "expectations")).resolve(),

@@ -49,7 +49,6 @@ def validate_marts(ctx: RunContext) -> dict[str, Any]:
 
 
 def _validate(ctx: RunContext, stage: str) -> dict[str, Any]:
-    postgres_only(f"validate-{stage}", ctx)
     from streamlytics.validation import run_validation
 
     report = run_validation(stage)

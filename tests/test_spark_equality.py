@@ -14,8 +14,10 @@ of it costs no JVM start of its own (benchmarks/bench_spark_equality.py measures
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +27,13 @@ import pytest
 from _db_state import scratch_database
 from spark_equality import compare, compared_relations
 
+from streamlytics import stages
 from streamlytics.config import settings
 from streamlytics.generate import generate_dataset
 from streamlytics.ingest import ingest_directory, spark_landing
+from streamlytics.pipeline import GateFailed, RunContext
 from streamlytics.transform import TransformResult, run_build
+from streamlytics.validation import run_validation
 
 SCALE, SEED, DIRTY = 0.02, 42, 0.02
 # Two builds and a landing in the first test's setup: 3-4 minutes on a quiet machine, and up to
@@ -175,3 +180,146 @@ def test_a_second_spark_build_of_the_same_files_changes_no_row(
     ]
     _, differences = compare(url, spark_session, pairs)
     assert not differences, "\n".join(differences)
+
+
+# --- gx: the Great Expectations gates on Spark, with the suites PostgreSQL uses ---
+
+
+@pytest.fixture(scope="module")
+def gx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the committed GX context (results and Data Docs land there)."""
+    project = tmp_path_factory.mktemp("gx") / "expectations"
+    shutil.copytree(
+        settings().gx_project_dir / "gx",
+        project / "gx",
+        ignore=shutil.ignore_patterns("uncommitted"),
+    )
+    return project
+
+
+@contextlib.contextmanager
+def _spark_gates(
+    spark: Build, gx_project: Path, reports: Path, target: Path | None = None
+) -> Iterator[RunContext]:
+    """The pipeline's settings for the validate stages on the module's Spark build (relations
+    from the manifest in ``target``, the build's own by default)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STREAMLYTICS_WAREHOUSE", "spark")
+        env.setenv("SPARK_REMOTE", spark.remote)
+        env.setenv("DBT_SCHEMA_PREFIX", spark.schema_prefix)
+        env.setenv("DBT_TARGET_PATH", str(target or Path(spark.result.run_results_path).parent))
+        env.setenv("STREAMLYTICS_GX_DIR", str(gx_project))
+        env.setenv("STREAMLYTICS_REPORTS_DIR", str(reports))
+        cfg = settings()
+        yield RunContext(cfg, Path(), "", "", reports)
+
+
+def _outcome(outcome: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        outcome[k]
+        for k in ("suite", "check", "severity", "success", "unexpected_count", "observed", "error")
+    )
+
+
+def test_gx_gates_pass_on_spark_with_postgres_outcomes_expectation_by_expectation(
+    postgres: tuple[str, Build],
+    spark: Build,
+    spark_session: Any,
+    gx_project: Path,
+    tmp_path: Path,
+) -> None:
+    """validate-raw and validate-marts pass on the Spark build, and every expectation of the
+    committed suites has PostgreSQL's outcome on the same files: verdict, severity, unexpected
+    count and observed value. The sessions loads validated are recorded on Spark too."""
+    url, _ = postgres
+    on_postgres = run_validation(
+        "all",
+        project_dir=gx_project,
+        database_url=url,
+        reports_dir=tmp_path / "postgres",
+        cfg=dataclasses.replace(settings(), warehouse="postgres"),
+    )
+    with _spark_gates(spark, gx_project, tmp_path / "spark") as ctx:
+        raw, marts = stages.validate_raw(ctx), stages.validate_marts(ctx)
+
+    assert raw["passed"] and marts["passed"]
+    assert len(on_postgres.outcomes) >= 50
+    assert [_outcome(o) for o in raw["outcomes"] + marts["outcomes"]] == [
+        _outcome(dataclasses.asdict(o)) for o in on_postgres.outcomes
+    ]
+    audit = f"{spark.schema_prefix}audit"
+    recorded = spark_session.sql(
+        f"select load_id from {audit}.gx_validated_loads where suite_name = 'raw_viewing_sessions'"
+    ).collect()
+    loaded = spark_session.sql(
+        f"select load_id from {audit}.load_batches "
+        "where file_kind = 'viewing_sessions' and status = 'loaded' and rows_loaded > 0"
+    ).collect()
+    assert sorted(r[0] for r in recorded) == sorted(r[0] for r in loaded) != []
+
+
+def test_a_bad_row_in_a_spark_mart_fails_validate_marts_naming_its_expectation(
+    spark: Build, spark_session: Any, gx_project: Path, tmp_path: Path
+) -> None:
+    """A copy of rpt_geographic with one more row, a country with no user, read where a
+    manifest says the mart is: validate-marts fails on exactly no_country_without_users."""
+    built = Path(spark.result.run_results_path).parent / "manifest.json"
+    manifest = json.loads(built.read_text())
+    node = next(
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["name"] == "rpt_geographic"
+    )
+    mart = f"{node['schema']}.{node['alias']}"
+    copy = f"{spark.schema_prefix}gx_bad_marts"
+    node["schema"] = copy
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text(json.dumps(manifest))
+    # Zero users and zero revenue: the revenue reconciliation still adds up.
+    columns = ", ".join(
+        "0" if c in ("user_count", "revenue_usd") else c for c in spark_session.table(mart).columns
+    )
+    spark_session.sql(f"create database {copy}")
+    try:
+        spark_session.sql(
+            f"create table {copy}.{node['alias']} using parquet as select * from {mart} "
+            f"union all (select {columns} from {mart} order by country limit 1)"
+        )
+        with (
+            _spark_gates(spark, gx_project, tmp_path, tmp_path / "target") as ctx,
+            pytest.raises(
+                GateFailed, match="marts_rpt_geographic.no_country_without_users"
+            ) as gate,
+        ):
+            stages.validate_marts(ctx)
+    finally:
+        spark_session.sql(f"drop database if exists {copy} cascade")
+    assert gate.value.detail["failed_expectations"] == [
+        "marts_rpt_geographic.no_country_without_users"
+    ]
+
+
+def test_rows_of_an_unknown_load_on_spark_fail_validate_raw_on_the_ledger(
+    spark: Build, spark_session: Any, gx_project: Path, tmp_path: Path
+) -> None:
+    """A users row written into the Spark landing outside the loader (a partition of a load the
+    ledger does not know) fails validate-raw on exactly landed_rows_have_a_loaded_batch."""
+    table = f"{spark.schema_prefix}raw.users_rows"
+    fields = ", ".join(c for c in spark_session.table(table).columns if c != "_load_id")
+    stray = 999_999
+    spark_session.sql(
+        f"insert into {table} partition (_load_id = {stray}) select {fields} from {table} limit 1"
+    )
+    try:
+        with (
+            _spark_gates(spark, gx_project, tmp_path) as ctx,
+            pytest.raises(
+                GateFailed, match="raw_load_ledger.landed_rows_have_a_loaded_batch"
+            ) as gate,
+        ):
+            stages.validate_raw(ctx)
+    finally:
+        spark_session.sql(f"alter table {table} drop if exists partition (_load_id = {stray})")
+    assert gate.value.detail["failed_expectations"] == [
+        "raw_load_ledger.landed_rows_have_a_loaded_batch"
+    ]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from streamlytics.validation.gx_context import all_suites
+from streamlytics.validation.loads import split_loads
 from streamlytics.validation.offline_docs import (
     CDN_ASSETS,
     VENDOR_DIR,
@@ -18,6 +22,7 @@ from streamlytics.validation.offline_docs import (
     rewrite_page,
 )
 from streamlytics.validation.report import ExpectationOutcome, ValidationReport
+from streamlytics.validation.spark_source import landing_or_model, qualify_query
 from streamlytics.validation.specs import WARNING, canonical_spelling
 
 
@@ -151,3 +156,59 @@ def test_without_a_complete_pass_every_page_is_read(tmp_path: Path) -> None:
     os.utime(tmp_path / "index.html", ns=(0, 0))
     make_offline(tmp_path)
     assert remote_assets((tmp_path / "index.html").read_text()) == []
+
+
+# --- the same suites on Spark: relation names and the record of validated loads ---
+
+
+def test_on_spark_the_landing_carries_the_prefix_and_marts_are_where_dbt_built_them() -> None:
+    built = {"rpt_geographic": "eq1_marts.rpt_geographic"}
+    assert landing_or_model("raw", "users", "eq1_", built.__getitem__) == "eq1_raw.users"
+    assert landing_or_model("audit", "load_batches", "", built.__getitem__) == "audit.load_batches"
+    assert (
+        landing_or_model("marts", "rpt_geographic", "eq1_", built.__getitem__)
+        == "eq1_marts.rpt_geographic"
+    )
+
+
+def test_qualify_query_renames_relations_and_leaves_aliases_alone() -> None:
+    query = (
+        "select m._load_id, b.load_id from raw.movies as m "
+        "join marts.rpt_revenue_by_genre as b on b.x = m.x join other.raw.t as o"
+    )
+    renamed = qualify_query(query, ["raw", "marts"], lambda s, t: f"p_{s}.{t}")
+    assert renamed == (
+        "select m._load_id, b.load_id from p_raw.movies as m "
+        "join p_marts.rpt_revenue_by_genre as b on b.x = m.x join other.raw.t as o"
+    )
+
+
+def test_every_relation_the_committed_sql_checks_read_is_renamed_on_spark() -> None:
+    """No SQL check of the committed suites reads a relation by PostgreSQL's name on Spark."""
+    suites = all_suites()
+    schemas = {spec.schema for spec in suites}
+    named: set[str] = set()
+    leftover = re.compile(rf"(?<![\w.])({'|'.join(schemas)})\.\w")
+    for spec in suites:
+        for expectation in spec.expectations:
+            query = getattr(expectation, "unexpected_rows_query", None)
+            if query:
+                renamed = qualify_query(
+                    query, schemas, lambda s, t: named.add(f"{s}.{t}") or f"p_{s}.{t}"
+                )
+                assert not leftover.search(renamed), (spec.name, renamed)
+    assert {
+        "raw.users_rows",
+        "raw.movies",
+        "raw.content_genres_rows",
+        "audit.quarantine",
+        "marts.rpt_revenue_by_genre",
+    } <= named
+
+
+def test_recorded_loads_carry_their_outcomes_whether_stored_as_json_or_jsonb() -> None:
+    outcome = _outcome("session_id_pattern", True, "error")
+    stored = [dataclasses.asdict(outcome)]
+    pending, carried = split_loads([(1, stored), (2, None), (3, json.dumps(stored)), (4, None)])
+    assert pending == [2, 4]
+    assert carried == {1: [outcome], 3: [outcome]}

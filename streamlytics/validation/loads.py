@@ -11,8 +11,10 @@ Rows are assumed immutable once validated: the ledger suite (raw_load_ledger), w
 the whole landing on every run, catches rows added or deleted after a load, but an in-place
 update of an already validated load is only seen by `streamlytics validate --all-loads`.
 
-The record lives in the validated database (audit.gx_validated_loads), next to the ledger it
-refers to: another database (a test's, a benchmark's) starts with nothing validated.
+The record lives in the validated warehouse (audit.gx_validated_loads), next to the ledger it
+refers to: another database (a test's, a benchmark's) starts with nothing validated. On Spark
+it is a Parquet table of the landing's audit database (:class:`SparkValidatedLoads`): Parquet
+has no upsert, so each pass is appended and the newest row of a (suite, load, fingerprint) wins.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from streamlytics.validation.report import ExpectationOutcome
 
@@ -72,9 +75,20 @@ def loads_to_validate(
         )
         rows = cur.fetchall()
     conn.commit()
-    pending = [load_id for load_id, outcomes in rows if outcomes is None]
+    return split_loads(rows)
+
+
+def split_loads(
+    rows: Sequence[tuple[int, Any]],
+) -> tuple[list[int], dict[int, list[ExpectationOutcome]]]:
+    """(load ids without recorded outcomes, recorded outcomes by load id) of (load_id, outcomes)
+    rows, outcomes being None, a list of outcome dicts, or that list as JSON text."""
+    pending = [int(load_id) for load_id, outcomes in rows if outcomes is None]
     carried = {
-        load_id: [ExpectationOutcome(**o) for o in outcomes]
+        int(load_id): [
+            ExpectationOutcome(**o)
+            for o in (json.loads(outcomes) if isinstance(outcomes, str) else outcomes)
+        ]
         for load_id, outcomes in rows
         if outcomes is not None
     }
@@ -105,6 +119,84 @@ def record_pass(
             ),
         )
     conn.commit()
+
+
+class PostgresValidatedLoads:
+    """The record in a PostgreSQL database, through a psycopg2 connection."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def loads_to_validate(
+        self, suite_name: str, file_kind: str, suite_fingerprint: str, revalidate: bool = False
+    ) -> tuple[list[int], dict[int, list[ExpectationOutcome]]]:
+        return loads_to_validate(self.conn, suite_name, file_kind, suite_fingerprint, revalidate)
+
+    def record_pass(
+        self,
+        suite_name: str,
+        load_id: int,
+        suite_fingerprint: str,
+        outcomes: Sequence[ExpectationOutcome],
+    ) -> None:
+        record_pass(self.conn, suite_name, load_id, suite_fingerprint, outcomes)
+
+
+class SparkValidatedLoads:
+    """The record as a Parquet table of the Spark landing's audit database (``audit_database``,
+    the prefixed ``audit``), beside its ledger view ``load_batches``."""
+
+    def __init__(self, spark, audit_database: str) -> None:
+        self.spark = spark
+        self.table = f"{audit_database}.gx_validated_loads"
+        self.ledger = f"{audit_database}.load_batches"
+        spark.sql(
+            f"create table if not exists {self.table} (suite_name string, load_id bigint, "
+            "suite_fingerprint string, validated_at timestamp, outcomes string) using parquet"
+        )
+
+    def loads_to_validate(
+        self, suite_name: str, file_kind: str, suite_fingerprint: str, revalidate: bool = False
+    ) -> tuple[list[int], dict[int, list[ExpectationOutcome]]]:
+        self.spark.sql(f"refresh table {self.table}")
+        rows = self.spark.sql(
+            f"""
+            select b.load_id, case when :revalidate then null else v.outcomes end as outcomes
+            from {self.ledger} as b
+            left join (
+                select load_id, max_by(outcomes, validated_at) as outcomes
+                from {self.table}
+                where suite_name = :suite and suite_fingerprint = :fp
+                group by load_id
+            ) as v on v.load_id = b.load_id
+            where b.status = 'loaded' and b.file_kind = :kind and b.rows_loaded > 0
+            order by b.load_id
+            """,
+            args={
+                "suite": suite_name,
+                "fp": suite_fingerprint,
+                "kind": file_kind,
+                "revalidate": revalidate,
+            },
+        ).collect()
+        return split_loads([(row[0], row[1]) for row in rows])
+
+    def record_pass(
+        self,
+        suite_name: str,
+        load_id: int,
+        suite_fingerprint: str,
+        outcomes: Sequence[ExpectationOutcome],
+    ) -> None:
+        self.spark.sql(
+            f"insert into {self.table} values (:suite, :load_id, :fp, current_timestamp(), :outcomes)",
+            args={
+                "suite": suite_name,
+                "load_id": load_id,
+                "fp": suite_fingerprint,
+                "outcomes": json.dumps([asdict(o) for o in outcomes], default=str),
+            },
+        )
 
 
 def merge_loads(by_load: dict[int, list[ExpectationOutcome]]) -> list[ExpectationOutcome]:

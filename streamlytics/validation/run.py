@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
-from streamlytics.config import settings
+from streamlytics.config import Settings, settings
 from streamlytics.validation import loads
 from streamlytics.validation.gx_context import (
     BATCH_DEFINITION,
@@ -54,12 +57,15 @@ def run_validation(
     reports_dir: Path | None = None,
     today: date | None = None,
     all_loads: bool = False,
+    cfg: Settings | None = None,
 ) -> ValidationReport:
     """Validate `stage` (raw, marts or all), build offline Data Docs and save the report as JSON.
 
     The report is saved to `reports_dir`/validation/<stage>.json (default: the project's reports
     folder); GX keeps every run's full results under expectations/gx/uncommitted/validations.
-    The database is `database_url`, else the one the project uses (DATABASE_URL or its own server).
+    The warehouse is `cfg`'s (the project's settings by default): on PostgreSQL the database is
+    `database_url`, else the one the project uses (DATABASE_URL or its own server); on Spark the
+    same suites read the Spark tables (streamlytics/validation/spark_source.py).
     A per-load suite (raw_viewing_sessions) reads only the loads it has not validated yet and
     reports the kept outcomes of the others (streamlytics/validation/loads.py); `all_loads`
     reads every load again.
@@ -67,26 +73,26 @@ def run_validation(
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from streamlytics import services
-
-    cfg = settings()
-    url = database_url or services.database_url(cfg)
+    cfg = cfg or settings()
     today = today or date.today()
-    context = open_context(project_dir, runtime_environment={"DATABASE_URL": url})
+    stages = stages_for(stage)
+    tables = _tables(cfg, database_url)
+    context = open_context(project_dir, runtime_environment={"DATABASE_URL": tables.url})
     parameters = {"today": today.isoformat(), "current_year": today.year}
     started = datetime.now(UTC)
     run_at = started.isoformat(timespec="seconds")
-    checkpoints = [context.checkpoints.get(checkpoint_name(name)) for name in stages_for(stage)]
-    _require_tables(url, [d.data.data_asset for c in checkpoints for d in c.validation_definitions])
+    checkpoints = [context.checkpoints.get(checkpoint_name(name)) for name in stages]
+    _require_tables(tables, [d for c in checkpoints for d in c.validation_definitions])
     # The checkpoints' validation definitions run here one by one rather than through
     # Checkpoint.run: its UpdateDataDocs action rebuilds the site (and re-lists every stored
     # result for the index) once per suite; the site is built once below instead.
     run_id = RunIdentifier(run_name=f"streamlytics-{stage}", run_time=started)
     per_load = {spec.name: spec.per_load for spec in all_suites() if spec.per_load}
     outcomes, built = [], []
-    for name, checkpoint in zip(stages_for(stage), checkpoints):
+    for name, checkpoint in zip(stages, checkpoints):
         counts_first = name in COUNTS_FIRST_STAGES
-        for definition in checkpoint.validation_definitions:
+        for committed in checkpoint.validation_definitions:
+            definition = tables.definition(committed)
             if definition.suite.name in per_load:
                 suite_outcomes, keys = _validate_per_load(
                     context,
@@ -94,7 +100,7 @@ def run_validation(
                     definition,
                     parameters,
                     run_id,
-                    url,
+                    tables,
                     file_kind=per_load[definition.suite.name],
                     counts_first=counts_first,
                     revalidate=all_loads,
@@ -103,7 +109,13 @@ def run_validation(
                 built.extend(keys)
                 continue
             result, key = _validate(
-                context, checkpoint, definition, parameters, run_id, counts_first=counts_first
+                context,
+                checkpoint,
+                definition,
+                parameters,
+                run_id,
+                tables,
+                counts_first=counts_first,
             )
             outcomes.extend(outcomes_from_suite_result(result))
             built.append(key)
@@ -124,11 +136,13 @@ def _validate(
     definition,
     parameters: dict,
     run_id,
+    tables,
     *,
     counts_first: bool,
-    batch_parameters: dict | None = None,
+    load_id: int | None = None,
 ):
-    """Run one validation definition; returns its suite result (as stored) and the result's key.
+    """Run one validation definition (on the batch of `load_id`, for a per-load suite); returns
+    its suite result (as stored in `context`) and the result's key.
 
     With `counts_first`, every expectation is evaluated without a sample of offending values,
     then the failed ones again with the checkpoint's result format, and their detailed results
@@ -139,6 +153,7 @@ def _validate(
         ValidationResultIdentifier,
     )
 
+    batch_parameters = tables.batch_parameters(definition, load_id)
     result = definition.run(
         checkpoint_id=checkpoint.id,
         batch_parameters=batch_parameters,
@@ -149,7 +164,7 @@ def _validate(
     key = ValidationResultIdentifier(
         expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.suite.name),
         run_id=run_id,
-        batch_identifier=result.batch_id,
+        batch_identifier=tables.batch_identifier(result.batch_id, load_id),
     )
     failed = {_check(r) for r in result.results if not r.success} if counts_first else set()
     if failed:
@@ -157,6 +172,7 @@ def _validate(
             definition, failed, parameters, checkpoint.result_format, batch_parameters
         )
         result.results = [detailed.get(_check(r), r) for r in result.results]
+    if failed or tables.results_elsewhere:
         context.validation_results_store.set(key, result)
     return result, key
 
@@ -167,7 +183,7 @@ def _validate_per_load(
     definition,
     parameters: dict,
     run_id,
-    database_url: str,
+    tables,
     *,
     file_kind: str,
     counts_first: bool,
@@ -175,14 +191,11 @@ def _validate_per_load(
 ):
     """Validate the loads of `file_kind` that `definition`'s suite has not passed yet, one GX
     batch each; returns the suite's outcomes over every loaded load and the new results' keys."""
-    import psycopg2
-
     suite = definition.suite
     suite_fingerprint = loads.fingerprint(suite)
-    conn = psycopg2.connect(database_url)
-    try:
-        pending, by_load = loads.loads_to_validate(
-            conn, suite.name, file_kind, suite_fingerprint, revalidate
+    with tables.validated_loads() as record:
+        pending, by_load = record.loads_to_validate(
+            suite.name, file_kind, suite_fingerprint, revalidate
         )
         keys = []
         for load_id in pending:
@@ -192,20 +205,19 @@ def _validate_per_load(
                 definition,
                 parameters,
                 run_id,
+                tables,
                 counts_first=counts_first,
-                batch_parameters={LOAD_COLUMN: load_id},
+                load_id=load_id,
             )
             by_load[load_id] = outcomes_from_suite_result(result)
             keys.append(key)
             if not any(o.fatal for o in by_load[load_id]):
-                loads.record_pass(conn, suite.name, load_id, suite_fingerprint, by_load[load_id])
-    finally:
-        conn.close()
+                record.record_pass(suite.name, load_id, suite_fingerprint, by_load[load_id])
     if by_load:
         return loads.merge_loads(by_load), keys
     # No load landed a row: there is no batch to read, so the whole (empty) table is checked,
     # and has_rows says what is wrong. Not stored: there is no load to name the result after.
-    whole = definition.data.data_asset.get_batch_definition(BATCH_DEFINITION).get_batch()
+    whole = tables.whole_batch(definition)
     result = whole.validate(
         suite, result_format=checkpoint.result_format, expectation_parameters=parameters
     )
@@ -269,22 +281,75 @@ class MissingTablesError(ValueError):
     """A suite's table does not exist: the stage that builds it has not run on this database."""
 
 
-def _require_tables(database_url: str, assets: list) -> None:
+def _require_tables(tables, definitions: list) -> None:
     # One clear message instead of every expectation failing with "relation does not exist".
-    import psycopg2
+    from streamlytics.dbt_relations import RelationError
 
-    names = sorted({f"{a.schema_name}.{a.table_name}" for a in assets})
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select name from unnest(%s::text[]) as name where to_regclass(name) is null", (names,)
-        )
-        missing = [row[0] for row in cur.fetchall()]
-    conn.close()
+    try:
+        missing = tables.missing_tables(definitions)
+    except RelationError as exc:  # Spark: no manifest yet, or a mart dbt does not define
+        raise MissingTablesError(str(exc)) from exc
     if missing:
         raise MissingTablesError(
-            f"{', '.join(missing)} not found in the database: raw tables come from "
-            "`streamlytics ingest`, marts from dbt (`streamlytics transform`); run those first."
+            f"{', '.join(missing)} not found in the {tables.engine} warehouse: raw tables come "
+            "from `streamlytics ingest`, marts from dbt (`streamlytics transform`); run those first."
         )
+
+
+def _tables(cfg: Settings, database_url: str | None):
+    """The validation definitions bound to the warehouse `cfg` names."""
+    from streamlytics import services
+
+    if cfg.warehouse == "spark":
+        from streamlytics.ingest.spark_landing import connect
+        from streamlytics.validation.spark_source import SparkTables
+
+        schemas = {spec.schema for spec in all_suites()}
+        return SparkTables(cfg, connect(services.spark_remote(cfg)), schemas)
+    return PostgresTables(database_url or services.database_url(cfg))
+
+
+class PostgresTables:
+    """The committed validation definitions as they are: their assets are tables of the
+    PostgreSQL database at `url` (GX's connection string ``${DATABASE_URL}``)."""
+
+    engine = "PostgreSQL"
+    results_elsewhere = False
+    """Results are stored by the committed context itself."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def missing_tables(self, definitions: list) -> list[str]:
+        import psycopg2
+
+        assets = [d.data.data_asset for d in definitions]
+        names = sorted({f"{a.schema_name}.{a.table_name}" for a in assets})
+        with closing(psycopg2.connect(self.url)) as conn, conn.cursor() as cur:
+            cur.execute(
+                "select name from unnest(%s::text[]) as name where to_regclass(name) is null",
+                (names,),
+            )
+            return [row[0] for row in cur.fetchall()]
+
+    def definition(self, committed: Any) -> Any:
+        return committed
+
+    def batch_parameters(self, definition: Any, load_id: int | None) -> dict | None:
+        return None if load_id is None else {LOAD_COLUMN: load_id}
+
+    def batch_identifier(self, batch_id: str, load_id: int | None) -> str:
+        return batch_id  # the per-load partitioner names the load already
+
+    def whole_batch(self, definition: Any) -> Any:
+        return definition.data.data_asset.get_batch_definition(BATCH_DEFINITION).get_batch()
+
+    @contextmanager
+    def validated_loads(self) -> Iterator[loads.PostgresValidatedLoads]:
+        import psycopg2
+
+        with closing(psycopg2.connect(self.url)) as conn:
+            yield loads.PostgresValidatedLoads(conn)
 
 
 def _docs_index(context) -> Path | None:
