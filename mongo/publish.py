@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import bson
-import psycopg2
 import pymongo
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
@@ -30,6 +29,8 @@ from pymongo import DeleteMany, ReplaceOne
 from pymongo.collection import Collection
 
 from mongo import compat, documents, indexes, schemas
+from streamlytics import warehouse
+from streamlytics.config import Settings
 from streamlytics.dbt_relations import relation
 
 
@@ -141,18 +142,20 @@ def publish(
     mongodb_db: str,
     *,
     resolve: documents.Resolve = relation,
+    cfg: Settings | None = None,
 ) -> dict[str, SyncCounts]:
     """Shape every document from the dbt sync models and publish it into ``mongodb_db``.
 
-    ``resolve`` names the relation of each model (default: dbt's manifest). Documents stream
-    from PostgreSQL into the sync (one read-only transaction, server-side cursors): the client
-    never holds every document as Python objects.
+    ``resolve`` names the relation of each model (default: dbt's manifest). The models are read
+    from the warehouse ``cfg`` names (streamlytics.warehouse: ``database_url`` on PostgreSQL,
+    Spark Connect on Spark). Documents stream into the sync (PostgreSQL: one read-only
+    transaction, server-side cursors; Spark: Arrow batches): the client never holds a whole
+    model or every document as Python objects.
     """
     for model in documents.MODELS:  # a missing manifest or model fails before any write
         resolve(model)
-    conn = psycopg2.connect(database_url)
+    conn = warehouse.connect(cfg, database_url, readonly=True)
     try:
-        conn.set_session(readonly=True)
         with pymongo.MongoClient(mongodb_uri) as client:
             return publish_documents(
                 client[mongodb_db],
