@@ -32,7 +32,11 @@ Connection = Any
 # The dbt models each collection is shaped from (dbt_project/models/marts/sync/).
 USER_MODELS = ("sync_mongo_users", "sync_mongo_user_breakdowns", "sync_mongo_user_activity")
 TITLE_MODELS = ("sync_mongo_titles", "sync_mongo_title_breakdowns", "sync_mongo_title_genres")
-MODELS = USER_MODELS + TITLE_MODELS
+# What an incremental publish reads besides (mongo/publish.py): the loaded batches behind the
+# documents, and the documents each session batch touched.
+BATCHES_MODEL = "sync_mongo_batches"
+BATCH_DOCUMENTS_MODEL = "sync_mongo_batch_documents"
+MODELS = USER_MODELS + TITLE_MODELS + (BATCHES_MODEL, BATCH_DOCUMENTS_MODEL)
 
 Resolve = Callable[[str], Relation]
 """Model name -> the relation dbt built for it (default: :func:`streamlytics.dbt_relations.relation`)."""
@@ -107,22 +111,49 @@ class OrphanRows(RuntimeError):
     """A child model holds rows whose id is not in its parent, or not in the parent's order."""
 
 
-def _select(rel: Relation, columns: Sequence[str], order_by: Sequence[str]) -> str:
+def _select(rel: Relation, columns: Sequence[str], order_by: Sequence[str], only: _Only) -> str:
     # Portable SQL (dbt's names are plain lower-case identifiers: no quoting, which differs
     # between engines).
-    return f"select {', '.join(columns)} from {rel} order by {', '.join(order_by)}"
+    where = f" where {order_by[0]} in ({only.subquery})" if only else ""
+    return f"select {', '.join(columns)} from {rel}{where} order by {', '.join(order_by)}"
 
 
-def _stream(conn: Connection, query: str) -> Iterator[tuple]:
+class _Only:
+    """The documents a set of session batches touched (sync_mongo_batch_documents), as a
+    subquery of their ids; falsy when every document is wanted."""
+
+    def __init__(
+        self, resolve: Resolve, collection: str, batches: Sequence[str] | None = None
+    ) -> None:
+        self.params: list[str] = []
+        self.subquery = ""
+        if batches is not None:
+            marks = ", ".join(["%s"] * len(batches)) or "null"
+            self.subquery = (
+                f"select document_id from {resolve(BATCH_DOCUMENTS_MODEL)} "
+                f"where collection_name = %s and batch_id in ({marks})"
+            )
+            self.params = [collection, *batches]
+
+    def __bool__(self) -> bool:
+        return bool(self.subquery)
+
+
+def _stream(conn: Connection, query: str, only: _Only) -> Iterator[tuple]:
     """The rows of ``query``, streamed (never the whole relation in memory)."""
-    return stream_rows(conn, query)
+    return stream_rows(conn, query, only.params if only else None)
 
 
 def _children(
-    conn: Connection, resolve: Resolve, model: str, columns: list[str], order: list[str]
+    conn: Connection,
+    resolve: Resolve,
+    model: str,
+    columns: list[str],
+    order: list[str],
+    only: _Only,
 ) -> _Children:
     """A child model's rows (parent id first, in the parents' order) as a _Children."""
-    return _Children(model, _stream(conn, _select(resolve(model), columns, order)))
+    return _Children(model, _stream(conn, _select(resolve(model), columns, order, only), only))
 
 
 class _Children:
@@ -191,16 +222,23 @@ _USER_COLUMNS = (
 )
 
 
-def iter_user_documents(conn: Connection, resolve: Resolve = relation) -> Iterator[dict[str, Any]]:
-    """One document per row of sync_mongo_users, in the model's user_id order (shape: schemas.py)."""
+def iter_user_documents(
+    conn: Connection, resolve: Resolve = relation, batches: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """One document per row of sync_mongo_users, in the model's user_id order (shape: schemas.py).
+
+    ``batches``: only the users whose sessions those session batches brought.
+    """
     users_model, breakdowns_model, activity_model = USER_MODELS
-    users = _stream(conn, _select(resolve(users_model), _USER_COLUMNS, ["user_id"]))
+    only = _Only(resolve, USER_ANALYTICS, batches)
+    users = _stream(conn, _select(resolve(users_model), _USER_COLUMNS, ["user_id"], only), only)
     breakdowns = _children(
         conn,
         resolve,
         breakdowns_model,
         ["user_id", "breakdown", "breakdown_value", *_MEASURES],
         ["user_id", "breakdown", "breakdown_value"],
+        only,
     )
     activity = _children(
         conn,
@@ -208,6 +246,7 @@ def iter_user_documents(conn: Connection, resolve: Resolve = relation) -> Iterat
         activity_model,
         ["user_id", "activity_month", *_MEASURES],
         ["user_id", "activity_month"],
+        only,
     )
     for row in users:
         (user_id, age, band, country, plan, segment, registered, lifetime_hours) = row[:8]
@@ -259,17 +298,24 @@ _TITLE_COLUMNS = (
 
 
 def iter_content_documents(
-    conn: Connection, resolve: Resolve = relation
+    conn: Connection, resolve: Resolve = relation, batches: Sequence[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """One document per row of sync_mongo_titles, in the model's content_id order (schemas.py)."""
+    """One document per row of sync_mongo_titles, in the model's content_id order (schemas.py).
+
+    ``batches``: only the titles whose sessions those session batches brought.
+    """
     titles_model, breakdowns_model, genres_model = TITLE_MODELS
-    titles = _stream(conn, _select(resolve(titles_model), _TITLE_COLUMNS, ["content_id"]))
+    only = _Only(resolve, CONTENT_ANALYTICS, batches)
+    titles = _stream(
+        conn, _select(resolve(titles_model), _TITLE_COLUMNS, ["content_id"], only), only
+    )
     breakdowns = _children(
         conn,
         resolve,
         breakdowns_model,
         ["content_id", "breakdown", "breakdown_value", *_MEASURES],
         ["content_id", "breakdown", "breakdown_value"],
+        only,
     )
     genres = _children(
         conn,
@@ -277,6 +323,7 @@ def iter_content_documents(
         genres_model,
         ["content_id", "genre"],
         ["content_id", "genre_position", "genre"],
+        only,
     )
     for row in titles:
         (content_id, content_type, title, rating, budget, views, length) = row[:7]
@@ -315,11 +362,12 @@ def content_documents(conn: Connection, resolve: Resolve = relation) -> list[dic
     return list(iter_content_documents(conn, resolve))
 
 
-BUILDERS: dict[str, Callable[[Connection, Resolve], Iterator[dict[str, Any]]]] = {
+BUILDERS: dict[str, Callable[..., Iterator[dict[str, Any]]]] = {
     USER_ANALYTICS: iter_user_documents,
     CONTENT_ANALYTICS: iter_content_documents,
 }
-"""How each published collection's documents are built, as streams."""
+"""How each published collection's documents are built, as streams: ``build(conn, resolve)``
+for every document, ``build(conn, resolve, batches)`` for those session batches touched."""
 
 
 def build_all(conn: Connection, resolve: Resolve = relation) -> dict[str, list[dict[str, Any]]]:

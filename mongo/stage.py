@@ -48,11 +48,18 @@ def run_publish_stage(
     *,
     run_pipelines: bool = True,
     cfg: Settings | None = None,
+    full: bool = False,
 ) -> PublishOutcome:
     """Publish every collection from the dbt sync models of the warehouse ``cfg`` names
-    (PostgreSQL at ``database_url``, or Spark); then run and save the pipelines."""
+    (PostgreSQL at ``database_url``, or Spark); then run and save the pipelines.
+
+    Incremental unless ``full``: after new session batches only, only the documents they
+    touched are rebuilt (mongo/publish.py); the collections end the same either way.
+    """
     try:
-        outcome = PublishOutcome(publish.publish(database_url, mongodb_uri, mongodb_db, cfg=cfg))
+        outcome = PublishOutcome(
+            publish.publish(database_url, mongodb_uri, mongodb_db, cfg=cfg, incremental=not full)
+        )
         if run_pipelines:
             with pymongo.MongoClient(mongodb_uri) as client:
                 db = client[mongodb_db]
