@@ -17,22 +17,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from psycopg2 import sql
-from psycopg2.extensions import connection as PgConnection
-
 from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
 from streamlytics.dbt_relations import Relation, relation
+from streamlytics.warehouse import stream_rows
+
+Connection = Any
+"""A DB-API connection of streamlytics.warehouse (psycopg2's, or Spark's)."""
 
 # The dbt models each collection is shaped from (dbt_project/models/marts/sync/).
 USER_MODELS = ("sync_mongo_users", "sync_mongo_user_breakdowns", "sync_mongo_user_activity")
 TITLE_MODELS = ("sync_mongo_titles", "sync_mongo_title_breakdowns", "sync_mongo_title_genres")
-MODELS = USER_MODELS + TITLE_MODELS
+# What an incremental publish reads besides (mongo/publish.py): the loaded batches behind the
+# documents, and the documents each session batch touched.
+BATCHES_MODEL = "sync_mongo_batches"
+BATCH_DOCUMENTS_MODEL = "sync_mongo_batch_documents"
+MODELS = USER_MODELS + TITLE_MODELS + (BATCHES_MODEL, BATCH_DOCUMENTS_MODEL)
 
 Resolve = Callable[[str], Relation]
 """Model name -> the relation dbt built for it (default: :func:`streamlytics.dbt_relations.relation`)."""
@@ -95,41 +99,61 @@ def with_hash(document: dict[str, Any]) -> dict[str, Any]:
 
 # --- reading the sync models ----------------------------------------------------------------
 #
-# Documents are built as a stream: every model is read through a server-side cursor ordered by
-# the document id, and the child streams are merged into the parent stream by id, so memory
-# holds one document's rows at a time. All streams come from one database and are ordered by
-# the same column, so they agree on the order whatever the collation; the merge never compares
-# ids for order, only for equality (every child id is a parent id: dbt's relationships tests).
-
-_FETCH = 10_000
-_CURSOR_IDS = itertools.count()
+# Documents are built as a stream: every model is read through streamlytics.warehouse's
+# stream_rows (a server-side cursor on PostgreSQL, Arrow batches on Spark) ordered by the
+# document id, and the child streams are merged into the parent stream by id, so memory holds
+# one document's rows at a time. All streams come from one warehouse and are ordered by the same
+# column, so they agree on the order whatever the collation; the merge never compares ids for
+# order, only for equality (every child id is a parent id: dbt's relationships tests).
 
 
 class OrphanRows(RuntimeError):
     """A child model holds rows whose id is not in its parent, or not in the parent's order."""
 
 
-def _select(rel: Relation, columns: Sequence[str], order_by: Sequence[str]) -> sql.Composed:
-    return sql.SQL("select {columns} from {relation} order by {order}").format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        relation=sql.Identifier(rel.schema, rel.identifier),
-        order=sql.SQL(", ").join(map(sql.Identifier, order_by)),
-    )
+def _select(rel: Relation, columns: Sequence[str], order_by: Sequence[str], only: _Only) -> str:
+    # Portable SQL (dbt's names are plain lower-case identifiers: no quoting, which differs
+    # between engines).
+    where = f" where {order_by[0]} in ({only.subquery})" if only else ""
+    return f"select {', '.join(columns)} from {rel}{where} order by {', '.join(order_by)}"
 
 
-def _stream(conn: PgConnection, query: sql.Composable) -> Iterator[tuple]:
-    """The rows of ``query``, fetched in batches through a named (server-side) cursor."""
-    with conn.cursor(name=f"mongo_documents_{next(_CURSOR_IDS)}") as cur:
-        cur.itersize = _FETCH
-        cur.execute(query)
-        yield from cur
+class _Only:
+    """The documents a set of session batches touched (sync_mongo_batch_documents), as a
+    subquery of their ids; falsy when every document is wanted."""
+
+    def __init__(
+        self, resolve: Resolve, collection: str, batches: Sequence[str] | None = None
+    ) -> None:
+        self.params: list[str] = []
+        self.subquery = ""
+        if batches is not None:
+            marks = ", ".join(["%s"] * len(batches)) or "null"
+            self.subquery = (
+                f"select document_id from {resolve(BATCH_DOCUMENTS_MODEL)} "
+                f"where collection_name = %s and batch_id in ({marks})"
+            )
+            self.params = [collection, *batches]
+
+    def __bool__(self) -> bool:
+        return bool(self.subquery)
+
+
+def _stream(conn: Connection, query: str, only: _Only) -> Iterator[tuple]:
+    """The rows of ``query``, streamed (never the whole relation in memory)."""
+    return stream_rows(conn, query, only.params if only else None)
 
 
 def _children(
-    conn: PgConnection, resolve: Resolve, model: str, columns: list[str], order: list[str]
+    conn: Connection,
+    resolve: Resolve,
+    model: str,
+    columns: list[str],
+    order: list[str],
+    only: _Only,
 ) -> _Children:
     """A child model's rows (parent id first, in the parents' order) as a _Children."""
-    return _Children(model, _stream(conn, _select(resolve(model), columns, order)))
+    return _Children(model, _stream(conn, _select(resolve(model), columns, order, only), only))
 
 
 class _Children:
@@ -167,7 +191,7 @@ def _slices(rows: list[tuple]) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def _measures(values: Sequence[Any]) -> dict[str, Any]:
-    # The contracts make these bigint and double: psycopg2 returns int and float as they are.
+    # The contracts make these bigint and double: both readers return int and float as they are.
     return dict(zip(_MEASURES, values, strict=True))
 
 
@@ -199,17 +223,22 @@ _USER_COLUMNS = (
 
 
 def iter_user_documents(
-    conn: PgConnection, resolve: Resolve = relation
+    conn: Connection, resolve: Resolve = relation, batches: Sequence[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """One document per row of sync_mongo_users, in the model's user_id order (shape: schemas.py)."""
+    """One document per row of sync_mongo_users, in the model's user_id order (shape: schemas.py).
+
+    ``batches``: only the users whose sessions those session batches brought.
+    """
     users_model, breakdowns_model, activity_model = USER_MODELS
-    users = _stream(conn, _select(resolve(users_model), _USER_COLUMNS, ["user_id"]))
+    only = _Only(resolve, USER_ANALYTICS, batches)
+    users = _stream(conn, _select(resolve(users_model), _USER_COLUMNS, ["user_id"], only), only)
     breakdowns = _children(
         conn,
         resolve,
         breakdowns_model,
         ["user_id", "breakdown", "breakdown_value", *_MEASURES],
         ["user_id", "breakdown", "breakdown_value"],
+        only,
     )
     activity = _children(
         conn,
@@ -217,6 +246,7 @@ def iter_user_documents(
         activity_model,
         ["user_id", "activity_month", *_MEASURES],
         ["user_id", "activity_month"],
+        only,
     )
     for row in users:
         (user_id, age, band, country, plan, segment, registered, lifetime_hours) = row[:8]
@@ -268,17 +298,24 @@ _TITLE_COLUMNS = (
 
 
 def iter_content_documents(
-    conn: PgConnection, resolve: Resolve = relation
+    conn: Connection, resolve: Resolve = relation, batches: Sequence[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """One document per row of sync_mongo_titles, in the model's content_id order (schemas.py)."""
+    """One document per row of sync_mongo_titles, in the model's content_id order (schemas.py).
+
+    ``batches``: only the titles whose sessions those session batches brought.
+    """
     titles_model, breakdowns_model, genres_model = TITLE_MODELS
-    titles = _stream(conn, _select(resolve(titles_model), _TITLE_COLUMNS, ["content_id"]))
+    only = _Only(resolve, CONTENT_ANALYTICS, batches)
+    titles = _stream(
+        conn, _select(resolve(titles_model), _TITLE_COLUMNS, ["content_id"], only), only
+    )
     breakdowns = _children(
         conn,
         resolve,
         breakdowns_model,
         ["content_id", "breakdown", "breakdown_value", *_MEASURES],
         ["content_id", "breakdown", "breakdown_value"],
+        only,
     )
     genres = _children(
         conn,
@@ -286,6 +323,7 @@ def iter_content_documents(
         genres_model,
         ["content_id", "genre"],
         ["content_id", "genre_position", "genre"],
+        only,
     )
     for row in titles:
         (content_id, content_type, title, rating, budget, views, length) = row[:7]
@@ -316,21 +354,22 @@ def iter_content_documents(
     genres.check_consumed()
 
 
-def user_documents(conn: PgConnection, resolve: Resolve = relation) -> list[dict[str, Any]]:
+def user_documents(conn: Connection, resolve: Resolve = relation) -> list[dict[str, Any]]:
     return list(iter_user_documents(conn, resolve))
 
 
-def content_documents(conn: PgConnection, resolve: Resolve = relation) -> list[dict[str, Any]]:
+def content_documents(conn: Connection, resolve: Resolve = relation) -> list[dict[str, Any]]:
     return list(iter_content_documents(conn, resolve))
 
 
-BUILDERS: dict[str, Callable[[PgConnection, Resolve], Iterator[dict[str, Any]]]] = {
+BUILDERS: dict[str, Callable[..., Iterator[dict[str, Any]]]] = {
     USER_ANALYTICS: iter_user_documents,
     CONTENT_ANALYTICS: iter_content_documents,
 }
-"""How each published collection's documents are built, as streams."""
+"""How each published collection's documents are built, as streams: ``build(conn, resolve)``
+for every document, ``build(conn, resolve, batches)`` for those session batches touched."""
 
 
-def build_all(conn: PgConnection, resolve: Resolve = relation) -> dict[str, list[dict[str, Any]]]:
+def build_all(conn: Connection, resolve: Resolve = relation) -> dict[str, list[dict[str, Any]]]:
     """Every published collection's documents, keyed by collection name (all in memory)."""
     return {name: list(build(conn, resolve)) for name, build in BUILDERS.items()}

@@ -12,17 +12,28 @@ So publishing the same data twice sends nothing the second time (0 inserted / up
 removed): its cost is building the documents and reading the stored pairs. Writes go in ordered=False
 chunks of ``compat.BULK_CHUNK``: nx-27017 serves one request at a time and every request must finish well inside the client's timeout. Counts are
 the server's own (upserted / matched / deleted), not the plan's.
+
+Incremental publication (``publish(..., incremental=True)``, the publish stage's default): the
+state document (collection ``publish_state``) records the loaded batches the documents were
+built from (dbt's sync_mongo_batches: source, batch id, rows in the core) and the version of the
+document shaping. When the only difference since is new session batches, only the documents
+those batches touched (dbt's sync_mongo_batch_documents) are built and upserted by hash: a new
+session changes its user's and its title's documents and no other. Any other difference - no
+state yet, a users or content batch, a batch gone or with another row count (a corrected
+re-export), other shaping code - makes it a full publish. Nothing new: nothing is read but the
+batches, nothing is written. The state is written last, after every collection synced.
 """
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import bson
-import psycopg2
 import pymongo
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
@@ -30,6 +41,8 @@ from pymongo import DeleteMany, ReplaceOne
 from pymongo.collection import Collection
 
 from mongo import compat, documents, indexes, schemas
+from streamlytics import warehouse
+from streamlytics.config import Settings
 from streamlytics.dbt_relations import relation
 
 
@@ -39,6 +52,8 @@ class SyncCounts:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    built: int = field(default=0, compare=False)
+    """Documents built from the warehouse for this sync (all, or an incremental publish's)."""
 
     @property
     def total(self) -> int:
@@ -119,7 +134,11 @@ def sync_collection(
     for ids in compat.chunked(to_remove, chunk_size):
         removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
     return SyncCounts(
-        inserted=inserted, updated=updated, removed=removed, unchanged=len(seen) - len(to_write)
+        inserted=inserted,
+        updated=updated,
+        removed=removed,
+        unchanged=len(seen) - len(to_write),
+        built=len(seen),
     )
 
 
@@ -127,12 +146,122 @@ _MISSING = object()
 _RAW = CodecOptions(document_class=RawBSONDocument)
 
 
+def upsert_changed(
+    coll: Collection,
+    docs: Iterable[Mapping[str, Any]],
+    *,
+    validate: bool = True,
+    chunk_size: int = compat.BULK_CHUNK,
+) -> SyncCounts:
+    """Write the documents of ``docs`` whose stored hash differs; remove nothing.
+
+    The part of a collection an incremental publish rebuilt: every given document is checked
+    (schema, duplicate ids) and spooled before anything is written, as in
+    :func:`sync_collection`; the stored hashes are read for the given ids only. ``unchanged``
+    counts every other document of the collection too, so ``total`` is the collection's size.
+    """
+    ids: list[Any] = []
+    hashes: list[str] = []
+    seen: set[Any] = set()
+    inserted = updated = 0
+    with tempfile.TemporaryFile() as spool:
+        for doc in docs:
+            doc_id = doc["_id"]
+            if doc_id in seen:
+                raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
+            seen.add(doc_id)
+            if validate:
+                schemas.validate_document(coll.name, doc)
+            ids.append(doc_id)
+            hashes.append(doc["content_hash"])
+            spool.write(bson.encode(doc))
+        stored: dict[Any, str | None] = {}
+        for chunk in compat.chunked(ids, chunk_size):
+            rows = coll.aggregate(
+                [{"$match": {"_id": {"$in": chunk}}}, {"$project": {"_id": 1, "content_hash": 1}}]
+            )
+            stored.update((d["_id"], d.get("content_hash")) for d in rows)
+        spool.seek(0)
+        raw = bson.decode_file_iter(spool, _RAW)
+        changed = (
+            (doc_id, document)
+            for doc_id, digest, document in zip(ids, hashes, raw, strict=True)
+            if stored.get(doc_id, _MISSING) != digest
+        )
+        for chunk in compat.chunked(changed, chunk_size):
+            result = coll.bulk_write(
+                [ReplaceOne({"_id": i}, d, upsert=True) for i, d in chunk], ordered=False
+            )
+            inserted += result.upserted_count
+            updated += result.matched_count
+    total = coll.estimated_document_count()
+    return SyncCounts(
+        inserted=inserted, updated=updated, unchanged=total - inserted - updated, built=len(ids)
+    )
+
+
 def publish_documents(
-    db: pymongo.database.Database, collections: Mapping[str, Iterable[Mapping[str, Any]]]
+    db: pymongo.database.Database,
+    collections: Mapping[str, Iterable[Mapping[str, Any]]],
+    *,
+    partial: bool = False,
 ) -> dict[str, SyncCounts]:
-    """Ensure collections, validators and indexes exist, then sync each collection."""
+    """Ensure collections, validators and indexes exist, then sync each collection (with
+    ``partial``, upsert the given documents and keep the others: :func:`upsert_changed`)."""
     indexes.ensure_all(db)
-    return {name: sync_collection(db[name], docs) for name, docs in collections.items()}
+    sync = upsert_changed if partial else sync_collection
+    return {name: sync(db[name], docs) for name, docs in collections.items()}
+
+
+# --- incremental publication ----------------------------------------------------------------
+
+STATE_COLLECTION = "publish_state"
+_STATE_ID = "sync_mongo"
+
+
+def shaping_version() -> str:
+    """sha256 of the code that shapes and checks documents: new code means new documents."""
+    digest = hashlib.sha256()
+    for module in (documents, schemas):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
+def loaded_batches(conn: Any, resolve: documents.Resolve = relation) -> list[list[Any]]:
+    """[source_name, batch_id, row_count] of every batch behind the documents, sorted."""
+    query = (
+        f"select source_name, batch_id, row_count from {resolve(documents.BATCHES_MODEL)} "
+        "order by source_name, batch_id"
+    )
+    return sorted(
+        [source, batch, int(rows)] for source, batch, rows in warehouse.stream_rows(conn, query)
+    )
+
+
+def new_session_batches(
+    state: Mapping[str, Any] | None,
+    batches: list[list[Any]],
+    version: str,
+    documents_held: Mapping[str, int],
+) -> list[str] | None:
+    """The session batches that arrived since ``state`` was published, when that is the only
+    difference (empty: nothing new); None when a full publish is needed.
+
+    ``documents_held``: the documents each collection holds now; other counts than the state's
+    mean someone else changed the collections since.
+    """
+    if not state or state.get("shaping_version") != version:
+        return None
+    if state.get("documents") != dict(documents_held):
+        return None
+    before = {(source, batch): rows for source, batch, rows in state.get("batches", [])}
+    now = {(source, batch): rows for source, batch, rows in batches}
+    if any(now.get(key) != rows for key, rows in before.items()):
+        return None  # a batch went, or a later one replaced some of its rows
+    new = [key for key in now if key not in before]
+    if any(source != "viewing_sessions" for source, _ in new):
+        return None  # new users or titles, or new attributes: any document may change
+    return sorted(batch for _, batch in new)
 
 
 def publish(
@@ -141,22 +270,55 @@ def publish(
     mongodb_db: str,
     *,
     resolve: documents.Resolve = relation,
+    cfg: Settings | None = None,
+    incremental: bool = False,
 ) -> dict[str, SyncCounts]:
-    """Shape every document from the dbt sync models and publish it into ``mongodb_db``.
+    """Shape the documents from the dbt sync models and publish them into ``mongodb_db``.
 
-    ``resolve`` names the relation of each model (default: dbt's manifest). Documents stream
-    from PostgreSQL into the sync (one read-only transaction, server-side cursors): the client
-    never holds every document as Python objects.
+    ``resolve`` names the relation of each model (default: dbt's manifest). The models are read
+    from the warehouse ``cfg`` names (streamlytics.warehouse: ``database_url`` on PostgreSQL,
+    Spark Connect on Spark). Documents stream into the sync (PostgreSQL: one read-only
+    transaction, server-side cursors; Spark: Arrow batches): the client never holds a whole
+    model or every document as Python objects.
+
+    Every document is rebuilt unless ``incremental``: then only those of the session batches
+    published since the recorded state, when nothing else changed (module docstring). Either
+    way the collections end holding the documents a full publish gives.
     """
     for model in documents.MODELS:  # a missing manifest or model fails before any write
         resolve(model)
-    conn = psycopg2.connect(database_url)
+    conn = warehouse.connect(cfg, database_url, readonly=True)
     try:
-        conn.set_session(readonly=True)
         with pymongo.MongoClient(mongodb_uri) as client:
-            return publish_documents(
-                client[mongodb_db],
-                {name: build(conn, resolve) for name, build in documents.BUILDERS.items()},
-            )
+            db = client[mongodb_db]
+            batches = loaded_batches(conn, resolve)
+            version = shaping_version()
+            state = db[STATE_COLLECTION].find_one({"_id": _STATE_ID})
+            new = None
+            if incremental:
+                held = {name: db[name].estimated_document_count() for name in documents.BUILDERS}
+                new = new_session_batches(state, batches, version, held)
+            if new is None:
+                counts = publish_documents(
+                    db, {name: build(conn, resolve) for name, build in documents.BUILDERS.items()}
+                )
+            else:
+                counts = publish_documents(
+                    db,
+                    {
+                        name: build(conn, resolve, new) if new else ()
+                        for name, build in documents.BUILDERS.items()
+                    },
+                    partial=True,
+                )
+            recorded = {
+                "_id": _STATE_ID,
+                "batches": batches,
+                "shaping_version": version,
+                "documents": {name: c.total for name, c in counts.items()},
+            }
+            if state != recorded:
+                db[STATE_COLLECTION].replace_one({"_id": _STATE_ID}, recorded, upsert=True)
+            return counts
     finally:
         conn.close()

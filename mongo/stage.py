@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg2
 import pymongo
 from pymongo.errors import PyMongoError
 
 from mongo import documents, pipelines, publish, schemas
+from streamlytics import warehouse
+from streamlytics.config import Settings
 from streamlytics.dbt_relations import RelationError
 
 
@@ -46,10 +47,19 @@ def run_publish_stage(
     mongodb_db: str,
     *,
     run_pipelines: bool = True,
+    cfg: Settings | None = None,
+    full: bool = False,
 ) -> PublishOutcome:
-    """Publish every collection from the dbt sync models; then run and save the pipelines."""
+    """Publish every collection from the dbt sync models of the warehouse ``cfg`` names
+    (PostgreSQL at ``database_url``, or Spark); then run and save the pipelines.
+
+    Incremental unless ``full``: after new session batches only, only the documents they
+    touched are rebuilt (mongo/publish.py); the collections end the same either way.
+    """
     try:
-        outcome = PublishOutcome(publish.publish(database_url, mongodb_uri, mongodb_db))
+        outcome = PublishOutcome(
+            publish.publish(database_url, mongodb_uri, mongodb_db, cfg=cfg, incremental=not full)
+        )
         if run_pipelines:
             with pymongo.MongoClient(mongodb_uri) as client:
                 db = client[mongodb_db]
@@ -58,13 +68,13 @@ def run_publish_stage(
                 outcome.results_saved = pipelines.save_results(db, results)
     except RelationError as exc:
         raise PublishError(str(exc)) from exc
-    except psycopg2.errors.UndefinedTable as exc:
-        first = exc.pgerror.strip().splitlines()[0] if exc.pgerror else exc
-        raise PublishError(
-            f"the dbt sync models are not built in this database ({first}); "
-            "build them first with `streamlytics transform` (dbt)"
-        ) from exc
-    except psycopg2.Error as exc:
+    except warehouse.reader_errors() as exc:
+        if warehouse.undefined_relation(exc):
+            first = str(exc).strip().splitlines()[0]
+            raise PublishError(
+                f"the dbt sync models are not built in this warehouse ({first}); "
+                "build them first with `streamlytics transform` (dbt)"
+            ) from exc
         raise PublishError(f"reading the dbt sync models failed: {exc}".strip()) from exc
     except (schemas.DocumentInvalid, publish.DuplicateDocumentId, documents.OrphanRows) as exc:
         raise PublishError(f"nothing was written to that collection: {exc}") from exc

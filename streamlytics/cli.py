@@ -430,9 +430,16 @@ def publish(
     pipelines: bool = typer.Option(
         True, "--pipelines/--no-pipelines", help="Also run and save the four aggregation pipelines."
     ),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Rebuild every document. Default: when only session files arrived since the last "
+        "publish, rebuild only the documents of the users and titles they touched.",
+    ),
     warehouse: str = WAREHOUSE_OPTION,
 ) -> None:
-    """Publish one MongoDB document per user and per title (idempotent), then run the pipelines."""
+    """Publish one MongoDB document per user and per title (idempotent, incremental), then run
+    the pipelines."""
     use_warehouse(warehouse)
     from mongo.stage import PublishError, run_publish_stage
     from streamlytics.config import settings
@@ -445,6 +452,7 @@ def publish(
             svc.mongodb_uri(),
             mongo_db or settings().mongodb_db,
             run_pipelines=pipelines,
+            full=full,
         )
     except (svc.ServiceError, PublishError) as exc:
         fail(str(exc))

@@ -76,10 +76,11 @@ def transform(ctx: RunContext, on_output: Callable[[str], None] | None = None) -
 
 
 def publish(ctx: RunContext) -> dict[str, Any]:
-    postgres_only("publish", ctx)
     from mongo.stage import run_publish_stage
 
-    return run_publish_stage(ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db).summary()
+    return run_publish_stage(
+        ctx.database_url, ctx.mongodb_uri, ctx.cfg.mongodb_db, cfg=ctx.cfg
+    ).summary()
 
 
 def analyze(ctx: RunContext) -> dict[str, Any]:

@@ -8,10 +8,15 @@
 On Spark the statement runs through Spark Connect and the rows come back as Arrow, converted
 to the Python values psycopg2 gives (Decimal, date, aware UTC datetime, str, int, float).
 psycopg2's parameter markers (``%s``, ``%(name)s``) become Spark's (``?``, ``:name``).
+
+A relation too large to hold (the session log's aggregates at 10 M sessions) is read with
+:func:`stream_rows`: a named cursor on both engines, a server-side one on PostgreSQL, the
+result's Arrow batches as Spark Connect streams them on Spark.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Self
@@ -19,9 +24,15 @@ from typing import Any, Self
 from streamlytics.config import Settings, settings
 
 
-def connect(cfg: Settings | None = None, database_url: str | None = None) -> Any:
+def connect(
+    cfg: Settings | None = None, database_url: str | None = None, *, readonly: bool = False
+) -> Any:
     """A DB-API connection to the warehouse the switch names (PostgreSQL: ``database_url`` or
-    the one in use; Spark: SPARK_REMOTE's or the project's Connect server)."""
+    the one in use; Spark: SPARK_REMOTE's or the project's Connect server).
+
+    ``readonly``: PostgreSQL's transactions refuse writes (a reader's guard); a Spark
+    connection only ever reads through this module anyway.
+    """
     from streamlytics import services
 
     cfg = cfg or settings()
@@ -31,7 +42,58 @@ def connect(cfg: Settings | None = None, database_url: str | None = None) -> Any
         return SparkConnection(spark_session(services.spark_remote(cfg)))
     import psycopg2
 
-    return psycopg2.connect(database_url or services.database_url(cfg))
+    conn = psycopg2.connect(database_url or services.database_url(cfg))
+    if readonly:
+        conn.set_session(readonly=True)
+    return conn
+
+
+STREAM_BATCH = 10_000
+"""Rows a PostgreSQL server-side cursor fetches per round trip in :func:`stream_rows`."""
+
+_STREAM_IDS = itertools.count()
+
+
+def stream_rows(
+    conn: Any,
+    sql: str,
+    params: Sequence[Any] | dict[str, Any] | None = None,
+    *,
+    batch_size: int = STREAM_BATCH,
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql``, in its order, never the whole result in this process at once.
+
+    PostgreSQL: a named (server-side) cursor fetching ``batch_size`` rows per round trip, in
+    the connection's transaction (so several streams of one connection read one snapshot).
+    Spark: the result's Arrow batches as Spark Connect sends them (at most
+    ``spark.connect.grpc.arrow.maxBatchSize``, 4 MB by default), converted one at a time.
+    The cursor closes when the stream is exhausted or closed.
+    """
+    with conn.cursor(name=f"streamlytics_stream_{next(_STREAM_IDS)}") as cur:
+        cur.itersize = batch_size
+        cur.execute(sql, params)
+        yield from cur
+
+
+def undefined_relation(exc: BaseException) -> bool:
+    """Whether ``exc`` is the warehouse saying a relation does not exist (either engine)."""
+    import psycopg2
+
+    if isinstance(exc, psycopg2.errors.UndefinedTable):
+        return True
+    condition = getattr(exc, "getCondition", None)
+    return callable(condition) and condition() == "TABLE_OR_VIEW_NOT_FOUND"
+
+
+def reader_errors() -> tuple[type[Exception], ...]:
+    """The base classes of every error a warehouse read may raise (Spark's when installed)."""
+    import psycopg2
+
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # the spark extra is optional
+        return (psycopg2.Error,)
+    return (psycopg2.Error, PySparkException)
 
 
 def models_reader(pg_conn: Any, cfg: Settings | None = None) -> Any:
@@ -64,13 +126,47 @@ def spark_statement(
     return converted, (dict(params) if named else list(params))
 
 
+def _arrow_rows(table: Any) -> list[tuple[Any, ...]]:
+    """An Arrow table's rows as tuples of the Python values psycopg2 gives."""
+    columns = [column.to_pylist() for column in table.columns]
+    return list(zip(*columns)) if columns else []
+
+
+def _description(schema: Any) -> tuple[tuple[Any, ...], ...]:
+    return tuple(
+        (field.name, str(field.type), None, None, None, None, field.nullable) for field in schema
+    )
+
+
+def _arrow_batches(frame: Any) -> Iterator[Any]:
+    """A Spark Connect DataFrame's result as Arrow tables, one per batch the server sends.
+
+    The iterator behind ``DataFrame.toLocalIterator`` (pyspark 4.x Connect), without its
+    conversion to Row objects: the batches stay Arrow, converted as the whole-result path does.
+    """
+    from pyspark.sql.types import StructType
+
+    client = frame._session.client
+    for item in client.to_table_as_iterator(frame._plan.to_proto(client), frame._plan.observations):
+        if not isinstance(item, StructType):
+            yield item
+
+
 class SparkCursor:
-    """DB-API cursor over a Spark Connect session (read-only use: selects and metadata)."""
+    """DB-API cursor over a Spark Connect session (read-only use: selects and metadata).
+
+    ``streaming`` (a named cursor, as on PostgreSQL): the rows arrive batch by batch as they
+    are fetched, and ``rowcount`` stays -1; otherwise the whole result is read by ``execute``.
+    """
 
     arraysize = 1000
+    itersize = 10_000
+    """Accepted for psycopg2's named-cursor interface; Spark decides its own batch sizes."""
 
-    def __init__(self, spark: Any) -> None:
+    def __init__(self, spark: Any, *, streaming: bool = False) -> None:
         self._spark = spark
+        self._streaming = streaming
+        self._batches: Iterator[Any] = iter(())
         self._rows: list[tuple[Any, ...]] = []
         self._next = 0
         self.description: tuple[tuple[Any, ...], ...] | None = None
@@ -78,38 +174,72 @@ class SparkCursor:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
         statement, args = spark_statement(sql, params)
-        table = self._spark.sql(statement, args=args).toArrow()
-        self.description = tuple(
-            (field.name, str(field.type), None, None, None, None, field.nullable)
-            for field in table.schema
-        )
-        columns = [column.to_pylist() for column in table.columns]
-        self._rows = list(zip(*columns)) if columns else []
+        frame = self._spark.sql(statement, args=args)
         self._next = 0
-        self.rowcount = len(self._rows)
+        if not self._streaming:
+            table = frame.toArrow()
+            self.description = _description(table.schema)
+            self._rows = _arrow_rows(table)
+            self._batches = iter(())
+            self.rowcount = len(self._rows)
+            return
+        self._batches = _arrow_batches(frame)
+        first = next(self._batches, None)
+        if first is None:  # no batch at all: the columns from the plan
+            from pyspark.sql.pandas.types import to_arrow_schema
+
+            self.description = _description(to_arrow_schema(frame.schema))
+            self._rows = []
+        else:
+            self.description = _description(first.schema)
+            self._rows = _arrow_rows(first)
+        self.rowcount = -1
+
+    def _fill(self) -> bool:
+        """Whether a row is ready, reading the next batches of a stream as needed."""
+        while self._next >= len(self._rows):
+            table = next(self._batches, None)
+            if table is None:
+                return False
+            self._rows, self._next = _arrow_rows(table), 0
+        return True
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        if self._next >= len(self._rows):
+        if not self._fill():
             return None
         self._next += 1
         return self._rows[self._next - 1]
 
     def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
-        start = self._next
-        self._next = min(len(self._rows), start + (size or self.arraysize))
-        return self._rows[start : self._next]
+        wanted = size or self.arraysize
+        rows: list[tuple[Any, ...]] = []
+        while len(rows) < wanted and self._fill():
+            start = self._next
+            self._next = min(len(self._rows), start + wanted - len(rows))
+            rows.extend(self._rows[start : self._next])
+        return rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = self._rows[self._next :]
-        self._next = len(self._rows)
+        rows: list[tuple[Any, ...]] = []
+        while self._fill():
+            rows.extend(self._rows[self._next :])
+            self._next = len(self._rows)
         return rows
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        while (row := self.fetchone()) is not None:
-            yield row
+        while self._fill():
+            # Hand out the current batch without a call per row.
+            rows, start = self._rows, self._next
+            self._next = len(rows)
+            yield from itertools.islice(rows, start, None)
 
     def close(self) -> None:
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()  # a stream left early stops reading the server's answer
+        self._batches = iter(())
         self._rows = []
+        self._next = 0
 
     def __enter__(self) -> Self:
         return self
@@ -130,9 +260,8 @@ class SparkConnection:
         """DB-API's optional extension: the driver's error base class (python_models reads it)."""
 
     def cursor(self, name: str | None = None) -> SparkCursor:
-        # A named (server-side) cursor streams on PostgreSQL; Spark's result arrives as Arrow
-        # batches either way, so the name changes nothing.
-        return SparkCursor(self.spark)
+        """A named cursor streams, as psycopg2's server-side one does (:func:`stream_rows`)."""
+        return SparkCursor(self.spark, streaming=name is not None)
 
     def commit(self) -> None:
         pass

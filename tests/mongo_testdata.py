@@ -55,12 +55,14 @@ DDL = """
 create schema if not exists core;
 create table core.users (
     user_id text primary key, country text not null, subscription_type text not null,
-    age integer not null, registration_date date not null, lifetime_watch_hours numeric(12, 1) not null
+    age integer not null, registration_date date not null, lifetime_watch_hours numeric(12, 1) not null,
+    batch_id text not null default 'users-batch'
 );
 create table core.content (
     content_id text primary key, content_type text not null, title text not null,
     content_length_minutes integer not null, rating numeric(3, 1) not null,
-    production_budget bigint not null, views bigint not null
+    production_budget bigint not null, views bigint not null,
+    batch_id text not null default 'content-batch'
 );
 create table core.movie_details (
     content_id text primary key references core.content, release_year integer not null
@@ -81,7 +83,8 @@ create table core.viewing_sessions (
     session_id text primary key, user_id text not null references core.users,
     content_id text not null references core.content, watch_date date not null,
     device_type text not null, quality_level text not null, watch_minutes integer not null,
-    completion_percentage numeric(6, 1) not null, content_length_minutes integer not null
+    completion_percentage numeric(6, 1) not null, content_length_minutes integer not null,
+    batch_id text not null default 'sessions-batch'
 );
 """
 

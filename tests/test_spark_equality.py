@@ -323,3 +323,94 @@ def test_rows_of_an_unknown_load_on_spark_fail_validate_raw_on_the_ledger(
     assert gate.value.detail["failed_expectations"] == [
         "raw_load_ledger.landed_rows_have_a_loaded_batch"
     ]
+
+
+# --- pub: the MongoDB publish and the streaming reader on Spark ---
+
+
+def _publish_into(
+    build: Build, cfg: Any, database_url: str, mongo_uri: str, mongo_db: str
+) -> dict[str, Any]:
+    """The publish stage (mongo.stage, as streamlytics/stages.py calls it) from one build's sync
+    models, located through that build's manifest."""
+    from mongo.stage import run_publish_stage
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DBT_TARGET_PATH", str(Path(build.result.run_results_path).parent))
+        outcome = run_publish_stage(database_url, mongo_uri, mongo_db, run_pipelines=False, cfg=cfg)
+    return outcome.summary()["collections"]
+
+
+def test_mongodb_documents_published_from_spark_equal_those_from_postgres(
+    postgres: tuple[str, Build], spark: Build, service_urls: dict[str, str]
+) -> None:
+    """Each engine's build publishes into a Mongo database of its own: the same collections hold
+    the same documents, value for value and type for type (hence the same content hashes)."""
+    import pymongo
+
+    from mongo.schemas import CONTENT_ANALYTICS, USER_ANALYTICS
+
+    url, pg = postgres
+    uri = service_urls["mongo"]
+    names = {engine: f"test_eq_{engine}_{uuid.uuid4().hex[:8]}" for engine in ("pg", "spark")}
+    cfgs = {
+        "pg": dataclasses.replace(settings(), warehouse="postgres", database_url=url),
+        "spark": dataclasses.replace(settings(), warehouse="spark", spark_remote=spark.remote),
+    }
+    with pymongo.MongoClient(uri) as client:
+        try:
+            counts = {
+                engine: _publish_into(build, cfgs[engine], url, uri, names[engine])
+                for engine, build in (("pg", pg), ("spark", spark))
+            }
+            assert counts["spark"] == counts["pg"]
+            for collection in (USER_ANALYTICS, CONTENT_ANALYTICS):
+                published = {
+                    engine: {d["_id"]: d for d in client[name][collection].find()}
+                    for engine, name in names.items()
+                }
+                assert published["spark"].keys() == published["pg"].keys()
+                assert len(published["pg"]) == counts["pg"][collection]["inserted"] > 0
+                for doc_id, pg_doc in published["pg"].items():
+                    spark_doc = published["spark"][doc_id]
+                    assert spark_doc == pg_doc, doc_id
+                    assert _types(spark_doc) == _types(pg_doc), doc_id
+        finally:
+            for name in names.values():
+                client.drop_database(name)
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value).__name__
+
+
+def test_the_spark_reader_streams_a_relation_batch_by_batch(spark: Build) -> None:
+    """warehouse.stream_rows reads Spark's answer as the server sends it, one Arrow batch at a
+    time (a 10 M-row model never whole in the client), in the query's order, with the values
+    the whole-result cursor gives."""
+    from streamlytics import warehouse
+
+    cfg = dataclasses.replace(settings(), warehouse="spark", spark_remote=spark.remote)
+    query = (
+        "select session_id, user_id, watch_date, completion_percentage "
+        f"from {spark.schema_prefix}core.viewing_sessions order by session_id"
+    )
+    conn = warehouse.connect(cfg)
+    with conn.cursor() as cur:
+        cur.execute(query)
+        whole = cur.fetchall()
+    batch_rows = 500
+    conn.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+    try:
+        batches = list(warehouse._arrow_batches(conn.spark.sql(query)))
+        streamed = list(warehouse.stream_rows(conn, query))
+    finally:
+        conn.spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    assert len(whole) > 4 * batch_rows
+    assert len(batches) >= len(whole) // batch_rows
+    assert max(b.num_rows for b in batches) <= batch_rows
+    assert streamed == whole
