@@ -20,6 +20,7 @@ __all__ = [
     "RelationError",
     "exposed_relations",
     "manifest_path",
+    "not_null_columns",
     "relation",
     "relations",
 ]
@@ -111,3 +112,32 @@ def exposed_relations(exposure_type: str, cfg: Settings | None = None) -> list[R
             "consumer in dbt_project/models (an exposures YAML) and re-parse (`dbt parse`)."
         )
     return [found[name] for name in sorted(names)]
+
+
+def not_null_columns(model: str, cfg: Settings | None = None) -> frozenset[str]:
+    """The columns of ``model`` its enforced contract declares NOT NULL: those with a
+    ``not_null`` or ``primary_key`` constraint, or in a model-level primary key. PostgreSQL
+    enforces exactly these; an engine that cannot (Spark's Parquet tables) still promises them."""
+    path = manifest_path(cfg)
+    relation(model, cfg)  # a clear error when the model or the manifest is missing
+    with path.open(encoding="utf-8") as handle:
+        nodes = json.load(handle).get("nodes", {})
+    node = next(
+        (n for n in nodes.values() if n.get("name") == model and n.get("resource_type") == "model"),
+        {},
+    )
+    contracted = node.get("contract", {}).get("enforced")
+    if not contracted or node.get("config", {}).get("materialized") == "view":
+        return frozenset()
+    required = {
+        column
+        for constraint in node.get("constraints", [])
+        if constraint["type"] == "primary_key"
+        for column in constraint.get("columns", [])
+    }
+    required |= {
+        name
+        for name, column in node.get("columns", {}).items()
+        if any(c["type"] in ("not_null", "primary_key") for c in column.get("constraints", []))
+    }
+    return frozenset(required)

@@ -52,3 +52,40 @@ def test_missing_manifest_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "nowhere"))
     with pytest.raises(dbt_relations.RelationError, match="streamlytics transform"):
         dbt_relations.relation("anything")
+
+
+def test_not_null_columns_are_the_enforced_contracts_keys_and_not_null_constraints(
+    tmp_path, monkeypatch
+):
+    """What PostgreSQL enforces as NOT NULL (and Spark's Parquet cannot): primary-key columns,
+    model-level or column-level, and not_null constraints; nothing without an enforced contract."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+
+    def model(name: str, enforced: bool, materialized: str = "table") -> dict:
+        return {
+            "resource_type": "model",
+            "name": name,
+            "schema": "marts",
+            "contract": {"enforced": enforced},
+            "config": {"materialized": materialized},
+            "constraints": [{"type": "primary_key", "columns": ["day", "plan"]}],
+            "columns": {
+                "day": {"constraints": []},
+                "plan": {"constraints": []},
+                "user_id": {"constraints": [{"type": "not_null"}]},
+                "code": {"constraints": [{"type": "primary_key"}]},
+                "minutes": {"constraints": [{"type": "check", "expression": "minutes >= 0"}]},
+            },
+        }
+
+    _write_manifest(
+        tmp_path,
+        {
+            "model.p.rpt": model("rpt", True),
+            "model.p.loose": model("loose", False),
+            "model.p.v": model("v", True, "view"),
+        },
+    )
+    assert dbt_relations.not_null_columns("rpt") == {"day", "plan", "user_id", "code"}
+    assert dbt_relations.not_null_columns("loose") == frozenset()
+    assert dbt_relations.not_null_columns("v") == frozenset()
