@@ -54,11 +54,10 @@ def test_missing_manifest_says_how_to_make_it(tmp_path, monkeypatch):
         dbt_relations.relation("anything")
 
 
-def test_not_null_columns_are_the_enforced_contracts_keys_and_not_null_constraints(
-    tmp_path, monkeypatch
-):
-    """What PostgreSQL enforces as NOT NULL (and Spark's Parquet cannot): primary-key columns,
-    model-level or column-level, and not_null constraints; nothing without an enforced contract."""
+def test_a_contract_gives_its_column_order_and_not_null_columns(tmp_path, monkeypatch):
+    """The declared order (PostgreSQL's; Spark puts partition columns last) and what PostgreSQL
+    enforces as NOT NULL (Spark's Parquet cannot): primary-key columns, model-level or
+    column-level, and not_null constraints; nothing without an enforced contract."""
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
 
     def model(name: str, enforced: bool, materialized: str = "table") -> dict:
@@ -86,6 +85,8 @@ def test_not_null_columns_are_the_enforced_contracts_keys_and_not_null_constrain
             "model.p.v": model("v", True, "view"),
         },
     )
-    assert dbt_relations.not_null_columns("rpt") == {"day", "plan", "user_id", "code"}
-    assert dbt_relations.not_null_columns("loose") == frozenset()
-    assert dbt_relations.not_null_columns("v") == frozenset()
+    contract = dbt_relations.model_contract("rpt")
+    assert contract.columns == ("day", "plan", "user_id", "code", "minutes")
+    assert contract.not_null == {"day", "plan", "user_id", "code"}
+    assert dbt_relations.model_contract("loose") == dbt_relations.Contract((), frozenset())
+    assert dbt_relations.model_contract("v") == dbt_relations.Contract((), frozenset())

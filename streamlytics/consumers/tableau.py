@@ -28,7 +28,13 @@ from pathlib import Path
 from psycopg2 import sql
 
 from streamlytics.config import Settings
-from streamlytics.dbt_relations import Relation, RelationError, exposed_relations, not_null_columns
+from streamlytics.dbt_relations import (
+    Contract,
+    Relation,
+    RelationError,
+    exposed_relations,
+    model_contract,
+)
 
 HYPER_SCHEMA = "Extract"
 # Hyper files at the default database version hold 64-bit numerics only (precision <= 18);
@@ -174,20 +180,23 @@ def spark_hyper_type(spark_type: str) -> tuple[str, bool]:
 
 
 def spark_mart_columns(conn, mart: Relation) -> list[ColumnSpec]:
-    """The columns of a mart on Spark (empty: not built). Parquet tables keep no NOT NULL, so
-    that comes from the model's contract, as PostgreSQL enforces it."""
+    """The columns of a mart on Spark (empty: not built), as PostgreSQL's table has them: in the
+    contract's order (Spark puts partition columns last) and NOT NULL where the contract says
+    (Parquet tables keep no NOT NULL)."""
     try:
         described = conn.columns(f"select * from {mart}")
     except conn.Error:
         return []
     try:
-        required = not_null_columns(mart.model)
+        contract = model_contract(mart.model)
     except RelationError:  # a relation dbt does not know: no contract promises anything
-        required = frozenset()
+        contract = Contract((), frozenset())
+    position = {name: i for i, name in enumerate(contract.columns)}
+    described.sort(key=lambda column: position.get(column[0], len(position)))
     specs = []
     for name, spark_type, _ in described:
         hyper_type, cast = spark_hyper_type(spark_type)
-        specs.append(ColumnSpec(name, spark_type, hyper_type, name not in required, cast))
+        specs.append(ColumnSpec(name, spark_type, hyper_type, name not in contract.not_null, cast))
     return specs
 
 
