@@ -1,10 +1,13 @@
 """Tableau extract throughput and memory: prints rows/s, peak RSS of Python and of hyperd.
 
     .venv/bin/python benchmarks/bench_tableau_export.py --rows 200000 2000000
+    .venv/bin/python benchmarks/bench_tableau_export.py --warehouse spark --rows 1000000
 
 For each row count, a throwaway database (dropped afterwards) gets one mart of that many rows
 with the marts' column types (bigint, text, numeric, double, date, timestamptz, boolean), and
-``export_marts`` writes its .hyper file. Peak RSS of this process is ru_maxrss, sampled per
+``export_marts`` writes its .hyper file. With ``--warehouse spark`` the mart is a Parquet table
+of a throwaway database on the Spark Connect server in use (`services up` with the Spark
+engine, or SPARK_REMOTE), streamed as Arrow batches. Peak RSS of this process is ru_maxrss, sampled per
 size in a fresh child process so one size's peak cannot hide another's; hyperd's peak is sampled
 every 50 ms. Both must stay flat as the row count grows: rows never pass through Python.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import tempfile
 import threading
@@ -23,6 +27,21 @@ from pathlib import Path
 import psutil
 import psycopg2
 from _common import scratch_database
+
+SPARK_MART_SQL = """
+create table {database}.fct_bench using parquet as
+select
+    id as session_id,
+    concat('U', lpad(cast(id % 100000 as string), 6, '0')) as user_id,
+    element_at(array('Smart TV', 'Mobile', 'Desktop', 'Tablet'), cast(1 + id % 4 as int))
+        as device_type,
+    cast(round((id % 997) * 0.37, 2) as decimal(10, 2)) as watch_minutes,
+    cast(id % 1000 as double) / 10.0 as completion_percentage,
+    date_add(date'2024-01-01', cast(id % 365 as int)) as watch_date,
+    timestamp_seconds(1704067200 + id * 7) as started_at,
+    id % 3 = 0 as is_binge
+from range(1, {rows} + 1)
+"""
 
 MART_SQL = """
 create schema marts;
@@ -52,7 +71,7 @@ def _hyperd_peak(stop: threading.Event, peak: list[int]) -> None:
         time.sleep(0.05)
 
 
-def _export(url: str, out: Path, queue: multiprocessing.Queue) -> None:
+def _export(url: str, out: Path, queue: multiprocessing.Queue, schema: str = "marts") -> None:
     from streamlytics.consumers.tableau import export_marts
     from streamlytics.dbt_relations import Relation
 
@@ -60,7 +79,7 @@ def _export(url: str, out: Path, queue: multiprocessing.Queue) -> None:
     sampler = threading.Thread(target=_hyperd_peak, args=(stop, peak), daemon=True)
     sampler.start()
     started = time.perf_counter()
-    mart = Relation("fct_bench", "marts", "fct_bench")
+    mart = Relation("fct_bench", schema, "fct_bench")
     (extract,) = export_marts(out, database_url=url, marts=[mart], log_dir=out / "logs")
     seconds = time.perf_counter() - started
     stop.set()
@@ -91,12 +110,42 @@ def bench(admin_url: str, rows: int) -> dict:
         return result
 
 
+def bench_spark(rows: int) -> dict:
+    import uuid
+
+    from streamlytics import warehouse
+    from streamlytics.config import settings
+
+    spark = warehouse.connect(settings()).spark
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"create database {database}")
+    try:
+        spark.sql(SPARK_MART_SQL.format(database=database, rows=int(rows)))
+        spawn = multiprocessing.get_context("spawn")
+        queue = spawn.Queue()
+        with tempfile.TemporaryDirectory() as out:
+            proc = spawn.Process(target=_export, args=("", Path(out), queue, database))
+            proc.start()
+            result = queue.get()
+            proc.join()
+        return {"warehouse": "spark", **result}
+    finally:
+        spark.sql(f"drop database {database} cascade")
+
+
 def main(argv: list[str] | None = None) -> int:
     from streamlytics import services
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 2_000_000])
+    parser.add_argument("--warehouse", choices=("postgres", "spark"), default="postgres")
     args = parser.parse_args(argv)
+    if args.warehouse == "spark":
+        # The child process that exports reads the switch from its environment, as the CLI does.
+        os.environ["STREAMLYTICS_WAREHOUSE"] = "spark"
+        for rows in args.rows:
+            print(json.dumps(bench_spark(rows)), flush=True)
+        return 0
     admin_url = services.database_url()
     for rows in args.rows:
         print(json.dumps(bench(admin_url, rows)), flush=True)

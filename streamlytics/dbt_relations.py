@@ -16,10 +16,12 @@ from pathlib import Path
 from streamlytics.config import Settings, settings
 
 __all__ = [
+    "Contract",
     "Relation",
     "RelationError",
     "exposed_relations",
     "manifest_path",
+    "model_contract",
     "relation",
     "relations",
 ]
@@ -111,3 +113,42 @@ def exposed_relations(exposure_type: str, cfg: Settings | None = None) -> list[R
             "consumer in dbt_project/models (an exposures YAML) and re-parse (`dbt parse`)."
         )
     return [found[name] for name in sorted(names)]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a model's enforced contract declares, as PostgreSQL builds it."""
+
+    columns: tuple[str, ...]
+    """The declared columns, in the order the YAML lists them (a PostgreSQL table's order)."""
+    not_null: frozenset[str]
+    """Columns with a ``not_null`` or ``primary_key`` constraint, or in a model-level primary key:
+    PostgreSQL enforces exactly these; an engine that cannot (Spark's Parquet tables) still
+    promises them."""
+
+
+def model_contract(model: str, cfg: Settings | None = None) -> Contract:
+    """The enforced contract of ``model`` (empty when it has none, or is a view)."""
+    path = manifest_path(cfg)
+    relation(model, cfg)  # a clear error when the model or the manifest is missing
+    with path.open(encoding="utf-8") as handle:
+        nodes = json.load(handle).get("nodes", {})
+    node = next(
+        (n for n in nodes.values() if n.get("name") == model and n.get("resource_type") == "model"),
+        {},
+    )
+    contracted = node.get("contract", {}).get("enforced")
+    if not contracted or node.get("config", {}).get("materialized") == "view":
+        return Contract((), frozenset())
+    required = {
+        column
+        for constraint in node.get("constraints", [])
+        if constraint["type"] == "primary_key"
+        for column in constraint.get("columns", [])
+    }
+    required |= {
+        name
+        for name, column in node.get("columns", {}).items()
+        if any(c["type"] in ("not_null", "primary_key") for c in column.get("constraints", []))
+    }
+    return Contract(tuple(node.get("columns", {})), frozenset(required))

@@ -93,13 +93,12 @@ def analyze(ctx: RunContext) -> dict[str, Any]:
 
 
 def export_tableau(ctx: RunContext) -> dict[str, Any]:
-    postgres_only("export-tableau", ctx)
     from streamlytics.consumers.tableau import export_marts, row_counts
 
     out = ctx.reports_dir / "tableau"
     return {
         "outputs": {"Tableau extracts": str(out)},
-        "rows": row_counts(export_marts(out, ctx.database_url)),
+        "rows": row_counts(export_marts(out, ctx.database_url, cfg=ctx.cfg)),
     }
 
 

@@ -259,6 +259,31 @@ class SparkConnection:
         self.Error = PySparkException
         """DB-API's optional extension: the driver's error base class (python_models reads it)."""
 
+    def columns(self, sql: str) -> list[tuple[str, str, bool]]:
+        """(name, Spark SQL type as ``describe`` writes it, nullable) of each column of the answer
+        to ``sql``; Spark analyses the query without running it."""
+        return [
+            (field.name, field.dataType.simpleString(), field.nullable)
+            for field in self.spark.sql(sql).schema.fields
+        ]
+
+    def arrow_batches(self, sql: str) -> Iterator[Any]:
+        """The answer to ``sql`` as ``pyarrow.Table`` pieces, one per batch Spark Connect sends
+        (a few MB each), yielded as they arrive: the whole answer is never in memory.
+
+        DataFrame.toArrow collects the whole answer and toLocalIterator turns every value into a
+        Row; this is the stream both are built on (pyspark's Connect client,
+        ``to_table_as_iterator``), kept whole as Arrow.
+        """
+        import pyarrow as pa
+
+        frame = self.spark.sql(sql)
+        client = frame._session.client
+        plan = frame._plan
+        for piece in client.to_table_as_iterator(plan.to_proto(client), plan.observations):
+            if isinstance(piece, pa.Table) and piece.num_rows:
+                yield piece
+
     def cursor(self, name: str | None = None) -> SparkCursor:
         """A named cursor streams, as psycopg2's server-side one does (:func:`stream_rows`)."""
         return SparkCursor(self.spark, streaming=name is not None)

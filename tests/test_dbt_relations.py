@@ -52,3 +52,41 @@ def test_missing_manifest_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "nowhere"))
     with pytest.raises(dbt_relations.RelationError, match="streamlytics transform"):
         dbt_relations.relation("anything")
+
+
+def test_a_contract_gives_its_column_order_and_not_null_columns(tmp_path, monkeypatch):
+    """The declared order (PostgreSQL's; Spark puts partition columns last) and what PostgreSQL
+    enforces as NOT NULL (Spark's Parquet cannot): primary-key columns, model-level or
+    column-level, and not_null constraints; nothing without an enforced contract."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path))
+
+    def model(name: str, enforced: bool, materialized: str = "table") -> dict:
+        return {
+            "resource_type": "model",
+            "name": name,
+            "schema": "marts",
+            "contract": {"enforced": enforced},
+            "config": {"materialized": materialized},
+            "constraints": [{"type": "primary_key", "columns": ["day", "plan"]}],
+            "columns": {
+                "day": {"constraints": []},
+                "plan": {"constraints": []},
+                "user_id": {"constraints": [{"type": "not_null"}]},
+                "code": {"constraints": [{"type": "primary_key"}]},
+                "minutes": {"constraints": [{"type": "check", "expression": "minutes >= 0"}]},
+            },
+        }
+
+    _write_manifest(
+        tmp_path,
+        {
+            "model.p.rpt": model("rpt", True),
+            "model.p.loose": model("loose", False),
+            "model.p.v": model("v", True, "view"),
+        },
+    )
+    contract = dbt_relations.model_contract("rpt")
+    assert contract.columns == ("day", "plan", "user_id", "code", "minutes")
+    assert contract.not_null == {"day", "plan", "user_id", "code"}
+    assert dbt_relations.model_contract("loose") == dbt_relations.Contract((), frozenset())
+    assert dbt_relations.model_contract("v") == dbt_relations.Contract((), frozenset())

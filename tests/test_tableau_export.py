@@ -267,3 +267,33 @@ def test_cli_exports_the_marts_of_the_configured_database(
     assert result.exit_code == 0, result.output
     assert "fct_sessions" in result.output and "1,500" in result.output
     assert (tmp_path / "cli" / "fct_sessions.hyper").is_file()
+
+
+@pytest.mark.parametrize(
+    ("pg", "precision", "scale", "spark"),
+    [
+        ("text", None, None, "string"),
+        ("bigint", 64, 0, "bigint"),
+        ("integer", 32, 0, "int"),
+        ("double precision", 53, None, "double"),
+        ("numeric", 18, 6, "decimal(18,6)"),
+        ("numeric", 3, 1, "decimal(3,1)"),
+        ("numeric", None, None, "decimal(28,6)"),  # unconstrained on PostgreSQL: a double
+        ("numeric", 28, 6, "decimal(28,6)"),
+        ("date", None, None, "date"),
+        ("boolean", None, None, "boolean"),
+        ("timestamp with time zone", None, None, "timestamp"),
+        ("timestamp without time zone", None, None, "timestamp_ntz"),
+    ],
+)
+def test_a_contract_column_gets_one_hyper_type_on_either_engine(
+    pg, precision, scale, spark
+) -> None:
+    """The contract's type per engine (text/string, timestamptz/timestamp, ...) lands in Hyper
+    as one type, so the extracts' schema does not depend on the warehouse."""
+    assert tableau.spark_hyper_type(spark) == tableau.hyper_type_for(pg, precision, scale)
+
+
+def test_spark_types_hyper_lacks_are_exported_as_text() -> None:
+    assert tableau.spark_hyper_type("array<string>") == ("text", True)
+    assert tableau.spark_hyper_type("interval day to second") == ("text", True)

@@ -132,10 +132,13 @@ def build_report(
     import psycopg2
 
     from streamlytics.config import settings
+    from streamlytics.warehouse import models_reader
 
     conn = psycopg2.connect(database_url)
     try:
+        # The run from PostgreSQL's analysis schema; the models from the warehouse in use.
         run = load_run(conn, run_id)
+        models = models_reader(conn)
         if run_results_path is None:
             # The file the analysis read, so the report and the persisted dbt figures agree.
             used = (run.run.get("parameters") or {}).get("dbt_run_results")
@@ -144,12 +147,12 @@ def build_report(
             )
         if core is None:
             try:
-                core = core_data.load(conn)
+                core = core_data.load(models)
             except core_data.MissingCoreError as exc:
                 raise sources.ReportSourceError(str(exc)) from exc
-        marts = sources.marts(conn)
-        marts.update(kpi_marts(conn))
-        quality = sources.quality(conn, Path(run_results_path))
+        marts = sources.marts(models)
+        marts.update(kpi_marts(models))
+        quality = sources.quality(models, Path(run_results_path))
     finally:
         conn.close()
     mongo = sources.mongo_results(mongodb_uri, mongodb_db)

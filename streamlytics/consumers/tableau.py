@@ -2,25 +2,39 @@
 
 Which marts: the models that the ``type: dashboard`` exposures of dbt's manifest depend on
 (dbt_project/models/marts/dashboards/_dashboards__exposures.yml), at the relations dbt built them
-(streamlytics/dbt_relations.py); no schema is named here.
+(streamlytics/dbt_relations.py); no schema is named here. The marts are read through
+streamlytics/warehouse.py, from the engine the switch names.
 
-Rows never pass through Python: PostgreSQL writes each mart as CSV (``COPY ... TO STDOUT``) into a
-temporary file, and Hyper loads that file with its own ``COPY ... FROM``. This process's memory
-therefore stays flat whatever the mart's size (hyperd's own buffers grow slowly with the file:
-see benchmarks/bench_tableau_export.py); the cost is one temporary CSV on disk per mart,
-deleted at once.
-All marts are read in one repeatable-read transaction, so the extracts are one consistent snapshot.
+Rows never pass through Python one by one, and a mart is never whole in this process's memory:
+- PostgreSQL writes each mart as CSV (``COPY ... TO STDOUT``) into a temporary file, and Hyper
+  loads that file with its own ``COPY ... FROM``. All marts are read in one repeatable-read
+  transaction, so the extracts are one consistent snapshot.
+- Spark sends each mart as Arrow record batches (Spark Connect's stream), written batch by batch
+  to a temporary Parquet file that Hyper reads with ``external()``. Parquet tables have no
+  snapshots: each mart is read once, as it is when its turn comes.
+This process's memory therefore stays flat whatever the mart's size (hyperd's own buffers grow
+slowly with the file: see benchmarks/bench_tableau_export.py); the cost is one temporary file on
+disk per mart, deleted at once. Both engines give the same Hyper table: same columns, types
+(from the contract's, which both engines build) and NOT NULL columns.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
 
-from streamlytics.dbt_relations import Relation, RelationError, exposed_relations
+from streamlytics.config import Settings
+from streamlytics.dbt_relations import (
+    Contract,
+    Relation,
+    RelationError,
+    exposed_relations,
+    model_contract,
+)
 
 HYPER_SCHEMA = "Extract"
 # Hyper files at the default database version hold 64-bit numerics only (precision <= 18);
@@ -34,10 +48,11 @@ class TableauExportError(RuntimeError):
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """How one PostgreSQL column lands in Hyper."""
+    """How one column of a mart lands in Hyper."""
 
     name: str
-    pg_type: str
+    warehouse_type: str
+    """The column's type as the warehouse names it (PostgreSQL's or Spark's)."""
     hyper_type: str
     """A Hyper SQL type name understood by tableauhyperapi.SqlType (e.g. ``numeric(10,2)``)."""
     nullable: bool
@@ -112,6 +127,7 @@ def dashboard_marts() -> list[Relation]:
 
 
 def mart_columns(conn, schema: str, table: str) -> list[ColumnSpec]:
+    """The columns of a PostgreSQL relation, as its catalog has them (empty: no such relation)."""
     with conn.cursor() as cur:
         cur.execute(
             "select column_name, data_type, numeric_precision, numeric_scale, "
@@ -125,6 +141,63 @@ def mart_columns(conn, schema: str, table: str) -> list[ColumnSpec]:
             hyper_type, cast = hyper_type_for(data_type, precision, scale, length)
             specs.append(ColumnSpec(name, data_type, hyper_type, nullable, cast))
         return specs
+
+
+_SPARK_EXACT = {
+    "string": "text",
+    "tinyint": "small_int",
+    "smallint": "small_int",
+    "int": "int",
+    "bigint": "big_int",
+    "float": "double",
+    "double": "double",
+    "boolean": "bool",
+    "date": "date",
+    "timestamp": "timestamp_tz",
+    "timestamp_ntz": "timestamp",
+}
+_SPARK_PARAMETERISED = re.compile(r"(decimal|varchar|char)\((\d+)(?:,(\d+))?\)")
+
+
+def spark_hyper_type(spark_type: str) -> tuple[str, bool]:
+    """The Hyper type for a Spark SQL type (``describe``'s spelling), and whether to cast to text.
+
+    The same Hyper type as :func:`hyper_type_for` gives the PostgreSQL type of the same contract
+    column: string and text are text, decimal(p,s) is numeric(p,s), Spark's timestamp (an
+    instant) is timestamp_tz as PostgreSQL's timestamptz is.
+    """
+    if spark_type in _SPARK_EXACT:
+        return _SPARK_EXACT[spark_type], False
+    match = _SPARK_PARAMETERISED.fullmatch(spark_type.replace(" ", ""))
+    if match is None:
+        return "text", True
+    kind, first, second = match.groups()
+    if kind == "decimal":
+        return hyper_type_for("numeric", int(first), int(second or 0))
+    return hyper_type_for(
+        "character varying" if kind == "varchar" else "character", None, None, int(first)
+    )
+
+
+def spark_mart_columns(conn, mart: Relation) -> list[ColumnSpec]:
+    """The columns of a mart on Spark (empty: not built), as PostgreSQL's table has them: in the
+    contract's order (Spark puts partition columns last) and NOT NULL where the contract says
+    (Parquet tables keep no NOT NULL)."""
+    try:
+        described = conn.columns(f"select * from {mart}")
+    except conn.Error:
+        return []
+    try:
+        contract = model_contract(mart.model)
+    except RelationError:  # a relation dbt does not know: no contract promises anything
+        contract = Contract((), frozenset())
+    position = {name: i for i, name in enumerate(contract.columns)}
+    described.sort(key=lambda column: position.get(column[0], len(position)))
+    specs = []
+    for name, spark_type, _ in described:
+        hyper_type, cast = spark_hyper_type(spark_type)
+        specs.append(ColumnSpec(name, spark_type, hyper_type, name not in contract.not_null, cast))
+    return specs
 
 
 def _copy_query(mart: Relation, columns: list[ColumnSpec]) -> sql.Composed:
@@ -157,37 +230,110 @@ def _table_definition(table: str, columns: list[ColumnSpec]):
     )
 
 
+def _is_spark(conn) -> bool:
+    from streamlytics.warehouse import SparkConnection
+
+    return isinstance(conn, SparkConnection)
+
+
+def _where(conn) -> str:
+    return "the Spark warehouse" if _is_spark(conn) else f"database {conn.info.dbname!r}"
+
+
+def _postgres_csv(conn, mart: Relation, columns: list[ColumnSpec], path: Path) -> int:
+    """The mart as CSV in ``path`` (PostgreSQL's COPY); rows written."""
+    with conn.cursor() as cur, path.open("w", encoding="utf-8", newline="") as fh:
+        cur.copy_expert(_copy_query(mart, columns).as_string(conn), fh)
+        return cur.rowcount
+
+
+def _spark_parquet(conn, mart: Relation, columns: list[ColumnSpec], path: Path) -> int:
+    """The mart as Parquet in ``path``, one row group per Arrow batch Spark sends; rows written
+    (0: no file)."""
+    import pyarrow.parquet as pq
+
+    select_list = ", ".join(
+        f"cast(`{c.name}` as string) as `{c.name}`" if c.cast_to_text else f"`{c.name}`"
+        for c in columns
+    )
+    rows = 0
+    writer = None
+    try:
+        for piece in conn.arrow_batches(f"select {select_list} from {mart}"):
+            if writer is None:
+                writer = pq.ParquetWriter(path, piece.schema)
+            writer.write_table(piece.cast(writer.schema))
+            rows += piece.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+_HYPER_SQL = {
+    "double": "double precision",
+    "big_int": "bigint",
+    "small_int": "smallint",
+    "int": "integer",
+    "bool": "boolean",
+    "timestamp_tz": "timestamp with time zone",
+}
+
+
+def _parquet_insert(table_name, columns: list[ColumnSpec], path: Path) -> str:
+    """Hyper's statement loading the Parquet file: each column cast to its Hyper type (Hyper's
+    COPY from Parquet converts nothing, e.g. a decimal(28,6) into a double column)."""
+    from tableauhyperapi import Name, escape_string_literal
+
+    select_list = ", ".join(
+        f"cast({Name(c.name)} as {_HYPER_SQL.get(c.hyper_type, c.hyper_type)})" for c in columns
+    )
+    return (
+        f"insert into {table_name} select {select_list} "
+        f"from external({escape_string_literal(str(path))}, format => 'parquet')"
+    )
+
+
 def _export_one(conn, hyper, mart: Relation, out_dir: Path, scratch: Path) -> MartExtract:
     from tableauhyperapi import Connection, CreateMode, escape_string_literal
 
     table = mart.model
-    columns = mart_columns(conn, mart.schema, mart.identifier)
+    spark = _is_spark(conn)
+    columns = (
+        spark_mart_columns(conn, mart)
+        if spark
+        else mart_columns(conn, mart.schema, mart.identifier)
+    )
     if not columns:
         raise TableauExportError(
-            f"mart {mart.model!r} ({mart}) does not exist in database {conn.info.dbname!r}: "
+            f"mart {mart.model!r} ({mart}) does not exist in {_where(conn)}: "
             "build the marts first (`dbt build` / `streamlytics run`)."
         )
-    csv_path = scratch / f"{table}.csv"
-    with conn.cursor() as cur, csv_path.open("w", encoding="utf-8", newline="") as fh:
-        cur.copy_expert(_copy_query(mart, columns).as_string(conn), fh)
-        pg_rows = cur.rowcount
+    definition = _table_definition(table, columns)
+    if spark:
+        data_path = scratch / f"{table}.parquet"
+        sent = _spark_parquet(conn, mart, columns, data_path)
+        load = _parquet_insert(definition.table_name, columns, data_path) if sent else None
+    else:
+        data_path = scratch / f"{table}.csv"
+        sent = _postgres_csv(conn, mart, columns, data_path)
+        # Hyper's CSV reader and PostgreSQL's CSV writer agree: unquoted empty = NULL, "" = ''.
+        load = (
+            f"COPY {definition.table_name} FROM {escape_string_literal(str(data_path))} "
+            "WITH (format csv, delimiter ',', NULL '', header false)"
+        )
     # Written under a temporary name and renamed: a failed export never leaves a half extract.
     final = out_dir / f"{table}.hyper"
     partial = out_dir / f".{table}.hyper.partial"
-    definition = _table_definition(table, columns)
     with Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as hconn:
         hconn.catalog.create_schema_if_not_exists(HYPER_SCHEMA)
         hconn.catalog.create_table(definition)
-        # Hyper's CSV reader and PostgreSQL's CSV writer agree: unquoted empty = NULL, "" = ''.
-        hyper_rows = hconn.execute_command(
-            f"COPY {definition.table_name} FROM {escape_string_literal(str(csv_path))} "
-            "WITH (format csv, delimiter ',', NULL '', header false)"
-        )
-    csv_path.unlink()
-    if hyper_rows != pg_rows:
+        hyper_rows = hconn.execute_command(load) if load else 0
+    data_path.unlink(missing_ok=True)
+    if hyper_rows != sent:
         partial.unlink(missing_ok=True)
         raise TableauExportError(
-            f"mart {mart}: PostgreSQL wrote {pg_rows} rows but Hyper loaded {hyper_rows}; "
+            f"mart {mart}: the warehouse sent {sent} rows but Hyper loaded {hyper_rows}; "
             "the extract was not written."
         )
     partial.replace(final)
@@ -210,33 +356,33 @@ def export_marts(
     database_url: str | None = None,
     marts: list[Relation] | None = None,
     log_dir: Path | None = None,
+    cfg: Settings | None = None,
 ) -> list[MartExtract]:
-    """Write ``<out_dir>/<model>.hyper`` for every mart; one consistent snapshot.
+    """Write ``<out_dir>/<model>.hyper`` for every mart, from the warehouse in use.
 
-    ``marts`` defaults to :func:`dashboard_marts`. Each file holds one table
-    ``"Extract"."<model>"`` with the mart's columns, types, nullability and exactly its rows
-    (checked against the count PostgreSQL sent). Raises TableauExportError when there is no
-    manifest or dashboard exposure, or a mart is not built in the database.
+    ``marts`` defaults to :func:`dashboard_marts`; ``database_url`` is PostgreSQL's (default:
+    the one in use), ignored on Spark. Each file holds one table ``"Extract"."<model>"`` with
+    the mart's columns, types, NOT NULL columns and exactly its rows (checked against the count
+    the warehouse sent); on PostgreSQL the marts are one consistent snapshot. Raises
+    TableauExportError when there is no manifest or dashboard exposure, or a mart is not built.
     """
-    import psycopg2
-
-    from streamlytics import services
+    from streamlytics import warehouse
     from streamlytics.config import settings
 
-    cfg = settings()
-    url = database_url or services.database_url(cfg)
+    cfg = cfg or settings()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    conn = psycopg2.connect(url)
+    conn = warehouse.connect(cfg, database_url)
     try:
-        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-        with conn.cursor() as cur:
-            # Timestamps with time zone are written in UTC so Hyper stores the same instant.
-            cur.execute("set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'")
+        if cfg.warehouse != "spark":
+            conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            with conn.cursor() as cur:
+                # Timestamps with time zone are written in UTC so Hyper stores the same instant.
+                cur.execute("set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'")
         marts = dashboard_marts() if marts is None else marts
         with (
             _start_hyper(log_dir or cfg.state_dir / "logs" / "hyper") as hyper,
-            tempfile.TemporaryDirectory(prefix=".csv-", dir=out_dir) as scratch,
+            tempfile.TemporaryDirectory(prefix=".scratch-", dir=out_dir) as scratch,
         ):
             return [_export_one(conn, hyper, m, out_dir, Path(scratch)) for m in marts]
     finally:
