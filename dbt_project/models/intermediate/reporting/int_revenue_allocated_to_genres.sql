@@ -119,10 +119,14 @@ priced as (
         on users.subscription_type = plan_prices.subscription_type
 ),
 
+-- The window sums are cast back to integers: a sum of bigints is numeric on PostgreSQL, and
+-- every remainder, quotient and rank below would otherwise be numeric arithmetic per row.
 with_month_units as (
     select
         *,
-        sum(attributed_units) over (partition by user_id, activity_month) as month_units
+        cast(
+            sum(attributed_units) over (partition by user_id, activity_month) as {{ dbt.type_bigint() }}
+        ) as month_units
     from priced
 ),
 
@@ -146,7 +150,9 @@ floored as (
 ranked as (
     select
         *,
-        price_cents - sum(floor_cents) over (partition by user_id, activity_month) as leftover_cents,
+        price_cents
+        - cast(sum(floor_cents) over (partition by user_id, activity_month) as {{ dbt.type_bigint() }})
+        as leftover_cents,
         row_number() over (
             partition by user_id, activity_month
             order by remainder_units desc nulls last, genre asc

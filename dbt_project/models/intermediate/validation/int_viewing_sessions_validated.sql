@@ -21,7 +21,10 @@
         incremental_strategy='append',
         on_schema_change='fail',
         indexes=[{'columns': ['session_id']}, {'columns': ['validation_load_id']}],
-        pre_hook="{{ empty_unless_appending(session_validation_plan()) }}",
+        pre_hook=[
+            "{{ empty_unless_appending(session_validation_plan()) }}",
+            "{{ without_merge_joins() }}",
+        ],
     )
 }}
 

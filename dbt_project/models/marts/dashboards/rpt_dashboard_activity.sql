@@ -14,7 +14,11 @@ users as (
     select * from {{ ref('users') }}
 ),
 
--- One row per user, month and device: the log is read once, and the cube below counts users
+user_months as (
+    select * from {{ ref('int_user_months_active') }}
+),
+
+-- One row per user, month and device: the log is read once, and the sets below count users
 -- as rows of this far smaller relation.
 user_month_devices as (
     select
@@ -39,20 +43,46 @@ user_month_devices as (
         sessions.device_type
 ),
 
-cube_rows as (
+-- A user has one country and one plan, so in every grouping set below a user is one row of
+-- its input: user_month_devices for a device's rows, the user-months for the 'All' devices
+-- rows. Counting rows counts distinct users exactly, and no set needs count(distinct), which
+-- sorted the relation once per grouping set.
+device_rows as (
     select
         activity_month,
         case when grouping(country) = 1 then 'All' else country end as country,
         case
             when grouping(subscription_type) = 1 then 'All' else subscription_type
         end as subscription_type,
-        case when grouping(device_type) = 1 then 'All' else device_type end as device_type,
-        count(distinct user_id) as active_user_count,
+        device_type,
+        count(*) as active_user_count,
         sum(session_count) as session_count,
         sum(total_watch_minutes) as total_watch_minutes,
         sum(sum_completion_percentage) as sum_completion_percentage
     from user_month_devices
-    group by activity_month, cube (country, subscription_type, device_type)
+    group by activity_month, device_type, cube (country, subscription_type)
+),
+
+all_devices_rows as (
+    select
+        activity_month,
+        case when grouping(country) = 1 then 'All' else country end as country,
+        case
+            when grouping(subscription_type) = 1 then 'All' else subscription_type
+        end as subscription_type,
+        'All' as device_type,
+        count(*) as active_user_count,
+        sum(session_count) as session_count,
+        sum(total_watch_minutes) as total_watch_minutes,
+        sum(sum_completion_percentage) as sum_completion_percentage
+    from user_months
+    group by activity_month, cube (country, subscription_type)
+),
+
+cube_rows as (
+    select * from device_rows
+    union all
+    select * from all_devices_rows
 ),
 
 final as (

@@ -16,18 +16,20 @@
         **replace_by_key('activity_date'),
     )
 }}
+{%- set windows = [(7, 'weekly'), (30, 'monthly')] -%}
+{%- set longest_window = windows | map(attribute=0) | max %}
 
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
     {%- if is_incremental() %}
-    where watch_date >= {{ dbt.dateadd('day', -30, first_day_written_this_run()) }}
+    where watch_date >= {{ dbt.dateadd('day', -longest_window, first_day_written_this_run()) }}
     {%- endif %}
 ),
 
--- One row per user and active day; the day figures below are sums over it, so the log is
--- aggregated once and distinct users per day are its rows (no count(distinct) sort).
+-- One row per user and active day, with the user's next active day: the log is aggregated
+-- once, and distinct users per day are its rows (no count(distinct) sort).
 user_days as (
     select
         user_id,
@@ -39,26 +41,12 @@ user_days as (
     group by user_id, watch_date
 ),
 
-days as (
-    select
-        watch_date as activity_date,
-        sum(session_count) as session_count,
-        count(*) as daily_active_users,
-        sum(total_watch_minutes) as total_watch_minutes,
-        sum(sum_completion_percentage)
-        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
-    from user_days
-    group by watch_date
-),
-
--- Active-user windows without a distinct count over a range join: each active day of a user
--- starts an interval that lasts until the window ends or the user's next active day,
--- whichever is first. A user's intervals never overlap, so the users active in the window
--- ending on day d are the intervals covering d: a running sum of +1 (start) / -1 (end).
 next_active as (
     select
-        user_id,
         watch_date,
+        session_count,
+        total_watch_minutes,
+        sum_completion_percentage,
         lead(watch_date) over (
             partition by user_id
             order by watch_date
@@ -66,25 +54,58 @@ next_active as (
     from user_days
 ),
 
-{% for window_days, label in [(7, 'weekly'), (30, 'monthly')] %}
+-- Active-user windows without a distinct count over a range join: each active day of a user
+-- starts an interval that lasts until the window ends or the user's next active day,
+-- whichever is first. A user's intervals never overlap, so the users active in the window
+-- ending on day d are the intervals covering d: a running sum of +1 (start) / -1 (end).
+-- An interval lasts min(days to the next active day, window) days, so the user-days are
+-- grouped by day and that gap capped at the longest window: a few thousand rows, from which
+-- the day figures and every window's interval ends follow.
+day_gaps as (
+    select
+        watch_date,
+        coalesce(
+            least({{ dbt.datediff('watch_date', 'next_watch_date', 'day') }}, {{ longest_window }}),
+            {{ longest_window }}
+        ) as gap_days,
+        count(*) as user_count,
+        sum(session_count) as session_count,
+        sum(total_watch_minutes) as total_watch_minutes,
+        sum(sum_completion_percentage) as sum_completion_percentage
+    from next_active
+    group by
+        watch_date,
+        coalesce(
+            least({{ dbt.datediff('watch_date', 'next_watch_date', 'day') }}, {{ longest_window }}),
+            {{ longest_window }}
+        )
+),
+
+days as (
+    select
+        watch_date as activity_date,
+        sum(session_count) as session_count,
+        sum(user_count) as daily_active_users,
+        sum(total_watch_minutes) as total_watch_minutes,
+        sum(sum_completion_percentage)
+        / cast(sum(session_count) as {{ dbt.type_numeric() }}) as mean_completion_percentage
+    from day_gaps
+    group by watch_date
+),
+
+{% for window_days, label in windows %}
 {{ label }}_events as (
     select
         watch_date as event_date,
-        1 as delta
-    from next_active
+        user_count as delta
+    from day_gaps
 
     union all
 
     select
-        case
-            -- dbt-postgres renders dateadd over several lines, blank ones included.
-            when next_watch_date is not null
-                and next_watch_date < {{ dbt.dateadd('day', window_days, 'watch_date') }}  -- noqa: LT15
-                then next_watch_date
-            else {{ dbt.dateadd('day', window_days, 'watch_date') }}  -- noqa: LT15
-        end as event_date,
-        -1 as delta
-    from next_active
+        {{ dbt.dateadd('day', 'least(gap_days, ' ~ window_days ~ ')', 'watch_date') }} as event_date,  -- noqa: LT15
+        -user_count as delta
+    from day_gaps
 ),
 
 {{ label }}_active as (
@@ -102,7 +123,7 @@ next_active as (
 final as (
     select
         days.activity_date,
-        days.daily_active_users,
+        cast(days.daily_active_users as {{ dbt.type_bigint() }}) as daily_active_users,
         cast(weekly_active.active_users as {{ dbt.type_bigint() }}) as weekly_active_users,
         cast(monthly_active.active_users as {{ dbt.type_bigint() }}) as monthly_active_users,
         cast(days.session_count as {{ dbt.type_bigint() }}) as session_count,
