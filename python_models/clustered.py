@@ -96,7 +96,8 @@ def user_weights(users: int, n_boot: int, rng: np.random.Generator):
     block = max(1, BOOT_BLOCK_CELLS // max(users, 1))
     for start in range(0, n_boot, block):
         size = min(block, n_boot - start)
-        picks = rng.integers(0, users, size=(size, users)) + users * np.arange(size)[:, None]
+        picks = rng.integers(0, users, size=(size, users))
+        picks += users * np.arange(size)[:, None]  # in place: one (size, users) array, not two
         yield np.bincount(picks.ravel(), minlength=size * users).reshape(size, users).astype(float)
 
 

@@ -123,11 +123,8 @@ def _resample_block(
     if codes is None:
         return rng.multinomial(n, freq, size=size).astype(float)
     picks = codes[rng.integers(0, n, size=(size, n))]
-    return (
-        np.bincount((picks + k * np.arange(size)[:, None]).ravel(), minlength=size * k)
-        .reshape(size, k)
-        .astype(float)
-    )
+    picks += k * np.arange(size)[:, None]  # in place: one (size, n) array, not two
+    return np.bincount(picks.ravel(), minlength=size * k).reshape(size, k).astype(float)
 
 
 def resampled_counts(
@@ -172,7 +169,10 @@ def kruskal_h_from_counts(counts: list[np.ndarray]) -> np.ndarray:
     midrank = np.cumsum(total, axis=1) - (total - 1) / 2
     rank_term = sum((c * midrank).sum(axis=1) ** 2 / c.sum(axis=1) for c in counts)
     h = 12 / (n * (n + 1)) * rank_term - 3 * (n + 1)
-    ties = 1 - (total**3 - total).sum(axis=1) / (n**3 - n)
+    # Counts whose cubes are below 2**53 are cubed by two exact products instead of a pow() per
+    # cell (the same numbers); larger ones keep pow(), whose rounding products would not repeat.
+    cubes = total * total * total if float(total.max(initial=0.0)) ** 3 < 2.0**53 else total**3
+    ties = 1 - (cubes - total).sum(axis=1) / (n**3 - n)
     return h / ties
 
 

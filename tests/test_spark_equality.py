@@ -414,3 +414,24 @@ def test_the_spark_reader_streams_a_relation_batch_by_batch(spark: Build) -> Non
     assert len(batches) >= len(whole) // batch_rows
     assert max(b.num_rows for b in batches) <= batch_rows
     assert streamed == whole
+
+
+# --- stats: incremental analysis aggregates ---
+# The statistics' per-day frequency table is incremental (dbt_project/models/marts/analysis).
+
+
+def test_the_incremental_analysis_aggregates_rerun_on_spark_equal_postgres(
+    postgres: tuple[str, Build], spark: Build, spark_session: Any, tmp_path: Path
+) -> None:
+    """ana_session_minutes_by_day re-run on Spark as an incremental build (insert_overwrite of
+    its day partitions) keeps PostgreSQL's rows: every day, every count and completion sum."""
+    url, _ = postgres
+    again = _build_on_spark(
+        spark.remote, spark.schema_prefix, tmp_path, ("ana_session_minutes_by_day",)
+    )
+    assert again.ok, [(f.name, f.message) for f in again.failures]
+    relation = "analysis_marts.ana_session_minutes_by_day"
+    rows, differences = compare(
+        url, spark_session, [(relation, f"{spark.schema_prefix}{relation}")]
+    )
+    assert rows > 0 and not differences, "\n".join(differences)
