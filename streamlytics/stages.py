@@ -111,13 +111,3 @@ def dashboards(ctx: RunContext) -> dict[str, Any]:
     with contextlib.closing(warehouse.connect(ctx.cfg, ctx.database_url)) as conn:
         page = build_dashboards(conn, ctx.reports_dir)
     return {"outputs": {"Dashboards": str(page)}}
-
-
-def postgres_only(stage: str, ctx: RunContext) -> None:
-    """A stage whose reader is not on Spark yet fails by name rather than read PostgreSQL's
-    (stale or empty) tables while the warehouse is Spark."""
-    if ctx.cfg.warehouse == "spark":
-        raise GateFailed(
-            f"{stage} does not read the Spark warehouse yet (docs/scale-out.md, 'What runs on "
-            "Spark today'); run it with STREAMLYTICS_WAREHOUSE=postgres"
-        )
