@@ -7,8 +7,9 @@ The same generated files (seed 42, clean) are ingested into a scratch PostgreSQL
 landed on the project's Spark Connect server in databases of their own (prefix); then one full
 `dbt build` per engine through streamlytics.transform.run_build (the pipeline's path: a dbt
 subprocess; on Spark a client of the Connect server, so no JVM start per invocation), one after
-the other, and the comparison of tests/spark_equality.py over every core table, mart and the
-staging quarantine. Prints a markdown table and writes
+the other, the comparison of tests/spark_equality.py over every core table, mart and the
+staging quarantine, and the Great Expectations gates on each engine (raw with every load read,
+raw again with the sessions loads carried from the record, marts). Prints a markdown table and writes
 benchmarks/results/spark_equality_scale<scale>.json. The machine is shared (2 cores): the load
 average before and after is printed with each figure.
 """
@@ -39,6 +40,7 @@ from streamlytics.config import settings
 from streamlytics.generate import generate_dataset
 from streamlytics.ingest import ingest_directory, spark_landing
 from streamlytics.transform import run_build
+from streamlytics.validation import run_validation
 
 DATABASES = ("raw", "audit", "staging", "core", "marts", "analysis_marts")
 
@@ -126,6 +128,7 @@ def main() -> None:
             "differences": differences,
             "load": f"{before} → {load()}",
         }
+        figures["gates"] = time_gates(cfg, url, remote, prefix, work)
     finally:
         for name in DATABASES:
             spark.sql(f"drop database if exists {prefix}{name} cascade")
@@ -149,9 +152,48 @@ def main() -> None:
     )
     for line in equality["differences"]:  # type: ignore[index]
         print("  " + line)
+    print("\n| gate | PostgreSQL s | Spark s |")
+    print("|---|---|---|")
+    for step, seconds in figures["gates"]["seconds"].items():  # type: ignore[index]
+        print(f"| {step} | {seconds['postgres']} | {seconds['spark']} |")
+    print(f"same outcomes on both engines: {figures['gates']['same_outcomes']}")  # type: ignore[index]
     out = ROOT / "benchmarks" / "results" / f"spark_equality_scale{args.scale:g}.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"\nwritten: {out.relative_to(ROOT)}")
+
+
+def time_gates(cfg, url: str, remote: str, prefix: str, work: Path) -> dict[str, object]:
+    """Seconds of each GX gate on each engine, each engine with its own copy of the context."""
+    os.environ.update(DBT_TARGET_PATH=str(work / "spark" / "target"))
+    engines = {
+        "postgres": dataclasses.replace(cfg, database_url=url, warehouse="postgres"),
+        "spark": dataclasses.replace(
+            cfg, warehouse="spark", spark_remote=remote, schema_prefix=prefix
+        ),
+    }
+    seconds: dict[str, dict[str, float]] = {}
+    outcomes: dict[str, list] = {}
+    for engine, engine_cfg in engines.items():
+        project = work / f"gx_{engine}"
+        shutil.copytree(
+            cfg.gx_project_dir / "gx", project / "gx", ignore=shutil.ignore_patterns("uncommitted")
+        )
+        for step, stage in (("raw", "raw"), ("raw again", "raw"), ("marts", "marts")):
+            started = time.perf_counter()
+            report = run_validation(
+                stage, project_dir=project, database_url=url, reports_dir=work, cfg=engine_cfg
+            )
+            seconds.setdefault(step, {})[engine] = round(time.perf_counter() - started, 1)
+            if step != "raw again":
+                outcomes.setdefault(engine, []).extend(
+                    (o.suite, o.check, o.success, o.unexpected_count, o.observed)
+                    for o in report.outcomes
+                )
+    return {
+        "seconds": seconds,
+        "same_outcomes": outcomes["postgres"] == outcomes["spark"],
+        "load": load(),
+    }
 
 
 if __name__ == "__main__":

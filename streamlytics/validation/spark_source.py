@@ -42,7 +42,8 @@ def landing_or_model(schema: str, table: str, prefix: str, model: Callable[[str]
 
 def qualify_query(query: str, schemas: Iterable[str], name: Callable[[str, str], str]) -> str:
     """``query`` with every ``schema.table`` of one of ``schemas`` replaced by ``name(schema,
-    table)``; an alias's column (``b.load_id``) or a longer name (``x.raw.t``) is left alone."""
+    table)``, in a string literal too (the ledger checks label rows with the table they count);
+    an alias's column (``b.load_id``) or a longer name (``x.raw.t``) is left alone."""
     pattern = re.compile(rf"(?<![\w.])({'|'.join(re.escape(s) for s in sorted(schemas))})\.(\w+)\b")
     return pattern.sub(lambda m: name(m.group(1), m.group(2)), query)
 
