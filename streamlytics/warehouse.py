@@ -275,13 +275,8 @@ class SparkConnection:
         Row; this is the stream both are built on (pyspark's Connect client,
         ``to_table_as_iterator``), kept whole as Arrow.
         """
-        import pyarrow as pa
-
-        frame = self.spark.sql(sql)
-        client = frame._session.client
-        plan = frame._plan
-        for piece in client.to_table_as_iterator(plan.to_proto(client), plan.observations):
-            if isinstance(piece, pa.Table) and piece.num_rows:
+        for piece in _arrow_batches(self.spark.sql(sql)):
+            if piece.num_rows:
                 yield piece
 
     def cursor(self, name: str | None = None) -> SparkCursor:
