@@ -74,9 +74,17 @@ def _sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: Any, b: Any, tolerance: float = 1e-9) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], tolerance) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y, tolerance) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        if a is None or b is None:
+            return False
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
     return a == b
 
 
@@ -111,18 +119,32 @@ def compare(postgres_url: str, spark: Any, pairs: list[tuple[str, str]]) -> tupl
             column_scales = [scales.get(name) for name in columns]
 
             rows_compared += len(pg_rows)
-            pairs_of_rows = zip(
-                _normalised(pg_rows, column_scales),
-                _normalised(spark_rows, column_scales),
-                strict=True,
-            )
-            for pg_row, spark_row in pairs_of_rows:
-                unequal = [
-                    f"{name}: {a!r} vs {b!r}"
-                    for name, a, b in zip(columns, pg_row, spark_row, strict=True)
-                    if not _same(a, b)
-                ]
-                if unequal:
-                    differences.append(f"{pg_relation}: first differing row: {'; '.join(unequal)}")
-                    break
+            difference = first_difference(columns, pg_rows, spark_rows, column_scales)
+            if difference:
+                differences.append(f"{pg_relation}: {difference}")
     return rows_compared, differences
+
+
+def first_difference(
+    columns: list[str],
+    pg_rows: list[tuple[Any, ...]],
+    spark_rows: list[tuple[Any, ...]],
+    scales: list[int | None] | None = None,
+    tolerance: float = 1e-9,
+) -> str | None:
+    """The first row where two sets of rows (in any order) differ, as the comparison above
+    sees it (decimals at ``scales``, doubles to ``tolerance``, relative or absolute, also inside
+    dicts and lists), or None when they are equal."""
+    if len(pg_rows) != len(spark_rows):
+        return f"{len(pg_rows)} rows on PostgreSQL, {len(spark_rows)} on Spark"
+    scales = scales or [None] * len(columns)
+    pairs_of_rows = zip(_normalised(pg_rows, scales), _normalised(spark_rows, scales), strict=True)
+    for pg_row, spark_row in pairs_of_rows:
+        unequal = [
+            f"{name}: {a!r} vs {b!r}"
+            for name, a, b in zip(columns, pg_row, spark_row, strict=True)
+            if not _same(a, b, tolerance)
+        ]
+        if unequal:
+            return f"first differing row: {'; '.join(unequal)}"
+    return None
