@@ -17,8 +17,11 @@ whatever the environment says; a server of the user's is never touched.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from streamlytics.config import Settings, settings
@@ -209,8 +212,24 @@ def check_mongo(uri: str, timeout_ms: int = 5000) -> str:
 
 
 def up(cfg: Settings | None = None) -> dict[str, str]:
-    """Make both services reachable; start the embedded ones that are needed. Idempotent."""
+    """Make both services reachable; start the embedded ones that are needed. Idempotent, and
+    safe to call from several processes at once (they take turns)."""
     cfg = cfg or settings()
+    with _starting(cfg):
+        return _up(cfg)
+
+
+@contextlib.contextmanager
+def _starting(cfg: Settings) -> Iterator[None]:
+    """One process at a time starts the state folder's servers: two (two pytest workers, two
+    `streamlytics run`) would each see a server not running and both start it."""
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    with (cfg.state_dir / "services.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _up(cfg: Settings) -> dict[str, str]:
     urls: dict[str, str] = {}
     for name, variable, embedded, check in _services(cfg):
         external = _external(variable, embedded)
