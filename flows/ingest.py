@@ -113,15 +113,20 @@ def log_report(report: FileReport) -> None:
 
 
 @task(name="ingest-schema-spark", cache_policy=NO_CACHE)
-def spark_schema_task(remote: str, lock_file: Path) -> None:
-    spark_landing.open_landing(remote, lock_file).prepare()
+def spark_schema_task(remote: str, lock_file: Path, database_prefix: str = "") -> None:
+    spark_landing.open_landing(remote, lock_file, database_prefix).prepare()
 
 
 @task(name="ingest-file-spark", task_run_name="ingest-{source.path.name}", cache_policy=NO_CACHE)
 def spark_load_file_task(
-    source: SourceFile, remote: str, lock_file: Path, progress: FileProgress | None = None
+    source: SourceFile,
+    remote: str,
+    lock_file: Path,
+    progress: FileProgress | None = None,
+    database_prefix: str = "",
 ) -> FileReport:
-    report = spark_landing.open_landing(remote, lock_file).load_source(source, progress)
+    landing = spark_landing.open_landing(remote, lock_file, database_prefix)
+    report = landing.load_source(source, progress)
     log_report(report)
     return report
 
@@ -141,8 +146,10 @@ def ingest_flow(data_dir: str) -> dict[str, Any]:
     progress = current_progress()
     if cfg.warehouse == "spark":
         remote, lock_file = services.spark_remote(cfg), spark_landing.lock_file(cfg)
-        spark_schema_task(remote, lock_file)
-        files = [spark_load_file_task(s, remote, lock_file, progress) for s in sources]
+        # The databases dbt and the gates read: <DBT_SCHEMA_PREFIX>raw, <...>audit.
+        prefix = cfg.schema_prefix
+        spark_schema_task(remote, lock_file, prefix)
+        files = [spark_load_file_task(s, remote, lock_file, progress, prefix) for s in sources]
     else:
         database_url = services.database_url(cfg)
         schema_task(database_url)

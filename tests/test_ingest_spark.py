@@ -17,7 +17,12 @@ from pathlib import Path
 import psycopg2
 import pytest
 from _ingest_files import SESSIONS, SESSIONS_HEADER, USERS, USERS_HEADER, write_csv, write_dataset
+from typer.testing import CliRunner
 
+# Imported here, not inside a CliRunner call, so that Prefect's log handlers bind to pytest's
+# streams rather than to a CliRunner stream that is closed after the call.
+import flows.ingest  # noqa: F401
+from streamlytics.cli import app
 from streamlytics.ingest import ingest_directory as ingest_postgres
 from streamlytics.ingest.csv_lines import FieldChecker
 from streamlytics.ingest.formats import USERS as USERS_LAYOUT
@@ -126,9 +131,21 @@ def test_spark_lands_what_postgres_lands_and_a_rerun_changes_nothing(
     ledger = "select load_id, file_kind, status, lines_read, rows_loaded, rows_quarantined from audit.load_batches order by load_id"
     assert [tuple(r) for r in landing.sql(ledger).collect()] == pg_rows(pg_url, ledger)
 
+    # Again through the pipeline's own ingest (the CLI's Prefect flow), which lands in the
+    # databases dbt and the gates read, DBT_SCHEMA_PREFIX's: it finds every file landed there.
     before = spark_state(landing)
-    again = ingest_spark(data, spark_remote, lock, database_prefix=prefix)
-    assert {f.status for f in again.files} == {"skipped"}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SPARK_REMOTE", spark_remote)
+        env.setenv("DBT_SCHEMA_PREFIX", prefix)
+        env.delenv("SPARK_THRIFT_HOST", raising=False)
+        again = CliRunner().invoke(app, ["--warehouse", "spark", "ingest", "--data-dir", str(data)])
+    assert again.exit_code == 0, again.output
+    statuses = [
+        line.split()[1]
+        for line in again.output.splitlines()
+        if line.split()[1:2] in (["loaded"], ["skipped"])
+    ]
+    assert statuses == ["skipped"] * 3, again.output
     assert spark_state(landing) == before
 
 
