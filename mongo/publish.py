@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,9 +103,44 @@ def sync_collection(
     if isinstance(docs, Sequence):  # a list is checked before the server is even asked
         _check_unique_ids(coll.name, docs)
     stored = _stored_hashes(coll)
+    seen, written, inserted, updated = _write_documents(
+        coll,
+        docs,
+        validate=validate,
+        chunk_size=chunk_size,
+        unchanged=lambda doc: stored.get(doc["_id"], _MISSING) == doc["content_hash"],
+    )
+    removed = 0
+    to_remove = [i for i in stored if i not in seen]
+    for ids in compat.chunked(to_remove, chunk_size):
+        removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
+    return SyncCounts(
+        inserted=inserted,
+        updated=updated,
+        removed=removed,
+        unchanged=len(seen) - written,
+        built=len(seen),
+    )
+
+
+def _write_documents(
+    coll: Collection,
+    docs: Iterable[Mapping[str, Any]],
+    *,
+    validate: bool,
+    chunk_size: int,
+    unchanged: Callable[[Mapping[str, Any]], bool] = lambda doc: False,
+) -> tuple[set[Any], int, int, int]:
+    """Upsert by _id each document of ``docs`` that is not ``unchanged``; return the ids seen,
+    and how many were written, inserted and updated.
+
+    Every document is checked (schema with ``validate``, duplicate ids) and spooled as encoded
+    BSON in a temporary file before anything is written, so a bad one writes nothing and memory
+    stays flat however many there are.
+    """
     seen: set[Any] = set()
     to_write: list[Any] = []  # ids, in the order their BSON is spooled
-    inserted = updated = removed = 0
+    inserted = updated = 0
     # A context manager: a document that fails validation (or a duplicate id) must not leave
     # the spool open until garbage collection.
     with tempfile.TemporaryFile() as spool:
@@ -114,7 +149,7 @@ def sync_collection(
             if doc_id in seen:
                 raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
             seen.add(doc_id)
-            if stored.get(doc_id, _MISSING) == doc["content_hash"]:
+            if unchanged(doc):
                 continue
             if validate:
                 schemas.validate_document(coll.name, doc)
@@ -130,16 +165,7 @@ def sync_collection(
             )
             inserted += result.upserted_count
             updated += result.matched_count
-    to_remove = [i for i in stored if i not in seen]
-    for ids in compat.chunked(to_remove, chunk_size):
-        removed += coll.bulk_write([DeleteMany({"_id": {"$in": ids}})], ordered=False).deleted_count
-    return SyncCounts(
-        inserted=inserted,
-        updated=updated,
-        removed=removed,
-        unchanged=len(seen) - len(to_write),
-        built=len(seen),
-    )
+    return seen, len(to_write), inserted, updated
 
 
 _MISSING = object()
@@ -163,29 +189,9 @@ def upsert_documents(
     documents, measured), while a write is a write on either path. ``unchanged`` counts the
     collection's other documents, so ``total`` is its size.
     """
-    seen: set[Any] = set()
-    ids: list[Any] = []  # in the order their BSON is spooled
-    inserted = updated = 0
-    with tempfile.TemporaryFile() as spool:
-        for doc in docs:
-            doc_id = doc["_id"]
-            if doc_id in seen:
-                raise DuplicateDocumentId(f"{coll.name}: two documents share _id={doc_id!r}")
-            seen.add(doc_id)
-            if validate:
-                schemas.validate_document(coll.name, doc)
-            ids.append(doc_id)
-            spool.write(bson.encode(doc))
-        spool.seek(0)
-        raw = bson.decode_file_iter(spool, _RAW)
-        for chunk in compat.chunked(ids, chunk_size):
-            # The filter names the id from the list, as sync_collection does: reading it from
-            # a RawBSONDocument would decode the whole document.
-            result = coll.bulk_write(
-                [ReplaceOne({"_id": i}, next(raw), upsert=True) for i in chunk], ordered=False
-            )
-            inserted += result.upserted_count
-            updated += result.matched_count
+    seen, _, inserted, updated = _write_documents(
+        coll, docs, validate=validate, chunk_size=chunk_size
+    )
     total = coll.estimated_document_count()
     return SyncCounts(
         inserted=inserted, updated=updated, unchanged=total - inserted - updated, built=len(seen)
