@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="a generated data folder to reuse (one scale only)")
     parser.add_argument("--checksums", action="store_true", help="compare every table's rows")
     parser.add_argument("--top", type=int, default=25, help="slowest nodes kept per build")
+    parser.add_argument(
+        "--new-first", action="store_true", help="start with the new version (new, old, old, new)"
+    )
     parser.add_argument("--name", default="dbt_compare_latest")
     args = parser.parse_args(argv)
 
@@ -253,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "cores": os.cpu_count(),
         "scales": {},
     }
+    out = HERE.parent / "results" / f"{args.name}.json"
     work = Path(tempfile.mkdtemp(prefix="bench_dbt_"))
     try:
         for scale in args.scales.split(","):
@@ -265,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                 generate_dataset(data, scale=float(scale), seed=42)
             runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
             order = ["old", "new", "new", "old"] * args.repeat
+            if args.new_first:
+                order = ["new", "old", "old", "new"] * args.repeat
             for i, side in enumerate(order[: 2 * args.repeat]):
                 figures = run_once(
                     trees[side],
@@ -275,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                     top=args.top,
                 )
                 runs[side].append(figures)
+                results["scales"][scale] = {"runs": runs}
+                out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
                 print(
                     f"scale {scale} {side} ({labels[side]}) run {i}: "
                     + ", ".join(
@@ -288,7 +296,6 @@ def main(argv: list[str] | None = None) -> int:
             print_scale(scale, results["scales"][scale], labels, rows=15)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = HERE.parent / "results" / f"{args.name}.json"
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")
     return 0
