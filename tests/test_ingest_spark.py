@@ -134,11 +134,19 @@ def test_spark_lands_what_postgres_lands_and_a_rerun_changes_nothing(
     # Again through the pipeline's own ingest (the CLI's Prefect flow), which lands in the
     # databases dbt and the gates read, DBT_SCHEMA_PREFIX's: it finds every file landed there.
     before = spark_state(landing)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SPARK_REMOTE", spark_remote)
-        env.setenv("DBT_SCHEMA_PREFIX", prefix)
-        env.delenv("SPARK_THRIFT_HOST", raising=False)
-        again = CliRunner().invoke(app, ["--warehouse", "spark", "ingest", "--data-dir", str(data)])
+    saved = os.environ.copy()
+    try:
+        os.environ.update(
+            STREAMLYTICS_WAREHOUSE="spark", SPARK_REMOTE=spark_remote, DBT_SCHEMA_PREFIX=prefix
+        )
+        os.environ.pop("SPARK_THRIFT_HOST", None)
+        again = CliRunner().invoke(app, ["ingest", "--data-dir", str(data)])
+    finally:
+        # The CLI exports the engine and the services' URLs into this process for its stages'
+        # children: none of it may outlive the test (the next test in this worker would build
+        # on Spark).
+        os.environ.clear()
+        os.environ.update(saved)
     assert again.exit_code == 0, again.output
     statuses = [
         line.split()[1]
