@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -25,3 +27,36 @@ def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+
+
+def resolve_commit(root: Path, spec: str) -> str:
+    """The full hash of the commit ``spec`` (a hash, branch or tag) names in ``root``'s repository."""
+    return subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", f"{spec}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def commit_worktree(root: Path, spec: str) -> Path:
+    """A detached worktree of ``spec``'s commit under .state/bench-checkouts (made once, kept)."""
+    commit = resolve_commit(root, spec)
+    folder = root / ".state" / "bench-checkouts" / commit[:12]
+    if not folder.exists():
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(folder), commit],
+            check=True,
+            capture_output=True,
+        )
+    return folder
+
+
+def commit_of(folder: Path) -> str:
+    """The short hash of the commit checked out in ``folder``."""
+    return subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

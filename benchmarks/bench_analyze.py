@@ -41,7 +41,7 @@ ROOT = HERE.parent.parent
 RESULTS_DIR = HERE.parent / "results"
 sys.path.insert(0, str(HERE.parent))
 
-from _common import scratch_database
+from _common import commit_of, commit_worktree, scratch_database
 from bench_pipeline import NEW_DAY_FILE, _own_peak_mb, add_new_day, machine
 
 # What compute() and run_analysis() call, by module: each is wrapped and timed as one phase.
@@ -187,29 +187,7 @@ def checkout(spec: str) -> Path:
     path = Path(spec)
     if path.is_dir():
         return path.resolve()
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    folder = ROOT / ".state" / "bench-checkouts" / commit[:12]
-    if not folder.exists():
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), commit],
-            check=True,
-            capture_output=True,
-        )
-    return folder
-
-
-def commit_of(folder: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return commit_worktree(ROOT, spec)
 
 
 def run_child(step: str, args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from _common import scratch_database
+from _common import commit_of, commit_worktree, scratch_database
 from bench_pipeline import add_new_day
 
 
@@ -44,30 +44,10 @@ def checkout(spec: str) -> Path:
         if not (path / ".venv" / "bin" / "streamlytics").exists():
             raise SystemExit(f"{path} has no .venv/bin/streamlytics: run `make install` there")
         return path.resolve()
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    folder = ROOT / ".state" / "bench-checkouts" / commit[:12]
-    if not folder.exists():
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), commit],
-            check=True,
-        )
+    folder = commit_worktree(ROOT, spec)
     if not (folder / ".venv" / "bin" / "streamlytics").exists():
         subprocess.run(["make", "-C", str(folder), "install"], check=True)
     return folder
-
-
-def commit_of(folder: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 def services(folder: Path) -> dict[str, str]:

@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from _common import scratch_database
+from _common import resolve_commit, scratch_database
 from bench_pipeline import NEW_DAY_FILE, add_new_day
 
 # Columns that say when a row was loaded or checked, not what it holds: two databases built
@@ -61,12 +61,7 @@ def project_tree(spec: str) -> Path:
         if not (path / "dbt_project" / "dbt_project.yml").exists():
             raise SystemExit(f"{path} has no dbt_project/dbt_project.yml")
         return path.resolve()
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{spec}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    commit = resolve_commit(ROOT, spec)
     folder = ROOT / ".state" / "bench-trees" / commit[:12]
     if not (folder / "dbt_project").exists():
         folder.mkdir(parents=True, exist_ok=True)
