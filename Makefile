@@ -68,9 +68,7 @@ postgres15:
 	apt-get install -y postgresql-15 || (apt-get update && apt-get install -y postgresql-15)
 
 # The slowest tests are listed at the end, so the 15-minute budget stays visible in CI's log.
-# Two workers (pytest-xdist; grouping in tests/conftest.py): the suite waits on servers as much
-# as it computes, so two share the 2 cores well.
-PYTEST_ARGS ?= --durations=25 -n 2 --dist loadgroup
+PYTEST_ARGS ?= --durations=25
 
 # ruff (lint and format check) for the Python; SQLFluff for the dbt project's SQL (.sqlfluff).
 # SQLFluff's dbt templater compiles each model with dbt itself, and dbt's compiler opens the

@@ -19,28 +19,6 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). A test is
-# scheduled with the rest of its module (module fixtures such as the Spark build are built once),
-# and every test that uses one of these session servers of its own with the others that do: the
-# worker that started the server stops it when it ends, so only one worker may use it.
-WORKER_BOUND_FIXTURES = {"spark_remote": "spark", "pg15_server": "postgres15"}
-LONG_GROUPS_FIRST = ("spark", "postgres15")
-"""Started first, so the two longest groups are not left for the end of the run."""
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def group(item: pytest.Item) -> str:
-        for fixture, name in WORKER_BOUND_FIXTURES.items():
-            if fixture in item.fixturenames:
-                return name
-        return item.module.__name__ if item.module else item.nodeid.split("::")[0]
-
-    groups = {item.nodeid: group(item) for item in items}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    rank = {name: i for i, name in enumerate(LONG_GROUPS_FIRST)}
-    items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))
-
 
 def _snapshot(folder: Path) -> dict[str, int]:
     return {
