@@ -4,8 +4,10 @@
     earlier (say, its user arrived late) comes in once it becomes valid; a corrected re-export of
     a sessions file replaces its sessions (delete+insert on session_id). Sessions whose raw rows
     disappeared stay until `dbt build --full-refresh` (the reconciliation test reports them).
-    The post-hook restores the foreign keys that dropping a rebuilt parent (users, content)
-    cascades away, since this table itself is not rebuilt.
+    The post-hooks add the primary key once the first fill is in (one sorted index build, not
+    row-by-row maintenance through millions of inserts) and restore the foreign keys that
+    dropping a rebuilt parent (users, content) cascades away, since this table itself is not
+    rebuilt.
     On Spark (plain Parquet, no row delete) the table is partitioned by batch_id and a build
     overwrites the batch partitions it touches, with the rows it keeps of them; a partition
     whose every session was replaced is dropped (macros/portability/incremental.sql, docs/dbt.md).
@@ -15,6 +17,7 @@
         materialized='incremental',
         on_schema_change='fail',
         post_hook=[
+            "{{ ensure_primary_key(this, ['session_id']) }}",
             "{{ ensure_foreign_key(this, 'user_id', ref('users'), 'user_id') }}",
             "{{ ensure_foreign_key(this, 'content_id', ref('content'), 'content_id') }}",
             "{{ drop_replaced_batches(this, 'session_id') }}",
