@@ -4,10 +4,27 @@
     not add up across countries, plans or devices, so every combination a filter can select is
     a row of its own, counted exactly; months add up for sessions and minutes only.
 -#}
+-- Incremental by month: every row is one month's, computed from that month's sessions and
+-- user-months only, so a build recomputes the months from the earliest one this run's new
+-- sessions fall in (delete+insert on activity_month; insert_overwrite of month partitions on
+-- dbt-spark). A new users or content snapshot re-validates every session, and then every
+-- month is recomputed.
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='fail',
+        **replace_by_key('activity_month'),
+    )
+}}
+
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
+    {%- if is_incremental() %}
+    where watch_date >= {{ first_month_written_this_run() }}
+    {%- endif %}
 ),
 
 users as (
@@ -16,6 +33,9 @@ users as (
 
 user_months as (
     select * from {{ ref('int_user_months_active') }}
+    {%- if is_incremental() %}
+    where activity_month >= {{ first_month_written_this_run() }}
+    {%- endif %}
 ),
 
 -- One row per user, month and device: the log is read once, and the sets below count users
@@ -94,7 +114,12 @@ final as (
         cast(active_user_count as {{ dbt.type_bigint() }}) as active_user_count,
         cast(session_count as {{ dbt.type_bigint() }}) as session_count,
         cast(total_watch_minutes as {{ dbt.type_bigint() }}) as total_watch_minutes,
-        cast(sum_completion_percentage as {{ dbt.type_numeric() }}) as sum_completion_percentage
+        -- Rounded to 6 decimals, then typed as the contract states (plain numeric on PostgreSQL):
+        -- an incremental build compares the query's column types with the table's.
+        cast(
+            cast(sum_completion_percentage as {{ dbt.type_numeric() }})
+            as {{ 'decimal(28, 6)' if target.type == 'spark' else 'numeric' }}
+        ) as sum_completion_percentage
     from cube_rows
 )
 
