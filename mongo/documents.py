@@ -192,7 +192,15 @@ def _slices(rows: list[tuple]) -> dict[str, dict[str, dict[str, Any]]]:
 
 def _measures(values: Sequence[Any]) -> dict[str, Any]:
     # The contracts make these bigint and double: both readers return int and float as they are.
-    return dict(zip(_MEASURES, values, strict=True))
+    # Spelled out rather than dict(zip(_MEASURES, ...)): called once per slice (840,000 times
+    # at scale 10), where it is twice as fast.
+    sessions, minutes, completion, mean = values
+    return {
+        "session_count": sessions,
+        "total_watch_minutes": minutes,
+        "sum_completion_percentage": completion,
+        "mean_completion_percentage": mean,
+    }
 
 
 def _engagement(

@@ -168,8 +168,23 @@ def _write_documents(
     return seen, len(to_write), inserted, updated
 
 
+class _SpooledDocument(RawBSONDocument):
+    """A spooled document, sent as its BSON bytes.
+
+    Always true: pymongo's ReplaceOne check ``if replacement and ...`` would otherwise call
+    ``len()``, which decodes the whole RawBSONDocument only to count its keys (measured at
+    scale 10: 50,000 needless decodes, 0.5 s of client CPU on the first publish). A document
+    always has an ``_id``, so it is never empty.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return True
+
+
 _MISSING = object()
-_RAW = CodecOptions(document_class=RawBSONDocument)
+_RAW = CodecOptions(document_class=_SpooledDocument)
 
 
 def upsert_documents(

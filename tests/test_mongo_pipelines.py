@@ -20,8 +20,8 @@ from _db_state import scratch_database
 from mongo_testdata import build_sync_models, create_core, resolver
 from pymongo.database import Database
 
-from mongo import pipelines, publish
-from mongo.schemas import PIPELINE_RESULTS
+from mongo import documents, pipelines, publish
+from mongo.schemas import CONTENT_ANALYTICS, PIPELINE_RESULTS, USER_ANALYTICS
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +138,39 @@ def test_results_are_saved_for_the_report_and_saving_again_changes_nothing(
     assert pipelines.save_results(db, pipelines.run_all(db)) == publish.SyncCounts(
         unchanged=len(results)
     )
+
+
+def test_saved_results_are_reused_until_a_document_changes(
+    published: tuple[str, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, source = published
+    db = source.client[f"{source.name}_reuse"]
+    try:
+        for name in (USER_ANALYTICS, CONTENT_ANALYTICS):
+            db[name].insert_many(list(source[name].find()))
+        first = pipelines.run_all(db)
+        assert not first.reused
+        pipelines.save_results(db, first)
+
+        real_run = pipelines.run
+
+        def no_run(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("a pipeline ran although no document changed")
+
+        monkeypatch.setattr(pipelines, "run", no_run)
+        again = pipelines.run_all(db)
+        assert again.reused and again == first
+        assert pipelines.save_results(db, again) == publish.SyncCounts(unchanged=len(first))
+
+        monkeypatch.setattr(pipelines, "run", real_run)
+        user = db[USER_ANALYTICS].find_one({"session_count": {"$gt": 0}})
+        user["session_count"] += 1
+        db[USER_ANALYTICS].replace_one({"_id": user["_id"]}, documents.with_hash(user))
+        changed = pipelines.run_all(db)
+        assert not changed.reused
+        assert changed["engagement_by_demographics"] != first["engagement_by_demographics"]
+    finally:
+        source.client.drop_database(db.name)
 
 
 @pytest.mark.parametrize("content_type", ["movie", "series"])
