@@ -97,6 +97,7 @@ def read_model(
         frame = parts[0]
     else:
         frame = _combined(parts, names)
+    del parts  # the batches' copy is not held beside the sorted one
     if order_by:
         frame = frame.sort_values(list(order_by), kind="stable").reset_index(drop=True)
     return frame
