@@ -54,7 +54,9 @@ class UserSums:
         """From one row per user × level (columns `user`, `level`, `n`, `s`, `q`)."""
         present = [str(v) for v in frame[level].dropna().unique()]
         levels = [v for v in order if v in present] if order else sorted(present)
-        frame = frame[frame[level].astype(str).isin(levels)]
+        keep = frame[level].astype(str).isin(levels)
+        if not keep.all():  # a copy of the user × level rows only when some are left out
+            frame = frame[keep]
         users, u = np.unique(frame[user].to_numpy(), return_inverse=True)
         col = pd.Index(levels).get_indexer(frame[level].astype(str))
         shape = (users.shape[0], len(levels))

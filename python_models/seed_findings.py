@@ -105,7 +105,7 @@ def clustered_share(
 
 
 def _level_counts(groups: pd.DataFrame, grouping: str) -> pd.DataFrame:
-    part = groups[groups["group_kind"] == grouping]
+    part = groups.loc[groups["group_kind"] == grouping, ["user_id", "group_level", "session_count"]]
     return part.pivot_table(
         index="user_id", columns="group_level", values="session_count", aggfunc="sum", fill_value=0
     )

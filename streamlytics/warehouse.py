@@ -75,6 +75,22 @@ def stream_rows(
         yield from cur
 
 
+def stream_batches(
+    conn: Any,
+    sql: str,
+    params: Sequence[Any] | dict[str, Any] | None = None,
+    *,
+    batch_size: int = STREAM_BATCH,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``sql`` as :func:`stream_rows` reads them, handed out as lists of at most
+    ``batch_size`` rows (one fetch each), for a consumer that converts a batch at a time."""
+    with conn.cursor(name=f"streamlytics_stream_{next(_STREAM_IDS)}") as cur:
+        cur.itersize = batch_size
+        cur.execute(sql, params)
+        while rows := cur.fetchmany(batch_size):
+            yield rows
+
+
 def undefined_relation(exc: BaseException) -> bool:
     """Whether ``exc`` is the warehouse saying a relation does not exist (either engine)."""
     import psycopg2
