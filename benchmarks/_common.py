@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -60,3 +62,17 @@ def commit_of(folder: Path) -> str:
         text=True,
         check=True,
     ).stdout.strip()
+
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def write_results(
+    results: dict[str, Any], name: str, markdown: Callable[[dict[str, Any]], str]
+) -> Path:
+    """A benchmark's figures as results/<name>.json, and their table as results/<name>.md."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    path.with_suffix(".md").write_text(markdown(results))
+    return path

@@ -41,7 +41,7 @@ ROOT = HERE.parent.parent
 RESULTS_DIR = HERE.parent / "results"
 sys.path.insert(0, str(HERE.parent))
 
-from _common import commit_of, commit_worktree, scratch_database
+from _common import commit_of, commit_worktree, scratch_database, write_results
 from bench_pipeline import NEW_DAY_FILE, _own_peak_mb, add_new_day, machine
 
 # What compute() and run_analysis() call, by module: each is wrapped and timed as one phase.
@@ -372,11 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(results: dict[str, Any], name: str) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    path.with_suffix(".md").write_text(markdown(results))
-    return path
+    return write_results(results, name, markdown)
 
 
 if __name__ == "__main__":

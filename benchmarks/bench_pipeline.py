@@ -58,8 +58,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from _common import RESULTS_DIR, write_results
+
 HERE = Path(__file__).resolve()
-RESULTS_DIR = HERE.parent / "results"
 ALL_STAGES = (
     "ingest",
     "validate-raw",
@@ -1062,11 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(results: dict[str, Any], name: str) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    path.with_suffix(".md").write_text(markdown(results))
-    return path
+    return write_results(results, name, markdown)
 
 
 if __name__ == "__main__":
