@@ -16,6 +16,7 @@ result's Arrow batches as Spark Connect streams them on Spark.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import Iterator, Sequence
@@ -69,10 +70,9 @@ def stream_rows(
     ``spark.connect.grpc.arrow.maxBatchSize``, 4 MB by default), converted one at a time.
     The cursor closes when the stream is exhausted or closed.
     """
-    with conn.cursor(name=f"streamlytics_stream_{next(_STREAM_IDS)}") as cur:
-        cur.itersize = batch_size
-        cur.execute(sql, params)
-        yield from cur
+    with contextlib.closing(stream_batches(conn, sql, params, batch_size=batch_size)) as batches:
+        for rows in batches:
+            yield from rows
 
 
 def stream_batches(
@@ -82,8 +82,8 @@ def stream_batches(
     *,
     batch_size: int = STREAM_BATCH,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows of ``sql`` as :func:`stream_rows` reads them, handed out as lists of at most
-    ``batch_size`` rows (one fetch each), for a consumer that converts a batch at a time."""
+    """The rows of :func:`stream_rows`, handed out as lists of at most ``batch_size`` rows (one
+    fetch each), for a consumer that converts a batch at a time."""
     with conn.cursor(name=f"streamlytics_stream_{next(_STREAM_IDS)}") as cur:
         cur.itersize = batch_size
         cur.execute(sql, params)
