@@ -65,10 +65,10 @@ HEADLINE_RESULTS = (
 
 
 def default_run_results() -> Path | None:
-    """dbt's run_results.json of the project, when a build has left one."""
-    from streamlytics.config import settings
+    """dbt's run_results.json (in dbt's target folder), when a build has left one."""
+    from streamlytics.dbt_relations import target_dir
 
-    path = settings().dbt_project_dir / "target" / "run_results.json"
+    path = target_dir() / "run_results.json"
     return path if path.is_file() else None
 
 

@@ -706,7 +706,7 @@ def analyze(
         None,
         "--dbt-run-results",
         help="dbt's run_results.json of the build that made this core, for the "
-        "data-quality section (default: dbt_project/target/run_results.json when present).",
+        "data-quality section (default: run_results.json in dbt's target folder, when present).",
     ),
     warehouse: str = WAREHOUSE_OPTION,
 ) -> None:

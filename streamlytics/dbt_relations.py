@@ -20,10 +20,12 @@ __all__ = [
     "Relation",
     "RelationError",
     "exposed_relations",
+    "log_dir",
     "manifest_path",
     "model_contract",
     "relation",
     "relations",
+    "target_dir",
 ]
 
 
@@ -43,14 +45,27 @@ class Relation:
         return f"{self.schema}.{self.identifier}"
 
 
-def manifest_path(cfg: Settings | None = None) -> Path:
-    """dbt's manifest: ``$DBT_TARGET_PATH/manifest.json``, else the project's target/ folder."""
+def target_dir(cfg: Settings | None = None) -> Path:
+    """Where dbt writes its artifacts (manifest, run results): ``$DBT_TARGET_PATH`` as dbt reads
+    it (relative to the project), else the project's target/ folder. Builds write there and
+    every consumer reads there, so one variable moves both."""
+    return _dbt_folder("DBT_TARGET_PATH", "target", cfg)
+
+
+def log_dir(cfg: Settings | None = None) -> Path:
+    """Where dbt writes dbt.log: ``$DBT_LOG_PATH``, else the project's logs/ folder."""
+    return _dbt_folder("DBT_LOG_PATH", "logs", cfg)
+
+
+def _dbt_folder(variable: str, default: str, cfg: Settings | None) -> Path:
     cfg = cfg or settings()
-    target = os.environ.get("DBT_TARGET_PATH")
-    folder = Path(target) if target else cfg.dbt_project_dir / "target"
-    if not folder.is_absolute():
-        folder = cfg.dbt_project_dir / folder
-    return folder / "manifest.json"
+    folder = Path(os.environ.get(variable) or default)
+    return folder if folder.is_absolute() else cfg.dbt_project_dir / folder
+
+
+def manifest_path(cfg: Settings | None = None) -> Path:
+    """dbt's manifest, in :func:`target_dir`."""
+    return target_dir(cfg) / "manifest.json"
 
 
 _cache: dict[Path, tuple[float, dict[str, Relation]]] = {}

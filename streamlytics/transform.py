@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamlytics import dbt_relations
 from streamlytics.config import Settings, settings
 
 # run_results statuses dbt uses for a node that did not do its job.
@@ -171,8 +172,8 @@ def parse_ahead(
     the same target folder at once).
     """
     cfg = cfg or settings()
-    target = Path(target_path) if target_path is not None else cfg.dbt_project_dir / "target"
-    logs = Path(log_path) if log_path is not None else cfg.dbt_project_dir / "logs"
+    target = Path(target_path) if target_path is not None else dbt_relations.target_dir(cfg)
+    logs = Path(log_path) if log_path is not None else dbt_relations.log_dir(cfg)
     command = [
         dbt_executable(),
         "parse",
@@ -288,14 +289,15 @@ def run_build(
 ) -> TransformResult:
     """Run ``dbt build`` and return its outcome; never raises for failed models or tests.
 
-    ``target_path`` / ``log_path`` default to the project's target/ and logs/; give a private
+    ``target_path`` / ``log_path`` default to dbt's (dbt_relations.target_dir and log_dir: the
+    project's target/ and logs/ unless DBT_TARGET_PATH / DBT_LOG_PATH say otherwise); give a private
     folder when several builds may run at once. ``on_output`` receives dbt's console lines as
     they come. Raises TransformError only when dbt produced no run results (it could not parse
     the project or reach the database): the last console lines say why.
     """
     cfg = cfg or settings()
-    target = Path(target_path) if target_path is not None else cfg.dbt_project_dir / "target"
-    logs = Path(log_path) if log_path is not None else cfg.dbt_project_dir / "logs"
+    target = Path(target_path) if target_path is not None else dbt_relations.target_dir(cfg)
+    logs = Path(log_path) if log_path is not None else dbt_relations.log_dir(cfg)
     command = build_command(select, exclude, full_refresh, threads, target, logs, cfg)
     run_results_path = target / "run_results.json"
     _wait_for_parse(target)

@@ -131,7 +131,7 @@ def build_report(
     """
     import psycopg2
 
-    from streamlytics.config import settings
+    from streamlytics.dbt_relations import target_dir
     from streamlytics.warehouse import models_reader
 
     conn = psycopg2.connect(database_url)
@@ -142,9 +142,7 @@ def build_report(
         if run_results_path is None:
             # The file the analysis read, so the report and the persisted dbt figures agree.
             used = (run.run.get("parameters") or {}).get("dbt_run_results")
-            run_results_path = (
-                Path(used) if used else settings().dbt_project_dir / "target" / "run_results.json"
-            )
+            run_results_path = Path(used) if used else target_dir() / "run_results.json"
         if core is None:
             try:
                 core = core_data.load(models)
