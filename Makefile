@@ -67,8 +67,12 @@ postgres15:
 		echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
 	apt-get install -y postgresql-15 || (apt-get update && apt-get install -y postgresql-15)
 
-# The slowest tests are listed at the end, so the 15-minute budget stays visible in CI's log.
-PYTEST_ARGS ?= --durations=25
+# Two pytest-xdist workers (one per core of the 2-core reference machine), each taking whole
+# modules (--dist loadfile: a module's fixtures, such as a built warehouse, are made once); most
+# tests wait on PostgreSQL, dbt, Spark or a browser, so the second worker fills the first's
+# waits. The slowest tests are listed at the end, so the 15-minute budget stays visible in CI's log.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # ruff (lint and format check) for the Python; SQLFluff for the dbt project's SQL (.sqlfluff).
 # SQLFluff's dbt templater compiles each model with dbt itself, and dbt's compiler opens the

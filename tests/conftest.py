@@ -18,6 +18,18 @@ import pytest
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# pytest-xdist's workers start with COLUMNS=80, which Rich's consoles (created when the CLI is
+# imported) would keep for good; without it a worker's output is as wide as a serial run's.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.pop("COLUMNS", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules marked slow first, in their order, then the rest: run on several workers
+    (pytest-xdist, one module per worker at a time), the longest ones do not start last and
+    leave a worker idle at the end."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 def _snapshot(folder: Path) -> dict[str, int]:
@@ -57,6 +69,31 @@ def service_urls() -> dict[str, str]:
     from streamlytics import services
 
     return services.up()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_dbt_target(
+    service_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """dbt's target and log folders of this test process: the builds of the tests write there and
+    the consumers read there (DBT_TARGET_PATH, DBT_LOG_PATH; dbt_relations.target_dir).
+
+    The user's dbt_project/target keeps the manifest and run results of their own last build,
+    and two test processes (pytest-xdist's workers) never write or read each other's. It starts
+    with a parsed manifest, so a test that only reads relations finds one whatever ran before.
+    """
+    from mongo_testdata import parse_project
+
+    work = tmp_path_factory.mktemp("dbt_target")
+    target = parse_project(work)
+    saved = {name: os.environ.get(name) for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    os.environ["DBT_TARGET_PATH"], os.environ["DBT_LOG_PATH"] = str(target), str(work / "logs")
+    yield target
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -137,8 +174,39 @@ def spark_remote(service_urls: dict[str, str]) -> Iterator[str]:
     was_running = server.is_running()
     url = services.up(cfg)["spark"]
     yield url
-    if not was_running and not cfg.spark_remote:
+    # Under pytest-xdist another worker may still be using it: the controller stops it instead
+    # (pytest_unconfigure below), once every worker has finished.
+    if not was_running and not cfg.spark_remote and "PYTEST_XDIST_WORKER" not in os.environ:
         server.stop()
+
+
+_SPARK_WAS_RUNNING = pytest.StashKey[bool]()
+
+
+def _own_spark():
+    import dataclasses
+
+    from streamlytics import services
+    from streamlytics.config import settings
+
+    cfg = dataclasses.replace(settings(), warehouse="spark", spark_thrift_host=None)
+    return None if cfg.spark_remote else services._spark(cfg)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, or a run without workers
+        server = _own_spark()
+        config.stash[_SPARK_WAS_RUNNING] = server is None or server.is_running()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A distributed run's controller stops the local Spark server its workers started."""
+    distributed = getattr(config.option, "numprocesses", None)
+    controller = not hasattr(config, "workerinput")
+    if distributed and controller and not config.stash.get(_SPARK_WAS_RUNNING, True):
+        server = _own_spark()
+        if server is not None:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

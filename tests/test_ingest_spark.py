@@ -29,6 +29,8 @@ from streamlytics.ingest.formats import USERS as USERS_LAYOUT
 from streamlytics.ingest.spark_landing import DECIMAL_DIGITS, SparkLanding, connect
 from streamlytics.ingest.spark_landing import ingest_directory as ingest_spark
 
+pytestmark = pytest.mark.slow
+
 VIEWS = ("users", "viewing_sessions", "movies", "series", "content_genres", "series_seasons")
 # Lineage that names the run rather than the data: load times differ between any two runs.
 RUN_COLUMNS = {"_loaded_at"}

@@ -39,7 +39,7 @@ from streamlytics.validation import run_validation
 SCALE, SEED, DIRTY = 0.02, 42, 0.02
 # Two builds and a landing in the first test's setup: 3-4 minutes on a quiet machine, and up to
 # 15 on this shared 2-core one under a load average of 16 (measured).
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.timeout(1800), pytest.mark.slow]
 DATABASES = ("raw", "audit", "staging", "core", "marts", "analysis_marts")
 
 
