@@ -566,8 +566,13 @@ def test_rebuilds_change_no_row_and_a_new_sessions_batch_changes_only_what_it_sh
     assert months[pd.Timestamp("2024-09-01").date()] == 3
 
 
-# The incremental models of the analysis schema (its other tables carry load times and batch ids).
-INCREMENTAL_ANALYSIS_TABLES = ("analysis_marts.ana_session_minutes_by_day",)
+# The incremental models outside core and marts whose rows compare between two databases (the
+# other tables of the analysis and staging schemas carry load times and batch ids).
+INCREMENTAL_ANALYSIS_TABLES = (
+    "analysis_marts.ana_session_minutes_by_day",
+    "analysis_marts.ana_user_session_groups",
+    "staging.int_user_sessions_by_device_quality",
+)
 
 
 def _comparable_checksums(url: str) -> dict[str, str]:
@@ -595,11 +600,39 @@ def _comparable_checksums(url: str) -> dict[str, str]:
 def test_incremental_builds_equal_a_full_build_of_the_same_files(
     warehouse: Warehouse, service_urls: dict[str, str]
 ) -> None:
-    """After the full build and the incremental one of the test above, every core and mart table
-    holds exactly what one --full-refresh build over all the files computes in a fresh database."""
+    """After the full build, the incremental one of the test above and one more on a changed
+    users snapshot, every core and mart table holds exactly what one --full-refresh build over
+    the same files computes in a fresh database."""
     assert (
         warehouse.data_dir / "viewing_sessions_2024_09.csv"
     ).exists()  # runs after the batch test
+    # Then a new users snapshot in which a user who has sessions changed plan and country: the
+    # per-user and per-month tables that copy those attributes must follow, as a full build does.
+    users_csv = warehouse.data_dir / "users.csv"
+    lines = users_csv.read_text().splitlines(keepends=True)
+    candidates = warehouse.query(
+        "select user_id, subscription_type, country from core.users "
+        "where user_id in (select user_id from core.viewing_sessions) order by user_id limit 50"
+    )
+    # One whose line is plain (the dirty files also hold duplicated and malformed user lines).
+    user, plan, country, i = next(
+        (u, p, c, found[0])
+        for u, p, c in candidates
+        if len(found := [i for i, x in enumerate(lines) if x.startswith(f"{u},")]) == 1
+        and lines[found[0]].split(",")[2:4] == [c, p]
+    )
+    new_plan = "Premium" if plan != "Premium" else "Basic"
+    new_country = "Chile" if country != "Chile" else "Peru"
+    fields = lines[i].split(",")
+    fields[2], fields[3] = new_country, new_plan
+    lines[i] = ",".join(fields)
+    users_csv.write_text("".join(lines))
+    ingest_directory(warehouse.data_dir, warehouse.url)
+    changed = warehouse.dbt_build()
+    assert changed.ok, [f.describe() for f in changed.failures]
+    assert warehouse.query(
+        "select subscription_type, country from core.users where user_id = %s", (user,)
+    ) == [(new_plan, new_country)]
     with scratch_database(service_urls["postgres"], prefix="test_dbt_ref") as url:
         ingest_directory(warehouse.data_dir, url)
         cfg = dataclasses.replace(settings(), database_url=url)

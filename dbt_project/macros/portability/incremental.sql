@@ -81,3 +81,24 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    Per-user models: PostgreSQL recomputes only the users a build touches (delete+insert on
+    user_id; the model's query returns every row of each user it recomputes, see
+    users_with_sessions_written_this_run). dbt-spark on plain Parquet cannot delete rows, and a
+    partition per user (hundreds of thousands of directories) is not a viable insert_overwrite
+    key, so there the model stays a table rebuilt whole; is_incremental() is then never true.
+-#}
+{% macro replace_by_user() -%}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- else -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'delete+insert',
+            'unique_key': 'user_id',
+            'on_schema_change': 'fail',
+        }) }}
+    {%- endif -%}
+{%- endmacro %}

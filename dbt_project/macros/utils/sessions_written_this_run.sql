@@ -37,3 +37,20 @@
     (select min(watch_date) from ({{ sessions_written_this_run() }}) as written)
 {%- endmacro %}
 
+
+
+{#-
+    The users whose sessions this run changed: those of the sessions it wrote and of every
+    earlier version of those sessions (a corrected re-export replaces a session by session_id,
+    and the correction may name another user). A per-user aggregate of the core differs from
+    the last build's only for these users: a new users or content snapshot (a changed plan, a
+    title's new length) makes int_viewing_sessions_validated re-validate, and so write, every
+    session, which touches every user. Needs the depends_on line above.
+-#}
+{% macro users_with_sessions_written_this_run() -%}
+    select validated.user_id
+    from {{ ref('int_viewing_sessions_validated') }} as validated
+    where validated.session_id in (
+        select written.session_id from ({{ sessions_written_this_run() }}) as written
+    )
+{%- endmacro %}

@@ -2,14 +2,20 @@
     Session-log engagement of each user per device and quality
     (grain user_id x device_type x quality_level).
 -#}
--- A table, not a view: the per-user MongoDB documents read it twice (totals and breakdowns),
--- and it is their one pass over the session log (at most 15 rows per user).
-{{ config(materialized='table') }}
+-- Materialized: the per-user MongoDB documents read it twice (totals and breakdowns), and it is
+-- their one pass over the session log (at most 15 rows per user). Incremental per user on
+-- PostgreSQL (replace_by_user): a build recomputes, from all of their sessions, the users whose
+-- sessions it wrote or replaced; it copies no user attribute. A table rebuilt whole on Spark.
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{ config(**replace_by_user()) }}
 
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
+    {%- if is_incremental() %}
+    where user_id in ({{ users_with_sessions_written_this_run() }})
+    {%- endif %}
 ),
 
 final as (

@@ -3,11 +3,22 @@
     group_level): count, sum and sum of squares of completion and of watch minutes. Sessions of one
     user are not independent (completion correlates within a user), so the session-level tests
     resample and cluster on users; these per-user sums are all they need, whatever the log's size.
+
+    Incremental per user on PostgreSQL (replace_by_user): a build recomputes, from all of their
+    sessions, the users whose sessions it wrote or replaced (a new day touches about one user in
+    six; a new users snapshot, which may change a plan, re-validates every session and so touches
+    every user). A table rebuilt whole on Spark.
 -#}
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{ config(**replace_by_user()) }}
+
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
+    {%- if is_incremental() %}
+    where user_id in ({{ users_with_sessions_written_this_run() }})
+    {%- endif %}
 ),
 
 users as (
