@@ -83,21 +83,25 @@ def read_model(
     stream_batches), each converted before the next is fetched: a driver's rows are tuples of
     Python objects (a Decimal, a str per value), ten times the size of the columns they become,
     so a per-user model (ana_user_session_groups: ten rows a user) held whole as rows was the
-    analysis's peak of memory. Each column's dtype is the one the whole result would infer.
+    analysis's peak of memory. The converted batches are kept column by column and each column
+    joined on its own, its pieces let go as it is built, so the result is never held twice (a
+    frame-wide concat would); each column's dtype is the one the whole result would infer.
+    Sorting copies the frame: a caller whose use does not depend on row order passes no
+    `order_by`.
     """
     names = list(columns)
     sql = f"select {', '.join(names)} from {relation(model)}"
-    parts = [
-        _converted(pd.DataFrame(rows, columns=names), floats, dates)
-        for rows in stream_batches(conn, sql, batch_size=READ_BATCH)
-    ]
-    if not parts:
+    pieces: dict[str, list[pd.Series]] = {name: [] for name in names}
+    for rows in stream_batches(conn, sql, batch_size=READ_BATCH):
+        batch = _converted(pd.DataFrame(rows, columns=names), floats, dates)
+        for name in names:
+            pieces[name].append(batch[name])
+    if not pieces[names[0]]:
         frame = _converted(pd.DataFrame([], columns=names), floats, dates)
-    elif len(parts) == 1:
-        frame = parts[0]
     else:
-        frame = _combined(parts, names)
-    del parts  # the batches' copy is not held beside the sorted one
+        frame = pd.DataFrame(index=pd.RangeIndex(sum(len(p) for p in pieces[names[0]])))
+        for name in names:
+            frame[name] = _joined(pieces.pop(name))
     if order_by:
         frame = frame.sort_values(list(order_by), kind="stable").reset_index(drop=True)
     return frame
@@ -112,16 +116,17 @@ def _converted(frame: pd.DataFrame, floats: Sequence[str], dates: Sequence[str])
     return frame
 
 
-def _combined(parts: list[pd.DataFrame], names: list[str]) -> pd.DataFrame:
-    """The batches as one frame; a column whose batches inferred different dtypes (a nullable
-    integer whose nulls fell in one batch) is inferred again over all its values, as the whole
-    result's would have been."""
-    frame = pd.concat(parts, ignore_index=True)
-    for name in names:
-        if len({p[name].dtype for p in parts}) > 1:
-            values = np.concatenate([p[name].to_numpy(dtype=object) for p in parts])
-            frame[name] = pd.DataFrame([(v,) for v in values], columns=[name])[name]
-    return frame
+def _joined(parts: list[pd.Series]) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """One column's batches as one array (without the batches' index). Where the batches
+    inferred different dtypes (a nullable integer whose nulls fell in one batch), the dtype is
+    inferred again over all the values, as the whole result's would have been."""
+    if len({p.dtype for p in parts}) > 1:
+        values = np.concatenate([p.to_numpy(dtype=object) for p in parts])
+        parts.clear()
+        return pd.DataFrame([(v,) for v in values], columns=["v"])["v"].array
+    joined = pd.concat(parts, ignore_index=True).array
+    parts.clear()
+    return joined
 
 
 def _to_float(values: pd.Series) -> pd.Series:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
+import pandas as pd
 import psycopg2
 import pytest
 
@@ -91,3 +92,52 @@ def test_psycopg2_markers_become_spark_markers():
     assert warehouse.spark_statement("no params %s", None) == ("no params %s", None)
     with pytest.raises(TypeError):
         warehouse.spark_statement("a = %(a)s and b = %s", {"a": 1})
+
+
+def test_read_model_in_batches_equals_one_read(pg_url, monkeypatch):
+    """read_model joins its batches column by column into what one batch would have given: the
+    same values and dtypes (a nullable integer whose nulls fall in one batch only included: that
+    batch infers float64, the others int64), decimals as floats, dates as datetimes, the sort."""
+    import python_models.warehouse as reader
+
+    rows = [
+        (f"U{i % 7}", None if i == 9 else i, Decimal(i) / 8, dt.date(2024, 1, 1 + i % 28))
+        for i in range(23)
+    ]
+    columns = ["user_id", "age", "hours", "day"]
+    monkeypatch.setattr(reader, "relation", lambda model: model)
+    with psycopg2.connect(pg_url) as conn:
+        with conn.cursor() as cur:
+            cur.execute("create table m (user_id text, age integer, hours numeric(9, 3), day date)")
+            cur.executemany("insert into m values (%s, %s, %s, %s)", rows)
+
+        def read(batch: int, order_by: tuple[str, ...] = ()) -> pd.DataFrame:
+            monkeypatch.setattr(reader, "READ_BATCH", batch)
+            return reader.read_model(
+                conn, "m", columns, floats=("hours",), dates=("day",), order_by=order_by
+            )
+
+        whole = read(1000)
+        assert list(whole.itertuples(index=False, name=None))[:2] == [
+            ("U0", 0, 0.0, pd.Timestamp("2024-01-01")),
+            ("U1", 1, 0.125, pd.Timestamp("2024-01-02")),
+        ]
+        assert dict(whole.dtypes.astype(str)) == {
+            "user_id": "str",
+            "age": "float64",
+            "hours": "float64",
+            "day": "datetime64[s]",
+        }
+        key = ("user_id", "day")
+        for batch in (1, 4, 10):
+            pd.testing.assert_frame_equal(read(batch), whole)
+            pd.testing.assert_frame_equal(read(batch, key), read(1000, key))
+        assert list(read(4, key)["user_id"]) == sorted(r[0] for r in rows)
+
+        with conn.cursor() as cur:
+            cur.execute("delete from m where age is null")
+        assert read(4)["age"].dtype == "int64"
+        with conn.cursor() as cur:
+            cur.execute("delete from m")
+        empty = read(4)
+        assert empty.empty and list(empty.columns) == columns
