@@ -571,6 +571,7 @@ def test_rebuilds_change_no_row_and_a_new_sessions_batch_changes_only_what_it_sh
 INCREMENTAL_ANALYSIS_TABLES = (
     "analysis_marts.ana_session_minutes_by_day",
     "analysis_marts.ana_user_session_groups",
+    "analysis_marts.ana_user_quality_completion",
     "staging.int_user_sessions_by_device_quality",
 )
 

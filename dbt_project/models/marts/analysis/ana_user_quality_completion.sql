@@ -2,11 +2,19 @@
     Completion per user and quality level (grain user_id x quality_level), for users with a plan
     and sessions with a quality level: sessions, summed completion and the within-cell sum of
     squares, enough for the OLS of completion on quality and plan with user-clustered errors.
+    Incremental per user on PostgreSQL (replace_by_user; a new users snapshot, which may give a
+    user a plan, touches every user with sessions); a table on Spark.
 -#}
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{ config(**replace_by_user()) }}
+
 with
 
 sessions as (
     select * from {{ ref('viewing_sessions') }}
+    {%- if is_incremental() %}
+    where user_id in ({{ users_with_sessions_written_this_run() }})
+    {%- endif %}
 ),
 
 users as (

@@ -1,11 +1,18 @@
 {#-
     The by_device and by_quality sub-documents of the MongoDB user_analytics documents (grain
     user_id x breakdown x breakdown_value): one row per device or quality a user watched on.
+    Incremental per user on PostgreSQL, as the table it reads (replace_by_user); a table on Spark.
 -#}
+-- depends_on: {{ ref('int_viewing_sessions_validated') }}
+{{ config(**replace_by_user()) }}
+
 with
 
 device_quality as (
     select * from {{ ref('int_user_sessions_by_device_quality') }}
+    {%- if is_incremental() %}
+    where user_id in ({{ users_with_sessions_written_this_run() }})
+    {%- endif %}
 ),
 
 by_device as (
