@@ -26,6 +26,7 @@ __all__ = [
     "AnalysisData",
     "MissingCoreError",
     "SessionAggregates",
+    "UserSessionGroups",
     "completion_cells",
     "load",
     "query_frame",
@@ -288,37 +289,57 @@ def session_aggregates(conn: Any) -> SessionAggregates:
     )
 
 
-def user_session_groups(conn: Any) -> pd.DataFrame:
-    """Per grouping (quality, device, weekday), user and level: sessions, Σ and Σ² of completion
-    and watch minutes (ana_user_session_groups); weekdays named as WEEKDAYS.
+class UserSessionGroups:
+    """ana_user_session_groups (per grouping kind, user and level: sessions, Σ and Σ² of
+    completion and watch minutes), read one grouping kind at a time.
 
-    The largest model the statistics read (at scale 45, 6.6 M rows), so only the columns they
-    use, in the warehouse's row order: every use is a per-user and level table (users sorted,
-    one row per cell: clustered.UserSums.from_long, a pivot), the same whatever order the rows
-    came in, and a sort would hold the frame twice.
+    The largest model the statistics read (3.3 M rows at scale 45, over 300 MB as a frame, and
+    each use's subset copied it again): held whole, it took the analysis past 1 GB. Every use
+    reads one kind (quality, device or weekday), so only the kind in use is held, and only the
+    columns the uses need, in the warehouse's row order: each use builds a per-user and level
+    table keyed by sorted user ids (clustered.UserSums.from_long, a pivot), the same whatever
+    order the rows came in. Weekdays are named as WEEKDAYS.
     """
-    frame = read_model(
-        conn,
-        "ana_user_session_groups",
-        [
-            "group_kind",
-            "user_id",
-            "group_level",
-            "session_count",
-            "completion_count",
-            "sum_completion",
-            "sum_sq_completion",
-            "minutes_count",
-            "sum_minutes",
-            "sum_sq_minutes",
-        ],
-        floats=("sum_completion", "sum_sq_completion", "sum_minutes", "sum_sq_minutes"),
+
+    COLUMNS = (
+        "user_id",
+        "group_level",
+        "session_count",
+        "completion_count",
+        "sum_completion",
+        "sum_sq_completion",
+        "minutes_count",
+        "sum_minutes",
+        "sum_sq_minutes",
     )
-    weekday = frame["group_kind"] == "weekday"
-    frame.loc[weekday, "group_level"] = [
-        WEEKDAYS[int(d) - 1] for d in frame.loc[weekday, "group_level"]
-    ]
-    return frame
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._kind: str | None = None
+        self._frame: pd.DataFrame | None = None
+
+    def of(self, kind: str) -> pd.DataFrame:
+        """The rows of grouping `kind`: user_id, group_level and the sums."""
+        if kind != self._kind:
+            self._kind, self._frame = None, None  # the previous kind goes before the next comes
+            frame = read_model(
+                self._conn,
+                "ana_user_session_groups",
+                self.COLUMNS,
+                floats=("sum_completion", "sum_sq_completion", "sum_minutes", "sum_sq_minutes"),
+                where={"group_kind": kind},
+            )
+            if kind == "weekday":
+                frame["group_level"] = [WEEKDAYS[int(d) - 1] for d in frame["group_level"]]
+            self._kind, self._frame = kind, frame
+        assert self._frame is not None
+        return self._frame
+
+
+def user_session_groups(conn: Any) -> UserSessionGroups:
+    """The per-user sums of ana_user_session_groups (one of ANALYSIS_MODELS, whose presence
+    load() checks), read one grouping kind at a time as the uses ask."""
+    return UserSessionGroups(conn)
 
 
 def completion_cells(conn: Any) -> pd.DataFrame:

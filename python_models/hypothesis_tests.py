@@ -28,7 +28,7 @@ from scipy import optimize, stats
 from statsmodels.stats.oneway import anova_generic
 
 from python_models import clustered
-from python_models.data import PLANS, QUALITY_ORDER, WEEKDAYS, SessionAggregates
+from python_models.data import PLANS, QUALITY_ORDER, WEEKDAYS, SessionAggregates, UserSessionGroups
 from python_models.frequencies import Freq, common_counts, dagostino_k2, levene_median
 from python_models.results import ALPHA, MIN_GROUP_N, Result, fmt_p, insufficient
 
@@ -764,11 +764,12 @@ def clustered_table(
     )
 
 
-def group_sums(groups: pd.DataFrame, grouping: str, measure: str, order=None) -> clustered.UserSums:
+def group_sums(
+    groups: UserSessionGroups, grouping: str, measure: str, order=None
+) -> clustered.UserSums:
     """UserSums of one grouping (quality, device, weekday) and measure (completion, minutes)."""
     columns = ["user_id", "group_level", f"{measure}_count", f"sum_{measure}", f"sum_sq_{measure}"]
-    # Only the columns used: the rows of a grouping are users × levels (at scale 45, 1.5 M).
-    part = groups.loc[groups["group_kind"] == grouping, columns]
+    part = groups.of(grouping)[columns]
     return clustered.UserSums.from_long(
         part,
         user="user_id",
@@ -782,7 +783,7 @@ def group_sums(groups: pd.DataFrame, grouping: str, measure: str, order=None) ->
 
 def _session_comparison(
     by_group: Mapping[str, Freq],
-    groups: pd.DataFrame | None,
+    groups: UserSessionGroups | None,
     sums_of: tuple[str, str, tuple[str, ...] | None],
     *,
     name: str,
@@ -896,7 +897,7 @@ def run(
     cells: pd.DataFrame,
     rng: np.random.Generator,
     n_boot: int = 1000,
-    groups: pd.DataFrame | None = None,
+    groups: UserSessionGroups | None = None,
 ) -> list[Result]:
     """Premium vs Basic engagement, plan and 4K, completion by quality and device, weekday.
 

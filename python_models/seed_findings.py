@@ -24,6 +24,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from python_models import clustered, effect_sizes
+from python_models.data import UserSessionGroups
 from python_models.results import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -104,8 +105,8 @@ def clustered_share(
     )
 
 
-def _level_counts(groups: pd.DataFrame, grouping: str) -> pd.DataFrame:
-    part = groups.loc[groups["group_kind"] == grouping, ["user_id", "group_level", "session_count"]]
+def _level_counts(groups: UserSessionGroups, grouping: str) -> pd.DataFrame:
+    part = groups.of(grouping)[["user_id", "group_level", "session_count"]]
     return part.pivot_table(
         index="user_id", columns="group_level", values="session_count", aggfunc="sum", fill_value=0
     )
@@ -113,7 +114,7 @@ def _level_counts(groups: pd.DataFrame, grouping: str) -> pd.DataFrame:
 
 def device_and_quality_evidence(
     device_quality: pd.DataFrame,
-    groups: pd.DataFrame | None = None,
+    groups: UserSessionGroups | None = None,
     users: pd.DataFrame | None = None,
     rng: np.random.Generator | None = None,
     n_boot: int = 500,

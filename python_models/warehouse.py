@@ -9,7 +9,7 @@ in Python, where they do not depend on the engine's collation or numeric types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -73,8 +73,10 @@ def read_model(
     floats: Sequence[str] = (),
     dates: Sequence[str] = (),
     order_by: Sequence[str] = (),
+    where: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Every row of dbt model `model`, with `columns` (in that order).
+    """Every row of dbt model `model` (those whose columns equal `where`'s values, when given),
+    with `columns` (in that order).
 
     `floats` become float64 (exact decimals and integers as the statistics use them), `dates`
     datetime64; `order_by` sorts in Python (byte order of strings, the same on every engine).
@@ -91,8 +93,11 @@ def read_model(
     """
     names = list(columns)
     sql = f"select {', '.join(names)} from {relation(model)}"
+    if where:
+        sql += " where " + " and ".join(f"{column} = %s" for column in where)
+    params = tuple(where.values()) if where else None
     pieces: dict[str, list[pd.Series]] = {name: [] for name in names}
-    for rows in stream_batches(conn, sql, batch_size=READ_BATCH):
+    for rows in stream_batches(conn, sql, params, batch_size=READ_BATCH):
         batch = _converted(pd.DataFrame(rows, columns=names), floats, dates)
         for name in names:
             pieces[name].append(batch[name])

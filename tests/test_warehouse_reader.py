@@ -111,10 +111,16 @@ def test_read_model_in_batches_equals_one_read(pg_url, monkeypatch):
             cur.execute("create table m (user_id text, age integer, hours numeric(9, 3), day date)")
             cur.executemany("insert into m values (%s, %s, %s, %s)", rows)
 
-        def read(batch: int, order_by: tuple[str, ...] = ()) -> pd.DataFrame:
+        def read(batch: int, order_by: tuple[str, ...] = (), where=None) -> pd.DataFrame:
             monkeypatch.setattr(reader, "READ_BATCH", batch)
             return reader.read_model(
-                conn, "m", columns, floats=("hours",), dates=("day",), order_by=order_by
+                conn,
+                "m",
+                columns,
+                floats=("hours",),
+                dates=("day",),
+                order_by=order_by,
+                where=where,
             )
 
         whole = read(1000)
@@ -133,6 +139,11 @@ def test_read_model_in_batches_equals_one_read(pg_url, monkeypatch):
             pd.testing.assert_frame_equal(read(batch), whole)
             pd.testing.assert_frame_equal(read(batch, key), read(1000, key))
         assert list(read(4, key)["user_id"]) == sorted(r[0] for r in rows)
+        u3 = read(2, where={"user_id": "U3"})
+        expected = whole[whole["user_id"] == "U3"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(u3, expected, check_dtype=False)  # no null age: int64
+        assert len(u3) == 3
+        assert read(2, where={"user_id": "U3", "age": 10})["age"].tolist() == [10]
 
         with conn.cursor() as cur:
             cur.execute("delete from m where age is null")
