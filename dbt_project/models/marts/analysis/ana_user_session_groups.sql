@@ -5,9 +5,10 @@
     resample and cluster on users; these per-user sums are all they need, whatever the log's size.
 
     Incremental per user on PostgreSQL (replace_by_user): a build recomputes, from all of their
-    sessions, the users whose sessions it wrote or replaced (a new day touches about one user in
-    six; a new users snapshot, which may change a plan, re-validates every session and so touches
-    every user). A table rebuilt whole on Spark.
+    sessions, the users whose sessions it wrote or replaced (a new day at scale 45 is 41,088
+    sessions among 225,000 users, so at most a fifth of them; a new users snapshot, which may
+    change a plan, re-validates every session and so touches every user). A table rebuilt
+    whole on Spark.
 -#}
 -- depends_on: {{ ref('int_viewing_sessions_validated') }}
 {{ config(**replace_by_user()) }}
