@@ -164,32 +164,35 @@ def pg15_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def spark_remote(service_urls: dict[str, str]) -> Iterator[str]:
     """The Spark Connect URL; a local server this fixture started is stopped at the end."""
-    import dataclasses
-
     from streamlytics import services
-    from streamlytics.config import settings
 
-    cfg = dataclasses.replace(settings(), warehouse="spark", spark_thrift_host=None)
-    server = services._spark(cfg)
-    was_running = server.is_running()
-    url = services.up(cfg)["spark"]
+    own = _own_spark()
+    was_running = own is None or own.is_running()
+    url = services.up(_spark_settings())["spark"]
     yield url
     # Under pytest-xdist another worker may still be using it: the controller stops it instead
     # (pytest_unconfigure below), once every worker has finished.
-    if not was_running and not cfg.spark_remote and "PYTEST_XDIST_WORKER" not in os.environ:
-        server.stop()
+    if not was_running and "PYTEST_XDIST_WORKER" not in os.environ:
+        own.stop()
 
 
 _SPARK_WAS_RUNNING = pytest.StashKey[bool]()
 
 
-def _own_spark():
+def _spark_settings():
+    """The project's settings with the Spark engine, reached through Spark Connect."""
     import dataclasses
 
-    from streamlytics import services
     from streamlytics.config import settings
 
-    cfg = dataclasses.replace(settings(), warehouse="spark", spark_thrift_host=None)
+    return dataclasses.replace(settings(), warehouse="spark", spark_thrift_host=None)
+
+
+def _own_spark():
+    """The project's own local Spark Connect server; None when SPARK_REMOTE names another."""
+    from streamlytics import services
+
+    cfg = _spark_settings()
     return None if cfg.spark_remote else services._spark(cfg)
 
 
