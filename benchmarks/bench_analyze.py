@@ -38,7 +38,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
-RESULTS_DIR = HERE.parent / "results"
 sys.path.insert(0, str(HERE.parent))
 
 from _common import commit_of, commit_worktree, scratch_database, write_results
@@ -359,20 +358,16 @@ def main(argv: list[str] | None = None) -> int:
                 label, folder, data, work, urls, args.analyses
             )
             results["day_rows"] = results["checkouts"][label]["day_rows"]
-            _write(results, args.name)
+            write_results(results, args.name, markdown)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    path = _write(results, args.name)
+    path = write_results(results, args.name, markdown)
     print()
     print(markdown(results))
     print(f"results: {path} and {path.with_suffix('.md')}")
     return 0
-
-
-def _write(results: dict[str, Any], name: str) -> Path:
-    return write_results(results, name, markdown)
 
 
 if __name__ == "__main__":

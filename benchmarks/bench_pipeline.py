@@ -1036,7 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
             done = list(results["scales"])
 
             def save(partial: ScaleRun, done: list = done) -> None:
-                _write({**results, "scales": [*done, asdict(partial)]}, args.name)
+                write_results({**results, "scales": [*done, asdict(partial)]}, args.name, markdown)
 
             run = bench_scale(
                 scale,
@@ -1050,20 +1050,16 @@ def main(argv: list[str] | None = None) -> int:
                 end_to_end=not args.no_end_to_end,
             )
             results["scales"].append(asdict(run))
-            _write(results, args.name)
+            write_results(results, args.name, markdown)
     finally:
         if args.workdir is None and not args.keep_data:
             shutil.rmtree(workdir, ignore_errors=True)
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    path = _write(results, args.name)
+    path = write_results(results, args.name, markdown)
     print()
     print(markdown(results))
     print(f"results: {path} and {path.with_suffix('.md')}")
     return 0
-
-
-def _write(results: dict[str, Any], name: str) -> Path:
-    return write_results(results, name, markdown)
 
 
 if __name__ == "__main__":
