@@ -1,22 +1,29 @@
 """One analysis run: read the core, compute every statistic, persist, return the headline.
 
-Order: data quality → descriptive → hypothesis tests → correlations → popularity regression →
-trends → clustering → retention model → the seed's claims (which reuse the results before
-them). Each family of tests is Holm-adjusted on its own (see results.py). The run is written
+Order of the results: data quality → descriptive → hypothesis tests → correlations → popularity
+regression → trends → clustering → retention model → the seed's claims (which reuse the results
+before them). The clustering and the retention model draw from generators of their own, so they
+are fitted beside the rest, in a worker process when the machine has a second core
+(:func:`model_fitter`); the tests share one generator, in that order. Each family of tests is Holm-adjusted on its own (see results.py). The run is written
 to the ``analysis`` schema in one transaction and, when a MongoDB URI is given, summarised in
 its ``statistics_summary`` collection.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg2
+from joblib.externals.loky import ProcessPoolExecutor
 
 from python_models import (
     clustering,
@@ -95,10 +102,81 @@ def compute(
     seed: int = DEFAULT_SEED,
     n_boot: int = DEFAULT_N_BOOT,
     run_results: Path | None = None,
+    model_process: bool | None = None,
 ) -> dict[str, Any]:
-    """Every statistic of a run, from the database behind `conn` (nothing is written)."""
+    """Every statistic of a run, from the database behind `conn` (nothing is written).
+
+    The clustering and the retention model are fitted beside the tests, in a process of their
+    own when the machine has a second core (``model_process``: see :func:`model_fitter`);
+    the results are the same either way."""
     rng = np.random.default_rng(seed)
-    d = data.load(conn)
+    with model_fitter(model_process) as fitter:
+        d = data.load(conn)
+        models = fitter.submit(fit_models, d.users, retention_model.prepare(conn, d), seed, n_boot)
+        return _compute_tests(conn, d, rng, n_boot, run_results, models)
+
+
+Models = tuple[clustering.Clustering, retention_model.Retention]
+
+
+def fit_models(users: Any, retention_inputs: tuple[Any, Any], seed: int, n_boot: int) -> Models:
+    """The clustering and the retention model, from frames already read (no connection).
+
+    Both draw from their own generators seeded with ``seed``, not from the tests' shared one,
+    so where they run changes none of their numbers, nor the tests'."""
+    clusters = clustering.run(users, seed, n_boot=min(n_boot, 500))
+    retention = retention_model.fit(*retention_inputs, seed, n_boot=min(n_boot, 200))
+    return clusters, retention
+
+
+class _Here:
+    """An executor that runs what it is given at once, in this process."""
+
+    def submit(self, fn: Callable[..., Models], *args: Any) -> Future[Models]:
+        done: Future[Models] = Future()
+        done.set_result(fn(*args))
+        return done
+
+
+def _ready() -> None:
+    """Nothing: unpickling it in a worker imports this module, and with it the models' libraries."""
+
+
+@contextmanager
+def model_fitter(separate: bool | None) -> Iterator[Any]:
+    """Where :func:`fit_models` runs: a process of its own, beside the caller's tests.
+
+    The models and the tests each take a third to a half of a run on one core (the models are
+    limited to one OpenMP thread), so with a second core they overlap. The worker starts on
+    entry, so its interpreter and imports overlap the caller's reads. ``separate``: None = when
+    the machine has more than one core; False = in this process, when submitted.
+    """
+    if separate is None:
+        separate = (os.cpu_count() or 1) > 1
+    if not separate:
+        yield _Here()
+        return
+    # joblib's loky executor (scikit-learn's): a fresh interpreter, not a fork of a caller that
+    # may have threads (a Prefect worker), and, unlike multiprocessing's spawn, no re-run of the
+    # caller's __main__. Shut down on the way out: a worker left idle delays its parent's exit.
+    pool = ProcessPoolExecutor(max_workers=1)
+    try:
+        pool.submit(_ready)
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, kill_workers=True)  # no waiting for a fit nobody will read
+        raise
+    pool.shutdown(wait=True)
+
+
+def _compute_tests(
+    conn: Any,
+    d: data.AnalysisData,
+    rng: np.random.Generator,
+    n_boot: int,
+    run_results: Path | None,
+    models: Future[Models],
+) -> dict[str, Any]:
     quality = data_quality.run(conn, run_results)
     described = descriptive.run(d.sessions, d.users, d.content)
     groups = data.user_session_groups(conn)
@@ -111,13 +189,12 @@ def compute(
     regression = adjust_family(popularity_regression.run(d.content))
     trend_results, trend_points = trends.run(d.sessions)
     trend_results = adjust_family(trend_results)
-    clusters = clustering.run(d.users, seed, n_boot=min(n_boot, 500))
-    retention = retention_model.run(conn, d, seed, n_boot=min(n_boot, 200))
     evidence = seed_findings.device_and_quality_evidence(
         d.sessions.device_quality, groups, d.users, rng, n_boot=min(n_boot, 500)
     )
     so_far = {r.name: r for r in [*tests, *corr, *regression]}
     findings = seed_findings.run(so_far, evidence)
+    clusters, retention = models.result()
     results = unique_names(
         [
             *quality.results,

@@ -426,10 +426,29 @@ def roc_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[str, Any]]
 
 def run(conn: Any, data: AnalysisData, seed: int, n_boot: int = 200) -> Retention:
     """Fit, evaluate on held-out users, check for leakage, and report."""
+    return fit(*prepare(conn, data), seed, n_boot)
+
+
+def prepare(
+    conn: Any, data: AnalysisData
+) -> tuple[RetentionData, dict[pd.Timestamp, pd.DataFrame]]:
+    """What the model is fitted on: the features at the cutoff and at each history cutoff,
+    read from the warehouse. Apart from :func:`fit`, so the fitting can run where there is no
+    connection (another process)."""
+    return build(conn, data), build_history(conn, data)
+
+
+def fit(
+    rd: RetentionData,
+    history: dict[pd.Timestamp, pd.DataFrame] | None,
+    seed: int,
+    n_boot: int = 200,
+) -> Retention:
+    """Fit, evaluate and check what :func:`prepare` read; no database access."""
     # One OpenMP thread: on a small shared machine, gradient boosting's thread pool spins
     # against other processes and runs 20× slower than single-threaded.
     with threadpool_limits(limits=1):
-        return _run(build(conn, data), seed, n_boot, build_history(conn, data))
+        return _run(rd, seed, n_boot, history)
 
 
 MODEL_WORDS = {

@@ -801,6 +801,36 @@ def test_clusters_agree_with_sklearn_recomputed_from_sql_features(analysed, resu
     assert sorted(silhouettes["x"]) == list(range(2, 9))
 
 
+def test_models_fitted_in_this_process_give_the_persisted_run_exactly(
+    analysed, results, monkeypatch
+):
+    """The run persisted above fitted the clustering and the retention model in a process of
+    their own, beside the tests (two cores); fitted here, in order, every figure is the same."""
+    from python_models.analyze import compute
+    from streamlytics.warehouse import models_reader
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(analysed.target))
+    with psycopg2.connect(analysed.url) as conn:
+        here = compute(models_reader(conn), run_results=analysed.run_results, model_process=False)
+    assert {r.name for r in here["results"]} == set(results)
+
+    def value(v: object) -> object:  # pandas reads a NULL as NaN
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+    figures = ("statistic", "p_value", "p_adjusted", "effect", "ci_low", "ci_high", "n")
+    for r in here["results"]:
+        for figure in (*figures, "verdict"):
+            mine, theirs = value(getattr(r, figure)), value(results[r.name][figure])
+            assert mine == theirs, (r.name, figure, mine, theirs)
+    labels = sql(
+        analysed.url,
+        "select user_id, kmeans_cluster from analysis.user_clusters where run_id = %s",
+        (analysed.run_id,),
+    ).set_index("user_id")["kmeans_cluster"]
+    mine = here["clusters"].assignments.set_index("user_id")["kmeans_cluster"]
+    assert mine.sort_index().tolist() == labels.sort_index().tolist()
+
+
 def test_data_quality_accounts_for_every_record_per_file_and_rule(analysed, results):
     ledger = sql(
         analysed.url,
