@@ -15,3 +15,16 @@
         set local enable_mergejoin = off
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    A post-hook for a table whose new rows later nodes select by value (PostgreSQL): fresh
+    column statistics, so that the planner's estimate for the newest value - a whole table after
+    a full build, one day's rows after an appending one - is the real one. dbt does not analyze
+    the tables it builds, and autovacuum's analyze may come a minute later.
+-#}
+{% macro refresh_planner_statistics() -%}
+    {%- if target.type == 'postgres' -%}
+        analyze {{ this }}
+    {%- endif -%}
+{%- endmacro %}

@@ -25,6 +25,7 @@
             "{{ empty_unless_appending(session_validation_plan()) }}",
             "{{ without_merge_joins() }}",
         ],
+        post_hook="{{ refresh_planner_statistics() }}",
     )
 }}
 
