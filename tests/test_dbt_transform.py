@@ -119,9 +119,14 @@ def test_dbt_threads_and_work_mem_come_from_the_machine_unless_set(
     cfg = config.settings()
     # One thread per core; an eighth of 24 GiB shared by the two threads.
     assert (cfg.dbt_threads, cfg.dbt_work_mem_mb) == (2, 1536)
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
     env = dbt_environment(cfg)
     assert env["DBT_THREADS"] == "2"
     assert "-c work_mem=1536MB" in env["PGOPTIONS"]
+    # dbt.log without the per-statement debug lines, unless asked for.
+    assert env["DBT_LOG_LEVEL_FILE"] == "info"
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    assert dbt_environment(cfg)["DBT_LOG_LEVEL_FILE"] == "debug"
     # Bounded on small and large machines; the variables win over the machine.
     monkeypatch.setattr(config, "_total_memory_mb", lambda: 1024)
     assert config.machine_work_mem_mb(2) == 64
