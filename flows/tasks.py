@@ -112,15 +112,24 @@ LANES: dict[str, tuple[str, ...]] = {
     "checks": ("validate-raw", "validate-marts", "analyze"),
     "publishing": ("publish", "export-tableau", "dashboards"),
 }
+# "module:function" also calls the function: the statistics' model worker starts here too.
 PRELOAD: dict[str, tuple[str, ...]] = {
-    "checks": ("streamlytics.validation", "python_models.analyze", "python_models.report"),
+    "checks": (
+        "streamlytics.validation",
+        "python_models.analyze:start_model_worker",
+        "python_models.report",
+    ),
     "publishing": (),
 }
 
 
 def preload(modules: tuple[str, ...]) -> None:
-    """A process pool worker's initializer: import its stages' libraries once, up front."""
+    """A process pool worker's initializer: import its stages' libraries once, up front (and
+    call the functions named ``module:function``)."""
     import importlib
 
-    for module in modules:
-        importlib.import_module(module)
+    for entry in modules:
+        module, _, function = entry.partition(":")
+        imported = importlib.import_module(module)
+        if function:
+            getattr(imported, function)()

@@ -11,6 +11,7 @@ its ``statistics_summary`` collection.
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 import uuid
@@ -142,15 +143,38 @@ def _ready() -> None:
     """Nothing: unpickling it in a worker imports this module, and with it the models' libraries."""
 
 
+_standby: ProcessPoolExecutor | None = None
+
+
+def start_model_worker() -> None:
+    """Start the worker process the next :func:`model_fitter` of this process will use, and its
+    imports, now: a caller that knows an analysis is coming (the pipeline's statistics lane,
+    while dbt builds) takes the worker's start-up, ≈ 2 s of CPU, off the analysis' own time."""
+    global _standby
+    if _standby is None:
+        _standby = ProcessPoolExecutor(max_workers=1)
+        _standby.submit(_ready)
+        atexit.register(_shutdown_standby)  # an analysis that never came does not hold the exit
+
+
+def _shutdown_standby() -> None:
+    global _standby
+    pool, _standby = _standby, None
+    if pool is not None:
+        pool.shutdown(wait=True, kill_workers=True)
+
+
 @contextmanager
 def model_fitter(separate: bool | None) -> Iterator[Any]:
     """Where :func:`fit_models` runs: a process of its own, beside the caller's tests.
 
     The models and the tests each take a third to a half of a run on one core (the models are
-    limited to one OpenMP thread), so with a second core they overlap. The worker starts on
-    entry, so its interpreter and imports overlap the caller's reads. ``separate``: None = when
-    the machine has more than one core; False = in this process, when submitted.
+    limited to one OpenMP thread), so with a second core they overlap. The worker is the one
+    :func:`start_model_worker` started, else it starts on entry, so its interpreter and imports
+    overlap the caller's reads. ``separate``: None = when the machine has more than one core;
+    False = in this process, when submitted.
     """
+    global _standby
     if separate is None:
         separate = (os.cpu_count() or 1) > 1
     if not separate:
@@ -158,10 +182,14 @@ def model_fitter(separate: bool | None) -> Iterator[Any]:
         return
     # joblib's loky executor (scikit-learn's): a fresh interpreter, not a fork of a caller that
     # may have threads (a Prefect worker), and, unlike multiprocessing's spawn, no re-run of the
-    # caller's __main__. Shut down on the way out: a worker left idle delays its parent's exit.
-    pool = ProcessPoolExecutor(max_workers=1)
-    try:
+    # caller's __main__. Not loky's reusable executor: that is one per process, shared with
+    # joblib's users, and its idle worker held a Prefect lane's exit for 10 s. Each pool serves
+    # one analysis and is shut down on the way out.
+    pool, _standby = _standby, None
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=1)
         pool.submit(_ready)
+    try:
         yield pool
     except BaseException:
         pool.shutdown(wait=True, kill_workers=True)  # no waiting for a fit nobody will read

@@ -37,3 +37,30 @@ def test_a_stage_is_retried_only_when_it_could_not_reach_a_server() -> None:
     assert not retry_on_connection_error(None, None, Failed(data=gate))
     assert not retry_on_connection_error(None, None, Failed(data=data))
     assert not retry_on_connection_error(None, None, Completed(data=None))
+
+
+def test_a_lane_preloads_its_modules_and_calls_the_functions_it_names(monkeypatch) -> None:
+    from flows.tasks import PRELOAD, preload
+    from python_models import analyze
+
+    calls: list[str] = []
+    monkeypatch.setattr(analyze, "start_model_worker", lambda: calls.append("started"))
+    preload(PRELOAD["checks"])
+    assert calls == ["started"]
+
+
+def test_a_started_model_worker_serves_the_next_analysis_only() -> None:
+    import os
+
+    from python_models import analyze
+
+    analyze.start_model_worker()
+    standby = analyze._standby
+    with analyze.model_fitter(True) as pool:
+        assert pool is standby
+        assert pool.submit(os.getpid).result() != os.getpid()  # another process
+    assert analyze._standby is None
+    with analyze.model_fitter(True) as pool:
+        assert pool is not standby
+    with analyze.model_fitter(False) as here:
+        assert here.submit(os.getpid).result() == os.getpid()
