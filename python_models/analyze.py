@@ -11,7 +11,6 @@ its ``statistics_summary`` collection.
 
 from __future__ import annotations
 
-import atexit
 import os
 import time
 import uuid
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,11 @@ def start_model_worker() -> None:
     if _standby is None:
         _standby = ProcessPoolExecutor(max_workers=1)
         _standby.submit(_ready)
-        atexit.register(_shutdown_standby)  # an analysis that never came does not hold the exit
+        # An analysis that never comes (a failed gate) must not hold this process's exit. A
+        # multiprocessing finalizer, not atexit: a process-pool worker (a Prefect lane) leaves
+        # through os._exit, after joining its children - the standby worker among them, which
+        # would wait forever - and runs only these finalizers before that join.
+        Finalize(None, _shutdown_standby, exitpriority=10)
 
 
 def _shutdown_standby() -> None:
