@@ -56,7 +56,7 @@ PHASES = {
     "python_models.popularity_regression": ("run",),
     "python_models.trends": ("run",),
     "python_models.clustering": ("run",),
-    "python_models.retention_model": ("run", "prepare", "fit"),
+    "python_models.retention_model": ("prepare", "fit"),
     "python_models.seed_findings": ("device_and_quality_evidence", "run"),
     "python_models.persist": ("write_postgres", "write_mongo"),
     "python_models.report": ("build_report",),

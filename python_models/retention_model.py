@@ -259,7 +259,7 @@ def out_of_fold(
 ) -> dict[str, Any]:
     """Held-out scores of both models (and, given the `baseline` feature column, of the
     one-feature and base-rate baselines), and the gradient-boosting permutation importances."""
-    with threadpool_limits(limits=1):  # see run(): OpenMP spinning on a small shared machine
+    with threadpool_limits(limits=1):  # see fit(): OpenMP spinning on a small shared machine
         return _out_of_fold(x, y, seed, baseline)
 
 
@@ -424,11 +424,6 @@ def roc_points(y: np.ndarray, p: np.ndarray, model: str) -> list[dict[str, Any]]
     ]
 
 
-def run(conn: Any, data: AnalysisData, seed: int, n_boot: int = 200) -> Retention:
-    """Fit, evaluate on held-out users, check for leakage, and report."""
-    return fit(*prepare(conn, data), seed, n_boot)
-
-
 def prepare(
     conn: Any, data: AnalysisData
 ) -> tuple[RetentionData, dict[pd.Timestamp, pd.DataFrame]]:
@@ -444,7 +439,8 @@ def fit(
     seed: int,
     n_boot: int = 200,
 ) -> Retention:
-    """Fit, evaluate and check what :func:`prepare` read; no database access."""
+    """Fit, evaluate on held-out users, check for leakage, and report, from what
+    :func:`prepare` read; no database access."""
     # One OpenMP thread: on a small shared machine, gradient boosting's thread pool spins
     # against other processes and runs 20× slower than single-threaded.
     with threadpool_limits(limits=1):
