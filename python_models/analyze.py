@@ -4,9 +4,10 @@ Order of the results: data quality → descriptive → hypothesis tests → corr
 regression → trends → clustering → retention model → the seed's claims (which reuse the results
 before them). The clustering and the retention model draw from generators of their own, so they
 are fitted beside the rest, in a worker process when the machine has a second core
-(:func:`model_fitter`); the tests share one generator, in that order. Each family of tests is Holm-adjusted on its own (see results.py). The run is written
-to the ``analysis`` schema in one transaction and, when a MongoDB URI is given, summarised in
-its ``statistics_summary`` collection.
+(:func:`model_fitter`); the tests share one generator, in that order. Each family of tests is
+Holm-adjusted on its own (see results.py). The run is written to the ``analysis`` schema in one
+transaction and, when a MongoDB URI is given, summarised in its ``statistics_summary``
+collection.
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ def _ready() -> None:
     """Nothing: unpickling it in a worker imports this module, and with it the models' libraries."""
 
 
+def _model_pool() -> ProcessPoolExecutor:
+    """A one-process pool for :func:`fit_models`, its worker started and importing now."""
+    pool = ProcessPoolExecutor(max_workers=1)
+    pool.submit(_ready)
+    return pool
+
+
 _standby: ProcessPoolExecutor | None = None
 
 
@@ -152,8 +160,7 @@ def start_model_worker() -> None:
     while dbt builds) takes the worker's start-up, ≈ 2 s of CPU, off the analysis' own time."""
     global _standby
     if _standby is None:
-        _standby = ProcessPoolExecutor(max_workers=1)
-        _standby.submit(_ready)
+        _standby = _model_pool()
         # An analysis that never comes (a failed gate) must not hold this process's exit. A
         # multiprocessing finalizer, not atexit: a process-pool worker (a Prefect lane) leaves
         # through os._exit, after joining its children - the standby worker among them, which
@@ -189,10 +196,7 @@ def model_fitter(separate: bool | None) -> Iterator[Any]:
     # caller's __main__. Not loky's reusable executor: that is one per process, shared with
     # joblib's users, and its idle worker held a Prefect lane's exit for 10 s. Each pool serves
     # one analysis and is shut down on the way out.
-    pool, _standby = _standby, None
-    if pool is None:
-        pool = ProcessPoolExecutor(max_workers=1)
-        pool.submit(_ready)
+    pool, _standby = _standby or _model_pool(), None
     try:
         yield pool
     except BaseException:
