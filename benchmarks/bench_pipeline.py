@@ -354,6 +354,16 @@ def child_seed_loader(url: str, data: Path, schema: str) -> dict[str, Any]:
     return out
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of every descendant it reaped."""
+    import resource
+
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def child_main(stage: str, args_json: str) -> int:
     result = child_stage(stage, json.loads(args_json))
     print(
@@ -362,6 +372,7 @@ def child_main(stage: str, args_json: str) -> int:
                 "result": result,
                 "own_peak_mb": _own_peak_mb(),
                 "children_peak_mb": _children_peak_mb(),
+                "cpu_seconds": _cpu_seconds(),
             },
             default=str,
         )
@@ -381,6 +392,9 @@ class StageRun:
     load_after: float
     result: Any = None
     error: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds the stage cost: ``client`` (its process tree) and each embedded server's
+    (see servers_cpu_seconds); empty when the stage failed."""
 
 
 @dataclass
@@ -420,6 +434,35 @@ def tree_rss_mb(pid: int) -> float:
     return total / (1 << 20)
 
 
+def servers_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) each server has used so far, by service: its own process,
+    the children it has reaped (PostgreSQL's ended backends) and its live descendants.
+
+    Measured before and after a stage, the differences are what the stage cost the servers (a
+    shared server also serves whatever else ran meanwhile: the load columns say how busy the
+    machine was).
+    """
+    import psutil
+
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            root = psutil.Process(pid)
+            live = root.children(recursive=True)
+            times = root.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in live:
+            try:
+                child_times = child.cpu_times()
+            except psutil.NoSuchProcess:  # reaped since: its time is in the root's children_*
+                continue
+            total += child_times.user + child_times.system
+        out[name] = total
+    return out
+
+
 def kill_tree(pid: int) -> None:
     import psutil
 
@@ -447,6 +490,10 @@ def run_stage(
     A stage whose process tree grows beyond ``max_rss_mb`` is killed (the machine is shared,
     and has no swap: the OOM killer could otherwise pick a database server) and reported so.
     """
+    from streamlytics.services import server_pids
+
+    servers = server_pids()
+    servers_before = servers_cpu_seconds(servers)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -505,6 +552,12 @@ def run_stage(
     report = json.loads(stdout.strip().splitlines()[-1])
     peak = max(peak, report["own_peak_mb"], report["children_peak_mb"])
     rate = rows / seconds if rows else None
+    servers_after = servers_cpu_seconds(servers)
+    cpu = {"client": round(report["cpu_seconds"], 1)} | {
+        name: round(servers_after[name] - before, 1)
+        for name, before in servers_before.items()
+        if name in servers_after
+    }
     run = StageRun(
         stage,
         "ok",
@@ -514,9 +567,11 @@ def run_stage(
         load_before,
         load_after,
         report["result"],
+        cpu=cpu,
     )
     print(
-        f"    {stage:<20} {seconds:8.2f} s  {peak:7.0f} MB  load {load_before:.1f}->{load_after:.1f}",
+        f"    {stage:<20} {seconds:8.2f} s  {peak:7.0f} MB  load {load_before:.1f}->{load_after:.1f}"
+        f"  CPU {sum(cpu.values()):.0f} s ({', '.join(f'{k} {v:.0f}' for k, v in cpu.items())})",
         flush=True,
     )
     return run
@@ -813,6 +868,44 @@ def compare(run: ScaleRun) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
+CPU_PARTS = ("client", "postgres", "mongo", "prefect")
+
+
+def cpu_table(results: dict[str, Any]) -> list[str]:
+    """Where the CPU of each `streamlytics run` went, and the wall time that CPU allows."""
+    cores = results["machine"]["nproc"] or 1
+    rows = []
+    for run in results["scales"]:
+        for label, s in (("fresh", run.get("run_full")), ("+1 day", run.get("run_incremental"))):
+            if not s or not s.get("cpu"):
+                continue
+            cpu = s["cpu"]
+            total = sum(cpu.values())
+            parts = " | ".join(f"{cpu[p]:.1f}" if p in cpu else "-" for p in CPU_PARTS)
+            rows.append(
+                f"| {run['scale']:g} | {label} | {s['seconds']:.1f} | {parts} | {total:.1f} "
+                f"| {total / cores:.1f} | {total / (cores * s['seconds']):.0%} |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        (
+            f"Where the CPU of `streamlytics run` went, in core-seconds: the CLI's process tree "
+            f"(client: the flow, dbt, Great Expectations, publish, the statistics and their model "
+            f"worker) and each embedded server. On {cores} cores no schedule finishes in less wall "
+            f"time than total / {cores} (the CPU floor); busy = total / ({cores} × wall)."
+        ),
+        "",
+        (
+            "| scale | run | wall s | client | PostgreSQL | MongoDB (nx-27017) | Prefect server "
+            "| total core-s | CPU floor s | busy |"
+        ),
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -866,6 +959,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {c.get('streamlytics_run_incremental_fraction', '-')} | {largest or '-'} "
             f"| {c.get('streamlytics_run_peak_rss_mb', '-')} | {loads or '-'} |"
         )
+    lines += cpu_table(results)
     lines += [
         "",
         "| scale | sessions | stage | wall s | rows/s | peak RSS MB | load before→after |",

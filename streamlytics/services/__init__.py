@@ -40,6 +40,7 @@ __all__ = [
     "env_exports",
     "mongodb_uri",
     "prefect_api_url",
+    "server_pids",
     "spark_remote",
     "status",
     "up",
@@ -60,6 +61,15 @@ def _prefect(cfg: Settings) -> EmbeddedPrefect:
 
 def _spark(cfg: Settings) -> EmbeddedSpark:
     return EmbeddedSpark(cfg.state_dir / "spark")
+
+
+def server_pids(cfg: Settings | None = None) -> dict[str, int]:
+    """The pid of each embedded server of this project that is running, by service name
+    (postgres: the postmaster; mongo, prefect, spark: the server process)."""
+    cfg = cfg or settings()
+    servers = {"postgres": _pg, "mongo": _mongo, "prefect": _prefect, "spark": _spark}
+    pids = {name: server(cfg).pid() for name, server in servers.items()}
+    return {name: pid for name, pid in pids.items() if pid}
 
 
 @dataclass
