@@ -95,6 +95,24 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
         cur.execute("select count(*) from pg_database where datname = 'prefect'")
         assert cur.fetchone() == (1,)
 
+    # server_pids names each server's own process: the one listening on its exported port.
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    from streamlytics.config import settings
+    from streamlytics.services import server_pids
+    from streamlytics.services._process import listens_on
+
+    cfg = replace(settings(), state_dir=state)
+    pids = server_pids(cfg)
+    assert set(pids) == {"postgres", "mongo", "prefect"}
+    for name, url in (
+        ("postgres", urls["DATABASE_URL"]),
+        ("mongo", urls["MONGODB_URI"]),
+        ("prefect", urls["PREFECT_API_URL"]),
+    ):
+        assert listens_on(pids[name], urlsplit(url).port), name
+
     again = run_cli("services", "up", env=isolated_env)  # second up is harmless
     assert again.returncode == 0, again.stderr
     assert exported(run_cli("services", "env", env=isolated_env).stdout) == urls
@@ -109,6 +127,7 @@ def test_up_down_up_again_with_clients_connecting(isolated_env, tmp_path):
     assert down.returncode == 0
     assert "postgres" in down.stdout and "mongo" in down.stdout and "prefect" in down.stdout
     assert processes_using(state) == [] and prefect_server_pid(state) is None
+    assert server_pids(cfg) == {}
     assert run_cli("services", "status", env=isolated_env).returncode == 1
 
     third = run_cli("services", "up", env=isolated_env)
