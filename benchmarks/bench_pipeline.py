@@ -417,16 +417,23 @@ class ScaleRun:
     comparisons: dict[str, Any] = field(default_factory=dict)
 
 
-def tree_rss_mb(pid: int) -> float:
+def process_tree(pid: int) -> list[Any]:
+    """Process ``pid`` and its live descendants (psutil processes, ``pid``'s first); empty when
+    it has ended."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0
+        return []
+
+
+def tree_rss_mb(pid: int) -> float:
+    import psutil
+
     total = 0
-    for proc in procs:
+    for proc in process_tree(pid):
         try:
             total += proc.memory_info().rss
         except psutil.NoSuchProcess:
@@ -446,9 +453,11 @@ def servers_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
     out: dict[str, float] = {}
     for name, pid in pids.items():
+        tree = process_tree(pid)
+        if not tree:
+            continue
+        root, *live = tree
         try:
-            root = psutil.Process(pid)
-            live = root.children(recursive=True)
             times = root.cpu_times()
         except psutil.NoSuchProcess:
             continue
@@ -466,12 +475,8 @@ def servers_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 def kill_tree(pid: int) -> None:
     import psutil
 
-    try:
-        root = psutil.Process(pid)
-        procs = [*root.children(recursive=True), root]
-    except psutil.NoSuchProcess:
-        return
-    for proc in procs:
+    tree = process_tree(pid)
+    for proc in tree[1:] + tree[:1]:  # the children first
         try:
             proc.kill()
         except psutil.NoSuchProcess:
